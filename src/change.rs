@@ -1,0 +1,274 @@
+//! Typed S3 changes: what a successful watched call sets, read from CloudTrail's
+//! `requestParameters` (DESIGN §3). Owns the mapping from event name to change; it does not
+//! judge exposure (that is `exposure`) or hold state (that is `fold`).
+
+use serde_json::Value;
+
+use crate::acl::{Acl, AclError};
+use crate::exposure::{BlockConfig, ExposureError, Ownership};
+use crate::policy::{self, PolicyFindings};
+use crate::record::EventName;
+
+/// What one successful call changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// New bucket with the post-April-2023 defaults, overridden by the request's headers.
+    CreateBucket { acl: Option<Acl>, ownership: Option<Ownership> },
+    DeleteBucket,
+    BucketAcl(Acl),
+    BucketPolicy(PolicyFindings),
+    DeleteBucketPolicy,
+    BucketBlock(BlockConfig),
+    DeleteBucketBlock,
+    AccountBlock(BlockConfig),
+    DeleteAccountBlock,
+    Ownership(Ownership),
+    DeleteOwnership,
+    /// An object's ACL (PutObjectAcl, or PutObject/CopyObject/CreateMultipartUpload with one).
+    ObjectAcl(Acl),
+    Tags(Vec<(String, String)>),
+    DeleteTags,
+    CreateAccessPoint { name: String, block: BlockConfig },
+    DeleteAccessPoint { name: String },
+    AccessPointPolicy { name: String, policy: PolicyFindings },
+    DeleteAccessPointPolicy { name: String },
+    Website(bool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Acl(#[from] AclError),
+    #[error(transparent)]
+    Exposure(#[from] ExposureError),
+    #[error("{0}")]
+    Missing(&'static str),
+}
+
+/// The bucket and object a call is about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.as_str()),
+        // Some captures carry single values as one-element arrays.
+        Value::Array(a) if a.len() == 1 => a[0].as_str(),
+        _ => None,
+    }
+    .map(str::trim)
+    .filter(|s| !s.is_empty())
+}
+
+fn bucket_from_resources(resources: &Value) -> Option<String> {
+    resources.as_array()?.iter().find_map(|r| {
+        let arn = r.get("ARN").or_else(|| r.get("arn"))?.as_str()?;
+        let rest = arn.strip_prefix("arn:")?;
+        // arn:<partition>:s3:::<bucket>[/key]
+        let mut parts = rest.splitn(5, ':');
+        let (_partition, service, _region, _account, resource) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if service != "s3" || resource.is_empty() || resource.starts_with("accesspoint/") {
+            return None;
+        }
+        Some(resource.split('/').next()?.to_owned())
+    })
+}
+
+pub fn target(name: EventName, params: &Value, resources: &Value) -> Target {
+    let bucket = str_field(params, "bucketName")
+        .map(str::to_owned)
+        .or_else(|| access_point_request(params).and_then(|r| str_field(r, "Bucket")).map(str::to_owned))
+        .or_else(|| str_field(params, "bucket").map(str::to_owned))
+        .or_else(|| if name.is_account_level() { None } else { bucket_from_resources(resources) });
+    let key = if name == EventName::PutObjectAcl || name.is_object_write() {
+        str_field(params, "key").map(str::to_owned)
+    } else {
+        None
+    };
+    Target { bucket, key }
+}
+
+/// Access-point calls name the access point, not always the bucket; the fold resolves it.
+pub fn bucket_optional(name: EventName) -> bool {
+    matches!(
+        name,
+        EventName::PutAccessPointPolicy | EventName::DeleteAccessPointPolicy | EventName::DeleteAccessPoint
+    )
+}
+
+const ACL_KEYS: [&str; 7] = [
+    "x-amz-acl",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+    "AccessControlPolicy",
+];
+
+pub fn carries_acl(params: &Value) -> bool {
+    params.as_object().is_some_and(|o| ACL_KEYS.iter().any(|k| o.contains_key(*k)))
+}
+
+fn access_point_request(params: &Value) -> Option<&Value> {
+    params.get("CreateAccessPointRequest").filter(|v| v.is_object())
+}
+
+fn access_point_name(params: &Value) -> Result<String, ChangeError> {
+    str_field(params, "name")
+        .or_else(|| str_field(params, "Name"))
+        .map(str::to_owned)
+        .ok_or(ChangeError::Missing("no access point name in requestParameters"))
+}
+
+fn tags(params: &Value) -> Vec<(String, String)> {
+    let tag_set = params.get("Tagging").and_then(|t| t.get("TagSet")).or_else(|| params.get("TagSet"));
+    let mut out = Vec::new();
+    let mut push = |t: &Value| {
+        if let (Some(k), Some(v)) = (t.get("Key").and_then(Value::as_str), t.get("Value")) {
+            out.push((k.to_owned(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+        }
+    };
+    let tags = match tag_set {
+        Some(Value::Object(o)) => o.get("Tag"),
+        Some(v @ Value::Array(_)) => Some(v),
+        _ => None,
+    };
+    match tags {
+        Some(Value::Array(items)) => items.iter().for_each(&mut push),
+        Some(t @ Value::Object(_)) => push(t),
+        _ => {}
+    }
+    out.sort();
+    out
+}
+
+/// The change a successful call makes. `Ok(None)` for an object write that carries no ACL (not
+/// an exposure change at all).
+pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeError> {
+    use EventName as E;
+    let change = match name {
+        E::CreateBucket => {
+            let ownership = str_field(params, "x-amz-object-ownership").and_then(Ownership::parse);
+            Change::CreateBucket { acl: Acl::from_request(params)?, ownership }
+        }
+        E::DeleteBucket => Change::DeleteBucket,
+        E::PutBucketAcl => {
+            Change::BucketAcl(Acl::from_request(params)?.ok_or(ChangeError::Missing("no ACL in requestParameters"))?)
+        }
+        E::PutBucketPolicy => {
+            let doc = params
+                .get("bucketPolicy")
+                .or_else(|| params.get("policy").filter(|p| !is_marker(p)))
+                .ok_or(ChangeError::Missing("no bucketPolicy in requestParameters"))?;
+            Change::BucketPolicy(policy::analyze(doc))
+        }
+        E::DeleteBucketPolicy => Change::DeleteBucketPolicy,
+        E::PutBucketPublicAccessBlock => Change::BucketBlock(BlockConfig::from_request(params)?),
+        E::DeleteBucketPublicAccessBlock => Change::DeleteBucketBlock,
+        E::PutAccountPublicAccessBlock => Change::AccountBlock(BlockConfig::from_request(params)?),
+        E::DeleteAccountPublicAccessBlock => Change::DeleteAccountBlock,
+        E::PutBucketOwnershipControls => Change::Ownership(Ownership::from_request(params)?),
+        E::DeleteBucketOwnershipControls => Change::DeleteOwnership,
+        E::PutObjectAcl => {
+            Change::ObjectAcl(Acl::from_request(params)?.ok_or(ChangeError::Missing("no ACL in requestParameters"))?)
+        }
+        E::PutObject | E::CopyObject | E::CreateMultipartUpload => match Acl::from_request(params)? {
+            Some(acl) => Change::ObjectAcl(acl),
+            None => return Ok(None),
+        },
+        E::PutBucketTagging => Change::Tags(tags(params)),
+        E::DeleteBucketTagging => Change::DeleteTags,
+        E::CreateAccessPoint => {
+            let name = access_point_name(params)?;
+            // Access points are created with every block setting on unless the request says otherwise.
+            let block_src = access_point_request(params).unwrap_or(params);
+            let block = if block_src.get("PublicAccessBlockConfiguration").is_some() {
+                BlockConfig::from_request(block_src)?
+            } else {
+                BlockConfig::ALL_ON
+            };
+            Change::CreateAccessPoint { name, block }
+        }
+        E::DeleteAccessPoint => Change::DeleteAccessPoint { name: access_point_name(params)? },
+        E::PutAccessPointPolicy => {
+            let name = access_point_name(params)?;
+            let doc = params
+                .get("PutAccessPointPolicyRequest")
+                .and_then(|r| r.get("Policy").or_else(|| r.get("policy")))
+                .or_else(|| params.get("Policy"))
+                .or_else(|| params.get("policy").filter(|p| !is_marker(p)))
+                .ok_or(ChangeError::Missing("no access point policy in requestParameters"))?;
+            Change::AccessPointPolicy { name, policy: policy::analyze(doc) }
+        }
+        E::DeleteAccessPointPolicy => Change::DeleteAccessPointPolicy { name: access_point_name(params)? },
+        E::PutBucketWebsite => Change::Website(true),
+        E::DeleteBucketWebsite => Change::Website(false),
+    };
+    Ok(Some(change))
+}
+
+/// CloudTrail marks the subresource of a call with an empty value (`"policy":[""]`, `"acl":""`).
+fn is_marker(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(|x| x.as_str() == Some("")),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bucket_from_params_or_resources() {
+        let t = target(EventName::PutBucketAcl, &json!({"bucketName": "b1", "acl": [""]}), &Value::Null);
+        assert_eq!(t.bucket.as_deref(), Some("b1"));
+        let res = json!([{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b2/some/key"}]);
+        let t = target(EventName::PutBucketAcl, &Value::Null, &res);
+        assert_eq!(t.bucket.as_deref(), Some("b2"));
+        let t = target(EventName::PutObjectAcl, &json!({"bucketName": ["b3"], "key": "k"}), &Value::Null);
+        assert_eq!((t.bucket.as_deref(), t.key.as_deref()), (Some("b3"), Some("k")));
+    }
+
+    #[test]
+    fn object_write_without_acl_is_not_a_change() {
+        let p = json!({"bucketName": "b", "key": "k"});
+        assert!(parse(EventName::PutObject, &p).unwrap().is_none());
+        let p = json!({"bucketName": "b", "key": "k", "x-amz-acl": ["public-read"]});
+        assert!(matches!(parse(EventName::PutObject, &p).unwrap(), Some(Change::ObjectAcl(a)) if a.is_public()));
+    }
+
+    #[test]
+    fn policy_marker_is_not_a_policy() {
+        let p = json!({"bucketName": "b", "policy": [""]});
+        assert!(parse(EventName::PutBucketPolicy, &p).is_err());
+        let p = json!({"bucketName": "b", "policy": [""], "bucketPolicy": "{\"Statement\":[]}"});
+        assert!(matches!(parse(EventName::PutBucketPolicy, &p).unwrap(), Some(Change::BucketPolicy(f)) if !f.is_public()));
+    }
+
+    #[test]
+    fn tags_single_and_many() {
+        let one = json!({"Tagging": {"TagSet": {"Tag": {"Key": "a", "Value": "1"}}}});
+        assert_eq!(tags(&one), vec![("a".to_string(), "1".to_string())]);
+        let many = json!({"Tagging": {"xmlns": "x", "TagSet": {"Tag": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]}}});
+        assert_eq!(tags(&many).len(), 2);
+    }
+
+    #[test]
+    fn access_point_creation_defaults_to_blocked() {
+        let p = json!({"name": "ap1", "CreateAccessPointRequest": {"Bucket": "b"}});
+        assert_eq!(
+            parse(EventName::CreateAccessPoint, &p).unwrap(),
+            Some(Change::CreateAccessPoint { name: "ap1".into(), block: BlockConfig::ALL_ON })
+        );
+        assert_eq!(target(EventName::CreateAccessPoint, &p, &Value::Null).bucket.as_deref(), Some("b"));
+    }
+}

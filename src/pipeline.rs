@@ -1,0 +1,118 @@
+//! The one pipeline shared by replay and the live consumer: record bytes → classification →
+//! fold → decision lines, with counters. Pure: sources, sinks and effects belong to callers.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, Mode};
+use crate::decision::{Action, Decider, PatternError};
+use crate::fold::{Fold, Note, Transition};
+use crate::record::{self, Classified, EventName, S3Event, Skip};
+use crate::transcript::Line;
+
+/// Counters over everything the pipeline saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub records: u64,
+    pub malformed: u64,
+    pub skipped: BTreeMap<Skip, u64>,
+    pub events: BTreeMap<EventName, u64>,
+    pub lines: u64,
+    pub notes: BTreeMap<Note, u64>,
+    pub transitions: BTreeMap<Transition, u64>,
+    pub actions: BTreeMap<Action, u64>,
+}
+
+impl Stats {
+    pub fn events_total(&self) -> u64 {
+        self.events.values().sum()
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Processed {
+    Skipped(Skip),
+    Malformed(String),
+    Applied { event: Box<S3Event>, lines: Vec<Line> },
+}
+
+pub struct Pipeline {
+    fold: Fold,
+    decider: Decider,
+    stats: Stats,
+}
+
+impl Pipeline {
+    /// `force_dry_run` (the `--dry-run` flag) overrides the config's mode.
+    pub fn new(config: &Config, force_dry_run: bool) -> Result<Pipeline, PatternError> {
+        let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
+        Ok(Pipeline {
+            fold: Fold::new(config.dedup.window_ms()),
+            decider: Decider::new(&config.exemptions, dry_run)?,
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn fold(&self) -> &Fold {
+        &self.fold
+    }
+
+    pub fn fold_mut(&mut self) -> &mut Fold {
+        &mut self.fold
+    }
+
+    pub fn decider(&self) -> &Decider {
+        &self.decider
+    }
+
+    /// Counts a record the caller could not even split out of its input.
+    pub fn count_malformed(&mut self) {
+        self.stats.records += 1;
+        self.stats.malformed += 1;
+    }
+
+    pub fn process(&mut self, bytes: &[u8]) -> Processed {
+        self.stats.records += 1;
+        match record::classify(bytes) {
+            Classified::Skipped(skip) => {
+                *self.stats.skipped.entry(skip).or_default() += 1;
+                Processed::Skipped(skip)
+            }
+            Classified::Malformed(reason) => {
+                self.stats.malformed += 1;
+                Processed::Malformed(reason)
+            }
+            Classified::Event(event) => {
+                let lines = self.apply(&event);
+                Processed::Applied { event, lines }
+            }
+        }
+    }
+
+    /// Folds one typed event and decides on each outcome.
+    pub fn apply(&mut self, event: &S3Event) -> Vec<Line> {
+        *self.stats.events.entry(event.event_name).or_default() += 1;
+        let outcomes = self.fold.apply(event);
+        let mut lines = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            let tags = outcome.bucket.as_deref().and_then(|b| self.fold.bucket(b)).map(|b| b.tags()).unwrap_or(&[]);
+            let action = self.decider.decide(outcome.transition, outcome.bucket.as_deref(), tags);
+            self.stats.lines += 1;
+            *self.stats.transitions.entry(outcome.transition).or_default() += 1;
+            *self.stats.actions.entry(action).or_default() += 1;
+            if let Some(note) = outcome.note {
+                *self.stats.notes.entry(note).or_default() += 1;
+            }
+            lines.push(Line::new(event, outcome, action));
+        }
+        lines
+    }
+}

@@ -1,0 +1,328 @@
+//! CloudTrail record parsing: one JSON record, bare or inside an EventBridge envelope, to a
+//! classified S3 event (DESIGN §2). Owns the input quirks; knows nothing of state or exposure.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::change::{self, Change};
+use crate::time;
+
+/// The EventBridge detail-type that carries a CloudTrail management or data event.
+pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+
+/// The S3 calls bucketwarden watches (DESIGN §3). A closed set, so it can label metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventName {
+    CreateBucket,
+    DeleteBucket,
+    PutBucketAcl,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    PutBucketPublicAccessBlock,
+    DeleteBucketPublicAccessBlock,
+    PutAccountPublicAccessBlock,
+    DeleteAccountPublicAccessBlock,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    PutObjectAcl,
+    PutObject,
+    CopyObject,
+    CreateMultipartUpload,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    CreateAccessPoint,
+    DeleteAccessPoint,
+    PutAccessPointPolicy,
+    DeleteAccessPointPolicy,
+    PutBucketWebsite,
+    DeleteBucketWebsite,
+}
+
+impl EventName {
+    pub const ALL: [EventName; 23] = [
+        EventName::CreateBucket,
+        EventName::DeleteBucket,
+        EventName::PutBucketAcl,
+        EventName::PutBucketPolicy,
+        EventName::DeleteBucketPolicy,
+        EventName::PutBucketPublicAccessBlock,
+        EventName::DeleteBucketPublicAccessBlock,
+        EventName::PutAccountPublicAccessBlock,
+        EventName::DeleteAccountPublicAccessBlock,
+        EventName::PutBucketOwnershipControls,
+        EventName::DeleteBucketOwnershipControls,
+        EventName::PutObjectAcl,
+        EventName::PutObject,
+        EventName::CopyObject,
+        EventName::CreateMultipartUpload,
+        EventName::PutBucketTagging,
+        EventName::DeleteBucketTagging,
+        EventName::CreateAccessPoint,
+        EventName::DeleteAccessPoint,
+        EventName::PutAccessPointPolicy,
+        EventName::DeleteAccessPointPolicy,
+        EventName::PutBucketWebsite,
+        EventName::DeleteBucketWebsite,
+    ];
+
+    pub fn parse(s: &str) -> Option<EventName> {
+        EventName::ALL.iter().copied().find(|n| n.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::CreateBucket => "CreateBucket",
+            EventName::DeleteBucket => "DeleteBucket",
+            EventName::PutBucketAcl => "PutBucketAcl",
+            EventName::PutBucketPolicy => "PutBucketPolicy",
+            EventName::DeleteBucketPolicy => "DeleteBucketPolicy",
+            EventName::PutBucketPublicAccessBlock => "PutBucketPublicAccessBlock",
+            EventName::DeleteBucketPublicAccessBlock => "DeleteBucketPublicAccessBlock",
+            EventName::PutAccountPublicAccessBlock => "PutAccountPublicAccessBlock",
+            EventName::DeleteAccountPublicAccessBlock => "DeleteAccountPublicAccessBlock",
+            EventName::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            EventName::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            EventName::PutObjectAcl => "PutObjectAcl",
+            EventName::PutObject => "PutObject",
+            EventName::CopyObject => "CopyObject",
+            EventName::CreateMultipartUpload => "CreateMultipartUpload",
+            EventName::PutBucketTagging => "PutBucketTagging",
+            EventName::DeleteBucketTagging => "DeleteBucketTagging",
+            EventName::CreateAccessPoint => "CreateAccessPoint",
+            EventName::DeleteAccessPoint => "DeleteAccessPoint",
+            EventName::PutAccessPointPolicy => "PutAccessPointPolicy",
+            EventName::DeleteAccessPointPolicy => "DeleteAccessPointPolicy",
+            EventName::PutBucketWebsite => "PutBucketWebsite",
+            EventName::DeleteBucketWebsite => "DeleteBucketWebsite",
+        }
+    }
+
+    /// Object-level data events that matter only when they carry an ACL.
+    pub fn is_object_write(self) -> bool {
+        matches!(
+            self,
+            EventName::PutObject | EventName::CopyObject | EventName::CreateMultipartUpload
+        )
+    }
+
+    pub fn is_account_level(self) -> bool {
+        matches!(
+            self,
+            EventName::PutAccountPublicAccessBlock | EventName::DeleteAccountPublicAccessBlock
+        )
+    }
+}
+
+/// A watched S3 call, typed. `change` is `None` exactly when the call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Event {
+    pub event_id: Option<String>,
+    pub event_time: String,
+    pub time_ms: i64,
+    pub event_name: EventName,
+    pub account: String,
+    pub region: String,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub actor_arn: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub change: Option<Change>,
+}
+
+impl S3Event {
+    pub fn failed(&self) -> bool {
+        self.change.is_none()
+    }
+}
+
+/// Why a record was skipped; skipping is normal, never an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// An EventBridge event of another detail-type (e.g. "AWS Service Event via CloudTrail").
+    OtherDetailType,
+    /// A CloudTrail record of another service.
+    NotS3,
+    /// An S3 call that cannot change exposure (reads, PutObject without an ACL, ...).
+    Unwatched,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::OtherDetailType => "other_detail_type",
+            Skip::NotS3 => "not_s3",
+            Skip::Unwatched => "unwatched_s3",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Classified {
+    Event(Box<S3Event>),
+    Skipped(Skip),
+    Malformed(String),
+}
+
+#[derive(Deserialize)]
+struct Identity<'a> {
+    #[serde(borrow, default)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accountId", borrow, default)]
+    account_id: Option<Cow<'a, str>>,
+}
+
+/// The fields of a record or envelope that classification needs; everything else is skipped by
+/// serde without allocation, which keeps the 90% of records that are not watched cheap.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "detail-type", borrow, default)]
+    detail_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    account: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow, default)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "errorCode", borrow, default)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<Identity<'a>>,
+    #[serde(rename = "sourceIPAddress", borrow, default)]
+    source_ip: Option<Cow<'a, str>>,
+    #[serde(rename = "userAgent", borrow, default)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(rename = "requestParameters", borrow, default)]
+    request_parameters: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    resources: Option<&'a RawValue>,
+}
+
+fn is_s3_source(source: &str) -> bool {
+    source == "s3.amazonaws.com" || source == "s3-control.amazonaws.com"
+}
+
+/// Classifies one record: a bare CloudTrail record or an EventBridge event wrapping one.
+pub fn classify(bytes: &[u8]) -> Classified {
+    let head: Head = match serde_json::from_slice(bytes) {
+        Ok(h) => h,
+        Err(e) => return Classified::Malformed(format!("not a JSON object record: {e}")),
+    };
+    if let Some(dt) = head.detail_type.as_deref() {
+        if dt != API_CALL_DETAIL_TYPE {
+            return Classified::Skipped(Skip::OtherDetailType);
+        }
+        let Some(detail) = head.detail else {
+            return Classified::Malformed("EventBridge event without detail".into());
+        };
+        let inner: Head = match serde_json::from_str(detail.get()) {
+            Ok(h) => h,
+            Err(e) => return Classified::Malformed(format!("EventBridge detail is not a CloudTrail record: {e}")),
+        };
+        return classify_head(&inner, head.account.as_deref(), head.region.as_deref());
+    }
+    classify_head(&head, None, None)
+}
+
+fn classify_head(h: &Head, env_account: Option<&str>, env_region: Option<&str>) -> Classified {
+    let Some(source) = h.event_source.as_deref() else {
+        return Classified::Malformed("not a CloudTrail record: no eventSource".into());
+    };
+    if !is_s3_source(source) {
+        return Classified::Skipped(Skip::NotS3);
+    }
+    let Some(name) = h.event_name.as_deref() else {
+        return Classified::Malformed("S3 record without eventName".into());
+    };
+    let Some(event_name) = EventName::parse(name) else {
+        return Classified::Skipped(Skip::Unwatched);
+    };
+    match build_event(h, event_name, env_account, env_region) {
+        Ok(Some(ev)) => Classified::Event(Box::new(ev)),
+        Ok(None) => Classified::Skipped(Skip::Unwatched),
+        Err(msg) => Classified::Malformed(format!("{name}: {msg}")),
+    }
+}
+
+fn non_empty(s: Option<&Cow<str>>) -> Option<String> {
+    s.map(|c| c.trim()).filter(|c| !c.is_empty()).map(str::to_owned)
+}
+
+fn build_event(
+    h: &Head,
+    event_name: EventName,
+    env_account: Option<&str>,
+    env_region: Option<&str>,
+) -> Result<Option<S3Event>, String> {
+    let event_time = non_empty(h.event_time.as_ref()).ok_or("no eventTime")?;
+    let time_ms = time::parse_millis(&event_time).ok_or_else(|| format!("eventTime {event_time:?} is not RFC 3339"))?;
+    let identity = h.user_identity.as_ref();
+    let account = non_empty(h.recipient_account_id.as_ref())
+        .or_else(|| identity.and_then(|i| non_empty(i.account_id.as_ref())))
+        .or_else(|| env_account.filter(|a| !a.is_empty()).map(str::to_owned))
+        .ok_or("no recipientAccountId or userIdentity.accountId")?;
+    let region = non_empty(h.aws_region.as_ref())
+        .or_else(|| env_region.filter(|r| !r.is_empty()).map(str::to_owned))
+        .ok_or("no awsRegion")?;
+    let params: serde_json::Value = match h.request_parameters {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| format!("requestParameters: {e}"))?,
+        None => serde_json::Value::Null,
+    };
+    let error_code = non_empty(h.error_code.as_ref());
+    let resources: serde_json::Value = match h.resources {
+        Some(raw) => serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null),
+        None => serde_json::Value::Null,
+    };
+    let target = change::target(event_name, &params, &resources);
+    let change = if error_code.is_some() {
+        // A failed call never changes state, but object writes without an ACL stay unwatched
+        // whether or not they failed.
+        if event_name.is_object_write() && !change::carries_acl(&params) {
+            return Ok(None);
+        }
+        None
+    } else {
+        match change::parse(event_name, &params).map_err(|e| e.to_string())? {
+            Some(c) => Some(c),
+            None => return Ok(None),
+        }
+    };
+    if target.bucket.is_none() && !event_name.is_account_level() && !change::bucket_optional(event_name) && error_code.is_none() {
+        return Err("no bucketName in requestParameters or resources".into());
+    }
+    if event_name.is_object_write() || event_name == EventName::PutObjectAcl {
+        if target.key.is_none() && error_code.is_none() {
+            return Err("no object key in requestParameters".into());
+        }
+    }
+    Ok(Some(S3Event {
+        event_id: non_empty(h.event_id.as_ref()),
+        event_time,
+        time_ms,
+        event_name,
+        account,
+        region,
+        bucket: target.bucket,
+        key: target.key,
+        actor_arn: identity.and_then(|i| non_empty(i.arn.as_ref())),
+        source_ip: non_empty(h.source_ip.as_ref()),
+        user_agent: non_empty(h.user_agent.as_ref()),
+        error_code,
+        change,
+    }))
+}
