@@ -24,12 +24,22 @@ fn bench_classify(c: &mut Criterion) {
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Bytes(NOISE.len() as u64));
     g.bench_function("non_s3_record", |b| {
-        b.iter(|| assert!(matches!(record::classify(black_box(NOISE.as_bytes())), Classified::Skipped(_))))
+        b.iter(|| {
+            assert!(matches!(
+                record::classify(black_box(NOISE.as_bytes())),
+                Classified::Skipped(_)
+            ))
+        })
     });
     let acl = acl_record(1);
     g.throughput(Throughput::Bytes(acl.len() as u64));
     g.bench_function("put_bucket_acl_record", |b| {
-        b.iter(|| assert!(matches!(record::classify(black_box(acl.as_bytes())), Classified::Event(_))))
+        b.iter(|| {
+            assert!(matches!(
+                record::classify(black_box(acl.as_bytes())),
+                Classified::Event(_)
+            ))
+        })
     });
     g.finish();
 }

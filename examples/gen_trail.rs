@@ -72,12 +72,32 @@ fn s3_record(r: &mut Rng, i: u64, name: &str, bucket: &str, params: &str, data: 
 
 fn other_record(r: &mut Rng, i: u64) -> String {
     const CALLS: [(&str, &str, &str); 6] = [
-        ("ec2.amazonaws.com", "DescribeInstances", r#"{"instancesSet":{},"filterSet":{}}"#),
-        ("sts.amazonaws.com", "AssumeRole", r#"{"roleArn":"arn:aws:iam::123456789012:role/app","roleSessionName":"s","durationSeconds":3600}"#),
-        ("kms.amazonaws.com", "Decrypt", r#"{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"aws:s3:arn":"arn:aws:s3:::x/y"}}"#),
+        (
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            r#"{"instancesSet":{},"filterSet":{}}"#,
+        ),
+        (
+            "sts.amazonaws.com",
+            "AssumeRole",
+            r#"{"roleArn":"arn:aws:iam::123456789012:role/app","roleSessionName":"s","durationSeconds":3600}"#,
+        ),
+        (
+            "kms.amazonaws.com",
+            "Decrypt",
+            r#"{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"aws:s3:arn":"arn:aws:s3:::x/y"}}"#,
+        ),
         ("iam.amazonaws.com", "GetRole", r#"{"roleName":"app-role"}"#),
-        ("monitoring.amazonaws.com", "PutMetricData", r#"{"namespace":"App","metricData":[{"metricName":"latency","value":12.5}]}"#),
-        ("lambda.amazonaws.com", "Invoke", r#"{"functionName":"arn:aws:lambda:us-east-1:123456789012:function:handler"}"#),
+        (
+            "monitoring.amazonaws.com",
+            "PutMetricData",
+            r#"{"namespace":"App","metricData":[{"metricName":"latency","value":12.5}]}"#,
+        ),
+        (
+            "lambda.amazonaws.com",
+            "Invoke",
+            r#"{"functionName":"arn:aws:lambda:us-east-1:123456789012:function:handler"}"#,
+        ),
     ];
     let (src, name, params) = CALLS[r.below(CALLS.len() as u64) as usize];
     let ident = identity(r);
@@ -99,43 +119,145 @@ fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
     let flip = r.below(2);
     let team = r.below(20);
     match r.below(10) {
-        0 => s3_record(r, i, "PutBucketAcl", &b, &format!(r#"{{"bucketName":"{b}",{host},"acl":[""],"x-amz-acl":["{}"]}}"#, if pick == 0 { "public-read" } else { "private" }), false),
+        0 => s3_record(
+            r,
+            i,
+            "PutBucketAcl",
+            &b,
+            &format!(
+                r#"{{"bucketName":"{b}",{host},"acl":[""],"x-amz-acl":["{}"]}}"#,
+                if pick == 0 { "public-read" } else { "private" }
+            ),
+            false,
+        ),
         1 => {
-            let principal = if r.below(5) == 0 { r#""*""# } else { r#"{"AWS":"arn:aws:iam::123456789012:root"}"# };
-            s3_record(r, i, "PutBucketPolicy", &b, &format!(r#"{{"bucketName":"{b}",{host},"policy":[""],"bucketPolicy":{{"Version":"2012-10-17","Statement":[{{"Sid":"S1","Effect":"Allow","Principal":{principal},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{b}/*"]}}]}}}}"#), false)
+            let principal = if r.below(5) == 0 {
+                r#""*""#
+            } else {
+                r#"{"AWS":"arn:aws:iam::123456789012:root"}"#
+            };
+            s3_record(
+                r,
+                i,
+                "PutBucketPolicy",
+                &b,
+                &format!(
+                    r#"{{"bucketName":"{b}",{host},"policy":[""],"bucketPolicy":{{"Version":"2012-10-17","Statement":[{{"Sid":"S1","Effect":"Allow","Principal":{principal},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{b}/*"]}}]}}}}"#
+                ),
+                false,
+            )
         }
         2 => {
             let on = r.below(3) != 0;
-            s3_record(r, i, "PutBucketPublicAccessBlock", &b, &format!(r#"{{"publicAccessBlock":"","bucketName":"{b}",{host},"PublicAccessBlockConfiguration":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","RestrictPublicBuckets":{on},"BlockPublicPolicy":{on},"BlockPublicAcls":{on},"IgnorePublicAcls":{on}}}}}"#), false)
+            s3_record(
+                r,
+                i,
+                "PutBucketPublicAccessBlock",
+                &b,
+                &format!(
+                    r#"{{"publicAccessBlock":"","bucketName":"{b}",{host},"PublicAccessBlockConfiguration":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","RestrictPublicBuckets":{on},"BlockPublicPolicy":{on},"BlockPublicAcls":{on},"IgnorePublicAcls":{on}}}}}"#
+                ),
+                false,
+            )
         }
-        3 => s3_record(r, i, "DeleteBucketPublicAccessBlock", &b, &format!(r#"{{"publicAccessBlock":"","bucketName":"{b}",{host}}}"#), false),
-        4 => s3_record(r, i, "PutBucketOwnershipControls", &b, &format!(r#"{{"bucketName":"{b}",{host},"ownershipControls":"","OwnershipControls":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Rule":{{"ObjectOwnership":"{}"}}}}}}"#, if flip == 0 { "ObjectWriter" } else { "BucketOwnerEnforced" }), false),
-        5 => s3_record(r, i, "PutBucketTagging", &b, &format!(r#"{{"bucketName":"{b}",{host},"tagging":"","Tagging":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","TagSet":{{"Tag":[{{"Key":"team","Value":"t{team}"}},{{"Key":"env","Value":"prod"}}]}}}}}}"#), false),
-        6 => s3_record(r, i, "DeleteBucketPolicy", &b, &format!(r#"{{"bucketName":"{b}",{host},"policy":[""]}}"#), false),
+        3 => s3_record(
+            r,
+            i,
+            "DeleteBucketPublicAccessBlock",
+            &b,
+            &format!(r#"{{"publicAccessBlock":"","bucketName":"{b}",{host}}}"#),
+            false,
+        ),
+        4 => s3_record(
+            r,
+            i,
+            "PutBucketOwnershipControls",
+            &b,
+            &format!(
+                r#"{{"bucketName":"{b}",{host},"ownershipControls":"","OwnershipControls":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","Rule":{{"ObjectOwnership":"{}"}}}}}}"#,
+                if flip == 0 {
+                    "ObjectWriter"
+                } else {
+                    "BucketOwnerEnforced"
+                }
+            ),
+            false,
+        ),
+        5 => s3_record(
+            r,
+            i,
+            "PutBucketTagging",
+            &b,
+            &format!(
+                r#"{{"bucketName":"{b}",{host},"tagging":"","Tagging":{{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/","TagSet":{{"Tag":[{{"Key":"team","Value":"t{team}"}},{{"Key":"env","Value":"prod"}}]}}}}}}"#
+            ),
+            false,
+        ),
+        6 => s3_record(
+            r,
+            i,
+            "DeleteBucketPolicy",
+            &b,
+            &format!(r#"{{"bucketName":"{b}",{host},"policy":[""]}}"#),
+            false,
+        ),
         _ => {
-            let key = format!("data/{}/part-{:06}.parquet", r.below(100), r.below(1_000_000));
-            let acl = if r.below(10) == 0 { "public-read" } else { "bucket-owner-full-control" };
-            s3_record(r, i, "PutObjectAcl", &b, &format!(r#"{{"bucketName":"{b}",{host},"key":"{key}","acl":"","x-amz-acl":"{acl}"}}"#), true)
+            let key = format!(
+                "data/{}/part-{:06}.parquet",
+                r.below(100),
+                r.below(1_000_000)
+            );
+            let acl = if r.below(10) == 0 {
+                "public-read"
+            } else {
+                "bucket-owner-full-control"
+            };
+            s3_record(
+                r,
+                i,
+                "PutObjectAcl",
+                &b,
+                &format!(
+                    r#"{{"bucketName":"{b}",{host},"key":"{key}","acl":"","x-amz-acl":"{acl}"}}"#
+                ),
+                true,
+            )
         }
     }
 }
 
 fn read_or_noise(r: &mut Rng, i: u64, buckets: u64) -> String {
     let b = format!("bench-bucket-{:05}", r.below(buckets));
-    let key = format!("data/{}/part-{:06}.parquet", r.below(100), r.below(1_000_000));
+    let key = format!(
+        "data/{}/part-{:06}.parquet",
+        r.below(100),
+        r.below(1_000_000)
+    );
     let name = ["GetObject", "HeadObject", "PutObject", "ListObjects"][r.below(4) as usize];
-    let params = format!(r#"{{"bucketName":"{b}","Host":"{b}.s3.us-east-1.amazonaws.com","key":"{key}"}}"#);
+    let params =
+        format!(r#"{{"bucketName":"{b}","Host":"{b}.s3.us-east-1.amazonaws.com","key":"{key}"}}"#);
     s3_record(r, i, name, &b, &params, true)
 }
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let out = args.get(1).expect("usage: gen_trail OUT.json.gz [RECORDS] [BUCKETS] [SEED]");
-    let records: u64 = args.get(2).map(|s| s.parse().expect("RECORDS")).unwrap_or(1_000_000);
-    let buckets: u64 = args.get(3).map(|s| s.parse().expect("BUCKETS")).unwrap_or(10_000);
+    let out = args
+        .get(1)
+        .expect("usage: gen_trail OUT.json.gz [RECORDS] [BUCKETS] [SEED]");
+    let records: u64 = args
+        .get(2)
+        .map(|s| s.parse().expect("RECORDS"))
+        .unwrap_or(1_000_000);
+    let buckets: u64 = args
+        .get(3)
+        .map(|s| s.parse().expect("BUCKETS"))
+        .unwrap_or(10_000);
     let seed: u64 = args.get(4).map(|s| s.parse().expect("SEED")).unwrap_or(42);
     let mut r = Rng(seed);
-    let mut w = GzEncoder::new(BufWriter::with_capacity(1 << 20, File::create(out)?), Compression::new(6));
+    let mut w = GzEncoder::new(
+        BufWriter::with_capacity(1 << 20, File::create(out)?),
+        Compression::new(6),
+    );
     w.write_all(b"{\"Records\":[")?;
     for i in 0..records {
         if i > 0 {

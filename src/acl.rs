@@ -22,7 +22,9 @@ pub enum PublicGroup {
 /// An ACL reduced to what exposure needs: the permissions granted to each public group.
 /// Grants to accounts, canonical users, e-mail addresses and `LogDelivery` are not public and
 /// are not kept. Compact (two bytes) because every object with an ACL event keeps one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Acl {
     pub all_users: u8,
     pub authenticated_users: u8,
@@ -38,9 +40,20 @@ pub enum AclError {
     BadBody(String),
 }
 impl Acl {
-    pub const PRIVATE: Acl = Acl { all_users: 0, authenticated_users: 0 };
-    pub fn from_canned(_n: &str) -> Result<Acl, AclError> { todo!() }
-    pub fn from_request(_p: &serde_json::Value) -> Result<Option<Acl>, AclError> { todo!() }
-    pub fn is_public(&self) -> bool { todo!() }
-    pub fn findings(&self) -> Vec<String> { todo!() }
+    pub const PRIVATE: Acl = Acl {
+        all_users: 0,
+        authenticated_users: 0,
+    };
+    pub fn from_canned(_n: &str) -> Result<Acl, AclError> {
+        todo!()
+    }
+    pub fn from_request(_p: &serde_json::Value) -> Result<Option<Acl>, AclError> {
+        todo!()
+    }
+    pub fn is_public(&self) -> bool {
+        todo!()
+    }
+    pub fn findings(&self) -> Vec<String> {
+        todo!()
+    }
 }

@@ -13,7 +13,10 @@ use crate::record::EventName;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// New bucket with the post-April-2023 defaults, overridden by the request's headers.
-    CreateBucket { acl: Option<Acl>, ownership: Option<Ownership> },
+    CreateBucket {
+        acl: Option<Acl>,
+        ownership: Option<Ownership>,
+    },
     DeleteBucket,
     BucketAcl(Acl),
     BucketPolicy(PolicyFindings),
@@ -28,10 +31,20 @@ pub enum Change {
     ObjectAcl(Acl),
     Tags(Vec<(String, String)>),
     DeleteTags,
-    CreateAccessPoint { name: String, block: BlockConfig },
-    DeleteAccessPoint { name: String },
-    AccessPointPolicy { name: String, policy: PolicyFindings },
-    DeleteAccessPointPolicy { name: String },
+    CreateAccessPoint {
+        name: String,
+        block: BlockConfig,
+    },
+    DeleteAccessPoint {
+        name: String,
+    },
+    AccessPointPolicy {
+        name: String,
+        policy: PolicyFindings,
+    },
+    DeleteAccessPointPolicy {
+        name: String,
+    },
     Website(bool),
 }
 
@@ -69,8 +82,13 @@ fn bucket_from_resources(resources: &Value) -> Option<String> {
         let rest = arn.strip_prefix("arn:")?;
         // arn:<partition>:s3:::<bucket>[/key]
         let mut parts = rest.splitn(5, ':');
-        let (_partition, service, _region, _account, resource) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (_partition, service, _region, _account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
         if service != "s3" || resource.is_empty() || resource.starts_with("accesspoint/") {
             return None;
         }
@@ -81,9 +99,19 @@ fn bucket_from_resources(resources: &Value) -> Option<String> {
 pub fn target(name: EventName, params: &Value, resources: &Value) -> Target {
     let bucket = str_field(params, "bucketName")
         .map(str::to_owned)
-        .or_else(|| access_point_request(params).and_then(|r| str_field(r, "Bucket")).map(str::to_owned))
+        .or_else(|| {
+            access_point_request(params)
+                .and_then(|r| str_field(r, "Bucket"))
+                .map(str::to_owned)
+        })
         .or_else(|| str_field(params, "bucket").map(str::to_owned))
-        .or_else(|| if name.is_account_level() { None } else { bucket_from_resources(resources) });
+        .or_else(|| {
+            if name.is_account_level() {
+                None
+            } else {
+                bucket_from_resources(resources)
+            }
+        });
     let key = if name == EventName::PutObjectAcl || name.is_object_write() {
         str_field(params, "key").map(str::to_owned)
     } else {
@@ -96,7 +124,9 @@ pub fn target(name: EventName, params: &Value, resources: &Value) -> Target {
 pub fn bucket_optional(name: EventName) -> bool {
     matches!(
         name,
-        EventName::PutAccessPointPolicy | EventName::DeleteAccessPointPolicy | EventName::DeleteAccessPoint
+        EventName::PutAccessPointPolicy
+            | EventName::DeleteAccessPointPolicy
+            | EventName::DeleteAccessPoint
     )
 }
 
@@ -111,26 +141,40 @@ const ACL_KEYS: [&str; 7] = [
 ];
 
 pub fn carries_acl(params: &Value) -> bool {
-    params.as_object().is_some_and(|o| ACL_KEYS.iter().any(|k| o.contains_key(*k)))
+    params
+        .as_object()
+        .is_some_and(|o| ACL_KEYS.iter().any(|k| o.contains_key(*k)))
 }
 
 fn access_point_request(params: &Value) -> Option<&Value> {
-    params.get("CreateAccessPointRequest").filter(|v| v.is_object())
+    params
+        .get("CreateAccessPointRequest")
+        .filter(|v| v.is_object())
 }
 
 fn access_point_name(params: &Value) -> Result<String, ChangeError> {
     str_field(params, "name")
         .or_else(|| str_field(params, "Name"))
         .map(str::to_owned)
-        .ok_or(ChangeError::Missing("no access point name in requestParameters"))
+        .ok_or(ChangeError::Missing(
+            "no access point name in requestParameters",
+        ))
 }
 
 fn tags(params: &Value) -> Vec<(String, String)> {
-    let tag_set = params.get("Tagging").and_then(|t| t.get("TagSet")).or_else(|| params.get("TagSet"));
+    let tag_set = params
+        .get("Tagging")
+        .and_then(|t| t.get("TagSet"))
+        .or_else(|| params.get("TagSet"));
     let mut out = Vec::new();
     let mut push = |t: &Value| {
         if let (Some(k), Some(v)) = (t.get("Key").and_then(Value::as_str), t.get("Value")) {
-            out.push((k.to_owned(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())));
+            out.push((
+                k.to_owned(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            ));
         }
     };
     let tags = match tag_set {
@@ -154,12 +198,16 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
     let change = match name {
         E::CreateBucket => {
             let ownership = str_field(params, "x-amz-object-ownership").and_then(Ownership::parse);
-            Change::CreateBucket { acl: Acl::from_request(params)?, ownership }
+            Change::CreateBucket {
+                acl: Acl::from_request(params)?,
+                ownership,
+            }
         }
         E::DeleteBucket => Change::DeleteBucket,
-        E::PutBucketAcl => {
-            Change::BucketAcl(Acl::from_request(params)?.ok_or(ChangeError::Missing("no ACL in requestParameters"))?)
-        }
+        E::PutBucketAcl => Change::BucketAcl(
+            Acl::from_request(params)?
+                .ok_or(ChangeError::Missing("no ACL in requestParameters"))?,
+        ),
         E::PutBucketPolicy => {
             let doc = params
                 .get("bucketPolicy")
@@ -174,10 +222,12 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
         E::DeleteAccountPublicAccessBlock => Change::DeleteAccountBlock,
         E::PutBucketOwnershipControls => Change::Ownership(Ownership::from_request(params)?),
         E::DeleteBucketOwnershipControls => Change::DeleteOwnership,
-        E::PutObjectAcl => {
-            Change::ObjectAcl(Acl::from_request(params)?.ok_or(ChangeError::Missing("no ACL in requestParameters"))?)
-        }
-        E::PutObject | E::CopyObject | E::CreateMultipartUpload => match Acl::from_request(params)? {
+        E::PutObjectAcl => Change::ObjectAcl(
+            Acl::from_request(params)?
+                .ok_or(ChangeError::Missing("no ACL in requestParameters"))?,
+        ),
+        E::PutObject | E::CopyObject | E::CreateMultipartUpload => match Acl::from_request(params)?
+        {
             Some(acl) => Change::ObjectAcl(acl),
             None => return Ok(None),
         },
@@ -194,7 +244,9 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
             };
             Change::CreateAccessPoint { name, block }
         }
-        E::DeleteAccessPoint => Change::DeleteAccessPoint { name: access_point_name(params)? },
+        E::DeleteAccessPoint => Change::DeleteAccessPoint {
+            name: access_point_name(params)?,
+        },
         E::PutAccessPointPolicy => {
             let name = access_point_name(params)?;
             let doc = params
@@ -202,10 +254,17 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
                 .and_then(|r| r.get("Policy").or_else(|| r.get("policy")))
                 .or_else(|| params.get("Policy"))
                 .or_else(|| params.get("policy").filter(|p| !is_marker(p)))
-                .ok_or(ChangeError::Missing("no access point policy in requestParameters"))?;
-            Change::AccessPointPolicy { name, policy: policy::analyze(doc) }
+                .ok_or(ChangeError::Missing(
+                    "no access point policy in requestParameters",
+                ))?;
+            Change::AccessPointPolicy {
+                name,
+                policy: policy::analyze(doc),
+            }
         }
-        E::DeleteAccessPointPolicy => Change::DeleteAccessPointPolicy { name: access_point_name(params)? },
+        E::DeleteAccessPointPolicy => Change::DeleteAccessPointPolicy {
+            name: access_point_name(params)?,
+        },
         E::PutBucketWebsite => Change::Website(true),
         E::DeleteBucketWebsite => Change::Website(false),
     };
@@ -229,13 +288,24 @@ mod tests {
 
     #[test]
     fn bucket_from_params_or_resources() {
-        let t = target(EventName::PutBucketAcl, &json!({"bucketName": "b1", "acl": [""]}), &Value::Null);
+        let t = target(
+            EventName::PutBucketAcl,
+            &json!({"bucketName": "b1", "acl": [""]}),
+            &Value::Null,
+        );
         assert_eq!(t.bucket.as_deref(), Some("b1"));
         let res = json!([{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b2/some/key"}]);
         let t = target(EventName::PutBucketAcl, &Value::Null, &res);
         assert_eq!(t.bucket.as_deref(), Some("b2"));
-        let t = target(EventName::PutObjectAcl, &json!({"bucketName": ["b3"], "key": "k"}), &Value::Null);
-        assert_eq!((t.bucket.as_deref(), t.key.as_deref()), (Some("b3"), Some("k")));
+        let t = target(
+            EventName::PutObjectAcl,
+            &json!({"bucketName": ["b3"], "key": "k"}),
+            &Value::Null,
+        );
+        assert_eq!(
+            (t.bucket.as_deref(), t.key.as_deref()),
+            (Some("b3"), Some("k"))
+        );
     }
 
     #[test]
@@ -243,7 +313,9 @@ mod tests {
         let p = json!({"bucketName": "b", "key": "k"});
         assert!(parse(EventName::PutObject, &p).unwrap().is_none());
         let p = json!({"bucketName": "b", "key": "k", "x-amz-acl": ["public-read"]});
-        assert!(matches!(parse(EventName::PutObject, &p).unwrap(), Some(Change::ObjectAcl(a)) if a.is_public()));
+        assert!(
+            matches!(parse(EventName::PutObject, &p).unwrap(), Some(Change::ObjectAcl(a)) if a.is_public())
+        );
     }
 
     #[test]
@@ -251,7 +323,9 @@ mod tests {
         let p = json!({"bucketName": "b", "policy": [""]});
         assert!(parse(EventName::PutBucketPolicy, &p).is_err());
         let p = json!({"bucketName": "b", "policy": [""], "bucketPolicy": "{\"Statement\":[]}"});
-        assert!(matches!(parse(EventName::PutBucketPolicy, &p).unwrap(), Some(Change::BucketPolicy(f)) if !f.is_public()));
+        assert!(
+            matches!(parse(EventName::PutBucketPolicy, &p).unwrap(), Some(Change::BucketPolicy(f)) if !f.is_public())
+        );
     }
 
     #[test]
@@ -267,8 +341,16 @@ mod tests {
         let p = json!({"name": "ap1", "CreateAccessPointRequest": {"Bucket": "b"}});
         assert_eq!(
             parse(EventName::CreateAccessPoint, &p).unwrap(),
-            Some(Change::CreateAccessPoint { name: "ap1".into(), block: BlockConfig::ALL_ON })
+            Some(Change::CreateAccessPoint {
+                name: "ap1".into(),
+                block: BlockConfig::ALL_ON
+            })
         );
-        assert_eq!(target(EventName::CreateAccessPoint, &p, &Value::Null).bucket.as_deref(), Some("b"));
+        assert_eq!(
+            target(EventName::CreateAccessPoint, &p, &Value::Null)
+                .bucket
+                .as_deref(),
+            Some("b")
+        );
     }
 }

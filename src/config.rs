@@ -15,6 +15,73 @@ pub struct Config {
     pub remediation: Remediation,
     #[serde(default)]
     pub dedup: Dedup,
+    #[serde(default)]
+    pub names: Names,
+    #[serde(default)]
+    pub fleet: Fleet,
+}
+
+/// Names of the AWS resources a fleet shares (live mode and `init`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Names {
+    pub stream: String,
+    pub lease_table: String,
+    pub dedup_table: String,
+    pub state_table: String,
+    pub incident_table: String,
+    pub dead_letter_table: String,
+    pub alert_topic: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            stream: "bucketwarden-events".into(),
+            lease_table: "bucketwarden-leases".into(),
+            dedup_table: "bucketwarden-dedup".into(),
+            state_table: "bucketwarden-state".into(),
+            incident_table: "bucketwarden-incidents".into(),
+            dead_letter_table: "bucketwarden-dead-letters".into(),
+            alert_topic: "bucketwarden-alerts".into(),
+        }
+    }
+}
+
+/// Consumer fleet tuning (DESIGN §7). Durations in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fleet {
+    /// A lease whose counter has not moved for this long is expired; a worker that could not renew
+    /// for this long stops processing (KCL's failover time).
+    pub failover_ms: u64,
+    /// Where a new lease starts: "TRIM_HORIZON" (default: nothing that reached the stream before
+    /// the fleet is skipped) or "LATEST".
+    pub initial_position: String,
+    /// Idle wait between GetRecords calls on a caught-up shard (never below 200 ms: 5 calls/s).
+    pub poll_interval_ms: u64,
+    /// How often the lease table is scanned to take expired, released or new leases.
+    pub lease_scan_interval_ms: u64,
+    /// How often the stream's shards are listed to find new ones.
+    pub shard_discovery_interval_ms: u64,
+    /// Records per GetRecords call.
+    pub max_records: i32,
+    /// Records larger than this are poison: dead-lettered and skipped.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Fleet {
+            failover_ms: 10_000,
+            initial_position: "TRIM_HORIZON".into(),
+            poll_interval_ms: 250,
+            lease_scan_interval_ms: 1_000,
+            shard_discovery_interval_ms: 5_000,
+            max_records: 1000,
+            max_record_bytes: 256 * 1024,
+        }
+    }
 }
 
 /// Buckets that may be public: an alert instead of a remediation.
@@ -39,11 +106,26 @@ pub enum Mode {
     DryRun,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Remediation {
-    #[serde(default)]
     pub mode: Mode,
+    /// Attempts per remediation call (AccessDenied and throttling are retried with backoff).
+    pub attempts: u32,
+    /// bucketwarden's own identities (userIdentity.arn): their events are never remediated, so the
+    /// guardrail cannot loop on itself. Calls made with the SDK app name "bucketwarden" are
+    /// recognised by their userAgent as well.
+    pub self_arns: Vec<String>,
+}
+
+impl Default for Remediation {
+    fn default() -> Self {
+        Remediation {
+            mode: Mode::Enforce,
+            attempts: 4,
+            self_arns: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,7 +142,9 @@ fn default_dedup_days() -> u32 {
 
 impl Default for Dedup {
     fn default() -> Self {
-        Dedup { window_days: default_dedup_days() }
+        Dedup {
+            window_days: default_dedup_days(),
+        }
     }
 }
 
@@ -91,16 +175,42 @@ impl ConfigError {
 
 impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        if !matches!(
+            config.fleet.initial_position.as_str(),
+            "TRIM_HORIZON" | "LATEST"
+        ) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "fleet.initial_position must be TRIM_HORIZON or LATEST, not {:?}",
+                    config.fleet.initial_position
+                ),
+            });
+        }
+        if config.fleet.failover_ms < 1000 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: "fleet.failover_ms must be at least 1000".into(),
+            });
+        }
         if config.dedup.window_days == 0 {
-            return Err(ConfigError::Invalid { path: path.to_owned(), message: "dedup.window_days must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: "dedup.window_days must be at least 1".into(),
+            });
         }
         Ok(config)
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 }
@@ -123,14 +233,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.exemptions.buckets, vec!["public-site-*"]);
-        assert_eq!(c.exemptions.tags.get("bucketwarden:allow-public").map(String::as_str), Some("true"));
+        assert_eq!(
+            c.exemptions
+                .tags
+                .get("bucketwarden:allow-public")
+                .map(String::as_str),
+            Some("true")
+        );
         assert_eq!(c.remediation.mode, Mode::DryRun);
         assert_eq!(c.dedup.window_days, 7);
     }
 
     #[test]
     fn rejects_unknown_keys_with_position() {
-        let err = Config::parse("[exemptions]\nbucket = [\"x\"]\n", Path::new("x.toml")).unwrap_err();
+        let err =
+            Config::parse("[exemptions]\nbucket = [\"x\"]\n", Path::new("x.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("unknown field `bucket`"), "{msg}");
         assert!(msg.contains("line 2"), "{msg}");
@@ -138,6 +255,9 @@ mod tests {
 
     #[test]
     fn empty_file_is_defaults() {
-        assert_eq!(Config::parse("", Path::new("x.toml")).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("", Path::new("x.toml")).unwrap(),
+            Config::default()
+        );
     }
 }

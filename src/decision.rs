@@ -44,7 +44,11 @@ pub struct Decider {
 
 impl Default for Decider {
     fn default() -> Self {
-        Decider { buckets: GlobSet::empty(), tags: Vec::new(), dry_run: false }
+        Decider {
+            buckets: GlobSet::empty(),
+            tags: Vec::new(),
+            dry_run: false,
+        }
     }
 }
 
@@ -53,13 +57,27 @@ impl Decider {
         let mut builder = GlobSetBuilder::new();
         for pattern in &exemptions.buckets {
             // Bucket names have no path separators, so `*` matches any run of characters.
-            let glob = Glob::new(pattern).map_err(|source| PatternError { pattern: pattern.clone(), source })?;
+            let glob = Glob::new(pattern).map_err(|source| PatternError {
+                pattern: pattern.clone(),
+                source,
+            })?;
             builder.add(glob);
         }
-        let buckets = builder.build().map_err(|source| PatternError { pattern: exemptions.buckets.join(", "), source })?;
-        let mut tags: Vec<(String, String)> = exemptions.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let buckets = builder.build().map_err(|source| PatternError {
+            pattern: exemptions.buckets.join(", "),
+            source,
+        })?;
+        let mut tags: Vec<(String, String)> = exemptions
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         tags.sort();
-        Ok(Decider { buckets, tags, dry_run })
+        Ok(Decider {
+            buckets,
+            tags,
+            dry_run,
+        })
     }
 
     pub fn dry_run(&self) -> bool {
@@ -69,10 +87,18 @@ impl Decider {
     /// A bucket is exempt when its name matches a pattern or it carries an exempting tag.
     pub fn is_exempt(&self, bucket: Option<&str>, bucket_tags: &[(String, String)]) -> bool {
         bucket.is_some_and(|b| self.buckets.is_match(b))
-            || self.tags.iter().any(|(k, v)| bucket_tags.iter().any(|(bk, bv)| bk == k && bv == v))
+            || self
+                .tags
+                .iter()
+                .any(|(k, v)| bucket_tags.iter().any(|(bk, bv)| bk == k && bv == v))
     }
 
-    pub fn decide(&self, transition: Transition, bucket: Option<&str>, bucket_tags: &[(String, String)]) -> Action {
+    pub fn decide(
+        &self,
+        transition: Transition,
+        bucket: Option<&str>,
+        bucket_tags: &[(String, String)],
+    ) -> Action {
         if transition != Transition::BecamePublic {
             return Action::None;
         }
@@ -100,30 +126,57 @@ mod tests {
     #[test]
     fn only_became_public_acts() {
         let d = decider(false);
-        assert_eq!(d.decide(Transition::BecamePublic, Some("data"), &[]), Action::Remediate);
-        assert_eq!(d.decide(Transition::BecameNotPublic, Some("data"), &[]), Action::None);
-        assert_eq!(d.decide(Transition::Unchanged, Some("data"), &[]), Action::None);
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &[]),
+            Action::Remediate
+        );
+        assert_eq!(
+            d.decide(Transition::BecameNotPublic, Some("data"), &[]),
+            Action::None
+        );
+        assert_eq!(
+            d.decide(Transition::Unchanged, Some("data"), &[]),
+            Action::None
+        );
     }
 
     #[test]
     fn exempt_by_glob_or_tag_alerts() {
         let d = decider(false);
-        assert_eq!(d.decide(Transition::BecamePublic, Some("public-site-www"), &[]), Action::Alert);
-        assert_eq!(d.decide(Transition::BecamePublic, Some("public-sitex"), &[]), Action::Remediate);
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("public-site-www"), &[]),
+            Action::Alert
+        );
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("public-sitex"), &[]),
+            Action::Remediate
+        );
         let tags = vec![("bucketwarden:allow-public".to_string(), "true".to_string())];
-        assert_eq!(d.decide(Transition::BecamePublic, Some("data"), &tags), Action::Alert);
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &tags),
+            Action::Alert
+        );
         let wrong = vec![("bucketwarden:allow-public".to_string(), "false".to_string())];
-        assert_eq!(d.decide(Transition::BecamePublic, Some("data"), &wrong), Action::Remediate);
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &wrong),
+            Action::Remediate
+        );
     }
 
     #[test]
     fn dry_run_only_alerts() {
-        assert_eq!(decider(true).decide(Transition::BecamePublic, Some("data"), &[]), Action::Alert);
+        assert_eq!(
+            decider(true).decide(Transition::BecamePublic, Some("data"), &[]),
+            Action::Alert
+        );
     }
 
     #[test]
     fn bad_pattern_is_an_error() {
-        let ex = Exemptions { buckets: vec!["a[".into()], tags: BTreeMap::new() };
+        let ex = Exemptions {
+            buckets: vec!["a[".into()],
+            tags: BTreeMap::new(),
+        };
         assert!(Decider::new(&ex, false).is_err());
     }
 }

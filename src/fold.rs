@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::acl::Acl;
 use crate::change::Change;
-use crate::exposure::{self, AccessPointView, BlockConfig, BlockFlags, BucketView, Exposure, Ownership};
+use crate::exposure::{
+    self, AccessPointView, BlockConfig, BlockFlags, BucketView, Exposure, Ownership,
+};
 use crate::policy::PolicyFindings;
 use crate::record::S3Event;
 
@@ -36,6 +38,15 @@ impl BlockState {
     fn set(&mut self, flags: BlockFlags, at: i64) {
         self.flags = flags;
         self.at = Some(at);
+    }
+
+    pub fn merge_from(&mut self, other: &BlockState) {
+        match (self.at, other.at) {
+            (_, None) => {}
+            (None, Some(_)) => *self = *other,
+            (Some(a), Some(b)) if b > a => *self = *other,
+            _ => {}
+        }
     }
 
     fn is_newer_than(&self, t: i64) -> bool {
@@ -69,24 +80,76 @@ pub struct BucketState {
 
 impl BucketState {
     fn new(account: &str, region: &str) -> BucketState {
-        BucketState { account: account.to_owned(), region: region.to_owned(), ..BucketState::default() }
+        BucketState {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            ..BucketState::default()
+        }
     }
 
     /// A bucket as S3 creates it since April 2023: every block flag on, ACLs disabled, private.
-    fn created(account: &str, region: &str, at: i64, acl: Option<Acl>, ownership: Option<Ownership>) -> BucketState {
+    fn created(
+        account: &str,
+        region: &str,
+        at: i64,
+        acl: Option<Acl>,
+        ownership: Option<Ownership>,
+    ) -> BucketState {
         BucketState {
             acl: stamped(acl.unwrap_or(Acl::PRIVATE), at),
             policy: stamped(PolicyFindings::default(), at),
             ownership: stamped(ownership.unwrap_or(Ownership::BucketOwnerEnforced), at),
-            block: BlockState { flags: BlockFlags::known(BlockConfig::ALL_ON), at: Some(at) },
+            block: BlockState {
+                flags: BlockFlags::known(BlockConfig::ALL_ON),
+                at: Some(at),
+            },
             tags: stamped(Vec::new(), at),
             website: stamped(false, at),
             ..BucketState::new(account, region)
         }
     }
 
+    /// Merges another copy of this bucket's state (e.g. one a different worker wrote) keeping,
+    /// per component, the newer change: the state is a set of last-writer-wins registers keyed by
+    /// event time, so merging is order-independent.
+    pub fn merge_from(&mut self, other: &BucketState) {
+        fn newer<T: Clone>(mine: &mut Option<Stamped<T>>, theirs: &Option<Stamped<T>>) {
+            if let Some(t) = theirs {
+                if mine.as_ref().is_none_or(|m| t.at > m.at) {
+                    *mine = Some(t.clone());
+                }
+            }
+        }
+        newer(&mut self.acl, &other.acl);
+        newer(&mut self.policy, &other.policy);
+        newer(&mut self.ownership, &other.ownership);
+        newer(&mut self.tags, &other.tags);
+        newer(&mut self.website, &other.website);
+        self.block.merge_from(&other.block);
+        for (k, o) in &other.objects {
+            match self.objects.get(k) {
+                Some(m) if m.at >= o.at => {}
+                _ => {
+                    self.objects.insert(k.clone(), o.clone());
+                }
+            }
+        }
+        for (name, ap) in &other.access_points {
+            let mine = self.access_points.entry(name.clone()).or_default();
+            newer(&mut mine.policy, &ap.policy);
+            mine.block.merge_from(&ap.block);
+        }
+        self.deleted_at = match (self.deleted_at, other.deleted_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     pub fn tags(&self) -> &[(String, String)] {
-        self.tags.as_ref().map(|t| t.value.as_slice()).unwrap_or(&[])
+        self.tags
+            .as_ref()
+            .map(|t| t.value.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -215,6 +278,9 @@ pub struct Fold {
     buckets: HashMap<String, BucketState>,
     accounts: HashMap<String, AccountState>,
     seen: SeenIds,
+    /// Off in live mode, where the fleet-wide dedup table decides (and a batch that is retried
+    /// after a failed write must be applied again, not skipped as already seen).
+    dedup: bool,
 }
 
 impl Default for Fold {
@@ -223,13 +289,19 @@ impl Default for Fold {
     }
 }
 
-fn view_of<'a>(b: &'a BucketState, account: Option<&AccountState>, aps: &'a [AccessPointView<'a>]) -> BucketView<'a> {
+fn view_of<'a>(
+    b: &'a BucketState,
+    account: Option<&AccountState>,
+    aps: &'a [AccessPointView<'a>],
+) -> BucketView<'a> {
     BucketView {
         acl: b.acl.as_ref().map(|s| &s.value),
         policy: b.policy.as_ref().map(|s| &s.value),
         ownership: b.ownership.as_ref().map(|s| s.value),
         bucket_block: b.block.flags,
-        account_block: account.map(|a| a.block.flags).unwrap_or(BlockFlags::UNKNOWN),
+        account_block: account
+            .map(|a| a.block.flags)
+            .unwrap_or(BlockFlags::UNKNOWN),
         access_points: aps,
     }
 }
@@ -260,7 +332,41 @@ fn snapshot(b: &BucketState, account: Option<&AccountState>) -> Snapshot {
         .filter(|(_, o)| o.value.is_public())
         .map(|(k, o)| (k.clone(), exposure::object_exposure(Some(&o.value), &view)))
         .collect();
-    Snapshot { bucket: exposure::bucket_exposure(&view), objects }
+    Snapshot {
+        bucket: exposure::bucket_exposure(&view),
+        objects,
+    }
+}
+
+/// A bucket's exposure from a full state, outside any fold (used to judge a live S3 read with
+/// exactly the rules the fold uses).
+pub fn exposure_of(b: &BucketState, account_block: BlockFlags) -> Exposure {
+    let account = AccountState {
+        block: BlockState {
+            flags: account_block,
+            at: None,
+        },
+        ..AccountState::default()
+    };
+    let aps = ap_views(b);
+    exposure::bucket_exposure(&view_of(b, Some(&account), &aps))
+}
+
+/// An object's exposure under a full bucket state.
+pub fn object_exposure_of(
+    b: &BucketState,
+    object_acl: &Acl,
+    account_block: BlockFlags,
+) -> Exposure {
+    let account = AccountState {
+        block: BlockState {
+            flags: account_block,
+            at: None,
+        },
+        ..AccountState::default()
+    };
+    let aps = ap_views(b);
+    exposure::object_exposure(Some(object_acl), &view_of(b, Some(&account), &aps))
 }
 
 fn with_note(e: &Exposure, note: Option<Note>) -> Option<Note> {
@@ -272,15 +378,38 @@ impl Fold {
         Fold {
             buckets: HashMap::new(),
             accounts: HashMap::new(),
-            seen: SeenIds { window_ms: dedup_window_ms, ..SeenIds::default() },
+            seen: SeenIds {
+                window_ms: dedup_window_ms,
+                ..SeenIds::default()
+            },
+            dedup: true,
         }
+    }
+
+    /// Leaves duplicate detection to the caller (live mode's dedup table).
+    pub fn without_dedup(mut self) -> Fold {
+        self.dedup = false;
+        self
     }
 
     pub fn snapshot(&self) -> FoldSnapshot {
         FoldSnapshot {
-            buckets: self.buckets.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            accounts: self.accounts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            seen: self.seen.order.iter().map(|(t, d)| (*t, format!("{d:032x}"))).collect(),
+            buckets: self
+                .buckets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            seen: self
+                .seen
+                .order
+                .iter()
+                .map(|(t, d)| (*t, format!("{d:032x}")))
+                .collect(),
             dedup_window_ms: self.seen.window_ms,
         }
     }
@@ -313,33 +442,90 @@ impl Fold {
 
     /// Installs state loaded from a store (live mode), replacing what the fold had.
     pub fn load_bucket(&mut self, name: &str, state: BucketState) {
-        self.accounts.entry(state.account.clone()).or_default().buckets.insert(name.to_owned());
+        self.accounts
+            .entry(state.account.clone())
+            .or_default()
+            .buckets
+            .insert(name.to_owned());
         self.buckets.insert(name.to_owned(), state);
     }
 
+    /// Installs an account's state loaded from a store, keeping this fold's bucket membership.
     pub fn load_account(&mut self, id: &str, state: AccountState) {
-        self.accounts.insert(id.to_owned(), state);
+        let entry = self.accounts.entry(id.to_owned()).or_default();
+        entry.block.merge_from(&state.block);
+        entry.buckets.extend(state.buckets);
+        entry.access_points.extend(state.access_points);
+    }
+
+    pub fn bucket_state(&self, name: &str) -> Option<&BucketState> {
+        self.buckets.get(name)
+    }
+
+    /// Forgets a bucket (e.g. after its shard's lease moved away), so the next event reloads it.
+    pub fn evict_bucket(&mut self, name: &str) {
+        if let Some(b) = self.buckets.remove(name) {
+            if let Some(a) = self.accounts.get_mut(&b.account) {
+                a.buckets.remove(name);
+            }
+        }
+    }
+
+    /// Settles a bucket's unknown components from a live read (live mode), stamped at `at`.
+    pub fn settle_bucket(&mut self, name: &str, live: &BucketState) {
+        if let Some(b) = self.buckets.get_mut(name) {
+            b.merge_from(live);
+        }
+    }
+
+    /// Sets the account block from a live read, if newer than what is known.
+    pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
+        let entry = self.accounts.entry(account.to_owned()).or_default();
+        entry.block.merge_from(&BlockState {
+            flags,
+            at: Some(at),
+        });
     }
 
     /// Current exposure of a known bucket, for lines that change nothing.
     pub fn bucket_exposure(&self, name: &str) -> Option<Exposure> {
         let b = self.bucket(name)?;
         let aps = ap_views(b);
-        Some(exposure::bucket_exposure(&view_of(b, self.accounts.get(&b.account), &aps)))
+        Some(exposure::bucket_exposure(&view_of(
+            b,
+            self.accounts.get(&b.account),
+            &aps,
+        )))
     }
 
     fn object_exposure(&self, bucket: &str, key: &str) -> Option<Exposure> {
         let b = self.bucket(bucket)?;
         let aps = ap_views(b);
         let view = view_of(b, self.accounts.get(&b.account), &aps);
-        Some(exposure::object_exposure(b.objects.get(key).map(|o| &o.value), &view))
+        Some(exposure::object_exposure(
+            b.objects.get(key).map(|o| &o.value),
+            &view,
+        ))
     }
 
     /// Applies one event and returns its outcome: one per affected bucket (account-level events
     /// re-evaluate every known bucket of the account), plus one per object whose exposure the
     /// event changed. Never empty.
     pub fn apply(&mut self, ev: &S3Event) -> Vec<Outcome> {
-        let duplicate = ev.event_id.as_deref().is_some_and(|id| !self.seen.insert(id, ev.time_ms));
+        self.apply_inner(ev)
+    }
+
+    /// The line(s) for an event the caller already knows is a duplicate.
+    pub fn duplicate(&self, ev: &S3Event) -> Vec<Outcome> {
+        self.unchanged(ev, Note::Duplicate)
+    }
+
+    fn apply_inner(&mut self, ev: &S3Event) -> Vec<Outcome> {
+        let duplicate = self.dedup
+            && ev
+                .event_id
+                .as_deref()
+                .is_some_and(|id| !self.seen.insert(id, ev.time_ms));
         if duplicate {
             return self.unchanged(ev, Note::Duplicate);
         }
@@ -349,10 +535,17 @@ impl Fold {
         match change {
             Change::AccountBlock(cfg) => self.apply_account_block(ev, Some(*cfg)),
             Change::DeleteAccountBlock => self.apply_account_block(ev, None),
-            Change::AccessPointPolicy { name, .. } | Change::DeleteAccessPointPolicy { name } | Change::DeleteAccessPoint { name }
+            Change::AccessPointPolicy { name, .. }
+            | Change::DeleteAccessPointPolicy { name }
+            | Change::DeleteAccessPoint { name }
                 if ev.bucket.is_none() =>
             {
-                match self.accounts.get(&ev.account).and_then(|a| a.access_points.get(name)).cloned() {
+                match self
+                    .accounts
+                    .get(&ev.account)
+                    .and_then(|a| a.access_points.get(name))
+                    .cloned()
+                {
                     Some(bucket) => self.apply_bucket(ev, &bucket, change),
                     None => vec![self.orphan_access_point(ev, change)],
                 }
@@ -391,7 +584,11 @@ impl Fold {
             }
             _ => unreachable!("only access-point changes are orphans"),
         };
-        let aps = [AccessPointView { name, policy: policy.as_ref(), block: BlockFlags::UNKNOWN }];
+        let aps = [AccessPointView {
+            name,
+            policy: policy.as_ref(),
+            block: BlockFlags::UNKNOWN,
+        }];
         let private = Acl::PRIVATE;
         let none = PolicyFindings::default();
         let view = BucketView {
@@ -399,12 +596,22 @@ impl Fold {
             policy: Some(&none),
             ownership: None,
             bucket_block: BlockFlags::UNKNOWN,
-            account_block: self.accounts.get(&ev.account).map(|a| a.block.flags).unwrap_or(BlockFlags::UNKNOWN),
+            account_block: self
+                .accounts
+                .get(&ev.account)
+                .map(|a| a.block.flags)
+                .unwrap_or(BlockFlags::UNKNOWN),
             access_points: &aps,
         };
         let exposure = exposure::bucket_exposure(&view);
         let transition = Transition::between(false, exposure.public);
-        Outcome { bucket: None, key: None, note: with_note(&exposure, None), exposure, transition }
+        Outcome {
+            bucket: None,
+            key: None,
+            note: with_note(&exposure, None),
+            exposure,
+            transition,
+        }
     }
 
     fn apply_account_block(&mut self, ev: &S3Event, cfg: Option<BlockConfig>) -> Vec<Outcome> {
@@ -413,11 +620,22 @@ impl Fold {
             let buckets: Vec<String> = account.buckets.iter().cloned().collect();
             return self.per_bucket_unchanged(&buckets, Note::Stale);
         }
-        let buckets: Vec<String> =
-            account.buckets.iter().filter(|b| self.buckets.get(*b).is_some_and(|s| s.deleted_at.is_none())).cloned().collect();
-        let before: Vec<Snapshot> = buckets.iter().map(|b| snapshot(&self.buckets[b], self.accounts.get(&ev.account))).collect();
+        let buckets: Vec<String> = account
+            .buckets
+            .iter()
+            .filter(|b| self.buckets.get(*b).is_some_and(|s| s.deleted_at.is_none()))
+            .cloned()
+            .collect();
+        let before: Vec<Snapshot> = buckets
+            .iter()
+            .map(|b| snapshot(&self.buckets[b], self.accounts.get(&ev.account)))
+            .collect();
         let flags = BlockFlags::known(cfg.unwrap_or(BlockConfig::ALL_OFF));
-        self.accounts.get_mut(&ev.account).expect("inserted above").block.set(flags, ev.time_ms);
+        self.accounts
+            .get_mut(&ev.account)
+            .expect("inserted above")
+            .block
+            .set(flags, ev.time_ms);
         if buckets.is_empty() {
             return vec![Outcome {
                 bucket: None,
@@ -449,7 +667,13 @@ impl Fold {
             })
             .collect();
         if out.is_empty() {
-            out.push(Outcome { bucket: None, key: None, exposure: not_public(), transition: Transition::Unchanged, note: Some(note) });
+            out.push(Outcome {
+                bucket: None,
+                key: None,
+                exposure: not_public(),
+                transition: Transition::Unchanged,
+                note: Some(note),
+            });
         }
         out
     }
@@ -459,20 +683,37 @@ impl Fold {
         let is_create = matches!(change, Change::CreateBucket { .. });
         let replaces_all = is_create || matches!(change, Change::DeleteBucket);
         if let Some(b) = self.buckets.get(name) {
-            if b.deleted_at.is_some_and(|d| d > t) || (replaces_all && b.deleted_at.is_none() && bucket_created_after(b, t)) {
+            if b.deleted_at.is_some_and(|d| d > t)
+                || (replaces_all && b.deleted_at.is_none() && bucket_created_after(b, t))
+            {
                 return self.unchanged_stale(ev, name);
             }
         }
-        if !is_create && self.buckets.get(name).is_some_and(|b| b.deleted_at.is_some()) {
+        if !is_create
+            && self
+                .buckets
+                .get(name)
+                .is_some_and(|b| b.deleted_at.is_some())
+        {
             // An event after the deletion for a bucket we have not seen re-created: the name was
             // reused, state starts unknown again.
             self.buckets.remove(name);
         }
-        let state = self.buckets.entry(name.to_owned()).or_insert_with(|| BucketState::new(&ev.account, &ev.region));
-        self.accounts.entry(state.account.clone()).or_default().buckets.insert(name.to_owned());
+        let state = self
+            .buckets
+            .entry(name.to_owned())
+            .or_insert_with(|| BucketState::new(&ev.account, &ev.region));
+        self.accounts
+            .entry(state.account.clone())
+            .or_default()
+            .buckets
+            .insert(name.to_owned());
         let account_id = state.account.clone();
         let before = snapshot(&self.buckets[name], self.accounts.get(&account_id));
-        let object_before = ev.key.as_ref().map(|k| self.object_exposure(name, k).unwrap_or_else(not_public));
+        let object_before = ev
+            .key
+            .as_ref()
+            .map(|k| self.object_exposure(name, k).unwrap_or_else(not_public));
 
         let applied = self.mutate(ev, name, &account_id, change);
         if !applied {
@@ -481,7 +722,10 @@ impl Fold {
 
         if matches!(change, Change::DeleteBucket) {
             let mut out = Vec::new();
-            let gone = Snapshot { bucket: not_public(), objects: BTreeMap::new() };
+            let gone = Snapshot {
+                bucket: not_public(),
+                objects: BTreeMap::new(),
+            };
             diff(name, before, gone, None, &mut out);
             return out;
         }
@@ -499,7 +743,10 @@ impl Fold {
             // The object line speaks for its own key; other lines only if the bucket changed.
             let mut rest = Vec::new();
             diff(name, before, after, Some(key), &mut rest);
-            out.extend(rest.into_iter().filter(|o| o.key.is_some() || o.transition != Transition::Unchanged));
+            out.extend(
+                rest.into_iter()
+                    .filter(|o| o.key.is_some() || o.transition != Transition::Unchanged),
+            );
             return out;
         }
         diff(name, before, after, None, &mut out);
@@ -525,7 +772,10 @@ impl Fold {
     fn mutate(&mut self, ev: &S3Event, name: &str, account_id: &str, change: &Change) -> bool {
         let t = ev.time_ms;
         let account = self.accounts.entry(account_id.to_owned()).or_default();
-        let b = self.buckets.get_mut(name).expect("bucket inserted by caller");
+        let b = self
+            .buckets
+            .get_mut(name)
+            .expect("bucket inserted by caller");
         fn fresh<T>(c: &Option<Stamped<T>>, t: i64) -> bool {
             c.as_ref().is_none_or(|s| s.at <= t)
         }
@@ -539,7 +789,10 @@ impl Fold {
                 }
             }
             Change::DeleteBucket => {
-                *b = BucketState { deleted_at: Some(t), ..BucketState::new(account_id, &b.region) };
+                *b = BucketState {
+                    deleted_at: Some(t),
+                    ..BucketState::new(account_id, &b.region)
+                };
                 account.buckets.remove(name);
                 account.access_points.retain(|_, bucket| bucket != name);
             }
@@ -598,7 +851,8 @@ impl Fold {
                 if b.objects.get(key).is_some_and(|o| o.at > t) {
                     return false;
                 }
-                b.objects.insert(key.clone(), Stamped { value: *acl, at: t });
+                b.objects
+                    .insert(key.clone(), Stamped { value: *acl, at: t });
                 if acl.is_public() {
                     prove_public_acl_allowed(b, account, t);
                 }
@@ -629,11 +883,17 @@ impl Fold {
                 }
                 *entry = AccessPointState {
                     policy: stamped(PolicyFindings::default(), t),
-                    block: BlockState { flags: BlockFlags::known(*block), at: Some(t) },
+                    block: BlockState {
+                        flags: BlockFlags::known(*block),
+                        at: Some(t),
+                    },
                 };
             }
             Change::DeleteAccessPoint { name: ap } => {
-                if b.access_points.get(ap).is_some_and(|a| a.block.is_newer_than(t)) {
+                if b.access_points
+                    .get(ap)
+                    .is_some_and(|a| a.block.is_newer_than(t))
+                {
                     return false;
                 }
                 b.access_points.remove(ap);
@@ -656,7 +916,9 @@ impl Fold {
                 }
                 entry.policy = stamped(PolicyFindings::default(), t);
             }
-            Change::AccountBlock(_) | Change::DeleteAccountBlock => unreachable!("handled by apply_account_block"),
+            Change::AccountBlock(_) | Change::DeleteAccountBlock => {
+                unreachable!("handled by apply_account_block")
+            }
         }
         true
     }
@@ -665,10 +927,15 @@ impl Fold {
 fn bucket_created_after(b: &BucketState, t: i64) -> bool {
     // CreateBucket stamps every component at once; an older CreateBucket than the newest known
     // component is stale.
-    [b.acl.as_ref().map(|s| s.at), b.policy.as_ref().map(|s| s.at), b.ownership.as_ref().map(|s| s.at), b.block.at]
-        .into_iter()
-        .flatten()
-        .any(|at| at > t)
+    [
+        b.acl.as_ref().map(|s| s.at),
+        b.policy.as_ref().map(|s| s.at),
+        b.ownership.as_ref().map(|s| s.at),
+        b.block.at,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|at| at > t)
 }
 
 /// A successful call that set a public ACL proves that, at that moment, BlockPublicAcls was off
@@ -678,12 +945,18 @@ fn bucket_created_after(b: &BucketState, t: i64) -> bool {
 fn prove_public_acl_allowed(b: &mut BucketState, account: &mut AccountState, t: i64) {
     for block in [&mut b.block, &mut account.block] {
         if block.flags.block_public_acls == Some(true) {
-            block.flags = BlockFlags { block_public_acls: Some(false), ..BlockFlags::UNKNOWN };
+            block.flags = BlockFlags {
+                block_public_acls: Some(false),
+                ..BlockFlags::UNKNOWN
+            };
         } else {
             block.flags.block_public_acls = Some(false);
         }
     }
-    if b.ownership.as_ref().is_some_and(|o| o.value == Ownership::BucketOwnerEnforced) {
+    if b.ownership
+        .as_ref()
+        .is_some_and(|o| o.value == Ownership::BucketOwnerEnforced)
+    {
         b.ownership = stamped(Ownership::ObjectWriter, t);
     }
 }
@@ -691,19 +964,32 @@ fn prove_public_acl_allowed(b: &mut BucketState, account: &mut AccountState, t: 
 /// Likewise, a successful public policy proves BlockPublicPolicy was off.
 fn prove_public_policy_allowed(block: &mut BlockState, _t: i64) {
     if block.flags.block_public_policy == Some(true) {
-        block.flags = BlockFlags { block_public_policy: Some(false), ..BlockFlags::UNKNOWN };
+        block.flags = BlockFlags {
+            block_public_policy: Some(false),
+            ..BlockFlags::UNKNOWN
+        };
     } else {
         block.flags.block_public_policy = Some(false);
     }
 }
 
 fn not_public() -> Exposure {
-    Exposure { public: false, reasons: Vec::new(), assumed: false }
+    Exposure {
+        public: false,
+        reasons: Vec::new(),
+        assumed: false,
+    }
 }
 
 /// Lines for one bucket: always the bucket itself, then each object whose exposure changed
 /// (except `skip_key`, which the caller reports on its own).
-fn diff(name: &str, before: Snapshot, after: Snapshot, skip_key: Option<&String>, out: &mut Vec<Outcome>) {
+fn diff(
+    name: &str,
+    before: Snapshot,
+    after: Snapshot,
+    skip_key: Option<&String>,
+    out: &mut Vec<Outcome>,
+) {
     let transition = Transition::between(before.bucket.public, after.bucket.public);
     out.push(Outcome {
         bucket: Some(name.to_owned()),

@@ -3,15 +3,29 @@
 //! the binary's edge modules.
 
 pub mod acl;
+pub mod aws;
+pub mod aws_error;
+pub mod backoff;
 pub mod change;
 pub mod config;
 pub mod decision;
+pub mod dedup;
 pub mod exposure;
 pub mod fold;
+pub mod incident;
+pub mod init;
 pub mod input;
+pub mod kinesis_source;
+pub mod lease;
+pub mod lease_table;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod remediate;
 pub mod replay;
+pub mod store;
 pub mod time;
 pub mod transcript;
+pub mod verify;
+pub mod worker;

@@ -45,6 +45,59 @@ bucketwarden replay --config bucketwarden.toml --out decisions.jsonl s3-logs/AWS
 bucketwarden replay --dry-run 2024-05-01.json.gz | jq 'select(.transition==\"became_public\")'"
     )]
     Replay(ReplayArgs),
+    /// Run one live worker: consume the Kinesis stream and lock down what becomes public.
+    #[command(
+        long_about = "Run one worker of the fleet until SIGTERM or SIGINT. Workers share the stream's shards \
+through leases in DynamoDB (KCL semantics): start as many as you like, anywhere, with the same config. \
+Each event is claimed in the dedup table, folded into per-bucket state, and when a bucket or object \
+becomes public the worker reads the live S3 settings, remediates (PublicAccessBlock fully on and a \
+bucketwarden:remediated tag; object ACL reset to private), records an incident and publishes an SNS \
+alert. On SIGTERM it finishes the batch, checkpoints and releases its leases.\n\n\
+AWS credentials and region come from the standard chain; AWS_ENDPOINT_URL points every client at a \
+local emulator.",
+        after_help = "Examples:\n  \
+bucketwarden run --config bucketwarden.toml\n  \
+AWS_ENDPOINT_URL=http://127.0.0.1:5000 bucketwarden run --worker-id laptop-1 --metrics-addr 127.0.0.1:9464"
+    )]
+    Run(RunArgs),
+    /// Create the stream, tables and topic a fleet needs (idempotent; for local development).
+    #[command(
+        after_help = "Example:\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 bucketwarden init --shards 4"
+    )]
+    Init(InitArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Config file (TOML): [names], [fleet], [remediation], [exemptions], [dedup]
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// This worker's id in the lease table [default: <hostname>:<pid>]
+    #[arg(long, env = "BUCKETWARDEN_WORKER_ID")]
+    worker_id: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics; "none" to disable
+    #[arg(
+        long,
+        env = "BUCKETWARDEN_METRICS_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
+    metrics_addr: String,
+    /// Only alert, never write to S3 (overrides [remediation] mode)
+    #[arg(long)]
+    dry_run: bool,
+    /// Log format: "text" for people, "json" for log pipelines
+    #[arg(long, env = "BUCKETWARDEN_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Config file naming the stream, tables and topic (defaults otherwise)
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Shards of a newly created stream
+    #[arg(long, default_value_t = 4)]
+    shards: i32,
 }
 
 #[derive(Args)]
@@ -70,6 +123,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => run_replay(args),
+        Command::Run(args) => run_worker(args),
+        Command::Init(args) => run_init(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -80,11 +135,87 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
         None => Config::default(),
-    };
+    })
+}
+
+fn init_tracing(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("BUCKETWARDEN_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
+    init_tracing(&args.log_format);
+    let mut config = load_config(args.config.as_ref())?;
+    if args.dry_run {
+        config.remediation.mode = bucketwarden::config::Mode::DryRun;
+    }
+    let worker_id = args
+        .worker_id
+        .unwrap_or_else(bucketwarden::worker::default_worker_id);
+    let settings = bucketwarden::worker::Settings::from_config(&config, worker_id);
+    runtime()?.block_on(async move {
+        if args.metrics_addr != "none" {
+            let addr: std::net::SocketAddr = args.metrics_addr.parse().with_context(|| {
+                format!("--metrics-addr {:?} is not HOST:PORT", args.metrics_addr)
+            })?;
+            bucketwarden::metrics::install(addr)
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        }
+        let clients = bucketwarden::aws::Clients::from_env().await;
+        let worker = bucketwarden::worker::Worker::new(config, settings, clients).await?;
+        let token = worker.shutdown_token();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("signal received: stopping gracefully");
+            token.cancel();
+        });
+        worker.run().await?;
+        Ok(0)
+    })
+}
+
+fn run_init(args: InitArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.config.as_ref())?;
+    runtime()?.block_on(async move {
+        let clients = bucketwarden::aws::Clients::from_env().await;
+        let ttl = std::time::Duration::from_millis(config.dedup.window_ms() as u64);
+        let report = bucketwarden::init::init(&clients, &config.names, args.shards, ttl).await?;
+        for line in report {
+            println!("{line}");
+        }
+        Ok(0)
+    })
+}
+
+fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.config.as_ref())?;
     let opts = replay::Options {
         paths: args.paths,
         config,

@@ -37,7 +37,10 @@ impl Stats {
 pub enum Processed {
     Skipped(Skip),
     Malformed(String),
-    Applied { event: Box<S3Event>, lines: Vec<Line> },
+    Applied {
+        event: Box<S3Event>,
+        lines: Vec<Line>,
+    },
 }
 
 pub struct Pipeline {
@@ -55,6 +58,20 @@ impl Pipeline {
             decider: Decider::new(&config.exemptions, dry_run)?,
             stats: Stats::default(),
         })
+    }
+
+    /// The live consumer's pipeline: duplicates are decided by the fleet's dedup table.
+    pub fn new_live(config: &Config) -> Result<Pipeline, PatternError> {
+        let mut p = Pipeline::new(config, false)?;
+        p.fold = Fold::new(config.dedup.window_ms()).without_dedup();
+        Ok(p)
+    }
+
+    /// Lines for an event the fleet has already processed.
+    pub fn duplicate(&mut self, event: &S3Event) -> Vec<Line> {
+        *self.stats.events.entry(event.event_name).or_default() += 1;
+        let outcomes = self.fold.duplicate(event);
+        self.lines_for(event, outcomes)
     }
 
     pub fn stats(&self) -> &Stats {
@@ -79,6 +96,19 @@ impl Pipeline {
         self.stats.malformed += 1;
     }
 
+    /// Classifies one record and counts it; events are left for the caller to apply (live mode
+    /// claims them in the dedup table first).
+    pub fn classify(&mut self, bytes: &[u8]) -> Classified {
+        self.stats.records += 1;
+        let c = record::classify(bytes);
+        match &c {
+            Classified::Skipped(skip) => *self.stats.skipped.entry(*skip).or_default() += 1,
+            Classified::Malformed(_) => self.stats.malformed += 1,
+            Classified::Event(_) => {}
+        }
+        c
+    }
+
     pub fn process(&mut self, bytes: &[u8]) -> Processed {
         self.stats.records += 1;
         match record::classify(bytes) {
@@ -101,12 +131,27 @@ impl Pipeline {
     pub fn apply(&mut self, event: &S3Event) -> Vec<Line> {
         *self.stats.events.entry(event.event_name).or_default() += 1;
         let outcomes = self.fold.apply(event);
+        self.lines_for(event, outcomes)
+    }
+
+    fn lines_for(&mut self, event: &S3Event, outcomes: Vec<crate::fold::Outcome>) -> Vec<Line> {
         let mut lines = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            let tags = outcome.bucket.as_deref().and_then(|b| self.fold.bucket(b)).map(|b| b.tags()).unwrap_or(&[]);
-            let action = self.decider.decide(outcome.transition, outcome.bucket.as_deref(), tags);
+            let tags = outcome
+                .bucket
+                .as_deref()
+                .and_then(|b| self.fold.bucket(b))
+                .map(|b| b.tags())
+                .unwrap_or(&[]);
+            let action = self
+                .decider
+                .decide(outcome.transition, outcome.bucket.as_deref(), tags);
             self.stats.lines += 1;
-            *self.stats.transitions.entry(outcome.transition).or_default() += 1;
+            *self
+                .stats
+                .transitions
+                .entry(outcome.transition)
+                .or_default() += 1;
             *self.stats.actions.entry(action).or_default() += 1;
             if let Some(note) = outcome.note {
                 *self.stats.notes.entry(note).or_default() += 1;

@@ -232,7 +232,11 @@ pub fn classify(bytes: &[u8]) -> Classified {
         };
         let inner: Head = match serde_json::from_str(detail.get()) {
             Ok(h) => h,
-            Err(e) => return Classified::Malformed(format!("EventBridge detail is not a CloudTrail record: {e}")),
+            Err(e) => {
+                return Classified::Malformed(format!(
+                    "EventBridge detail is not a CloudTrail record: {e}"
+                ))
+            }
         };
         return classify_head(&inner, head.account.as_deref(), head.region.as_deref());
     }
@@ -260,7 +264,9 @@ fn classify_head(h: &Head, env_account: Option<&str>, env_region: Option<&str>) 
 }
 
 fn non_empty(s: Option<&Cow<str>>) -> Option<String> {
-    s.map(|c| c.trim()).filter(|c| !c.is_empty()).map(str::to_owned)
+    s.map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
 }
 
 fn build_event(
@@ -270,7 +276,8 @@ fn build_event(
     env_region: Option<&str>,
 ) -> Result<Option<S3Event>, String> {
     let event_time = non_empty(h.event_time.as_ref()).ok_or("no eventTime")?;
-    let time_ms = time::parse_millis(&event_time).ok_or_else(|| format!("eventTime {event_time:?} is not RFC 3339"))?;
+    let time_ms = time::parse_millis(&event_time)
+        .ok_or_else(|| format!("eventTime {event_time:?} is not RFC 3339"))?;
     let identity = h.user_identity.as_ref();
     let account = non_empty(h.recipient_account_id.as_ref())
         .or_else(|| identity.and_then(|i| non_empty(i.account_id.as_ref())))
@@ -280,7 +287,9 @@ fn build_event(
         .or_else(|| env_region.filter(|r| !r.is_empty()).map(str::to_owned))
         .ok_or("no awsRegion")?;
     let params: serde_json::Value = match h.request_parameters {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| format!("requestParameters: {e}"))?,
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|e| format!("requestParameters: {e}"))?
+        }
         None => serde_json::Value::Null,
     };
     let error_code = non_empty(h.error_code.as_ref());
@@ -302,7 +311,11 @@ fn build_event(
             None => return Ok(None),
         }
     };
-    if target.bucket.is_none() && !event_name.is_account_level() && !change::bucket_optional(event_name) && error_code.is_none() {
+    if target.bucket.is_none()
+        && !event_name.is_account_level()
+        && !change::bucket_optional(event_name)
+        && error_code.is_none()
+    {
         return Err("no bucketName in requestParameters or resources".into());
     }
     if event_name.is_object_write() || event_name == EventName::PutObjectAcl {

@@ -72,7 +72,11 @@ impl Summary {
 }
 
 /// Replays `opts.paths` into `transcript`, reporting problems and progress on `report`.
-pub fn run(opts: &Options, transcript: &mut dyn Write, report: &mut dyn Write) -> Result<Summary, ReplayError> {
+pub fn run(
+    opts: &Options,
+    transcript: &mut dyn Write,
+    report: &mut dyn Write,
+) -> Result<Summary, ReplayError> {
     let start = Instant::now();
     let files = input::expand_paths(&opts.paths)?;
     let mut pipeline = Pipeline::new(&opts.config, opts.dry_run)?;
@@ -108,10 +112,17 @@ pub fn run(opts: &Options, transcript: &mut dyn Write, report: &mut dyn Write) -
             if let Some((pos, reason)) = problem {
                 if summary.problems.len() < MAX_REPORTED {
                     let _ = writeln!(report, "malformed: {}: {pos}: {reason}", file.display());
-                    summary.problems.push(Problem { file: file.clone(), position: pos.to_string(), reason });
+                    summary.problems.push(Problem {
+                        file: file.clone(),
+                        position: pos.to_string(),
+                        reason,
+                    });
                 }
             }
-            if opts.progress && pipeline.stats().records % 4096 == 0 && last_progress.elapsed() >= Duration::from_secs(1) {
+            if opts.progress
+                && pipeline.stats().records % 4096 == 0
+                && last_progress.elapsed() >= Duration::from_secs(1)
+            {
                 last_progress = Instant::now();
                 let s = pipeline.stats();
                 let rate = s.records as f64 / start.elapsed().as_secs_f64().max(1e-9);
@@ -190,11 +201,19 @@ pub fn render_summary(s: &Summary) -> String {
         group((st.records as f64 / secs) as u64),
         s.bytes_decoded as f64 / 1e6 / secs
     ));
-    let by_name: Vec<String> = st.events.iter().map(|(k, v)| format!("{} {}", k.as_str(), group(*v))).collect();
+    let by_name: Vec<String> = st
+        .events
+        .iter()
+        .map(|(k, v)| format!("{} {}", k.as_str(), group(*v)))
+        .collect();
     out.push_str(&format!(
         "  S3 events     {:>12}  {}\n",
         group(st.events_total()),
-        if by_name.is_empty() { String::new() } else { format!("({})", by_name.join(", ")) }
+        if by_name.is_empty() {
+            String::new()
+        } else {
+            format!("({})", by_name.join(", "))
+        }
     ));
     out.push_str(&format!(
         "  skipped       {:>12}  (not S3 {}, unwatched S3 calls {}, other detail-types {})\n",
@@ -205,10 +224,18 @@ pub fn render_summary(s: &Summary) -> String {
     ));
     out.push_str(&format!("  malformed     {:>12}\n", group(st.malformed)));
     for p in s.problems.iter().take(5) {
-        out.push_str(&format!("      {}: {}: {}\n", p.file.display(), p.position, p.reason));
+        out.push_str(&format!(
+            "      {}: {}: {}\n",
+            p.file.display(),
+            p.position,
+            p.reason
+        ));
     }
     if st.malformed > 5 {
-        out.push_str(&format!("      … {} more (see the malformed: lines above)\n", group(st.malformed - 5)));
+        out.push_str(&format!(
+            "      … {} more (see the malformed: lines above)\n",
+            group(st.malformed - 5)
+        ));
     }
     out.push_str(&format!(
         "  notes         failed calls {}, duplicates {}, stale {}, assumed {}\n",
@@ -229,7 +256,10 @@ pub fn render_summary(s: &Summary) -> String {
         group(count(&st.actions, &Action::Alert)),
         group(count(&st.actions, &Action::None))
     ));
-    out.push_str(&format!("  buckets known {:>12}\n", group(s.buckets as u64)));
+    out.push_str(&format!(
+        "  buckets known {:>12}\n",
+        group(s.buckets as u64)
+    ));
     for u in &s.unreadable {
         out.push_str(&format!("  UNREADABLE    {u}\n"));
     }

@@ -23,9 +23,18 @@ mod tests {
     #[test]
     fn parses_cloudtrail_times() {
         assert_eq!(parse_millis("1970-01-01T00:00:01Z"), Some(1000));
-        assert_eq!(parse_millis("2024-05-01T12:00:00Z"), Some(1_714_564_800_000));
-        assert_eq!(parse_millis("2024-05-01T12:00:00.250Z"), Some(1_714_564_800_250));
-        assert_eq!(parse_millis("2024-05-01T14:00:00+02:00"), Some(1_714_564_800_000));
+        assert_eq!(
+            parse_millis("2024-05-01T12:00:00Z"),
+            Some(1_714_564_800_000)
+        );
+        assert_eq!(
+            parse_millis("2024-05-01T12:00:00.250Z"),
+            Some(1_714_564_800_250)
+        );
+        assert_eq!(
+            parse_millis("2024-05-01T14:00:00+02:00"),
+            Some(1_714_564_800_000)
+        );
         assert_eq!(parse_millis("yesterday"), None);
         assert_eq!(parse_millis(""), None);
     }

@@ -42,7 +42,11 @@ impl Line {
             region: ev.region.clone(),
             bucket: outcome.bucket,
             key: outcome.key,
-            exposure: if outcome.exposure.public { ExposureLabel::Public } else { ExposureLabel::NotPublic },
+            exposure: if outcome.exposure.public {
+                ExposureLabel::Public
+            } else {
+                ExposureLabel::NotPublic
+            },
             transition: outcome.transition,
             action,
             reasons: outcome.exposure.reasons,

@@ -39,28 +39,87 @@ fn private_policy() -> Change {
 fn change_strategy() -> impl Strategy<Value = (EventName, Change, bool)> {
     // (event name, change, is object level)
     prop_oneof![
-        Just((EventName::CreateBucket, Change::CreateBucket { acl: None, ownership: None }, false)),
         Just((
             EventName::CreateBucket,
-            Change::CreateBucket { acl: Some(Acl::from_canned("public-read").unwrap()), ownership: Some(Ownership::ObjectWriter) },
+            Change::CreateBucket {
+                acl: None,
+                ownership: None
+            },
+            false
+        )),
+        Just((
+            EventName::CreateBucket,
+            Change::CreateBucket {
+                acl: Some(Acl::from_canned("public-read").unwrap()),
+                ownership: Some(Ownership::ObjectWriter)
+            },
             false
         )),
         Just((EventName::DeleteBucket, Change::DeleteBucket, false)),
-        prop::sample::select(vec!["private", "public-read", "public-read-write", "authenticated-read", "log-delivery-write"])
-            .prop_map(|c| (EventName::PutBucketAcl, Change::BucketAcl(Acl::from_canned(c).unwrap()), false)),
+        prop::sample::select(vec![
+            "private",
+            "public-read",
+            "public-read-write",
+            "authenticated-read",
+            "log-delivery-write"
+        ])
+        .prop_map(|c| (
+            EventName::PutBucketAcl,
+            Change::BucketAcl(Acl::from_canned(c).unwrap()),
+            false
+        )),
         Just((EventName::PutBucketPolicy, public_policy(), false)),
         Just((EventName::PutBucketPolicy, private_policy(), false)),
-        Just((EventName::DeleteBucketPolicy, Change::DeleteBucketPolicy, false)),
-        (0u8..16).prop_map(|b| (EventName::PutBucketPublicAccessBlock, Change::BucketBlock(block(b)), false)),
-        Just((EventName::DeleteBucketPublicAccessBlock, Change::DeleteBucketBlock, false)),
-        (0u8..16).prop_map(|b| (EventName::PutAccountPublicAccessBlock, Change::AccountBlock(block(b)), false)),
-        Just((EventName::DeleteAccountPublicAccessBlock, Change::DeleteAccountBlock, false)),
-        prop::sample::select(vec![Ownership::BucketOwnerEnforced, Ownership::BucketOwnerPreferred, Ownership::ObjectWriter])
-            .prop_map(|o| (EventName::PutBucketOwnershipControls, Change::Ownership(o), false)),
-        Just((EventName::DeleteBucketOwnershipControls, Change::DeleteOwnership, false)),
-        prop::sample::select(vec!["private", "public-read", "authenticated-read"])
-            .prop_map(|c| (EventName::PutObjectAcl, Change::ObjectAcl(Acl::from_canned(c).unwrap()), true)),
-        Just((EventName::PutBucketTagging, Change::Tags(vec![("team".into(), "a".into())]), false)),
+        Just((
+            EventName::DeleteBucketPolicy,
+            Change::DeleteBucketPolicy,
+            false
+        )),
+        (0u8..16).prop_map(|b| (
+            EventName::PutBucketPublicAccessBlock,
+            Change::BucketBlock(block(b)),
+            false
+        )),
+        Just((
+            EventName::DeleteBucketPublicAccessBlock,
+            Change::DeleteBucketBlock,
+            false
+        )),
+        (0u8..16).prop_map(|b| (
+            EventName::PutAccountPublicAccessBlock,
+            Change::AccountBlock(block(b)),
+            false
+        )),
+        Just((
+            EventName::DeleteAccountPublicAccessBlock,
+            Change::DeleteAccountBlock,
+            false
+        )),
+        prop::sample::select(vec![
+            Ownership::BucketOwnerEnforced,
+            Ownership::BucketOwnerPreferred,
+            Ownership::ObjectWriter
+        ])
+        .prop_map(|o| (
+            EventName::PutBucketOwnershipControls,
+            Change::Ownership(o),
+            false
+        )),
+        Just((
+            EventName::DeleteBucketOwnershipControls,
+            Change::DeleteOwnership,
+            false
+        )),
+        prop::sample::select(vec!["private", "public-read", "authenticated-read"]).prop_map(|c| (
+            EventName::PutObjectAcl,
+            Change::ObjectAcl(Acl::from_canned(c).unwrap()),
+            true
+        )),
+        Just((
+            EventName::PutBucketTagging,
+            Change::Tags(vec![("team".into(), "a".into())]),
+            false
+        )),
     ]
 }
 
@@ -77,9 +136,26 @@ struct Gen {
 }
 
 fn gen_strategy() -> impl Strategy<Value = Gen> {
-    (change_strategy(), 0..BUCKETS.len(), 0..ACCOUNTS.len(), -3i64..10, 0u16..40, prop::bool::weighted(0.1)).prop_map(
-        |((name, change, object), bucket, account, dt, id, failed)| Gen { name, change, object, bucket, account, dt, id, failed },
+    (
+        change_strategy(),
+        0..BUCKETS.len(),
+        0..ACCOUNTS.len(),
+        -3i64..10,
+        0u16..40,
+        prop::bool::weighted(0.1),
     )
+        .prop_map(
+            |((name, change, object), bucket, account, dt, id, failed)| Gen {
+                name,
+                change,
+                object,
+                bucket,
+                account,
+                dt,
+                id,
+                failed,
+            },
+        )
 }
 
 /// Turns generated steps into events: time mostly moves forward but sometimes back (stale), ids
@@ -89,7 +165,11 @@ fn events(gens: &[Gen]) -> Vec<S3Event> {
     gens.iter()
         .map(|g| {
             t += g.dt * 1000;
-            let account = if g.name.is_account_level() { ACCOUNTS[g.account] } else { ACCOUNTS[g.bucket % ACCOUNTS.len()] };
+            let account = if g.name.is_account_level() {
+                ACCOUNTS[g.account]
+            } else {
+                ACCOUNTS[g.bucket % ACCOUNTS.len()]
+            };
             S3Event {
                 event_id: Some(format!("id-{}", g.id)),
                 event_time: bucketwarden::time::format_millis(t),
@@ -97,13 +177,21 @@ fn events(gens: &[Gen]) -> Vec<S3Event> {
                 event_name: g.name,
                 account: account.to_owned(),
                 region: "us-east-1".into(),
-                bucket: if g.name.is_account_level() { None } else { Some(BUCKETS[g.bucket].to_owned()) },
+                bucket: if g.name.is_account_level() {
+                    None
+                } else {
+                    Some(BUCKETS[g.bucket].to_owned())
+                },
                 key: g.object.then(|| "k/1.txt".to_owned()),
                 actor_arn: None,
                 source_ip: None,
                 user_agent: None,
                 error_code: g.failed.then(|| "AccessDenied".to_owned()),
-                change: if g.failed { None } else { Some(g.change.clone()) },
+                change: if g.failed {
+                    None
+                } else {
+                    Some(g.change.clone())
+                },
             }
         })
         .collect()

@@ -1,0 +1,68 @@
+//! AWS clients from the standard credential and region chain, honouring `AWS_ENDPOINT_URL` so the
+//! whole product can point at a local emulator. Owns client construction only.
+
+use aws_config::{AppName, BehaviorVersion, SdkConfig};
+
+/// Every client a worker needs.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub s3control: aws_sdk_s3control::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub endpoint: Option<String>,
+}
+
+/// Marks bucketwarden's own calls in CloudTrail's userAgent, so its events are recognisable.
+pub const APP_NAME: &str = "bucketwarden";
+
+/// S3 Control puts the account id in the host name (`{AccountId}.s3-control…`); an emulator on
+/// a loopback address has no such host names, so with a custom endpoint send every call to it as is.
+#[derive(Debug)]
+struct PlainEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for PlainEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_smithy_types::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
+    }
+}
+
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .app_name(AppName::new(APP_NAME).expect("valid app name"))
+        .load()
+        .await
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig) -> Clients {
+        let endpoint = config.endpoint_url().map(str::to_owned);
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(endpoint.is_some())
+            .build();
+        let mut s3c = aws_sdk_s3control::config::Builder::from(config);
+        if let Some(url) = &endpoint {
+            s3c = s3c.endpoint_resolver(PlainEndpoint(url.clone()));
+        }
+        Clients {
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3control: aws_sdk_s3control::Client::from_conf(s3c.build()),
+            sns: aws_sdk_sns::Client::new(config),
+            endpoint,
+        }
+    }
+
+    pub async fn from_env() -> Clients {
+        Clients::new(&load_config().await)
+    }
+}

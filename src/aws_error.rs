@@ -1,0 +1,180 @@
+//! One error type for every AWS call at the edge, classified so callers know whether to retry,
+//! back off, or give up. Owns classification only; it never retries by itself.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Throttling (ProvisionedThroughputExceeded, SlowDown, …): back off with jitter and retry.
+    Throttled,
+    /// A conditional write lost (a fenced lease, a version conflict, an already-seen event id).
+    ConditionFailed,
+    /// The shard iterator expired: get a new one after the last delivered record.
+    ExpiredIterator,
+    NotFound,
+    AccessDenied,
+    /// Timeouts, connection failures, 5xx: retry.
+    Transient,
+    /// Anything else: a bug or a misconfiguration.
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{service} {operation}: {code}: {message}")]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub kind: Kind,
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Throttled | Kind::Transient | Kind::ExpiredIterator
+        )
+    }
+
+    pub fn is(&self, kind: Kind) -> bool {
+        self.kind == kind
+    }
+
+    pub fn other(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> AwsError {
+        AwsError {
+            service,
+            operation,
+            kind: Kind::Other,
+            code: "Invalid".into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn classify_code(code: &str, status: Option<u16>) -> Kind {
+    match code {
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "RequestLimitExceeded"
+        | "LimitExceededException"
+        | "SlowDown"
+        | "TooManyRequestsException"
+        | "RequestThrottled" => Kind::Throttled,
+        "ConditionalCheckFailedException" | "TransactionConflictException" => Kind::ConditionFailed,
+        "ExpiredIteratorException" => Kind::ExpiredIterator,
+        "ResourceNotFoundException"
+        | "NoSuchBucket"
+        | "NoSuchKey"
+        | "NotFound"
+        | "NoSuchPublicAccessBlockConfiguration"
+        | "NoSuchBucketPolicy"
+        | "OwnershipControlsNotFoundError"
+        | "NoSuchTagSet" => Kind::NotFound,
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError" => Kind::AccessDenied,
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "InternalServerError" => {
+            Kind::Transient
+        }
+        _ => match status {
+            Some(429) => Kind::Throttled,
+            Some(403) => Kind::AccessDenied,
+            Some(404) => Kind::NotFound,
+            Some(s) if s >= 500 => Kind::Transient,
+            _ => Kind::Other,
+        },
+    }
+}
+
+/// Classifies any SDK error of any AWS service.
+pub fn from_sdk<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    err: SdkError<E, R>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_owned();
+            let status = se.raw().status_code();
+            AwsError {
+                service,
+                operation,
+                kind: classify_code(&code, status),
+                message: e.message().unwrap_or_default().to_owned(),
+                code,
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            AwsError {
+                service,
+                operation,
+                kind: Kind::Transient,
+                code: "Transient".into(),
+                message: format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                ),
+            }
+        }
+        _ => AwsError {
+            service,
+            operation,
+            kind: Kind::Other,
+            code: "SdkError".into(),
+            message: format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+        },
+    }
+}
+
+/// The HTTP status of a raw response, when there is one.
+pub trait HasStatus {
+    fn status_code(&self) -> Option<u16>;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_codes_that_matter() {
+        assert_eq!(
+            classify_code("ProvisionedThroughputExceededException", Some(400)),
+            Kind::Throttled
+        );
+        assert_eq!(classify_code("SlowDown", Some(503)), Kind::Throttled);
+        assert_eq!(
+            classify_code("ConditionalCheckFailedException", Some(400)),
+            Kind::ConditionFailed
+        );
+        assert_eq!(
+            classify_code("ExpiredIteratorException", Some(400)),
+            Kind::ExpiredIterator
+        );
+        assert_eq!(classify_code("AccessDenied", Some(403)), Kind::AccessDenied);
+        assert_eq!(classify_code("Whatever", Some(502)), Kind::Transient);
+        assert_eq!(classify_code("ValidationException", Some(400)), Kind::Other);
+    }
+}

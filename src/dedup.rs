@@ -1,0 +1,157 @@
+//! Fleet-wide event dedup (DESIGN §6): a conditional put on the event id, with a TTL, before any
+//! effect. A claim is `claimed` while its batch is in flight and `done` once the batch's effects
+//! and state are written; a claim left `claimed` by a worker that died is taken over, so a crash
+//! never loses an event and a finished event is never acted on twice.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws_error::{from_sdk, AwsError, Kind};
+
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First sighting (or a dead worker's unfinished claim taken over): process it.
+    Fresh,
+    /// Already fully processed: a duplicate.
+    Done,
+}
+
+#[derive(Clone, Debug)]
+pub struct DedupTable {
+    client: Client,
+    table: String,
+    ttl: Duration,
+}
+
+fn epoch_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl DedupTable {
+    pub fn new(client: Client, table: impl Into<String>, ttl: Duration) -> DedupTable {
+        DedupTable {
+            client,
+            table: table.into(),
+            ttl,
+        }
+    }
+
+    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
+        let r = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("eventId")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("complete"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("eventId")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("complete"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        let created = match r {
+            Ok(_) => true,
+            Err(e) => {
+                let e = from_sdk("dynamodb", "CreateTable", e);
+                if e.code == "ResourceInUseException" {
+                    false
+                } else {
+                    return Err(e);
+                }
+            }
+        };
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build()
+                    .expect("complete"),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("dynamodb", "UpdateTimeToLive", e))
+            // Enabling TTL twice is refused; that is fine.
+            .or_else(|e| {
+                if e.code == "ValidationException" {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        Ok(created)
+    }
+
+    /// Claims `event_id` for `worker`. A claim still `claimed` by another worker means that worker
+    /// died or lost the shard before finishing (the lease fences concurrent processing), so it is
+    /// taken over.
+    pub async fn claim(
+        &self,
+        event_id: &str,
+        worker: &str,
+        now: SystemTime,
+    ) -> Result<Claim, AwsError> {
+        let expires = epoch_secs(now + self.ttl);
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("eventId", AttributeValue::S(event_id.to_owned()))
+            .item("status", AttributeValue::S("claimed".into()))
+            .item("worker", AttributeValue::S(worker.to_owned()))
+            .item("claimedAt", AttributeValue::N(epoch_secs(now).to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(eventId) OR #s = :claimed")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Claim::Fresh),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "PutItem", e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(Claim::Done)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Marks claims done once their batch's effects and state are durable.
+    pub async fn finish(&self, event_id: &str) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("eventId", AttributeValue::S(event_id.to_owned()))
+            .update_expression("SET #s = :done")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
+    }
+}

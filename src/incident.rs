@@ -1,0 +1,354 @@
+//! Incidents and alerts (DESIGN §6): one DynamoDB item per remediation or alert, keyed so that a
+//! retry after a crash finds and completes it instead of writing a second one, and one SNS JSON
+//! message per incident. Owns the record shape and its two sinks.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::Clients;
+use crate::aws_error::{from_sdk, AwsError, Kind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub incident_id: String,
+    pub event_id: Option<String>,
+    pub event_name: String,
+    pub bucket: String,
+    pub key: Option<String>,
+    pub account: String,
+    pub region: String,
+    pub actor_arn: Option<String>,
+    pub source_ip: Option<String>,
+    pub reasons: Vec<String>,
+    /// remediate | alert
+    pub action: String,
+    /// pending | remediated | alerted | failed
+    pub outcome: String,
+    pub remediation: Option<String>,
+    pub error: Option<String>,
+    pub event_time: String,
+    pub detected_at: String,
+    pub remediated_at: Option<String>,
+    pub worker: String,
+}
+
+impl Incident {
+    /// Stable across retries of the same event: event id, bucket and key.
+    pub fn id_for(
+        event_id: Option<&str>,
+        event_time: &str,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> String {
+        format!(
+            "{}|{}|{}",
+            event_id.unwrap_or(event_time),
+            bucket,
+            key.unwrap_or("")
+        )
+    }
+
+    /// An SNS subject: ASCII, under 100 characters.
+    pub fn subject(&self) -> String {
+        let what = match &self.key {
+            Some(_) => "object",
+            None => "bucket",
+        };
+        let verb = match self.outcome.as_str() {
+            "remediated" => "locked down",
+            "failed" => "REMEDIATION FAILED",
+            _ => "alert only",
+        };
+        let s: String = format!(
+            "bucketwarden: {what} in {} became public ({verb})",
+            self.bucket
+        )
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .collect();
+        s.chars().take(99).collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct IncidentTable {
+    clients: Clients,
+    table: String,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
+    let mut m = HashMap::new();
+    m.insert("incidentId".into(), s(&i.incident_id));
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), s(v));
+        }
+    };
+    put("eventId", &i.event_id);
+    put("key", &i.key);
+    put("actorArn", &i.actor_arn);
+    put("sourceIp", &i.source_ip);
+    put("remediation", &i.remediation);
+    put("error", &i.error);
+    put("remediatedAt", &i.remediated_at);
+    for (k, v) in [
+        ("eventName", &i.event_name),
+        ("bucket", &i.bucket),
+        ("account", &i.account),
+        ("region", &i.region),
+        ("action", &i.action),
+        ("outcome", &i.outcome),
+        ("eventTime", &i.event_time),
+        ("detectedAt", &i.detected_at),
+        ("worker", &i.worker),
+    ] {
+        m.insert(k.into(), s(v));
+    }
+    m.insert(
+        "reasons".into(),
+        AttributeValue::L(i.reasons.iter().map(|r| s(r)).collect()),
+    );
+    m
+}
+
+impl IncidentTable {
+    pub fn new(clients: Clients, table: impl Into<String>) -> IncidentTable {
+        IncidentTable {
+            clients,
+            table: table.into(),
+        }
+    }
+
+    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("incidentId")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("complete"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("incidentId")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("complete"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "CreateTable", e);
+                if e.code == "ResourceInUseException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The outcome already recorded for this incident id, if any.
+    pub async fn outcome_of(&self, incident_id: &str) -> Result<Option<(String, bool)>, AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("incidentId", s(incident_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        Ok(r.item().map(|item| {
+            let outcome = item
+                .get("outcome")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let alerted = item.get("alertedAt").is_some();
+            (outcome, alerted)
+        }))
+    }
+
+    pub async fn put(&self, incident: &Incident) -> Result<(), AwsError> {
+        self.clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(incident)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("dynamodb", "PutItem", e))
+    }
+
+    pub async fn mark_alerted(&self, incident_id: &str, at: &str) -> Result<(), AwsError> {
+        self.clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("incidentId", s(incident_id))
+            .update_expression("SET alertedAt = :t")
+            .expression_attribute_values(":t", s(at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
+    }
+}
+
+/// SNS alerts: one JSON message per incident, with a human-readable subject.
+#[derive(Clone, Debug)]
+pub struct Alerter {
+    clients: Clients,
+    topic_arn: String,
+}
+
+impl Alerter {
+    pub fn new(clients: Clients, topic_arn: impl Into<String>) -> Alerter {
+        Alerter {
+            clients,
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    /// Creates (or finds: CreateTopic is idempotent) the topic and returns its ARN.
+    pub async fn ensure_topic(clients: &Clients, name: &str) -> Result<String, AwsError> {
+        let r = clients
+            .sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("sns", "CreateTopic", e))?;
+        r.topic_arn()
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::other("sns", "CreateTopic", "no topic ARN returned"))
+    }
+
+    pub async fn publish(&self, incident: &Incident) -> Result<(), AwsError> {
+        let body = serde_json::to_string(incident)
+            .map_err(|e| AwsError::other("sns", "Publish", e.to_string()))?;
+        self.clients
+            .sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(incident.subject())
+            .message(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("sns", "Publish", e))
+    }
+}
+
+/// Poison records: raw bytes kept for a person to look at, never blocking the shard.
+#[derive(Clone, Debug)]
+pub struct DeadLetters {
+    clients: Clients,
+    table: String,
+}
+
+impl DeadLetters {
+    pub fn new(clients: Clients, table: impl Into<String>) -> DeadLetters {
+        DeadLetters {
+            clients,
+            table: table.into(),
+        }
+    }
+
+    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("complete"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("complete"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "CreateTable", e);
+                if e.code == "ResourceInUseException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// DynamoDB items are limited to 400 KB; keep the first 350 KB of a huge record and say so.
+    pub async fn put(
+        &self,
+        shard: &str,
+        sequence: &str,
+        raw: &[u8],
+        reason: &str,
+        at: &str,
+    ) -> Result<(), AwsError> {
+        const MAX: usize = 350 * 1024;
+        let truncated = raw.len() > MAX;
+        let r = self
+            .clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(&format!("{shard}|{sequence}")))
+            .item("shardId", s(shard))
+            .item("sequenceNumber", s(sequence))
+            .item("reason", s(reason))
+            .item("size", AttributeValue::N(raw.len().to_string()))
+            .item("truncated", AttributeValue::Bool(truncated))
+            .item(
+                "raw",
+                AttributeValue::B(aws_smithy_types::Blob::new(&raw[..raw.len().min(MAX)])),
+            )
+            .item("at", s(at))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "PutItem", e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `bucketwarden init`: creates the stream, tables (with TTL) and topic a fleet needs, idempotently,
+//! for local development and tests (real accounts use the deploy template). Owns creation only.
+
+use std::time::Duration;
+
+use aws_sdk_kinesis::types::StreamStatus;
+
+use crate::aws::Clients;
+use crate::aws_error::{from_sdk, AwsError};
+use crate::config::Names;
+use crate::dedup::DedupTable;
+use crate::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::lease_table::LeaseTable;
+use crate::store::StateStore;
+
+/// One line per resource: what it is and whether it was created or already there.
+pub async fn init(
+    clients: &Clients,
+    names: &Names,
+    shards: i32,
+    dedup_ttl: Duration,
+) -> Result<Vec<String>, AwsError> {
+    let mut report = Vec::new();
+    let verb = |created: bool| if created { "created" } else { "exists " };
+    let created = match clients
+        .kinesis
+        .create_stream()
+        .stream_name(&names.stream)
+        .shard_count(shards)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            let e = from_sdk("kinesis", "CreateStream", e);
+            if e.code == "ResourceInUseException" {
+                false
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    // Wait for ACTIVE so that workers started right after init can list shards.
+    for _ in 0..100 {
+        let d = clients
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(&names.stream)
+            .send()
+            .await
+            .map_err(|e| from_sdk("kinesis", "DescribeStreamSummary", e))?;
+        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    report.push(format!(
+        "{} stream        {} ({} shards requested)",
+        verb(created),
+        names.stream,
+        shards
+    ));
+    let created = LeaseTable::new(clients.dynamodb.clone(), &names.lease_table)
+        .create_if_missing()
+        .await?;
+    report.push(format!(
+        "{} lease table   {}",
+        verb(created),
+        names.lease_table
+    ));
+    let created = DedupTable::new(clients.dynamodb.clone(), &names.dedup_table, dedup_ttl)
+        .create_if_missing()
+        .await?;
+    report.push(format!(
+        "{} dedup table   {} (TTL on expiresAt)",
+        verb(created),
+        names.dedup_table
+    ));
+    let created = StateStore::new(clients.dynamodb.clone(), &names.state_table)
+        .create_if_missing()
+        .await?;
+    report.push(format!(
+        "{} state table   {}",
+        verb(created),
+        names.state_table
+    ));
+    let created = IncidentTable::new(clients.clone(), &names.incident_table)
+        .create_if_missing()
+        .await?;
+    report.push(format!(
+        "{} incidents     {}",
+        verb(created),
+        names.incident_table
+    ));
+    let created = DeadLetters::new(clients.clone(), &names.dead_letter_table)
+        .create_if_missing()
+        .await?;
+    report.push(format!(
+        "{} dead letters  {}",
+        verb(created),
+        names.dead_letter_table
+    ));
+    let arn = Alerter::ensure_topic(clients, &names.alert_topic).await?;
+    report.push(format!("ready   topic         {arn}"));
+    Ok(report)
+}

@@ -1,0 +1,187 @@
+//! Reading one Kinesis shard: iterator from a checkpoint (`AFTER_SEQUENCE_NUMBER`), GetRecords
+//! no faster than 5 calls per second, recovery from an expired iterator after the last delivered
+//! record, and detection of the shard's end. Owns no lease and no decision.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_kinesis::Client;
+
+use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::lease::Checkpoint;
+
+/// Kinesis allows 5 GetRecords calls per second per shard.
+pub const MIN_GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+pub struct KRecord {
+    pub sequence_number: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+    pub arrival: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub records: Vec<KRecord>,
+    pub millis_behind: Option<i64>,
+    /// The shard is closed and fully read: checkpoint SHARD_END.
+    pub shard_end: bool,
+}
+
+/// Compares two Kinesis sequence numbers (decimal strings of up to 128 bits).
+pub fn seq_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+pub struct ShardReader {
+    client: Client,
+    stream: String,
+    shard: String,
+    start: Checkpoint,
+    iterator: Option<String>,
+    last_delivered: Option<String>,
+    pub limit: i32,
+}
+
+impl ShardReader {
+    pub fn new(client: Client, stream: &str, shard: &str, start: Checkpoint) -> ShardReader {
+        ShardReader {
+            client,
+            stream: stream.to_owned(),
+            shard: shard.to_owned(),
+            start,
+            iterator: None,
+            last_delivered: None,
+            limit: 1000,
+        }
+    }
+
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
+    pub fn last_delivered(&self) -> Option<&str> {
+        self.last_delivered.as_deref()
+    }
+
+    async fn fresh_iterator(&self) -> Result<Option<String>, AwsError> {
+        let req = self
+            .client
+            .get_shard_iterator()
+            .stream_name(&self.stream)
+            .shard_id(&self.shard);
+        // After an expired iterator, resume right after what was delivered, not from the checkpoint:
+        // those records are already being handled.
+        let position = match &self.last_delivered {
+            Some(seq) => Checkpoint::Sequence(seq.clone()),
+            None => self.start.clone(),
+        };
+        let req = match &position {
+            Checkpoint::TrimHorizon => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            Checkpoint::Latest => req.shard_iterator_type(ShardIteratorType::Latest),
+            Checkpoint::Sequence(seq) => req
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .starting_sequence_number(seq),
+            Checkpoint::ShardEnd => return Ok(None),
+        };
+        let r = req
+            .send()
+            .await
+            .map_err(|e| from_sdk("kinesis", "GetShardIterator", e))?;
+        Ok(r.shard_iterator().map(str::to_owned))
+    }
+
+    /// One GetRecords call. `ending_sequence` is the shard's EndingSequenceNumber when discovery
+    /// saw it closed: emulators never return a null next iterator, so a closed shard read past its
+    /// end is also its end.
+    pub async fn next_batch(&mut self, ending_sequence: Option<&str>) -> Result<Batch, AwsError> {
+        if self.iterator.is_none() {
+            self.iterator = self.fresh_iterator().await?;
+            if self.iterator.is_none() {
+                return Ok(Batch {
+                    shard_end: true,
+                    ..Batch::default()
+                });
+            }
+        }
+        let it = self.iterator.clone().expect("set above");
+        let r = match self
+            .client
+            .get_records()
+            .shard_iterator(it)
+            .limit(self.limit)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let e = from_sdk("kinesis", "GetRecords", e);
+                if e.is(Kind::ExpiredIterator) {
+                    self.iterator = None;
+                }
+                return Err(e);
+            }
+        };
+        let records: Vec<KRecord> = r
+            .records()
+            .iter()
+            .map(|rec| KRecord {
+                sequence_number: rec.sequence_number().to_owned(),
+                partition_key: rec.partition_key().unwrap_or_default().to_owned(),
+                data: rec.data().as_ref().to_vec(),
+                arrival: rec
+                    .approximate_arrival_timestamp()
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
+            })
+            .collect();
+        if let Some(last) = records.last() {
+            self.last_delivered = Some(last.sequence_number.clone());
+        }
+        self.iterator = r.next_shard_iterator().map(str::to_owned);
+        let mut shard_end = self.iterator.is_none();
+        if !shard_end && records.is_empty() {
+            if let Some(end) = ending_sequence {
+                let read_to = self.last_delivered.as_deref().or(match &self.start {
+                    Checkpoint::Sequence(s) => Some(s.as_str()),
+                    _ => None,
+                });
+                shard_end = read_to.is_none_or(|pos| seq_cmp(pos, end) != std::cmp::Ordering::Less)
+                    || seq_cmp(end, "0") == std::cmp::Ordering::Equal;
+            }
+        }
+        Ok(Batch {
+            records,
+            millis_behind: r.millis_behind_latest(),
+            shard_end,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(seq_cmp("9", "10"), Ordering::Less);
+        assert_eq!(
+            seq_cmp(
+                "49590338271490256608559692538361571095921575989136588898",
+                "49590338271490256608559692538361571095921575989136588898"
+            ),
+            Ordering::Equal
+        );
+        assert_eq!(
+            seq_cmp(
+                "49590338271490256608559692540925702759324208523137515618",
+                "49590338271490256608559692538361571095921575989136588898"
+            ),
+            Ordering::Greater
+        );
+        assert_eq!(seq_cmp("007", "7"), Ordering::Equal);
+    }
+}

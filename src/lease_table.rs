@@ -1,0 +1,396 @@
+//! The DynamoDB lease table (DESIGN §7) with KCL's attribute names. Every take, renew,
+//! checkpoint and release is a conditional write on the expected `leaseCounter` and increments it.
+//! Owns the table's wire format; balancing and expiry are `lease`'s.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::lease::{Checkpoint, Lease};
+
+const KEY: &str = "leaseKey";
+const OWNER: &str = "leaseOwner";
+const COUNTER: &str = "leaseCounter";
+const CHECKPOINT: &str = "checkpoint";
+const CHECKPOINT_SUB: &str = "checkpointSubSequenceNumber";
+const OWNER_SWITCHES: &str = "ownerSwitchesSinceCheckpoint";
+const PARENTS: &str = "parentShardId";
+const CHILDREN: &str = "childShardIds";
+const STARTING_HASH: &str = "startingHashKey";
+const ENDING_HASH: &str = "endingHashKey";
+const PENDING: &str = "pendingCheckpoint";
+
+#[derive(Clone, Debug)]
+pub struct LeaseTable {
+    client: Client,
+    table: String,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &HashMap<String, AttributeValue>, k: &str) -> u64 {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn get_ss(item: &HashMap<String, AttributeValue>, k: &str) -> Vec<String> {
+    match item.get(k) {
+        Some(AttributeValue::Ss(v)) => {
+            let mut v = v.clone();
+            v.sort();
+            v
+        }
+        Some(AttributeValue::S(v)) => vec![v.clone()],
+        _ => Vec::new(),
+    }
+}
+
+pub fn lease_from_item(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
+    Some(Lease {
+        key: get_s(item, KEY)?,
+        owner: get_s(item, OWNER).filter(|o| !o.is_empty()),
+        counter: get_n(item, COUNTER),
+        checkpoint: Checkpoint::parse(
+            &get_s(item, CHECKPOINT).unwrap_or_else(|| "TRIM_HORIZON".into()),
+        ),
+        checkpoint_sub: get_n(item, CHECKPOINT_SUB),
+        owner_switches: get_n(item, OWNER_SWITCHES),
+        parents: get_ss(item, PARENTS),
+        children: get_ss(item, CHILDREN),
+        starting_hash: get_s(item, STARTING_HASH),
+        ending_hash: get_s(item, ENDING_HASH),
+        pending_checkpoint: get_s(item, PENDING),
+    })
+}
+
+fn item_of(l: &Lease) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        (KEY.to_owned(), s(&l.key)),
+        (COUNTER.to_owned(), n(l.counter)),
+        (CHECKPOINT.to_owned(), s(l.checkpoint.as_str())),
+        (CHECKPOINT_SUB.to_owned(), n(l.checkpoint_sub)),
+        (OWNER_SWITCHES.to_owned(), n(l.owner_switches)),
+    ]);
+    if let Some(o) = &l.owner {
+        item.insert(OWNER.to_owned(), s(o));
+    }
+    if !l.parents.is_empty() {
+        item.insert(PARENTS.to_owned(), AttributeValue::Ss(l.parents.clone()));
+    }
+    if !l.children.is_empty() {
+        item.insert(CHILDREN.to_owned(), AttributeValue::Ss(l.children.clone()));
+    }
+    if let Some(h) = &l.starting_hash {
+        item.insert(STARTING_HASH.to_owned(), s(h));
+    }
+    if let Some(h) = &l.ending_hash {
+        item.insert(ENDING_HASH.to_owned(), s(h));
+    }
+    item
+}
+
+impl LeaseTable {
+    pub fn new(client: Client, table: impl Into<String>) -> LeaseTable {
+        LeaseTable {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table (hash key `leaseKey`, on-demand) unless it exists.
+    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
+        let r = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("complete"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("complete"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "CreateTable", e);
+                if e.code == "ResourceInUseException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Every lease, read consistently.
+    pub async fn list(&self) -> Result<Vec<Lease>, AwsError> {
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let r = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("dynamodb", "Scan", e))?;
+            out.extend(r.items().iter().filter_map(lease_from_item));
+            match r.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Creates a lease for a newly discovered shard; false when it already exists.
+    pub async fn create(&self, lease: &Lease) -> Result<bool, AwsError> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_of(lease)))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", KEY)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "PutItem", e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Records a shard's children on its lease (KCL's `childShardIds`); informational.
+    pub async fn set_children(&self, key: &str, children: &[String]) -> Result<(), AwsError> {
+        if children.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(key))
+            .update_expression("SET #c = :c")
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#c", CHILDREN)
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":c", AttributeValue::Ss(children.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
+    }
+
+    /// A conditional update on the expected counter. `Ok(None)`: somebody else moved the lease.
+    async fn fenced(
+        &self,
+        lease: &Lease,
+        op: &'static str,
+        set: &str,
+        extra_condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<u64>, AwsError> {
+        let next = lease.counter + 1;
+        let mut cond = String::from("#ctr = :expected");
+        if let Some(extra) = extra_condition {
+            cond.push_str(" AND ");
+            cond.push_str(extra);
+        }
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(&lease.key))
+            .update_expression(set)
+            .condition_expression(cond)
+            .expression_attribute_names("#ctr", COUNTER)
+            .expression_attribute_values(":expected", n(lease.counter))
+            .expression_attribute_values(":next", n(next));
+        for (name, attr) in [
+            ("#own", OWNER),
+            ("#cp", CHECKPOINT),
+            ("#sub", CHECKPOINT_SUB),
+            ("#sw", OWNER_SWITCHES),
+        ] {
+            if req
+                .get_update_expression()
+                .as_deref()
+                .unwrap_or("")
+                .contains(name)
+                || req
+                    .get_condition_expression()
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(name)
+            {
+                req = req.expression_attribute_names(name, attr);
+            }
+        }
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(Some(next)),
+            Err(e) => {
+                let e = from_sdk("dynamodb", op, e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Takes (or steals) a lease for `me`.
+    pub async fn take(&self, lease: &Lease, me: &str) -> Result<Option<Lease>, AwsError> {
+        let switched = lease.owner.as_deref() != Some(me);
+        let r = self
+            .fenced(
+                lease,
+                "TakeLease",
+                "SET #ctr = :next, #own = :me, #sw = if_not_exists(#sw, :zero) + :inc",
+                None,
+                vec![
+                    (":me", s(me)),
+                    (":zero", n(0)),
+                    (":inc", n(u64::from(switched))),
+                ],
+            )
+            .await?;
+        Ok(r.map(|counter| Lease {
+            owner: Some(me.to_owned()),
+            counter,
+            owner_switches: lease.owner_switches + u64::from(switched),
+            ..lease.clone()
+        }))
+    }
+
+    pub async fn renew(&self, lease: &Lease, me: &str) -> Result<Option<Lease>, AwsError> {
+        let r = self
+            .fenced(
+                lease,
+                "RenewLease",
+                "SET #ctr = :next",
+                Some("#own = :me"),
+                vec![(":me", s(me))],
+            )
+            .await?;
+        Ok(r.map(|counter| Lease {
+            counter,
+            ..lease.clone()
+        }))
+    }
+
+    pub async fn checkpoint(
+        &self,
+        lease: &Lease,
+        me: &str,
+        cp: &Checkpoint,
+    ) -> Result<Option<Lease>, AwsError> {
+        let r = self
+            .fenced(
+                lease,
+                "Checkpoint",
+                "SET #ctr = :next, #cp = :cp, #sub = :zero, #sw = :zero",
+                Some("#own = :me"),
+                vec![(":me", s(me)), (":cp", s(cp.as_str())), (":zero", n(0))],
+            )
+            .await?;
+        Ok(r.map(|counter| Lease {
+            counter,
+            checkpoint: cp.clone(),
+            checkpoint_sub: 0,
+            owner_switches: 0,
+            ..lease.clone()
+        }))
+    }
+
+    /// Gives a lease up so another worker can take it at once (graceful shutdown).
+    pub async fn release(&self, lease: &Lease, me: &str) -> Result<bool, AwsError> {
+        let r = self
+            .fenced(
+                lease,
+                "ReleaseLease",
+                "SET #ctr = :next REMOVE #own",
+                Some("#own = :me"),
+                vec![(":me", s(me))],
+            )
+            .await?;
+        Ok(r.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_round_trip_keeps_kcl_names() {
+        let mut l = Lease::new(
+            "shardId-000000000003",
+            vec!["shardId-000000000001".into(), "shardId-000000000002".into()],
+            Checkpoint::TrimHorizon,
+        );
+        l.owner = Some("host:1".into());
+        l.counter = 7;
+        l.starting_hash = Some("0".into());
+        l.ending_hash = Some("340282366920938463463374607431768211455".into());
+        let item = item_of(&l);
+        for k in [
+            KEY,
+            OWNER,
+            COUNTER,
+            CHECKPOINT,
+            CHECKPOINT_SUB,
+            OWNER_SWITCHES,
+            PARENTS,
+            STARTING_HASH,
+            ENDING_HASH,
+        ] {
+            assert!(item.contains_key(k), "{k}");
+        }
+        assert_eq!(lease_from_item(&item), Some(l));
+    }
+}

@@ -1,0 +1,292 @@
+//! Persisted fold state (DESIGN §6): one DynamoDB item per bucket and per account, JSON state with
+//! a version number and conditional writes. A write that loses a race merges (per-component
+//! newest wins) and tries again, so two workers never lose each other's changes. Owns storage
+//! only; the merge rule is the fold's.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::fold::{AccountState, BucketState};
+
+pub const ACCOUNT_INDEX: &str = "account-index";
+
+/// A state item and the version it was read at (0 = absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct StateStore {
+    client: Client,
+    table: String,
+}
+
+fn bucket_id(name: &str) -> String {
+    format!("bucket#{name}")
+}
+
+fn account_id(id: &str) -> String {
+    format!("account#{id}")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Versioned<T>, AwsError> {
+    let version = item
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let json = item
+        .get("state")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| AwsError::other("dynamodb", "GetItem", "state item without state"))?;
+    let value = serde_json::from_str(json)
+        .map_err(|e| AwsError::other("dynamodb", "GetItem", format!("undecodable state: {e}")))?;
+    Ok(Versioned { value, version })
+}
+
+impl StateStore {
+    pub fn new(client: Client, table: impl Into<String>) -> StateStore {
+        StateStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
+        let def = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("complete")
+        };
+        let r = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(def("id"))
+            .attribute_definitions(def("account"))
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("complete"),
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(ACCOUNT_INDEX)
+                    .key_schema(
+                        KeySchemaElement::builder()
+                            .attribute_name("account")
+                            .key_type(KeyType::Hash)
+                            .build()
+                            .expect("complete"),
+                    )
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("complete"),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "CreateTable", e);
+                if e.code == "ResourceInUseException" {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        id: String,
+    ) -> Result<Option<Versioned<T>>, AwsError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        r.item().map(decode).transpose()
+    }
+
+    pub async fn load_bucket(
+        &self,
+        name: &str,
+    ) -> Result<Option<Versioned<BucketState>>, AwsError> {
+        self.get(bucket_id(name)).await
+    }
+
+    pub async fn load_account(
+        &self,
+        id: &str,
+    ) -> Result<Option<Versioned<AccountState>>, AwsError> {
+        self.get(account_id(id)).await
+    }
+
+    /// Every bucket of an account (for an account-level event, which re-evaluates them all).
+    pub async fn buckets_of_account(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, Versioned<BucketState>)>, AwsError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let r = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACCOUNT_INDEX)
+                .key_condition_expression("#a = :a")
+                .expression_attribute_names("#a", "account")
+                .expression_attribute_values(":a", AttributeValue::S(account.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("dynamodb", "Query", e))?;
+            for item in r.items() {
+                let Some(name) = item
+                    .get("id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|id| id.strip_prefix("bucket#"))
+                else {
+                    continue;
+                };
+                out.push((name.to_owned(), decode(item)?));
+            }
+            match r.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `value` if the stored version is still `expected`; `Ok(None)` on a lost race.
+    async fn put_if<T: serde::Serialize>(
+        &self,
+        id: String,
+        account: Option<&str>,
+        value: &T,
+        expected: u64,
+    ) -> Result<Option<u64>, AwsError> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| AwsError::other("dynamodb", "PutItem", e.to_string()))?;
+        let next = expected + 1;
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", AttributeValue::S(id))
+            .item("version", AttributeValue::N(next.to_string()))
+            .item("state", AttributeValue::S(json));
+        if let Some(a) = account {
+            req = req.item("account", AttributeValue::S(a.to_owned()));
+        }
+        req = if expected == 0 {
+            req.condition_expression("attribute_not_exists(#v)")
+                .expression_attribute_names("#v", "version")
+        } else {
+            req.condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
+        };
+        match req.send().await {
+            Ok(_) => Ok(Some(next)),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "PutItem", e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Saves a bucket's state, merging with a concurrent writer's on conflict. Returns the
+    /// version written and the merged state.
+    pub async fn save_bucket(
+        &self,
+        name: &str,
+        state: &BucketState,
+        mut expected: u64,
+    ) -> Result<Versioned<BucketState>, AwsError> {
+        let mut value = state.clone();
+        for _ in 0..8 {
+            if let Some(version) = self
+                .put_if(bucket_id(name), Some(&value.account), &value, expected)
+                .await?
+            {
+                return Ok(Versioned { value, version });
+            }
+            if let Some(current) = self.load_bucket(name).await? {
+                value.merge_from(&current.value);
+                expected = current.version;
+            } else {
+                expected = 0;
+            }
+        }
+        Err(AwsError {
+            service: "dynamodb",
+            operation: "PutItem",
+            kind: Kind::Throttled,
+            code: "TooMuchContention".into(),
+            message: format!("bucket {name}: 8 conflicting writes in a row"),
+        })
+    }
+
+    pub async fn save_account(
+        &self,
+        id: &str,
+        state: &AccountState,
+        mut expected: u64,
+    ) -> Result<Versioned<AccountState>, AwsError> {
+        let mut value = state.clone();
+        for _ in 0..8 {
+            if let Some(version) = self.put_if(account_id(id), None, &value, expected).await? {
+                return Ok(Versioned { value, version });
+            }
+            if let Some(current) = self.load_account(id).await? {
+                value.block.merge_from(&current.value.block);
+                value.buckets.extend(current.value.buckets);
+                for (k, v) in current.value.access_points {
+                    value.access_points.entry(k).or_insert(v);
+                }
+                expected = current.version;
+            } else {
+                expected = 0;
+            }
+        }
+        Err(AwsError {
+            service: "dynamodb",
+            operation: "PutItem",
+            kind: Kind::Throttled,
+            code: "TooMuchContention".into(),
+            message: format!("account {id}: 8 conflicting writes in a row"),
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! Verify before act (DESIGN §6): reads a bucket's (or object's) live access settings from S3 and
+//! S3 Control and judges them with the same exposure code as the fold. Events can be stale,
+//! duplicated or forged; this read is the ground truth. Owns reading only; it never writes.
+
+use aws_sdk_s3::types::{Grant, Type as GranteeType};
+
+use crate::acl::Acl;
+use crate::aws::Clients;
+use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::exposure::{BlockConfig, BlockFlags, Exposure, Ownership};
+use crate::fold::{self, BlockState, BucketState, Stamped};
+use crate::policy::{self, PolicyFindings};
+
+/// What S3 says now.
+#[derive(Debug, Clone)]
+pub struct LiveBucket {
+    /// Bucket components, stamped with the event time so later events still win.
+    pub state: BucketState,
+    pub account_block: BlockFlags,
+    /// S3's own verdict on the policy (GetBucketPolicyStatus), where available.
+    pub policy_status_public: Option<bool>,
+    pub exposure: Exposure,
+}
+
+fn acl_from_grants(grants: &[Grant]) -> Result<Acl, AwsError> {
+    // Reuse the CloudTrail ACL parser on the same XML-shaped JSON, so live and replay agree.
+    let items: Vec<serde_json::Value> = grants
+        .iter()
+        .map(|g| {
+            let grantee = g.grantee();
+            let mut gv = serde_json::Map::new();
+            if let Some(gr) = grantee {
+                let kind = match gr.r#type() {
+                    GranteeType::Group => "Group",
+                    GranteeType::CanonicalUser => "CanonicalUser",
+                    GranteeType::AmazonCustomerByEmail => "AmazonCustomerByEmail",
+                    _ => "Unknown",
+                };
+                gv.insert("xsi:type".into(), kind.into());
+                if let Some(uri) = gr.uri() {
+                    gv.insert("URI".into(), uri.into());
+                }
+                if let Some(id) = gr.id() {
+                    gv.insert("ID".into(), id.into());
+                }
+                if let Some(e) = gr.email_address() {
+                    gv.insert("EmailAddress".into(), e.into());
+                }
+            }
+            serde_json::json!({"Grantee": gv, "Permission": g.permission().map(|p| p.as_str()).unwrap_or("READ")})
+        })
+        .collect();
+    let body = serde_json::json!({"AccessControlPolicy": {"AccessControlList": {"Grant": items}}});
+    Acl::from_request(&body)
+        .map_err(|e| AwsError::other("s3", "GetBucketAcl", e.to_string()))
+        .map(|a| a.unwrap_or(Acl::PRIVATE))
+}
+
+fn not_found_is(kind_ok: &AwsError) -> bool {
+    kind_ok.is(Kind::NotFound)
+}
+
+pub async fn read_account_block(clients: &Clients, account: &str) -> Result<BlockFlags, AwsError> {
+    match clients
+        .s3control
+        .get_public_access_block()
+        .account_id(account)
+        .send()
+        .await
+    {
+        Ok(r) => Ok(BlockFlags::known(config_of(
+            r.public_access_block_configuration(),
+        ))),
+        Err(e) => {
+            let e = from_sdk("s3control", "GetPublicAccessBlock", e);
+            if not_found_is(&e) || e.code.contains("NoSuchPublicAccessBlockConfiguration") {
+                Ok(BlockFlags::known(BlockConfig::ALL_OFF))
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+fn config_of(c: Option<&aws_sdk_s3control::types::PublicAccessBlockConfiguration>) -> BlockConfig {
+    BlockConfig {
+        block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+        ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+        block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+        restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
+    }
+}
+
+/// Reads the bucket's block, ACL, policy, ownership and the account's block.
+pub async fn read_bucket(
+    clients: &Clients,
+    bucket: &str,
+    account: &str,
+    at: i64,
+) -> Result<LiveBucket, AwsError> {
+    let s3 = &clients.s3;
+    let block = match s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(r) => {
+            let c = r.public_access_block_configuration();
+            BlockConfig {
+                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+                restrict_public_buckets: c
+                    .and_then(|c| c.restrict_public_buckets())
+                    .unwrap_or(false),
+            }
+        }
+        Err(e) => {
+            let e = from_sdk("s3", "GetPublicAccessBlock", e);
+            if e.code.contains("NoSuchPublicAccessBlockConfiguration") {
+                BlockConfig::ALL_OFF
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    let acl = {
+        let r = s3
+            .get_bucket_acl()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| from_sdk("s3", "GetBucketAcl", e))?;
+        acl_from_grants(r.grants())?
+    };
+    let policy = match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(r) => r
+            .policy()
+            .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))
+            .unwrap_or_default(),
+        Err(e) => {
+            let e = from_sdk("s3", "GetBucketPolicy", e);
+            if e.code == "NoSuchBucketPolicy" {
+                PolicyFindings::default()
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    let ownership = match s3
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .ownership_controls()
+            .and_then(|c| c.rules().first())
+            .and_then(|rule| Ownership::parse(rule.object_ownership().as_str()))
+            .unwrap_or(Ownership::ObjectWriter),
+        Err(e) => {
+            let e = from_sdk("s3", "GetBucketOwnershipControls", e);
+            if e.code == "OwnershipControlsNotFoundError" {
+                Ownership::ObjectWriter
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    let policy_status_public = match s3.get_bucket_policy_status().bucket(bucket).send().await {
+        Ok(r) => r.policy_status().and_then(|s| s.is_public()),
+        Err(_) => None,
+    };
+    let account_block = read_account_block(clients, account).await?;
+    let state = BucketState {
+        account: account.to_owned(),
+        acl: Some(Stamped { value: acl, at }),
+        policy: Some(Stamped { value: policy, at }),
+        ownership: Some(Stamped {
+            value: ownership,
+            at,
+        }),
+        block: BlockState {
+            flags: BlockFlags::known(block),
+            at: Some(at),
+        },
+        ..BucketState::default()
+    };
+    let mut exposure = fold::exposure_of(&state, account_block);
+    // S3's own verdict is a second opinion: if it calls the policy public while ours does not,
+    // act on the safer side and say why.
+    if policy_status_public == Some(true)
+        && !exposure.public
+        && !account_block.restrict_public_buckets.unwrap_or(false)
+        && !block.restrict_public_buckets
+    {
+        exposure.public = true;
+        exposure
+            .reasons
+            .push("policy:s3-policy-status-public".into());
+    }
+    Ok(LiveBucket {
+        state,
+        account_block,
+        policy_status_public,
+        exposure,
+    })
+}
+
+/// Reads one object's ACL and judges it under the live bucket settings.
+pub async fn read_object(
+    clients: &Clients,
+    live: &LiveBucket,
+    bucket: &str,
+    key: &str,
+) -> Result<(Acl, Exposure), AwsError> {
+    let r = clients
+        .s3
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| from_sdk("s3", "GetObjectAcl", e))?;
+    let acl = acl_from_grants(r.grants())?;
+    Ok((
+        acl,
+        fold::object_exposure_of(&live.state, &acl, live.account_block),
+    ))
+}

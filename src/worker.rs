@@ -1,0 +1,1113 @@
+//! The live worker (`bucketwarden run`, DESIGN §6–§7): takes and renews shard leases, reads each
+//! held shard, claims events in the fleet's dedup table, folds them with the same pipeline as
+//! replay, verifies against live S3 before acting, remediates, records incidents, alerts, persists
+//! state and only then checkpoints. Owns orchestration and ordering; every judgement is the pure
+//! core's, every AWS call goes through the edge modules.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+use crate::aws::{Clients, APP_NAME};
+use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::decision::Action;
+use crate::dedup::{Claim, DedupTable};
+use crate::fold::{Note, Transition};
+use crate::incident::{Alerter, DeadLetters, Incident, IncidentTable};
+use crate::input::{self, Item};
+use crate::kinesis_source::{KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
+use crate::lease::{self, Checkpoint, ExpiryTracker, Lease};
+use crate::lease_table::LeaseTable;
+use crate::metrics as m;
+use crate::pipeline::Pipeline;
+use crate::record::{Classified, S3Event};
+use crate::remediate::{Remediator, S3Remediator};
+use crate::store::StateStore;
+use crate::transcript::Line;
+use crate::verify;
+
+/// Runtime settings of one worker (config file plus flags).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub worker_id: String,
+    pub failover: Duration,
+    pub renew_every: Duration,
+    pub scan_every: Duration,
+    pub discover_every: Duration,
+    pub poll_interval: Duration,
+    pub max_records: i32,
+    pub max_record_bytes: usize,
+    pub initial: Checkpoint,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config, worker_id: String) -> Settings {
+        let f = &config.fleet;
+        let failover = Duration::from_millis(f.failover_ms);
+        Settings {
+            worker_id,
+            failover,
+            // Renew three times per failover period, as KCL does, so one slow call does not lose it.
+            renew_every: failover / 3,
+            scan_every: Duration::from_millis(f.lease_scan_interval_ms.max(100)),
+            discover_every: Duration::from_millis(f.shard_discovery_interval_ms.max(500)),
+            poll_interval: Duration::from_millis(f.poll_interval_ms).max(MIN_GET_RECORDS_INTERVAL),
+            max_records: f.max_records.clamp(1, 10_000),
+            max_record_bytes: f.max_record_bytes,
+            initial: Checkpoint::parse(&f.initial_position),
+        }
+    }
+}
+
+/// The default worker id: host name and process id, unique across a fleet.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}:{}", std::process::id())
+}
+
+struct Held {
+    lease: tokio::sync::Mutex<Lease>,
+    last_renewed: Mutex<Instant>,
+    lost: CancellationToken,
+}
+
+struct Inner {
+    s: Settings,
+    config: Config,
+    clients: Clients,
+    stream: String,
+    leases: LeaseTable,
+    dedup: DedupTable,
+    store: StateStore,
+    incidents: IncidentTable,
+    alerter: Alerter,
+    dead: DeadLetters,
+    remediator: S3Remediator,
+    pipeline: Mutex<Pipeline>,
+    /// Buckets whose persisted state this process has loaded since its leases last changed.
+    loaded: Mutex<HashSet<String>>,
+    /// Store versions of the state items this process last read or wrote.
+    versions: Mutex<HashMap<String, u64>>,
+    held: Mutex<HashMap<String, Arc<Held>>>,
+    /// EndingSequenceNumber of closed shards, from discovery.
+    shard_ends: Mutex<HashMap<String, String>>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Pattern(#[from] crate::decision::PatternError),
+}
+
+impl WorkerError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            WorkerError::Aws(e) => e.retryable(),
+            WorkerError::Pattern(_) => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Worker {
+    pub async fn new(
+        config: Config,
+        settings: Settings,
+        clients: Clients,
+    ) -> Result<Worker, WorkerError> {
+        let names = config.names.clone();
+        let topic_arn = Alerter::ensure_topic(&clients, &names.alert_topic).await?;
+        let pipeline = Pipeline::new_live(&config)?;
+        let inner = Inner {
+            stream: names.stream.clone(),
+            leases: LeaseTable::new(clients.dynamodb.clone(), &names.lease_table),
+            dedup: DedupTable::new(
+                clients.dynamodb.clone(),
+                &names.dedup_table,
+                Duration::from_millis(config.dedup.window_ms() as u64),
+            ),
+            store: StateStore::new(clients.dynamodb.clone(), &names.state_table),
+            incidents: IncidentTable::new(clients.clone(), &names.incident_table),
+            alerter: Alerter::new(clients.clone(), topic_arn),
+            dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
+            remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
+            pipeline: Mutex::new(pipeline),
+            loaded: Mutex::new(HashSet::new()),
+            versions: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
+            shard_ends: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            s: settings,
+            config,
+            clients,
+        };
+        Ok(Worker {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Asks the worker to stop: every shard finishes its batch, checkpoints and releases its lease.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(&self) -> Result<(), WorkerError> {
+        let inner = &self.inner;
+        info!(worker_id = %inner.s.worker_id, stream = %inner.stream, "worker starting");
+        let renew_stop = CancellationToken::new();
+        let renewer = tokio::spawn(renew_loop(inner.clone(), renew_stop.clone()));
+        let mut tracker = ExpiryTracker::default();
+        let mut last_discovery: Option<Instant> = None;
+        let mut backoff = Backoff::new(
+            Duration::from_millis(200),
+            Duration::from_secs(5),
+            std::process::id() as u64,
+        );
+        loop {
+            if inner.shutdown.is_cancelled() {
+                break;
+            }
+            let due = last_discovery.is_none_or(|t| t.elapsed() >= inner.s.discover_every);
+            let round = async {
+                if due {
+                    discover(inner).await?;
+                }
+                take_round(inner, &mut tracker).await
+            }
+            .await;
+            match round {
+                Ok(()) => {
+                    if due {
+                        last_discovery = Some(Instant::now());
+                    }
+                    backoff.reset();
+                    tokio::select! {
+                        _ = inner.shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(inner.s.scan_every) => {}
+                    }
+                }
+                Err(e) => {
+                    if e.is(Kind::Throttled) {
+                        metrics::counter!(m::THROTTLES, "service" => e.service).increment(1);
+                    }
+                    warn!(error = %e, "lease round failed; backing off");
+                    tokio::select! {
+                        _ = inner.shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
+                }
+            }
+        }
+        info!("shutting down: finishing batches, checkpointing, releasing leases");
+        inner.tasks.close();
+        inner.tasks.wait().await;
+        renew_stop.cancel();
+        let _ = renewer.await;
+        info!("worker stopped");
+        Ok(())
+    }
+}
+
+fn held_snapshot(inner: &Inner) -> Vec<(String, Arc<Held>)> {
+    inner
+        .held
+        .lock()
+        .expect("held lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn forget_loaded(inner: &Inner) {
+    // Another worker may have changed these buckets while we did not hold their shard.
+    inner.loaded.lock().expect("loaded lock").clear();
+}
+
+fn lose(inner: &Inner, shard: &str, held: &Held, why: &str) {
+    if !held.lost.is_cancelled() {
+        held.lost.cancel();
+        metrics::counter!(m::LEASES_LOST).increment(1);
+        warn!(shard_id = shard, why, "lease lost; stopping this shard");
+    }
+    inner.held.lock().expect("held lock").remove(shard);
+    metrics::gauge!(m::LEASES_HELD).set(inner.held.lock().expect("held lock").len() as f64);
+    forget_loaded(inner);
+}
+
+async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(inner.s.renew_every) => {}
+        }
+        for (shard, held) in held_snapshot(&inner) {
+            if held.lost.is_cancelled() {
+                continue;
+            }
+            let mut lease = held.lease.lock().await;
+            match inner.leases.renew(&lease, &inner.s.worker_id).await {
+                Ok(Some(renewed)) => {
+                    *lease = renewed;
+                    *held.last_renewed.lock().expect("renew lock") = Instant::now();
+                }
+                Ok(None) => lose(
+                    &inner,
+                    &shard,
+                    &held,
+                    "renewal fenced: another worker took the lease",
+                ),
+                Err(e) => {
+                    if e.is(Kind::Throttled) {
+                        metrics::counter!(m::THROTTLES, "service" => "dynamodb").increment(1);
+                    }
+                    warn!(shard_id = %shard, error = %e, "lease renewal failed; will retry");
+                }
+            }
+        }
+    }
+}
+
+async fn discover(inner: &Arc<Inner>) -> Result<(), AwsError> {
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let req = inner.clients.kinesis.list_shards();
+        let req = match &token {
+            Some(t) => req.next_token(t),
+            None => req.stream_name(&inner.stream),
+        };
+        let r = req
+            .send()
+            .await
+            .map_err(|e| from_sdk("kinesis", "ListShards", e))?;
+        shards.extend(r.shards().iter().cloned());
+        match r.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    let existing: HashSet<String> = inner
+        .leases
+        .list()
+        .await?
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    {
+        let mut ends = inner.shard_ends.lock().expect("ends lock");
+        for sh in &shards {
+            if let Some(end) = sh
+                .sequence_number_range()
+                .and_then(|r| r.ending_sequence_number())
+            {
+                ends.insert(sh.shard_id().to_owned(), end.to_owned());
+            }
+        }
+    }
+    for sh in &shards {
+        let parents: Vec<String> = [sh.parent_shard_id(), sh.adjacent_parent_shard_id()]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect();
+        for p in &parents {
+            children
+                .entry(p.clone())
+                .or_default()
+                .push(sh.shard_id().to_owned());
+        }
+        if existing.contains(sh.shard_id()) {
+            continue;
+        }
+        // A child must start at its beginning whatever the initial position: its parents' records
+        // stop exactly where it starts.
+        let start = if parents.is_empty() {
+            inner.s.initial.clone()
+        } else {
+            Checkpoint::TrimHorizon
+        };
+        let mut lease = Lease::new(sh.shard_id(), parents, start);
+        lease.starting_hash = sh
+            .hash_key_range()
+            .map(|h| h.starting_hash_key().to_owned());
+        lease.ending_hash = sh.hash_key_range().map(|h| h.ending_hash_key().to_owned());
+        if inner.leases.create(&lease).await? {
+            info!(shard_id = sh.shard_id(), parents = ?lease.parents, "new shard: lease created");
+        }
+    }
+    for (parent, kids) in children {
+        if existing.contains(&parent) {
+            let _ = inner.leases.set_children(&parent, &kids).await;
+        }
+    }
+    Ok(())
+}
+
+async fn take_round(inner: &Arc<Inner>, tracker: &mut ExpiryTracker) -> Result<(), AwsError> {
+    let me = inner.s.worker_id.as_str();
+    let mut leases = inner.leases.list().await?;
+    let now = Instant::now();
+    tracker.observe(&leases, now);
+    let held: HashSet<String> = inner
+        .held
+        .lock()
+        .expect("held lock")
+        .keys()
+        .cloned()
+        .collect();
+    // A lease recorded under our id that this process does not hold is a previous incarnation's.
+    for l in &mut leases {
+        if l.owner.as_deref() == Some(me) && !held.contains(&l.key) {
+            l.owner = None;
+        }
+    }
+    let failover = inner.s.failover;
+    let expired = |l: &Lease| {
+        l.owner.is_some()
+            && l.owner.as_deref() != Some(me)
+            && tracker.is_expired(&l.key, failover, now)
+    };
+    let plan = lease::plan(&leases, me, &expired);
+    let wanted: Vec<String> = plan
+        .take
+        .iter()
+        .cloned()
+        .chain(plan.steal.clone())
+        .filter(|k| !held.contains(k))
+        .collect();
+    for key in wanted {
+        let Some(current) = leases.iter().find(|l| l.key == key) else {
+            continue;
+        };
+        let stolen = current.owner.is_some();
+        match inner.leases.take(current, me).await? {
+            Some(taken) => {
+                metrics::counter!(m::LEASES_TAKEN).increment(1);
+                info!(shard_id = %key, from = ?current.owner, stolen, checkpoint = taken.checkpoint.as_str(), "lease taken");
+                start_consumer(inner, taken);
+            }
+            None => debug!(shard_id = %key, "lease moved before we could take it"),
+        }
+    }
+    metrics::gauge!(m::LEASES_HELD).set(inner.held.lock().expect("held lock").len() as f64);
+    Ok(())
+}
+
+fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
+    let key = lease.key.clone();
+    let held = Arc::new(Held {
+        lease: tokio::sync::Mutex::new(lease),
+        last_renewed: Mutex::new(Instant::now()),
+        lost: CancellationToken::new(),
+    });
+    inner
+        .held
+        .lock()
+        .expect("held lock")
+        .insert(key.clone(), held.clone());
+    forget_loaded(inner);
+    inner.tasks.spawn(consume(inner.clone(), key, held));
+}
+
+fn fenced(inner: &Inner, held: &Held) -> bool {
+    held.last_renewed.lock().expect("renew lock").elapsed() >= inner.s.failover
+}
+
+/// Checkpoints under the lease lock (renewal shares the counter). `Ok(false)`: the lease is gone.
+async fn checkpoint(
+    inner: &Inner,
+    shard: &str,
+    held: &Held,
+    cp: Checkpoint,
+) -> Result<bool, AwsError> {
+    if fenced(inner, held) {
+        return Ok(false);
+    }
+    let mut lease = held.lease.lock().await;
+    let t = Instant::now();
+    let r = inner
+        .leases
+        .checkpoint(&lease, &inner.s.worker_id, &cp)
+        .await;
+    metrics::histogram!(m::CHECKPOINT_LATENCY).record(t.elapsed().as_secs_f64());
+    match r? {
+        Some(l) => {
+            *lease = l;
+            *held.last_renewed.lock().expect("renew lock") = Instant::now();
+            debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
+    let start = held.lease.lock().await.checkpoint.clone();
+    info!(shard_id = %shard, from = start.as_str(), "shard consumer started");
+    let mut reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, start);
+    reader.limit = inner.s.max_records;
+    let mut backoff = Backoff::new(
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+        shard.len() as u64 ^ std::process::id() as u64,
+    );
+    let mut last_call: Option<Instant> = None;
+    let mut graceful = false;
+    loop {
+        if inner.shutdown.is_cancelled() {
+            graceful = true;
+            break;
+        }
+        if held.lost.is_cancelled() {
+            break;
+        }
+        if fenced(&inner, &held) {
+            lose(
+                &inner,
+                &shard,
+                &held,
+                "renewal lapsed past the failover time (self-fenced)",
+            );
+            break;
+        }
+        if let Some(t) = last_call {
+            let since = t.elapsed();
+            if since < MIN_GET_RECORDS_INTERVAL {
+                tokio::time::sleep(MIN_GET_RECORDS_INTERVAL - since).await;
+            }
+        }
+        let ending = inner
+            .shard_ends
+            .lock()
+            .expect("ends lock")
+            .get(&shard)
+            .cloned();
+        last_call = Some(Instant::now());
+        let t = Instant::now();
+        let batch = match reader.next_batch(ending.as_deref()).await {
+            Ok(b) => {
+                metrics::histogram!(m::GET_RECORDS_LATENCY).record(t.elapsed().as_secs_f64());
+                backoff.reset();
+                b
+            }
+            Err(e) => {
+                match e.kind {
+                    Kind::ExpiredIterator => {
+                        info!(shard_id = %shard, "iterator expired; resuming after the last delivered record");
+                        continue;
+                    }
+                    Kind::Throttled => {
+                        metrics::counter!(m::THROTTLES, "service" => "kinesis").increment(1);
+                        debug!(shard_id = %shard, "GetRecords throttled; backing off");
+                    }
+                    _ => warn!(shard_id = %shard, error = %e, "GetRecords failed; backing off"),
+                }
+                sleep_or_stop(&inner, &held, backoff.next_delay()).await;
+                continue;
+            }
+        };
+        if let Some(ms) = batch.millis_behind {
+            metrics::gauge!(m::MILLIS_BEHIND, "shard_id" => shard.clone()).set(ms as f64);
+        }
+        if let Some(last) = batch.records.last() {
+            if let Err(e) = process_batch(&inner, &shard, &batch.records).await {
+                warn!(shard_id = %shard, error = %e, "batch failed; it will be read again from the checkpoint");
+                let cp = held.lease.lock().await.checkpoint.clone();
+                reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, cp);
+                reader.limit = inner.s.max_records;
+                sleep_or_stop(&inner, &held, backoff.next_delay()).await;
+                continue;
+            }
+            match checkpoint(
+                &inner,
+                &shard,
+                &held,
+                Checkpoint::Sequence(last.sequence_number.clone()),
+            )
+            .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    lose(&inner, &shard, &held, "checkpoint fenced");
+                    break;
+                }
+                // The next batch's checkpoint covers this one; effects are idempotent by event id.
+                Err(e) => {
+                    warn!(shard_id = %shard, error = %e, "checkpoint failed; will checkpoint with the next batch")
+                }
+            }
+        }
+        if batch.shard_end {
+            match checkpoint(&inner, &shard, &held, Checkpoint::ShardEnd).await {
+                Ok(true) => {
+                    info!(shard_id = %shard, "shard fully read: checkpointed SHARD_END");
+                    inner.held.lock().expect("held lock").remove(&shard);
+                    return;
+                }
+                Ok(false) => {
+                    lose(&inner, &shard, &held, "SHARD_END checkpoint fenced");
+                    break;
+                }
+                Err(e) => {
+                    warn!(shard_id = %shard, error = %e, "SHARD_END checkpoint failed; retrying");
+                    sleep_or_stop(&inner, &held, backoff.next_delay()).await;
+                    continue;
+                }
+            }
+        }
+        let caught_up = batch.records.is_empty() || batch.millis_behind.unwrap_or(0) == 0;
+        if caught_up {
+            sleep_or_stop(&inner, &held, inner.s.poll_interval).await;
+        }
+    }
+    if graceful && !held.lost.is_cancelled() {
+        let lease = held.lease.lock().await;
+        match inner.leases.release(&lease, &inner.s.worker_id).await {
+            Ok(true) => info!(shard_id = %shard, "lease released"),
+            Ok(false) => info!(shard_id = %shard, "lease already moved; nothing to release"),
+            Err(e) => {
+                warn!(shard_id = %shard, error = %e, "could not release lease; it will expire")
+            }
+        }
+    }
+    inner.held.lock().expect("held lock").remove(&shard);
+    metrics::gauge!(m::LEASES_HELD).set(inner.held.lock().expect("held lock").len() as f64);
+}
+
+async fn sleep_or_stop(inner: &Inner, held: &Held, d: Duration) {
+    tokio::select! {
+        _ = inner.shutdown.cancelled() => {}
+        _ = held.lost.cancelled() => {}
+        _ = tokio::time::sleep(d) => {}
+    }
+}
+
+/// What one batch touched and claimed, written out before its checkpoint.
+#[derive(Default)]
+struct BatchWork {
+    seen_ids: HashSet<String>,
+    claimed: Vec<String>,
+    buckets: BTreeSet<String>,
+    accounts: BTreeSet<String>,
+    refreshed_accounts: HashSet<String>,
+}
+
+async fn process_batch(
+    inner: &Arc<Inner>,
+    shard: &str,
+    records: &[KRecord],
+) -> Result<(), AwsError> {
+    let mut work = BatchWork::default();
+    for rec in records {
+        metrics::counter!(m::RECORDS_RECEIVED).increment(1);
+        if rec.data.len() > inner.s.max_record_bytes {
+            let reason = format!(
+                "record of {} bytes exceeds max_record_bytes {}",
+                rec.data.len(),
+                inner.s.max_record_bytes
+            );
+            dead_letter(inner, shard, rec, &reason).await?;
+            continue;
+        }
+        // A record is normally one EventBridge event; accept JSON Lines or arrays in one record too.
+        let mut items: Vec<Result<Vec<u8>, String>> = Vec::new();
+        input::split_records(&rec.data, |item| match item {
+            Item::Record { bytes, .. } => items.push(Ok(bytes.to_vec())),
+            Item::Malformed { pos, reason } => items.push(Err(format!("{pos}: {reason}"))),
+        });
+        for item in items {
+            let bytes = match item {
+                Ok(b) => b,
+                Err(reason) => {
+                    dead_letter(inner, shard, rec, &reason).await?;
+                    continue;
+                }
+            };
+            let classified = inner
+                .pipeline
+                .lock()
+                .expect("pipeline lock")
+                .classify(&bytes);
+            match classified {
+                Classified::Skipped(skip) => {
+                    metrics::counter!(m::EVENTS_SKIPPED, "reason" => skip.as_str()).increment(1);
+                }
+                Classified::Malformed(reason) => {
+                    dead_letter(inner, shard, rec, &reason).await?;
+                }
+                Classified::Event(ev) => handle_event(inner, shard, rec, &ev, &mut work).await?,
+            }
+        }
+    }
+    persist(inner, &work).await
+}
+
+async fn dead_letter(
+    inner: &Inner,
+    shard: &str,
+    rec: &KRecord,
+    reason: &str,
+) -> Result<(), AwsError> {
+    metrics::counter!(m::EVENTS_MALFORMED).increment(1);
+    metrics::counter!(m::DEAD_LETTERS).increment(1);
+    warn!(shard_id = shard, sequence_number = %rec.sequence_number, reason, "poison record dead-lettered and skipped");
+    inner
+        .dead
+        .put(
+            shard,
+            &rec.sequence_number,
+            &rec.data,
+            reason,
+            &now_rfc3339(),
+        )
+        .await
+}
+
+async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Result<(), AwsError> {
+    if work.refreshed_accounts.insert(ev.account.clone()) {
+        // Account state is shared by every worker: read it once per batch.
+        if let Some(v) = inner.store.load_account(&ev.account).await? {
+            inner
+                .versions
+                .lock()
+                .expect("versions lock")
+                .insert(format!("account#{}", ev.account), v.version);
+            inner
+                .pipeline
+                .lock()
+                .expect("pipeline lock")
+                .fold_mut()
+                .load_account(&ev.account, v.value);
+        }
+    }
+    if ev.event_name.is_account_level() {
+        // Re-evaluate every bucket of the account, including those other workers own.
+        for (name, v) in inner.store.buckets_of_account(&ev.account).await? {
+            install_bucket(inner, &name, v);
+        }
+        return Ok(());
+    }
+    let Some(bucket) = &ev.bucket else {
+        return Ok(());
+    };
+    if inner.loaded.lock().expect("loaded lock").contains(bucket) {
+        return Ok(());
+    }
+    if let Some(v) = inner.store.load_bucket(bucket).await? {
+        install_bucket(inner, bucket, v);
+    }
+    inner
+        .loaded
+        .lock()
+        .expect("loaded lock")
+        .insert(bucket.clone());
+    Ok(())
+}
+
+fn install_bucket(inner: &Inner, name: &str, v: crate::store::Versioned<crate::fold::BucketState>) {
+    inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .insert(format!("bucket#{name}"), v.version);
+    let mut p = inner.pipeline.lock().expect("pipeline lock");
+    let fold = p.fold_mut();
+    let mut state = v.value;
+    if let Some(mine) = fold.bucket_state(name) {
+        state.merge_from(mine);
+    }
+    fold.load_bucket(name, state);
+    inner
+        .loaded
+        .lock()
+        .expect("loaded lock")
+        .insert(name.to_owned());
+}
+
+async fn handle_event(
+    inner: &Arc<Inner>,
+    shard: &str,
+    rec: &KRecord,
+    ev: &S3Event,
+    work: &mut BatchWork,
+) -> Result<(), AwsError> {
+    let duplicate = match &ev.event_id {
+        Some(id) if !work.seen_ids.insert(id.clone()) => true,
+        Some(id) => match inner
+            .dedup
+            .claim(id, &inner.s.worker_id, SystemTime::now())
+            .await?
+        {
+            Claim::Done => true,
+            Claim::Fresh => {
+                work.claimed.push(id.clone());
+                false
+            }
+        },
+        None => false,
+    };
+    metrics::counter!(m::EVENTS_APPLIED, "event_name" => ev.event_name.as_str()).increment(1);
+    if duplicate {
+        metrics::counter!(m::EVENTS_DUPLICATE).increment(1);
+        let lines = inner.pipeline.lock().expect("pipeline lock").duplicate(ev);
+        for line in &lines {
+            log_line(shard, rec, line);
+        }
+        return Ok(());
+    }
+    ensure_loaded(inner, ev, work).await?;
+    let lines = inner.pipeline.lock().expect("pipeline lock").apply(ev);
+    let decided_ms = now_ms();
+    metrics::histogram!(m::DECISION_LATENCY)
+        .record(((decided_ms - ev.time_ms).max(0) as f64) / 1000.0);
+    work.accounts.insert(ev.account.clone());
+    for line in &lines {
+        log_line(shard, rec, line);
+        metrics::counter!(m::TRANSITIONS, "transition" => line.transition.as_str()).increment(1);
+        if let Some(b) = &line.bucket {
+            work.buckets.insert(b.clone());
+        }
+        if line.action != Action::None || line.note == Some(Note::Assumed) {
+            act(inner, shard, rec, ev, line).await?;
+        }
+    }
+    Ok(())
+}
+
+fn log_line(shard: &str, rec: &KRecord, line: &Line) {
+    let json = line.to_json();
+    let bucket = line.bucket.as_deref().unwrap_or("");
+    let event_id = line.event_id.as_deref().unwrap_or("");
+    if line.transition == Transition::BecamePublic {
+        info!(shard_id = shard, sequence_number = %rec.sequence_number, bucket, event_id, decision = %json, "became public");
+    } else {
+        debug!(shard_id = shard, sequence_number = %rec.sequence_number, bucket, event_id, decision = %json, "decision");
+    }
+}
+
+fn is_self(inner: &Inner, ev: &S3Event) -> bool {
+    ev.user_agent
+        .as_deref()
+        .is_some_and(|ua| ua.contains(&format!("app/{APP_NAME}")))
+        || ev
+            .actor_arn
+            .as_deref()
+            .is_some_and(|arn| inner.config.remediation.self_arns.iter().any(|a| a == arn))
+}
+
+/// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident
+/// id, so a batch retried after a crash completes what was started instead of repeating it.
+async fn act(
+    inner: &Arc<Inner>,
+    shard: &str,
+    rec: &KRecord,
+    ev: &S3Event,
+    line: &Line,
+) -> Result<(), AwsError> {
+    let Some(bucket) = line.bucket.as_deref() else {
+        return Ok(());
+    };
+    let key = line.key.as_deref();
+    if ev.event_name == crate::record::EventName::DeleteBucket {
+        return Ok(());
+    }
+    if is_self(inner, ev) {
+        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "skipped_self").increment(1);
+        info!(shard_id = shard, bucket, event_id = ?ev.event_id, "event caused by bucketwarden itself; not acting");
+        return Ok(());
+    }
+    let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
+    if let Some((outcome, alerted)) = inner.incidents.outcome_of(&incident_id).await? {
+        if outcome != "pending" {
+            if !alerted {
+                publish(inner, &incident_id, ev, bucket).await?;
+            }
+            return Ok(());
+        }
+    }
+    let live = match verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms).await {
+        Ok(l) => l,
+        Err(e) if e.is(Kind::NotFound) => {
+            metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
+            info!(
+                shard_id = shard,
+                bucket, "bucket no longer exists; nothing to do"
+            );
+            return Ok(());
+        }
+        Err(e) => {
+            metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
+            return Err(e);
+        }
+    };
+    {
+        let mut p = inner.pipeline.lock().expect("pipeline lock");
+        p.fold_mut().settle_bucket(bucket, &live.state);
+        p.fold_mut()
+            .settle_account_block(&ev.account, live.account_block, ev.time_ms);
+    }
+    let exposure = match key {
+        Some(k) => match verify::read_object(&inner.clients, &live, bucket, k).await {
+            Ok((_, e)) => e,
+            Err(e) if e.is(Kind::NotFound) => {
+                metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
+                return Ok(());
+            }
+            Err(e) => {
+                metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
+                return Err(e);
+            }
+        },
+        None => live.exposure.clone(),
+    };
+    if !exposure.public {
+        metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
+        if line.action != Action::None {
+            info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "live S3 is not exposed (stale or superseded event): no action");
+        }
+        return Ok(());
+    }
+    metrics::counter!(m::VERIFICATIONS, "result" => "exposed").increment(1);
+    let action = if line.action != Action::None {
+        line.action
+    } else {
+        // An event judged on assumptions turned out exposed: decide as for a transition to public.
+        let p = inner.pipeline.lock().expect("pipeline lock");
+        let tags = p
+            .fold()
+            .bucket(bucket)
+            .map(|b| b.tags().to_vec())
+            .unwrap_or_default();
+        p.decider()
+            .decide(Transition::BecamePublic, Some(bucket), &tags)
+    };
+    let mut incident = Incident {
+        incident_id: incident_id.clone(),
+        event_id: ev.event_id.clone(),
+        event_name: ev.event_name.as_str().to_owned(),
+        bucket: bucket.to_owned(),
+        key: key.map(str::to_owned),
+        account: ev.account.clone(),
+        region: ev.region.clone(),
+        actor_arn: ev.actor_arn.clone(),
+        source_ip: ev.source_ip.clone(),
+        reasons: exposure.reasons.clone(),
+        action: action.as_str().to_owned(),
+        outcome: "pending".into(),
+        remediation: None,
+        error: None,
+        event_time: ev.event_time.clone(),
+        detected_at: now_rfc3339(),
+        remediated_at: None,
+        worker: inner.s.worker_id.clone(),
+    };
+    if action == Action::Remediate {
+        inner.incidents.put(&incident).await?;
+        let result = match key {
+            Some(k) => inner.remediator.remediate_object(bucket, k).await,
+            None => {
+                inner
+                    .remediator
+                    .remediate_bucket(bucket, &now_rfc3339())
+                    .await
+            }
+        };
+        match result {
+            Ok(applied) => {
+                incident.outcome = "remediated".into();
+                incident.remediation = Some(applied.as_str().to_owned());
+                incident.remediated_at = Some(now_rfc3339());
+                if let Some(arrival) = rec.arrival {
+                    if let Ok(d) = SystemTime::now().duration_since(arrival) {
+                        metrics::histogram!(m::REMEDIATION_LATENCY).record(d.as_secs_f64());
+                    }
+                }
+                info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, remediation = applied.as_str(), "remediated");
+            }
+            Err(e) => {
+                incident.outcome = "failed".into();
+                incident.error = Some(e.to_string());
+                error!(shard_id = shard, bucket, key, event_id = ?ev.event_id, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+            }
+        }
+    } else {
+        incident.outcome = "alerted".into();
+        info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "public and exempt or dry-run: alert only");
+    }
+    inner.incidents.put(&incident).await?;
+    metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
+    publish_incident(inner, &incident).await
+}
+
+async fn publish(
+    inner: &Inner,
+    incident_id: &str,
+    ev: &S3Event,
+    bucket: &str,
+) -> Result<(), AwsError> {
+    // Re-publishing an incident recorded before a crash: the record itself is the message.
+    let r = inner
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&inner.config.names.incident_table)
+        .key(
+            "incidentId",
+            aws_sdk_dynamodb::types::AttributeValue::S(incident_id.to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+    let get = |k: &str| {
+        r.item()
+            .and_then(|i| i.get(k))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+    };
+    let incident = Incident {
+        incident_id: incident_id.to_owned(),
+        event_id: ev.event_id.clone(),
+        event_name: ev.event_name.as_str().to_owned(),
+        bucket: bucket.to_owned(),
+        key: get("key"),
+        account: ev.account.clone(),
+        region: ev.region.clone(),
+        actor_arn: ev.actor_arn.clone(),
+        source_ip: ev.source_ip.clone(),
+        reasons: r
+            .item()
+            .and_then(|i| i.get("reasons"))
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
+            .unwrap_or_default(),
+        action: get("action").unwrap_or_default(),
+        outcome: get("outcome").unwrap_or_default(),
+        remediation: get("remediation"),
+        error: get("error"),
+        event_time: ev.event_time.clone(),
+        detected_at: get("detectedAt").unwrap_or_default(),
+        remediated_at: get("remediatedAt"),
+        worker: get("worker").unwrap_or_default(),
+    };
+    publish_incident(inner, &incident).await
+}
+
+async fn publish_incident(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
+    match inner.alerter.publish(incident).await {
+        Ok(()) => {
+            metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+            inner
+                .incidents
+                .mark_alerted(&incident.incident_id, &now_rfc3339())
+                .await
+        }
+        Err(e) => {
+            metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
+            warn!(bucket = %incident.bucket, error = %e, "alert not sent; the batch will be retried");
+            Err(e)
+        }
+    }
+}
+
+/// Writes the batch's state, then marks its events done; the caller checkpoints after this.
+async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
+    for name in &work.buckets {
+        let state = inner
+            .pipeline
+            .lock()
+            .expect("pipeline lock")
+            .fold()
+            .bucket_state(name)
+            .cloned();
+        let Some(state) = state else { continue };
+        let key = format!("bucket#{name}");
+        let expected = inner
+            .versions
+            .lock()
+            .expect("versions lock")
+            .get(&key)
+            .copied()
+            .unwrap_or(0);
+        let saved = inner.store.save_bucket(name, &state, expected).await?;
+        inner
+            .versions
+            .lock()
+            .expect("versions lock")
+            .insert(key, saved.version);
+        if saved.value != state {
+            inner
+                .pipeline
+                .lock()
+                .expect("pipeline lock")
+                .fold_mut()
+                .load_bucket(name, saved.value);
+        }
+    }
+    for account in &work.accounts {
+        let state = inner
+            .pipeline
+            .lock()
+            .expect("pipeline lock")
+            .fold()
+            .account(account)
+            .cloned();
+        let Some(mut state) = state else { continue };
+        // Bucket membership lives in the state table's account index; keep the item small.
+        state.buckets.clear();
+        let key = format!("account#{account}");
+        let expected = inner
+            .versions
+            .lock()
+            .expect("versions lock")
+            .get(&key)
+            .copied()
+            .unwrap_or(0);
+        let saved = inner.store.save_account(account, &state, expected).await?;
+        inner
+            .versions
+            .lock()
+            .expect("versions lock")
+            .insert(key, saved.version);
+    }
+    for id in &work.claimed {
+        inner.dedup.finish(id).await?;
+    }
+    Ok(())
+}
