@@ -3,6 +3,8 @@
 
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
 
+use crate::faults::{FaultInjector, FaultSpecError};
+
 /// Every client a worker needs.
 #[derive(Clone, Debug)]
 pub struct Clients {
@@ -44,25 +46,46 @@ pub async fn load_config() -> SdkConfig {
 
 impl Clients {
     pub fn new(config: &SdkConfig) -> Clients {
+        Clients::with_faults(config, None)
+    }
+
+    /// Clients with an optional fault injector (`BUCKETWARDEN_FAULTS`) on every service.
+    pub fn with_faults(config: &SdkConfig, faults: Option<FaultInjector>) -> Clients {
         let endpoint = config.endpoint_url().map(str::to_owned);
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(endpoint.is_some())
-            .build();
+        let mut s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(endpoint.is_some());
         let mut s3c = aws_sdk_s3control::config::Builder::from(config);
         if let Some(url) = &endpoint {
             s3c = s3c.endpoint_resolver(PlainEndpoint(url.clone()));
         }
+        let mut kinesis = aws_sdk_kinesis::config::Builder::from(config);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
+        let mut sns = aws_sdk_sns::config::Builder::from(config);
+        if let Some(f) = faults {
+            s3 = s3.interceptor(f.clone());
+            s3c = s3c.interceptor(f.clone());
+            kinesis = kinesis.interceptor(f.clone());
+            dynamodb = dynamodb.interceptor(f.clone());
+            sns = sns.interceptor(f);
+        }
         Clients {
-            kinesis: aws_sdk_kinesis::Client::new(config),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            kinesis: aws_sdk_kinesis::Client::from_conf(kinesis.build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
             s3control: aws_sdk_s3control::Client::from_conf(s3c.build()),
-            sns: aws_sdk_sns::Client::new(config),
+            sns: aws_sdk_sns::Client::from_conf(sns.build()),
             endpoint,
         }
     }
 
-    pub async fn from_env() -> Clients {
-        Clients::new(&load_config().await)
+    /// Clients from the environment, with fault injection when `BUCKETWARDEN_FAULTS` is set.
+    pub async fn from_env() -> Result<Clients, FaultSpecError> {
+        let faults = FaultInjector::from_env()?;
+        if faults.is_some() {
+            tracing::warn!(
+                "fault injection is ON ({}): for tests and drills only",
+                crate::faults::ENV
+            );
+        }
+        Ok(Clients::with_faults(&load_config().await, faults))
     }
 }

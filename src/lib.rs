@@ -11,6 +11,7 @@ pub mod config;
 pub mod decision;
 pub mod dedup;
 pub mod exposure;
+pub mod faults;
 pub mod fold;
 pub mod incident;
 pub mod init;

@@ -182,7 +182,7 @@ fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
                 .with_context(|| format!("cannot serve metrics on {addr}"))?;
             tracing::info!(%addr, "metrics at http://{addr}/metrics");
         }
-        let clients = bucketwarden::aws::Clients::from_env().await;
+        let clients = bucketwarden::aws::Clients::from_env().await?;
         let worker = bucketwarden::worker::Worker::new(config, settings, clients).await?;
         let token = worker.shutdown_token();
         tokio::spawn(async move {
@@ -204,7 +204,7 @@ fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
 fn run_init(args: InitArgs) -> anyhow::Result<u8> {
     let config = load_config(args.config.as_ref())?;
     runtime()?.block_on(async move {
-        let clients = bucketwarden::aws::Clients::from_env().await;
+        let clients = bucketwarden::aws::Clients::from_env().await?;
         let ttl = std::time::Duration::from_millis(config.dedup.window_ms() as u64);
         let report = bucketwarden::init::init(&clients, &config.names, args.shards, ttl).await?;
         for line in report {

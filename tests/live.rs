@@ -1,0 +1,564 @@
+//! Live fleet tests (issue: `bucketwarden run`): real worker processes against a real moto server
+//! on 127.0.0.1 — Kinesis, DynamoDB, S3, SNS (observed through a subscribed SQS queue).
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::*;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn ts(base: i64, offset_s: i64) -> String {
+    bucketwarden::time::format_millis(base + offset_s * 1000)
+}
+
+fn base_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond() - 60_000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_acl_is_locked_down_once_with_incident_and_alert() {
+    let f = Fleet::new("e2e", 2, "").await;
+    let bucket = f.bucket("site");
+    f.make_public_bucket(&bucket).await;
+    let t = base_ms();
+    let create = eventbridge(
+        "CreateBucket",
+        Some(&bucket),
+        json!({"bucketName": bucket, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
+        &ts(t, 0),
+        "ev-create",
+    );
+    let unblock = eventbridge(
+        "DeleteBucketPublicAccessBlock",
+        Some(&bucket),
+        json!({"bucketName": bucket, "publicAccessBlock": ""}),
+        &ts(t, 1),
+        "ev-unblock",
+    );
+    let acl = put_bucket_acl_public(&bucket, "ev-acl", &ts(t, 2));
+    f.put_event(&bucket, &create).await;
+    f.put_event(&bucket, &unblock).await;
+    f.put_event(&bucket, &acl).await;
+    // The same event delivered again (EventBridge and Kinesis are at-least-once).
+    f.put_event(&bucket, &acl).await;
+
+    let w = f.spawn_worker("w1", &[]);
+    wait_for("the bucket's block to be fully on", LONG, || async {
+        f.block_of(&bucket).await == Some((true, true, true, true))
+    })
+    .await;
+    let tags = f.tags_of(&bucket).await;
+    assert!(
+        tags.contains_key("bucketwarden:remediated"),
+        "tags: {tags:?}\n{}",
+        w.log_text()
+    );
+    wait_for("one incident", LONG, || async {
+        !f.incidents().await.is_empty()
+    })
+    .await;
+    wait_for("one alert", LONG, || async {
+        f.drain_alerts().await.len() == 1
+    })
+    .await;
+    // Let the duplicate pass through too, then check nothing more happened.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let incidents = f.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}\n{}", w.log_text());
+    let i = &incidents[0];
+    assert_eq!(s(i, "bucket"), bucket);
+    assert_eq!(s(i, "action"), "remediate");
+    assert_eq!(s(i, "outcome"), "remediated");
+    assert_eq!(s(i, "eventId"), "ev-acl");
+    assert_eq!(
+        s(i, "actorArn"),
+        format!("arn:aws:iam::{ACCOUNT}:user/mallory")
+    );
+    assert_eq!(s(i, "sourceIp"), "198.51.100.23");
+    assert!(!s(i, "remediatedAt").is_empty());
+    assert!(f.drain_alerts().await.is_empty(), "a second alert was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_public_event_for_a_private_bucket_writes_nothing() {
+    let f = Fleet::new("stale", 1, "").await;
+    let private = f.bucket("private");
+    let s3 = &f.clients.s3;
+    s3.create_bucket()
+        .bucket(&private)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    let _ = s3
+        .delete_public_access_block()
+        .bucket(&private)
+        .send()
+        .await;
+    // The event says public-read, but the bucket is private now (the event is stale or forged).
+    let t = base_ms();
+    f.put_event(
+        &private,
+        &put_bucket_acl_public(&private, "ev-stale", &ts(t, 0)),
+    )
+    .await;
+    // A real public bucket afterwards on the same shard proves the first event was processed.
+    let public = f.bucket("public");
+    f.make_public_bucket(&public).await;
+    f.put_event(
+        &public,
+        &put_bucket_acl_public(&public, "ev-real", &ts(t, 1)),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for("the real public bucket to be blocked", LONG, || async {
+        f.block_of(&public).await == Some((true, true, true, true))
+    })
+    .await;
+    assert_eq!(
+        f.block_of(&private).await,
+        None,
+        "verify-before-act should have stopped any write\n{}",
+        w.log_text()
+    );
+    assert!(f.tags_of(&private).await.is_empty());
+    let incidents = f.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(s(&incidents[0], "bucket"), public);
+    assert!(w.log_text().contains("not exposed"), "{}", w.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_records_are_dead_lettered_and_the_shard_goes_on() {
+    let f = Fleet::new("poison", 1, "").await;
+    let bucket = f.bucket("after-poison");
+    f.make_public_bucket(&bucket).await;
+    f.put_raw(&bucket, b"\x00\x01 this is not json {{{".to_vec())
+        .await;
+    f.put_raw(&bucket, br#"{"hello": "not a cloudtrail record"}"#.to_vec())
+        .await;
+    let mut big = br#"{"detail-type":"AWS API Call via CloudTrail","detail":{"pad":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 300 * 1024));
+    big.extend(br#""}}"#);
+    f.put_raw(&bucket, big).await;
+    f.put_event(
+        &bucket,
+        &put_bucket_acl_public(&bucket, "ev-good", &ts(base_ms(), 0)),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for(
+        "the bucket after the poison to be blocked",
+        LONG,
+        || async { f.block_of(&bucket).await == Some((true, true, true, true)) },
+    )
+    .await;
+    let dead = f.scan(&f.names.dead_letter_table).await;
+    assert_eq!(dead.len(), 3, "{dead:?}\n{}", w.log_text());
+    let reasons: Vec<String> = dead.iter().map(|d| s(d, "reason")).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("exceeds max_record_bytes")),
+        "{reasons:?}"
+    );
+    assert!(dead
+        .iter()
+        .all(|d| d.get("raw").is_some() && !s(d, "sequenceNumber").is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_remediation_is_recorded_failed_and_the_worker_keeps_going() {
+    let f = Fleet::new("denied", 1, "[remediation]\nattempts = 2\n").await;
+    let denied = f.bucket("denied");
+    f.make_public_bucket(&denied).await;
+    let object_bucket = f.bucket("objects");
+    let s3 = &f.clients.s3;
+    s3.create_bucket()
+        .bucket(&object_bucket)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    let _ = s3
+        .delete_public_access_block()
+        .bucket(&object_bucket)
+        .send()
+        .await;
+    s3.put_object()
+        .bucket(&object_bucket)
+        .key("report.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"a,b\n"))
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let t = base_ms();
+    f.put_event(
+        &denied,
+        &put_bucket_acl_public(&denied, "ev-denied", &ts(t, 0)),
+    )
+    .await;
+    f.put_event(
+        &object_bucket,
+        &put_object_acl_public(&object_bucket, "report.csv", "ev-object", &ts(t, 1)),
+    )
+    .await;
+    let w = f.spawn_worker(
+        "w1",
+        &[(
+            "BUCKETWARDEN_FAULTS",
+            "s3.PutPublicAccessBlock=AccessDenied",
+        )],
+    );
+    wait_for("two incidents", LONG, || async {
+        f.incidents().await.len() == 2
+    })
+    .await;
+    let incidents = f.incidents().await;
+    let by_bucket: BTreeMap<String, _> = incidents.iter().map(|i| (s(i, "bucket"), i)).collect();
+    assert_eq!(
+        s(by_bucket[&denied], "outcome"),
+        "failed",
+        "{}",
+        w.log_text()
+    );
+    assert!(s(by_bucket[&denied], "error").contains("AccessDenied"));
+    assert_eq!(s(by_bucket[&object_bucket], "outcome"), "remediated");
+    assert_eq!(s(by_bucket[&object_bucket], "key"), "report.csv");
+    let acl = s3
+        .get_object_acl()
+        .bucket(&object_bucket)
+        .key("report.csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        acl.grants()
+            .iter()
+            .all(|g| g.grantee().and_then(|g| g.uri()).is_none()),
+        "object still has group grants"
+    );
+    wait_for("two alerts", LONG, || async {
+        f.drain_alerts().await.len() == 2 || false
+    })
+    .await;
+    assert!(w.log_text().contains("REMEDIATION FAILED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_then_three_workers_share_shards_and_survive_a_sigkill() {
+    let f = Fleet::new("fleet", 4, "").await;
+    let mut w1 = f.spawn_worker("w1", &[]);
+    let w2 = f.spawn_worker("w2", &[]);
+    wait_for("four leases shared two and two", LONG, || async {
+        let l = f.leases().await;
+        let owners: Vec<_> = l.iter().filter_map(|l| l.owner.clone()).collect();
+        l.len() == 4 && owners.len() == 4 && owners.iter().filter(|o| *o == "w1").count() == 2
+    })
+    .await;
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    for i in 0..24 {
+        let b = f.bucket(&format!("b{i:02}"));
+        f.make_public_bucket(&b).await;
+        f.put_event(
+            &b,
+            &put_bucket_acl_public(&b, &format!("ev-{i}"), &ts(t, i)),
+        )
+        .await;
+        buckets.push(b);
+        if i == 11 {
+            // Kill a worker mid-stream, before and after some of its effects.
+            w1.kill9();
+        }
+    }
+    let w3 = f.spawn_worker("w3", &[]);
+    wait_for(
+        "every public bucket blocked",
+        Duration::from_secs(90),
+        || async {
+            for b in &buckets {
+                if f.block_of(b).await != Some((true, true, true, true)) {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    wait_for("24 incidents", LONG, || async {
+        f.incidents().await.len() >= 24
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let incidents = f.incidents().await;
+    let distinct: HashSet<String> = incidents.iter().map(|i| s(i, "bucket")).collect();
+    assert_eq!(incidents.len(), 24, "{}", logs(&[&w2, &w3]));
+    assert_eq!(distinct.len(), 24);
+    let alerts = f.drain_alerts().await;
+    let alerted: HashSet<String> = alerts
+        .iter()
+        .map(|(_, b)| b["bucket"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(alerted.len(), 24, "every incident alerted");
+    assert_eq!(alerts.len(), 24, "no incident alerted twice");
+    let owners: HashSet<String> = f
+        .leases()
+        .await
+        .into_iter()
+        .filter_map(|l| l.owner)
+        .collect();
+    assert!(
+        !owners.contains("w1"),
+        "the dead worker still owns leases: {owners:?}"
+    );
+    // Three workers to one: w2 and w3 hold everything between them.
+    assert!(owners.iter().all(|o| o == "w2" || o == "w3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_hands_leases_over_long_before_expiry() {
+    // failover 10 s: a hand-over within 2 s can only come from the release, not from expiry.
+    let f = Fleet::new("graceful", 2, "").await;
+    let cfg = std::fs::read_to_string(&f.config_path)
+        .unwrap()
+        .replace("failover_ms = 3000", "failover_ms = 10000");
+    std::fs::write(&f.config_path, cfg).unwrap();
+    let mut w1 = f.spawn_worker("w1", &[]);
+    wait_for("w1 to hold both leases", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .filter(|l| l.owner.as_deref() == Some("w1"))
+            .count()
+            == 2
+    })
+    .await;
+    let w2 = f.spawn_worker("w2", &[]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        w1.terminate(Duration::from_secs(20)),
+        "w1 did not exit cleanly\n{}",
+        w1.log_text()
+    );
+    let took = wait_for(
+        "w2 to hold both leases",
+        Duration::from_secs(10),
+        || async {
+            f.leases()
+                .await
+                .iter()
+                .filter(|l| l.owner.as_deref() == Some("w2"))
+                .count()
+                == 2
+        },
+    )
+    .await;
+    assert!(
+        took < Duration::from_secs(2),
+        "hand-over took {took:?}\n{}",
+        logs(&[&w1, &w2])
+    );
+    assert!(w1.log_text().contains("lease released"));
+    let b = f.bucket("after-handover");
+    f.make_public_bucket(&b).await;
+    f.put_event(
+        &b,
+        &put_bucket_acl_public(&b, "ev-after", &ts(base_ms(), 0)),
+    )
+    .await;
+    wait_for("w2 to remediate", LONG, || async {
+        f.block_of(&b).await == Some((true, true, true, true))
+    })
+    .await;
+}
+
+fn decisions(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            v["fields"]["decision"]
+                .as_str()
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_and_merge_mid_stream_keep_per_bucket_order_and_lose_nothing() {
+    let f = Fleet::new("reshard", 2, "").await;
+    let w = f.spawn_worker("w1", &[("BUCKETWARDEN_LOG_FORMAT", "json")]);
+    let t = base_ms();
+    let buckets: Vec<String> = (0..8).map(|i| f.bucket(&format!("r{i}"))).collect();
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut n = 0;
+    let mut put_round = |round: usize| {
+        let mut evs = Vec::new();
+        for b in &buckets {
+            for step in 0..2 {
+                let id = format!("ev-{round}-{step}-{b}");
+                let acl = if step == 0 {
+                    "private"
+                } else {
+                    "bucket-owner-read"
+                };
+                let ev = eventbridge(
+                    "PutBucketAcl",
+                    Some(b),
+                    json!({"bucketName": b, "acl": [""], "x-amz-acl": [acl]}),
+                    &ts(t, n),
+                    &id,
+                );
+                n += 1;
+                expected.entry(b.clone()).or_default().push(id);
+                evs.push((b.clone(), ev));
+            }
+        }
+        evs
+    };
+    for (b, ev) in put_round(0) {
+        f.put_event(&b, &ev).await;
+    }
+    let kinesis = &f.clients.kinesis;
+    let shards = kinesis
+        .list_shards()
+        .stream_name(&f.names.stream)
+        .send()
+        .await
+        .unwrap();
+    let first = shards.shards()[0].clone();
+    let start: u128 = first
+        .hash_key_range()
+        .unwrap()
+        .starting_hash_key()
+        .parse()
+        .unwrap();
+    let end: u128 = first
+        .hash_key_range()
+        .unwrap()
+        .ending_hash_key()
+        .parse()
+        .unwrap();
+    kinesis
+        .split_shard()
+        .stream_name(&f.names.stream)
+        .shard_to_split(first.shard_id())
+        .new_starting_hash_key((start + (end - start) / 2).to_string())
+        .send()
+        .await
+        .unwrap();
+    for (b, ev) in put_round(1) {
+        f.put_event(&b, &ev).await;
+    }
+    // Merge the two children of the split.
+    let shards = kinesis
+        .list_shards()
+        .stream_name(&f.names.stream)
+        .send()
+        .await
+        .unwrap();
+    let kids: Vec<_> = shards
+        .shards()
+        .iter()
+        .filter(|s| s.parent_shard_id() == Some(first.shard_id()))
+        .cloned()
+        .collect();
+    assert_eq!(kids.len(), 2);
+    kinesis
+        .merge_shards()
+        .stream_name(&f.names.stream)
+        .shard_to_merge(kids[0].shard_id())
+        .adjacent_shard_to_merge(kids[1].shard_id())
+        .send()
+        .await
+        .unwrap();
+    for (b, ev) in put_round(2) {
+        f.put_event(&b, &ev).await;
+    }
+    let total: usize = expected.values().map(Vec::len).sum();
+    wait_for(
+        "every event decided once",
+        Duration::from_secs(90),
+        || async {
+            decisions(&w.log_text())
+                .iter()
+                .filter(|d| d["note"].as_str() != Some("duplicate"))
+                .count()
+                >= total
+        },
+    )
+    .await;
+    let decided = decisions(&w.log_text());
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in decided
+        .iter()
+        .filter(|d| d["note"].as_str() != Some("duplicate"))
+    {
+        seen.entry(d["bucket"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(d["event_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        seen,
+        expected,
+        "per-bucket order or completeness broken\n{}",
+        w.log_text()
+    );
+    let leases = f.leases().await;
+    assert!(
+        leases.iter().any(|l| l.parents.len() == 2),
+        "the merge child's lease names both parents: {leases:?}"
+    );
+    assert!(
+        leases
+            .iter()
+            .filter(|l| l.checkpoint == bucketwarden::lease::Checkpoint::ShardEnd)
+            .count()
+            >= 3,
+        "{leases:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_iterator_expiry_lose_nothing() {
+    let f = Fleet::new("faults", 2, "").await;
+    let faults = "kinesis.GetRecords=ProvisionedThroughputExceededException@3,kinesis.GetRecords=ExpiredIteratorException@4,dynamodb.Scan=ProvisionedThroughputExceededException@2,dynamodb.GetItem=ProvisionedThroughputExceededException@5";
+    let w = f.spawn_worker("w1", &[("BUCKETWARDEN_FAULTS", faults)]);
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    for i in 0..8 {
+        let b = f.bucket(&format!("f{i}"));
+        f.make_public_bucket(&b).await;
+        f.put_event(
+            &b,
+            &put_bucket_acl_public(&b, &format!("ev-f{i}"), &ts(t, i)),
+        )
+        .await;
+        buckets.push(b);
+    }
+    wait_for(
+        "every bucket blocked despite faults",
+        Duration::from_secs(90),
+        || async {
+            for b in &buckets {
+                if f.block_of(b).await != Some((true, true, true, true)) {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    wait_for("8 incidents", LONG, || async {
+        f.incidents().await.len() == 8
+    })
+    .await;
+    let log = w.log_text();
+    assert!(log.contains("iterator expired"), "{log}");
+    assert!(log.contains("fault injection is ON"));
+}

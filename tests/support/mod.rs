@@ -1,0 +1,525 @@
+//! Shared harness for the live integration tests: a real moto server on loopback (started by
+//! scripts/test.sh, or here if it is not running), per-test resource names, worker processes, and
+//! CloudTrail-shaped EventBridge events. Nothing here imitates AWS; every call goes to moto.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use bucketwarden::aws::Clients;
+use bucketwarden::config::Names;
+use serde_json::{json, Value};
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The moto server for this test process: `BUCKETWARDEN_TEST_ENDPOINT` when scripts/test.sh
+/// started one, otherwise one started here from the project's venv (it dies with this process).
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var("BUCKETWARDEN_TEST_ENDPOINT") {
+            return Moto { endpoint, _child: None };
+        }
+        let server = project_root().join(".venv/bin/moto_server");
+        assert!(server.exists(), "no moto server: run scripts/test.sh (it creates .venv) or set BUCKETWARDEN_TEST_ENDPOINT");
+        let port = free_port();
+        let mut cmd = Command::new(server);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on {endpoint}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { endpoint, _child: Some(child) }
+    })
+}
+
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+pub async fn clients() -> Clients {
+    let creds =
+        aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    Clients::new(&config)
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&config)
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// One isolated fleet: its own stream, tables, topic (subscribed by an SQS queue) and config.
+pub struct Fleet {
+    pub names: Names,
+    pub clients: Clients,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub queue_url: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub prefix: String,
+}
+
+pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if f().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl Fleet {
+    pub async fn new(tag: &str, shards: i32, extra_toml: &str) -> Fleet {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("t{}-{}-{}", std::process::id(), tag, n);
+        let names = Names {
+            stream: format!("{prefix}-events"),
+            lease_table: format!("{prefix}-leases"),
+            dedup_table: format!("{prefix}-dedup"),
+            state_table: format!("{prefix}-state"),
+            incident_table: format!("{prefix}-incidents"),
+            dead_letter_table: format!("{prefix}-dead"),
+            alert_topic: format!("{prefix}-alerts"),
+        };
+        let clients = clients().await;
+        bucketwarden::init::init(&clients, &names, shards, Duration::from_secs(7 * 86400))
+            .await
+            .expect("init");
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("bucketwarden.toml");
+        let toml = format!(
+            "[names]\nstream = \"{}\"\nlease_table = \"{}\"\ndedup_table = \"{}\"\nstate_table = \"{}\"\nincident_table = \"{}\"\ndead_letter_table = \"{}\"\nalert_topic = \"{}\"\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n{extra_toml}\n",
+            names.stream, names.lease_table, names.dedup_table, names.state_table, names.incident_table, names.dead_letter_table, names.alert_topic
+        );
+        std::fs::write(&config_path, toml).unwrap();
+        // Alerts are observed the way an operator would: an SQS queue subscribed to the topic.
+        let sqs = sqs().await;
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-q"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{prefix}-q");
+        let topic_arn = bucketwarden::incident::Alerter::ensure_topic(&clients, &names.alert_topic)
+            .await
+            .unwrap();
+        clients
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        Fleet {
+            names,
+            clients,
+            dir,
+            config_path,
+            queue_url,
+            sqs,
+            prefix,
+        }
+    }
+
+    /// Starts `bucketwarden run` as a separate process (so it can be SIGKILLed for real).
+    pub fn spawn_worker(&self, id: &str, extra_env: &[(&str, &str)]) -> WorkerProc {
+        let log = self.dir.path().join(format!("{id}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
+        cmd.args(["run", "--config"]).arg(&self.config_path).args([
+            "--worker-id",
+            id,
+            "--metrics-addr",
+            "none",
+        ]);
+        for (k, v) in aws_env() {
+            cmd.env(k, v);
+        }
+        cmd.env("BUCKETWARDEN_LOG", "info,bucketwarden=debug");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(file);
+        let child = cmd.spawn().expect("spawn worker");
+        WorkerProc {
+            child: Some(child),
+            log,
+            id: id.to_owned(),
+        }
+    }
+
+    pub async fn put_event(&self, partition_key: &str, event: &Value) -> (String, String) {
+        self.put_raw(partition_key, serde_json::to_vec(event).unwrap())
+            .await
+    }
+
+    pub async fn put_raw(&self, partition_key: &str, data: Vec<u8>) -> (String, String) {
+        let r = self
+            .clients
+            .kinesis
+            .put_record()
+            .stream_name(&self.names.stream)
+            .partition_key(partition_key)
+            .data(aws_sdk_kinesis::primitives::Blob::new(data))
+            .send()
+            .await
+            .expect("PutRecord");
+        (r.shard_id().to_owned(), r.sequence_number().to_owned())
+    }
+
+    pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let r = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            out.extend(r.items().iter().cloned());
+            match r.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    pub async fn incidents(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.scan(&self.names.incident_table).await
+    }
+
+    pub async fn leases(&self) -> Vec<bucketwarden::lease::Lease> {
+        bucketwarden::lease_table::LeaseTable::new(
+            self.clients.dynamodb.clone(),
+            &self.names.lease_table,
+        )
+        .list()
+        .await
+        .unwrap()
+    }
+
+    /// Drains the alert queue: the SNS messages' JSON bodies.
+    pub async fn drain_alerts(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        loop {
+            let r = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let msgs = r.messages();
+            if msgs.is_empty() {
+                break;
+            }
+            for m in msgs {
+                let envelope: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+                let subject = envelope["Subject"].as_str().unwrap_or_default().to_owned();
+                let body: Value =
+                    serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}"))
+                        .unwrap_or(Value::Null);
+                out.push((subject, body));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    pub fn bucket(&self, name: &str) -> String {
+        // Bucket names: lowercase, 3..63 characters, unique per test.
+        let mut b = format!("{}-{name}", self.prefix).to_lowercase();
+        b.truncate(63);
+        b
+    }
+
+    /// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
+    pub async fn make_public_bucket(&self, bucket: &str) {
+        let s3 = &self.clients.s3;
+        s3.create_bucket()
+            .bucket(bucket)
+            .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+            .send()
+            .await
+            .unwrap();
+        let _ = s3.delete_public_access_block().bucket(bucket).send().await;
+        s3.put_bucket_acl()
+            .bucket(bucket)
+            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    pub async fn block_of(&self, bucket: &str) -> Option<(bool, bool, bool, bool)> {
+        match self
+            .clients
+            .s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(r) => r.public_access_block_configuration().map(|c| {
+                (
+                    c.block_public_acls().unwrap_or(false),
+                    c.ignore_public_acls().unwrap_or(false),
+                    c.block_public_policy().unwrap_or(false),
+                    c.restrict_public_buckets().unwrap_or(false),
+                )
+            }),
+            Err(_) => None,
+        }
+    }
+
+    pub async fn tags_of(&self, bucket: &str) -> HashMap<String, String> {
+        match self
+            .clients
+            .s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(r) => r
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+            Err(_) => HashMap::new(),
+        }
+    }
+}
+
+pub struct WorkerProc {
+    child: Option<Child>,
+    pub log: PathBuf,
+    pub id: String,
+}
+
+impl WorkerProc {
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a graceful exit; returns its exit status success.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            if start.elapsed() > timeout {
+                let _ = c.kill();
+                let _ = c.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pause(&self) {
+        if let Some(c) = &self.child {
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGSTOP);
+            }
+        }
+    }
+
+    pub fn resume(&self) {
+        if let Some(c) = &self.child {
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGCONT);
+            }
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn logs(workers: &[&WorkerProc]) -> String {
+    workers
+        .iter()
+        .map(|w| format!("===== {} =====\n{}", w.id, w.log_text()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An EventBridge "AWS API Call via CloudTrail" event as EventBridge puts it on the stream.
+pub fn eventbridge(
+    event_name: &str,
+    bucket: Option<&str>,
+    request_parameters: Value,
+    event_time: &str,
+    event_id: &str,
+) -> Value {
+    let mut resources = vec![];
+    if let Some(b) = bucket {
+        resources.push(json!({"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{b}")}));
+    }
+    json!({
+        "version": "0",
+        "id": format!("eb-{event_id}"),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": event_time,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::{ACCOUNT}:user/mallory"), "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLE", "userName": "mallory"},
+            "eventTime": event_time,
+            "eventSource": "s3.amazonaws.com",
+            "eventName": event_name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "198.51.100.23",
+            "userAgent": "[aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64 command/s3api]",
+            "requestParameters": request_parameters,
+            "responseElements": null,
+            "requestID": format!("REQ{event_id}"),
+            "eventID": event_id,
+            "readOnly": false,
+            "resources": resources,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": ACCOUNT,
+            "eventCategory": "Management"
+        }
+    })
+}
+
+pub fn now_time() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub fn put_bucket_acl_public(bucket: &str, event_id: &str, time: &str) -> Value {
+    eventbridge(
+        "PutBucketAcl",
+        Some(bucket),
+        json!({"bucketName": bucket, "Host": format!("{bucket}.s3.us-east-1.amazonaws.com"), "acl": [""], "x-amz-acl": ["public-read"]}),
+        time,
+        event_id,
+    )
+}
+
+pub fn put_object_acl_public(bucket: &str, key: &str, event_id: &str, time: &str) -> Value {
+    eventbridge(
+        "PutObjectAcl",
+        Some(bucket),
+        json!({"bucketName": bucket, "Host": format!("{bucket}.s3.us-east-1.amazonaws.com"), "key": key, "acl": "", "x-amz-acl": "public-read"}),
+        time,
+        event_id,
+    )
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_bucketwarden"))
+}
