@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Runs every check CI runs, from a clean clone: formatting, lints, unit, property, golden and
-# integration tests. Idempotent; safe to run again.
+# Runs every check CI runs, from a clean clone: formatting, lints, unit, property, golden-replay
+# and live integration tests (against moto's server on 127.0.0.1). Idempotent; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Python venv with the pinned moto server (scripts/venv.sh)"
+./scripts/venv.sh
+
+step "moto server on 127.0.0.1"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pidfile=".run/moto-test-$$.pid"
+endpoint=$(./scripts/moto.sh "$port" "$pidfile")
+cleanup() { if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi; }
+trap cleanup EXIT
+export BUCKETWARDEN_TEST_ENDPOINT="$endpoint"
+echo "moto at $endpoint"
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -12,7 +24,6 @@ cargo fmt --all --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
-step "cargo test (unit, property, golden replay, integration)"
-cargo test --locked --all-targets -- --test-threads 2
-# Doc tests run separately: --all-targets skips them.
+step "cargo test (unit, property, golden replay, live integration)"
+cargo test --locked --all-targets -- --test-threads 4
 cargo test --locked --doc

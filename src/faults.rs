@@ -122,7 +122,8 @@ impl Intercept for FaultInjector {
             return Ok(());
         };
         let req = context.request_mut();
-        // Make the faulted call harmless: a read in place of a write.
+        // Make the faulted call harmless: a read in place of a write. The headers that describe the
+        // original body must go with it, or the server waits for bytes that never come.
         if let Some(target) = req.headers().get("x-amz-target").map(str::to_owned) {
             let harmless = if target.starts_with("DynamoDB") {
                 "DynamoDB_20120810.ListTables"
@@ -130,9 +131,29 @@ impl Intercept for FaultInjector {
                 "Kinesis_20131202.ListStreams"
             };
             req.headers_mut().insert("x-amz-target", harmless);
+            req.headers_mut().insert("content-length", "2");
             *req.body_mut() = SdkBody::from("{}");
         } else if req.method() != "GET" {
             req.set_method("GET")?;
+            for h in [
+                "content-length",
+                "content-md5",
+                "content-type",
+                "transfer-encoding",
+                "content-encoding",
+                "x-amz-decoded-content-length",
+            ] {
+                req.headers_mut().remove(h);
+            }
+            let checksums: Vec<String> = req
+                .headers()
+                .iter()
+                .map(|(k, _)| k.to_owned())
+                .filter(|k| k.starts_with("x-amz-checksum-") || k == "x-amz-sdk-checksum-algorithm")
+                .collect();
+            for h in checksums {
+                req.headers_mut().remove(h);
+            }
             *req.body_mut() = SdkBody::empty();
         }
         cfg.interceptor_state().store_put(Injected(code));

@@ -214,6 +214,16 @@ impl IncidentTable {
     }
 }
 
+/// A deduplication id (at most 128 characters) that is the same for every publish of an incident.
+fn dedup_id(incident_id: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut a = std::hash::DefaultHasher::new();
+    (0u8, incident_id).hash(&mut a);
+    let mut b = std::hash::DefaultHasher::new();
+    (1u8, incident_id).hash(&mut b);
+    format!("{:016x}{:016x}", a.finish(), b.finish())
+}
+
 /// SNS alerts: one JSON message per incident, with a human-readable subject.
 #[derive(Clone, Debug)]
 pub struct Alerter {
@@ -229,12 +239,15 @@ impl Alerter {
         }
     }
 
-    /// Creates (or finds: CreateTopic is idempotent) the topic and returns its ARN.
+    /// Creates (or finds: CreateTopic is idempotent) the topic and returns its ARN. A name ending
+    /// in `.fifo` makes a FIFO topic, whose deduplication turns at-least-once alerts into
+    /// exactly-once ones.
     pub async fn ensure_topic(clients: &Clients, name: &str) -> Result<String, AwsError> {
-        let r = clients
-            .sns
-            .create_topic()
-            .name(name)
+        let mut req = clients.sns.create_topic().name(name);
+        if name.ends_with(".fifo") {
+            req = req.attributes("FifoTopic", "true");
+        }
+        let r = req
             .send()
             .await
             .map_err(|e| from_sdk("sns", "CreateTopic", e))?;
@@ -246,13 +259,23 @@ impl Alerter {
     pub async fn publish(&self, incident: &Incident) -> Result<(), AwsError> {
         let body = serde_json::to_string(incident)
             .map_err(|e| AwsError::other("sns", "Publish", e.to_string()))?;
-        self.clients
+        let mut req = self
+            .clients
             .sns
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(incident.subject())
-            .message(body)
-            .send()
+            .message(body);
+        if self.topic_arn.ends_with(".fifo") {
+            // A worker that dies between publishing and recording it publishes again after the
+            // restart; the same deduplication id makes SNS deliver it once.
+            req = req
+                .message_group_id(&incident.bucket)
+                .message_deduplication_id(dedup_id(&incident.incident_id));
+        } else {
+            // FIFO topics take no subject; standard ones show it in e-mail and chat.
+            req = req.subject(incident.subject());
+        }
+        req.send()
             .await
             .map(|_| ())
             .map_err(|e| from_sdk("sns", "Publish", e))

@@ -318,10 +318,11 @@ fn build_event(
     {
         return Err("no bucketName in requestParameters or resources".into());
     }
-    if event_name.is_object_write() || event_name == EventName::PutObjectAcl {
-        if target.key.is_none() && error_code.is_none() {
-            return Err("no object key in requestParameters".into());
-        }
+    if (event_name.is_object_write() || event_name == EventName::PutObjectAcl)
+        && target.key.is_none()
+        && error_code.is_none()
+    {
+        return Err("no object key in requestParameters".into());
     }
     Ok(Some(S3Event {
         event_id: non_empty(h.event_id.as_ref()),

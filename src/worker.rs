@@ -204,10 +204,14 @@ impl Worker {
             }
             let due = last_discovery.is_none_or(|t| t.elapsed() >= inner.s.discover_every);
             let round = async {
-                if due {
-                    discover(inner).await?;
-                }
-                take_round(inner, &mut tracker).await
+                let leases = retried("Scan leases", || inner.leases.list()).await?;
+                let leases = if due {
+                    discover(inner, &leases).await?;
+                    retried("Scan leases", || inner.leases.list()).await?
+                } else {
+                    leases
+                };
+                take_round(inner, &mut tracker, leases).await
             }
             .await;
             match round {
@@ -240,6 +244,33 @@ impl Worker {
         let _ = renewer.await;
         info!("worker stopped");
         Ok(())
+    }
+}
+
+/// Retries a throttled or transient call with jittered backoff (DESIGN §7), so one throttled call
+/// does not fail a whole batch or lease round; other errors return at once.
+async fn retried<T, F, Fut>(what: &'static str, mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut backoff = Backoff::new(
+        Duration::from_millis(50),
+        Duration::from_secs(2),
+        what.len() as u64 ^ std::process::id() as u64,
+    );
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.retryable() && backoff.attempts() < 6 => {
+                if e.is(Kind::Throttled) {
+                    metrics::counter!(m::THROTTLES, "service" => e.service).increment(1);
+                }
+                debug!(call = what, error = %e, "retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -302,7 +333,7 @@ async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
     }
 }
 
-async fn discover(inner: &Arc<Inner>) -> Result<(), AwsError> {
+async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<(), AwsError> {
     let mut shards = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -321,13 +352,7 @@ async fn discover(inner: &Arc<Inner>) -> Result<(), AwsError> {
             None => break,
         }
     }
-    let existing: HashSet<String> = inner
-        .leases
-        .list()
-        .await?
-        .into_iter()
-        .map(|l| l.key)
-        .collect();
+    let existing: HashSet<String> = leases.iter().map(|l| l.key.clone()).collect();
     let mut children: HashMap<String, Vec<String>> = HashMap::new();
     {
         let mut ends = inner.shard_ends.lock().expect("ends lock");
@@ -379,9 +404,12 @@ async fn discover(inner: &Arc<Inner>) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn take_round(inner: &Arc<Inner>, tracker: &mut ExpiryTracker) -> Result<(), AwsError> {
+async fn take_round(
+    inner: &Arc<Inner>,
+    tracker: &mut ExpiryTracker,
+    mut leases: Vec<Lease>,
+) -> Result<(), AwsError> {
     let me = inner.s.worker_id.as_str();
-    let mut leases = inner.leases.list().await?;
     let now = Instant::now();
     tracker.observe(&leases, now);
     let held: HashSet<String> = inner
@@ -687,22 +715,21 @@ async fn dead_letter(
     metrics::counter!(m::EVENTS_MALFORMED).increment(1);
     metrics::counter!(m::DEAD_LETTERS).increment(1);
     warn!(shard_id = shard, sequence_number = %rec.sequence_number, reason, "poison record dead-lettered and skipped");
-    inner
-        .dead
-        .put(
-            shard,
-            &rec.sequence_number,
-            &rec.data,
-            reason,
-            &now_rfc3339(),
-        )
-        .await
+    let at = now_rfc3339();
+    retried("PutItem dead letter", || {
+        inner
+            .dead
+            .put(shard, &rec.sequence_number, &rec.data, reason, &at)
+    })
+    .await
 }
 
 async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Result<(), AwsError> {
     if work.refreshed_accounts.insert(ev.account.clone()) {
         // Account state is shared by every worker: read it once per batch.
-        if let Some(v) = inner.store.load_account(&ev.account).await? {
+        if let Some(v) =
+            retried("GetItem account", || inner.store.load_account(&ev.account)).await?
+        {
             inner
                 .versions
                 .lock()
@@ -718,7 +745,11 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
     }
     if ev.event_name.is_account_level() {
         // Re-evaluate every bucket of the account, including those other workers own.
-        for (name, v) in inner.store.buckets_of_account(&ev.account).await? {
+        for (name, v) in retried("Query account buckets", || {
+            inner.store.buckets_of_account(&ev.account)
+        })
+        .await?
+        {
             install_bucket(inner, &name, v);
         }
         return Ok(());
@@ -729,7 +760,7 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
     if inner.loaded.lock().expect("loaded lock").contains(bucket) {
         return Ok(());
     }
-    if let Some(v) = inner.store.load_bucket(bucket).await? {
+    if let Some(v) = retried("GetItem bucket", || inner.store.load_bucket(bucket)).await? {
         install_bucket(inner, bucket, v);
     }
     inner
@@ -769,10 +800,10 @@ async fn handle_event(
 ) -> Result<(), AwsError> {
     let duplicate = match &ev.event_id {
         Some(id) if !work.seen_ids.insert(id.clone()) => true,
-        Some(id) => match inner
-            .dedup
-            .claim(id, &inner.s.worker_id, SystemTime::now())
-            .await?
+        Some(id) => match retried("dedup claim", || {
+            inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+        })
+        .await?
         {
             Claim::Done => true,
             Claim::Fresh => {
@@ -853,15 +884,25 @@ async fn act(
         return Ok(());
     }
     let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
-    if let Some((outcome, alerted)) = inner.incidents.outcome_of(&incident_id).await? {
+    let mut resumed_pending = false;
+    if let Some((outcome, alerted)) = retried("GetItem incident", || {
+        inner.incidents.outcome_of(&incident_id)
+    })
+    .await?
+    {
         if outcome != "pending" {
             if !alerted {
                 publish(inner, &incident_id, ev, bucket).await?;
             }
             return Ok(());
         }
+        resumed_pending = true;
     }
-    let live = match verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms).await {
+    let live = match retried("verify bucket", || {
+        verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
+    })
+    .await
+    {
         Ok(l) => l,
         Err(e) if e.is(Kind::NotFound) => {
             metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
@@ -883,7 +924,11 @@ async fn act(
             .settle_account_block(&ev.account, live.account_block, ev.time_ms);
     }
     let exposure = match key {
-        Some(k) => match verify::read_object(&inner.clients, &live, bucket, k).await {
+        Some(k) => match retried("verify object", || {
+            verify::read_object(&inner.clients, &live, bucket, k)
+        })
+        .await
+        {
             Ok((_, e)) => e,
             Err(e) if e.is(Kind::NotFound) => {
                 metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
@@ -896,6 +941,30 @@ async fn act(
         },
         None => live.exposure.clone(),
     };
+    if !exposure.public && resumed_pending {
+        // A previous attempt confirmed the exposure and recorded a pending incident, then died
+        // before recording the outcome; S3 shows the bucket closed now, so finish that incident.
+        let mut incident = incident_for(
+            inner,
+            ev,
+            line,
+            bucket,
+            key,
+            &incident_id,
+            line.action,
+            Vec::new(),
+        );
+        incident.outcome = "remediated".into();
+        incident.remediation = Some("completed_before_restart".into());
+        incident.remediated_at = Some(now_rfc3339());
+        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "remediated").increment(1);
+        info!(
+            shard_id = shard,
+            bucket, key, "finished an incident a previous attempt left pending"
+        );
+        return publish_incident(inner, &incident).await;
+    }
     if !exposure.public {
         metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
         if line.action != Action::None {
@@ -917,28 +986,18 @@ async fn act(
         p.decider()
             .decide(Transition::BecamePublic, Some(bucket), &tags)
     };
-    let mut incident = Incident {
-        incident_id: incident_id.clone(),
-        event_id: ev.event_id.clone(),
-        event_name: ev.event_name.as_str().to_owned(),
-        bucket: bucket.to_owned(),
-        key: key.map(str::to_owned),
-        account: ev.account.clone(),
-        region: ev.region.clone(),
-        actor_arn: ev.actor_arn.clone(),
-        source_ip: ev.source_ip.clone(),
-        reasons: exposure.reasons.clone(),
-        action: action.as_str().to_owned(),
-        outcome: "pending".into(),
-        remediation: None,
-        error: None,
-        event_time: ev.event_time.clone(),
-        detected_at: now_rfc3339(),
-        remediated_at: None,
-        worker: inner.s.worker_id.clone(),
-    };
+    let mut incident = incident_for(
+        inner,
+        ev,
+        line,
+        bucket,
+        key,
+        &incident_id,
+        action,
+        exposure.reasons.clone(),
+    );
     if action == Action::Remediate {
-        inner.incidents.put(&incident).await?;
+        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
         let result = match key {
             Some(k) => inner.remediator.remediate_object(bucket, k).await,
             None => {
@@ -970,9 +1029,46 @@ async fn act(
         incident.outcome = "alerted".into();
         info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "public and exempt or dry-run: alert only");
     }
-    inner.incidents.put(&incident).await?;
+    retried("PutItem incident", || inner.incidents.put(&incident)).await?;
     metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
     publish_incident(inner, &incident).await
+}
+
+#[allow(clippy::too_many_arguments)]
+fn incident_for(
+    inner: &Inner,
+    ev: &S3Event,
+    line: &Line,
+    bucket: &str,
+    key: Option<&str>,
+    incident_id: &str,
+    action: Action,
+    live_reasons: Vec<String>,
+) -> Incident {
+    Incident {
+        incident_id: incident_id.to_owned(),
+        event_id: ev.event_id.clone(),
+        event_name: ev.event_name.as_str().to_owned(),
+        bucket: bucket.to_owned(),
+        key: key.map(str::to_owned),
+        account: ev.account.clone(),
+        region: ev.region.clone(),
+        actor_arn: ev.actor_arn.clone(),
+        source_ip: ev.source_ip.clone(),
+        reasons: if live_reasons.is_empty() {
+            line.reasons.clone()
+        } else {
+            live_reasons
+        },
+        action: action.as_str().to_owned(),
+        outcome: "pending".into(),
+        remediation: None,
+        error: None,
+        event_time: ev.event_time.clone(),
+        detected_at: now_rfc3339(),
+        remediated_at: None,
+        worker: inner.s.worker_id.clone(),
+    }
 }
 
 async fn publish(
@@ -1065,7 +1161,10 @@ async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
             .get(&key)
             .copied()
             .unwrap_or(0);
-        let saved = inner.store.save_bucket(name, &state, expected).await?;
+        let saved = retried("save bucket", || {
+            inner.store.save_bucket(name, &state, expected)
+        })
+        .await?;
         inner
             .versions
             .lock()
@@ -1099,7 +1198,10 @@ async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
             .get(&key)
             .copied()
             .unwrap_or(0);
-        let saved = inner.store.save_account(account, &state, expected).await?;
+        let saved = retried("save account", || {
+            inner.store.save_account(account, &state, expected)
+        })
+        .await?;
         inner
             .versions
             .lock()
@@ -1107,7 +1209,7 @@ async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
             .insert(key, saved.version);
     }
     for id in &work.claimed {
-        inner.dedup.finish(id).await?;
+        retried("dedup finish", || inner.dedup.finish(id)).await?;
     }
     Ok(())
 }

@@ -51,20 +51,17 @@ async fn public_acl_is_locked_down_once_with_incident_and_alert() {
         f.block_of(&bucket).await == Some((true, true, true, true))
     })
     .await;
-    let tags = f.tags_of(&bucket).await;
-    assert!(
-        tags.contains_key("bucketwarden:remediated"),
-        "tags: {tags:?}\n{}",
-        w.log_text()
-    );
+    wait_for("the remediation tag", LONG, || async {
+        f.tags_of(&bucket)
+            .await
+            .contains_key("bucketwarden:remediated")
+    })
+    .await;
     wait_for("one incident", LONG, || async {
         !f.incidents().await.is_empty()
     })
     .await;
-    wait_for("one alert", LONG, || async {
-        f.drain_alerts().await.len() == 1
-    })
-    .await;
+    wait_for("one alert", LONG, || async { f.alerts().await.len() == 1 }).await;
     // Let the duplicate pass through too, then check nothing more happened.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let incidents = f.incidents().await;
@@ -80,7 +77,10 @@ async fn public_acl_is_locked_down_once_with_incident_and_alert() {
     );
     assert_eq!(s(i, "sourceIp"), "198.51.100.23");
     assert!(!s(i, "remediatedAt").is_empty());
-    assert!(f.drain_alerts().await.is_empty(), "a second alert was sent");
+    let alerts = f.alerts().await;
+    assert_eq!(alerts.len(), 1, "a second alert was sent: {alerts:?}");
+    assert!(alerts[0].0.contains(&bucket), "subject: {}", alerts[0].0);
+    assert_eq!(alerts[0].1["outcome"], "remediated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,13 +210,20 @@ async fn access_denied_remediation_is_recorded_failed_and_the_worker_keeps_going
     .await;
     let w = f.spawn_worker(
         "w1",
-        &[(
-            "BUCKETWARDEN_FAULTS",
-            "s3.PutPublicAccessBlock=AccessDenied",
-        )],
+        &[
+            (
+                "BUCKETWARDEN_FAULTS",
+                "s3.PutPublicAccessBlock=AccessDenied",
+            ),
+            (
+                "BUCKETWARDEN_LOG",
+                "info,bucketwarden=debug,aws_smithy_runtime::client::orchestrator=debug",
+            ),
+        ],
     );
-    wait_for("two incidents", LONG, || async {
-        f.incidents().await.len() == 2
+    wait_for("two incidents with final outcomes", LONG, || async {
+        let i = f.incidents().await;
+        i.len() == 2 && i.iter().all(|i| s(i, "outcome") != "pending")
     })
     .await;
     let incidents = f.incidents().await;
@@ -243,16 +250,20 @@ async fn access_denied_remediation_is_recorded_failed_and_the_worker_keeps_going
             .all(|g| g.grantee().and_then(|g| g.uri()).is_none()),
         "object still has group grants"
     );
-    wait_for("two alerts", LONG, || async {
-        f.drain_alerts().await.len() == 2 || false
-    })
-    .await;
+    wait_for("two alerts", LONG, || async { f.alerts().await.len() == 2 }).await;
+    assert!(f
+        .alerts()
+        .await
+        .iter()
+        .any(|(subject, _)| subject.contains("REMEDIATION FAILED")));
     assert!(w.log_text().contains("REMEDIATION FAILED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_then_three_workers_share_shards_and_survive_a_sigkill() {
-    let f = Fleet::new("fleet", 4, "").await;
+    // A FIFO alert topic: a worker SIGKILLed between publishing an alert and recording it
+    // publishes again after the take-over, and deduplication must make that one alert.
+    let f = Fleet::with_topic("fleet", 4, "", true).await;
     let mut w1 = f.spawn_worker("w1", &[]);
     let w2 = f.spawn_worker("w2", &[]);
     wait_for("four leases shared two and two", LONG, || async {
@@ -300,7 +311,7 @@ async fn two_then_three_workers_share_shards_and_survive_a_sigkill() {
     let distinct: HashSet<String> = incidents.iter().map(|i| s(i, "bucket")).collect();
     assert_eq!(incidents.len(), 24, "{}", logs(&[&w2, &w3]));
     assert_eq!(distinct.len(), 24);
-    let alerts = f.drain_alerts().await;
+    let alerts = f.alerts().await;
     let alerted: HashSet<String> = alerts
         .iter()
         .map(|(_, b)| b["bucket"].as_str().unwrap_or_default().to_owned())
@@ -509,18 +520,22 @@ async fn split_and_merge_mid_stream_keep_per_bucket_order_and_lose_nothing() {
         "per-bucket order or completeness broken\n{}",
         w.log_text()
     );
+    // moto 5.2.5 keeps routing writes to a closed parent (its get_shard_for_key does not skip
+    // closed shards), so children receive no data there; what can be checked is that the parents
+    // are read to their end and checkpointed SHARD_END, and that the merge child names both parents.
+    wait_for("parents checkpointed at SHARD_END", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .filter(|l| l.checkpoint == bucketwarden::lease::Checkpoint::ShardEnd)
+            .count()
+            >= 3
+    })
+    .await;
     let leases = f.leases().await;
     assert!(
         leases.iter().any(|l| l.parents.len() == 2),
         "the merge child's lease names both parents: {leases:?}"
-    );
-    assert!(
-        leases
-            .iter()
-            .filter(|l| l.checkpoint == bucketwarden::lease::Checkpoint::ShardEnd)
-            .count()
-            >= 3,
-        "{leases:?}"
     );
 }
 
@@ -558,7 +573,11 @@ async fn throttling_and_iterator_expiry_lose_nothing() {
         f.incidents().await.len() == 8
     })
     .await;
+    // The worker keeps polling after the work is done, so the injected expiry shows up.
+    wait_for("an iterator expiry to be recovered from", LONG, || async {
+        w.log_text().contains("iterator expired")
+    })
+    .await;
     let log = w.log_text();
-    assert!(log.contains("iterator expired"), "{log}");
     assert!(log.contains("fault injection is ON"));
 }

@@ -110,6 +110,7 @@ pub struct Fleet {
     pub queue_url: String,
     pub sqs: aws_sdk_sqs::Client,
     pub prefix: String,
+    seen_alerts: std::sync::Mutex<Vec<(String, Value)>>,
 }
 
 pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Duration
@@ -132,6 +133,12 @@ where
 
 impl Fleet {
     pub async fn new(tag: &str, shards: i32, extra_toml: &str) -> Fleet {
+        Fleet::with_topic(tag, shards, extra_toml, false).await
+    }
+
+    /// `fifo`: alerts go to a FIFO topic and a FIFO queue, whose deduplication is part of what a
+    /// test checks.
+    pub async fn with_topic(tag: &str, shards: i32, extra_toml: &str, fifo: bool) -> Fleet {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("t{}-{}-{}", std::process::id(), tag, n);
         let names = Names {
@@ -141,13 +148,23 @@ impl Fleet {
             state_table: format!("{prefix}-state"),
             incident_table: format!("{prefix}-incidents"),
             dead_letter_table: format!("{prefix}-dead"),
-            alert_topic: format!("{prefix}-alerts"),
+            alert_topic: if fifo {
+                format!("{prefix}-alerts.fifo")
+            } else {
+                format!("{prefix}-alerts")
+            },
         };
         let clients = clients().await;
         bucketwarden::init::init(&clients, &names, shards, Duration::from_secs(7 * 86400))
             .await
             .expect("init");
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("bucketwarden-{prefix}-"))
+            .tempdir()
+            .unwrap();
+        if std::env::var_os("BUCKETWARDEN_TEST_KEEP_LOGS").is_some() {
+            eprintln!("worker logs of {prefix}: {}", dir.path().display());
+        }
         let config_path = dir.path().join("bucketwarden.toml");
         let toml = format!(
             "[names]\nstream = \"{}\"\nlease_table = \"{}\"\ndedup_table = \"{}\"\nstate_table = \"{}\"\nincident_table = \"{}\"\ndead_letter_table = \"{}\"\nalert_topic = \"{}\"\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n{extra_toml}\n",
@@ -156,16 +173,17 @@ impl Fleet {
         std::fs::write(&config_path, toml).unwrap();
         // Alerts are observed the way an operator would: an SQS queue subscribed to the topic.
         let sqs = sqs().await;
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("{prefix}-q"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned();
-        let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{prefix}-q");
+        let queue_name = if fifo {
+            format!("{prefix}-q.fifo")
+        } else {
+            format!("{prefix}-q")
+        };
+        let mut create = sqs.create_queue().queue_name(&queue_name);
+        if fifo {
+            create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        }
+        let queue_url = create.send().await.unwrap().queue_url().unwrap().to_owned();
+        let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}");
         let topic_arn = bucketwarden::incident::Alerter::ensure_topic(&clients, &names.alert_topic)
             .await
             .unwrap();
@@ -186,6 +204,7 @@ impl Fleet {
             queue_url,
             sqs,
             prefix,
+            seen_alerts: Default::default(),
         }
     }
 
@@ -272,8 +291,16 @@ impl Fleet {
         .unwrap()
     }
 
+    /// Every alert received so far (subject, JSON body), accumulated across calls.
+    pub async fn alerts(&self) -> Vec<(String, Value)> {
+        let new = self.drain_alerts().await;
+        let mut seen = self.seen_alerts.lock().unwrap();
+        seen.extend(new);
+        seen.clone()
+    }
+
     /// Drains the alert queue: the SNS messages' JSON bodies.
-    pub async fn drain_alerts(&self) -> Vec<(String, Value)> {
+    async fn drain_alerts(&self) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         loop {
             let r = self
@@ -426,6 +453,15 @@ impl WorkerProc {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if std::env::var_os("BUCKETWARDEN_TEST_KEEP_LOGS").is_some() {
+            let d = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            let _ = d.keep();
+        }
     }
 }
 
