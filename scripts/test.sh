@@ -25,5 +25,8 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test (unit, property, golden replay, live integration)"
-cargo test --locked --all-targets -- --test-threads 4
+cargo test --locked --lib --bins --tests --examples -- --test-threads 4
 cargo test --locked --doc
+
+step "benches build and run once in test mode (figures come from scripts/bench-*.sh, not here)"
+cargo test --locked --benches
