@@ -10,7 +10,8 @@ fn bin() -> Command {
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
 }
 
@@ -27,10 +28,22 @@ fn replay_writes_schema_valid_lines_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.json");
     std::fs::write(&path, LOG).unwrap();
-    let out = bin().args(["replay", "--no-progress"]).arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["replay", "--no-progress"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     let v = schema("transcript-line.schema.json");
     for l in &lines {
@@ -40,7 +53,10 @@ fn replay_writes_schema_valid_lines_and_a_summary() {
     assert_eq!(lines[2]["action"], "remediate");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("malformed"), "{stderr}");
-    assert!(stderr.contains("line 6"), "the malformed record's position is reported: {stderr}");
+    assert!(
+        stderr.contains("line 6"),
+        "the malformed record's position is reported: {stderr}"
+    );
     assert!(stderr.contains("became_public 1"), "{stderr}");
     assert!(stderr.contains("not S3 1"), "{stderr}");
 }
@@ -51,25 +67,47 @@ fn out_file_dry_run_and_config() {
     let path = dir.path().join("log.json");
     std::fs::write(&path, LOG).unwrap();
     let out_path = dir.path().join("t.jsonl");
-    bin().args(["replay", "--dry-run", "--out"]).arg(&out_path).arg(&path).assert().success().stdout("");
+    bin()
+        .args(["replay", "--dry-run", "--out"])
+        .arg(&out_path)
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("");
     let text = std::fs::read_to_string(&out_path).unwrap();
-    assert!(text.lines().any(|l| l.contains(r#""action":"alert""#)), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains(r#""action":"alert""#)),
+        "{text}"
+    );
     let cfg = dir.path().join("c.toml");
     let mut f = std::fs::File::create(&cfg).unwrap();
     writeln!(f, "[exemptions]\nbuckets = [\"cli-*\"]").unwrap();
-    let out = bin().args(["replay", "--config"]).arg(&cfg).arg(&path).output().unwrap();
+    let out = bin()
+        .args(["replay", "--config"])
+        .arg(&cfg)
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(r#""action":"alert""#));
 }
 
 #[test]
 fn exit_codes() {
-    bin().args(["replay", "/definitely/not/here"]).assert().code(1);
+    bin()
+        .args(["replay", "/definitely/not/here"])
+        .assert()
+        .code(1);
     bin().args(["replay"]).assert().code(2);
     bin().args(["replay", "--bogus", "x"]).assert().code(2);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[exemptions]\nbucket = []\n").unwrap();
-    let out = bin().args(["replay", "--config"]).arg(&cfg).arg(dir.path()).output().unwrap();
+    let out = bin()
+        .args(["replay", "--config"])
+        .arg(&cfg)
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `bucket`"));
 }
@@ -78,12 +116,28 @@ fn exit_codes() {
 fn help_teaches() {
     let out = bin().args(["replay", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in ["--config", "--out", "--dry-run", "Exit status", "Examples", "JSON Lines", "gzip"] {
-        assert!(help.contains(needle), "replay --help lacks {needle}:\n{help}");
+    for needle in [
+        "--config",
+        "--out",
+        "--dry-run",
+        "Exit status",
+        "Examples",
+        "JSON Lines",
+        "gzip",
+    ] {
+        assert!(
+            help.contains(needle),
+            "replay --help lacks {needle}:\n{help}"
+        );
     }
     let out = bin().args(["run", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in ["--worker-id", "--metrics-addr", "AWS_ENDPOINT_URL", "SIGTERM"] {
+    for needle in [
+        "--worker-id",
+        "--metrics-addr",
+        "AWS_ENDPOINT_URL",
+        "SIGTERM",
+    ] {
         assert!(help.contains(needle), "run --help lacks {needle}");
     }
 }
