@@ -581,3 +581,98 @@ async fn throttling_and_iterator_expiry_lose_nothing() {
     let log = w.log_text();
     assert!(log.contains("fault injection is ON"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_cover_every_dashboard_query() {
+    let f = Fleet::new("metrics", 1, "").await;
+    let port = free_port();
+    let w = f.spawn_worker_with_metrics("w1", &[], Some(port));
+    let b = f.bucket("metered");
+    f.make_public_bucket(&b).await;
+    f.put_event(
+        &b,
+        &put_bucket_acl_public(&b, "ev-metered", &ts(base_ms(), 0)),
+    )
+    .await;
+    f.put_raw(&b, b"not json".to_vec()).await;
+    let mut other = eventbridge(
+        "DescribeInstances",
+        None,
+        json!({"instancesSet": {}}),
+        &ts(base_ms(), 1),
+        "ev-ec2",
+    );
+    other["detail"]["eventSource"] = json!("ec2.amazonaws.com");
+    f.put_event(&b, &other).await;
+    wait_for("the remediation", LONG, || async {
+        f.block_of(&b).await == Some((true, true, true, true))
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let text = wait_and_scrape(&url, &w).await;
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grafana/bucketwarden-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for token in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if token.starts_with("bucketwarden_") {
+                    names.insert(token.to_owned());
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 15, "{names:?}");
+    // Counters and histograms that nothing has touched yet are legitimately absent; everything a
+    // remediation, a poison record and a lease exercise must be there.
+    let untouched = [
+        "bucketwarden_events_duplicate_total",
+        "bucketwarden_throttles_total",
+        "bucketwarden_leases_lost_total",
+        "bucketwarden_alerts_total",
+    ];
+    for name in names.iter().filter(|n| !untouched.contains(&n.as_str())) {
+        let present = text
+            .lines()
+            .any(|l| l.starts_with(name.as_str()) && !l.starts_with('#'));
+        assert!(
+            present,
+            "dashboard queries {name} but the worker does not export it:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("bucketwarden_transitions_total{transition=\"became_public\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&b),
+        "a bucket name leaked into a metric label"
+    );
+}
+
+async fn wait_and_scrape(url: &str, w: &WorkerProc) -> String {
+    for _ in 0..100 {
+        if let Ok(out) = std::process::Command::new("curl")
+            .args(["-fsS", url])
+            .output()
+        {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("bucketwarden_remediations_total")
+                && text.contains("bucketwarden_checkpoint_latency_seconds_bucket")
+                && text.contains("bucketwarden_dead_letters_total")
+                && text.contains("bucketwarden_events_skipped_total")
+            {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no metrics at {url}\n{}", w.log_text());
+}

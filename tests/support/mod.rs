@@ -23,7 +23,7 @@ pub struct Moto {
     _child: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -210,14 +210,26 @@ impl Fleet {
 
     /// Starts `bucketwarden run` as a separate process (so it can be SIGKILLed for real).
     pub fn spawn_worker(&self, id: &str, extra_env: &[(&str, &str)]) -> WorkerProc {
+        self.spawn_worker_with_metrics(id, extra_env, None)
+    }
+
+    pub fn spawn_worker_with_metrics(
+        &self,
+        id: &str,
+        extra_env: &[(&str, &str)],
+        metrics_port: Option<u16>,
+    ) -> WorkerProc {
         let log = self.dir.path().join(format!("{id}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
+        let metrics = metrics_port
+            .map(|p| format!("127.0.0.1:{p}"))
+            .unwrap_or_else(|| "none".into());
         cmd.args(["run", "--config"]).arg(&self.config_path).args([
             "--worker-id",
             id,
             "--metrics-addr",
-            "none",
+            &metrics,
         ]);
         for (k, v) in aws_env() {
             cmd.env(k, v);

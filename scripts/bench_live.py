@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Live consumer benchmark (issue: bucketwarden run). Against moto on 127.0.0.1: a 4-shard stream,
+2 workers, a mixed load of irrelevant records (other services, S3 reads, skipped within
+microseconds) and real public transitions (buckets made public in moto's S3, then their
+PutBucketAcl event put on the stream). Prints records/s consumed per worker, CPU seconds per
+million records, and latency from the record's arrival to the remediation applied (p50, p99).
+
+usage: bench_live.py ENDPOINT BINARY [IRRELEVANT=100000] [PUBLIC=100]
+"""
+import json, os, signal, statistics, subprocess, sys, tempfile, time, uuid, urllib.request
+
+import botocore.session
+
+endpoint, binary = sys.argv[1], sys.argv[2]
+irrelevant = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+public = int(sys.argv[4]) if len(sys.argv) > 4 else 100
+ACCOUNT = "123456789012"
+prefix = "bench%d" % os.getpid()
+names = dict(stream=f"{prefix}-events", lease_table=f"{prefix}-leases", dedup_table=f"{prefix}-dedup", state_table=f"{prefix}-state",
+             incident_table=f"{prefix}-incidents", dead_letter_table=f"{prefix}-dead", alert_topic=f"{prefix}-alerts")
+env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1",
+           AWS_EC2_METADATA_DISABLED="true", BUCKETWARDEN_LOG="warn")
+s = botocore.session.get_session()
+kw = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench")
+kinesis, s3, ddb = s.create_client("kinesis", **kw), s.create_client("s3", **kw), s.create_client("dynamodb", **kw)
+
+tmp = tempfile.mkdtemp(prefix="bucketwarden-bench-")
+cfg = os.path.join(tmp, "bench.toml")
+with open(cfg, "w") as f:
+    f.write("[names]\n" + "".join(f'{k} = "{v}"\n' for k, v in names.items()))
+subprocess.run([binary, "init", "--config", cfg, "--shards", "4"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def event(detail):
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+            "account": ACCOUNT, "time": now(), "region": "us-east-1", "resources": [], "detail": detail}
+
+
+def noise(i):
+    if i % 3 == 0:
+        d = {"eventVersion": "1.09", "eventTime": now(), "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+             "awsRegion": "us-east-1", "requestParameters": {"bucketName": f"data-{i % 500}", "key": f"k/{i}.parquet"},
+             "eventID": str(uuid.uuid4()), "recipientAccountId": ACCOUNT, "eventCategory": "Data"}
+    else:
+        d = {"eventVersion": "1.08", "eventTime": now(), "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+             "awsRegion": "us-east-1", "requestParameters": {"instancesSet": {}}, "eventID": str(uuid.uuid4()),
+             "recipientAccountId": ACCOUNT, "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/app/s{i}"}}
+    return json.dumps(event(d)).encode()
+
+
+def put_records(entries):
+    for i in range(0, len(entries), 500):
+        batch = entries[i:i + 500]
+        while batch:
+            r = kinesis.put_records(StreamName=names["stream"], Records=batch)
+            batch = [e for e, res in zip(batch, r["Records"]) if "ErrorCode" in res]
+
+
+print(f"==> loading {irrelevant:,} irrelevant records", flush=True)
+t0 = time.time()
+put_records([{"Data": noise(i), "PartitionKey": f"pk-{i % 64}"} for i in range(irrelevant)])
+print(f"    put in {time.time() - t0:.1f} s", flush=True)
+
+buckets = [f"{prefix}-pub-{i:04d}" for i in range(public)]
+for b in buckets:
+    s3.create_bucket(Bucket=b, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=b)
+    s3.put_bucket_acl(Bucket=b, ACL="public-read")
+
+metrics_ports = [19464 + (os.getpid() % 200) * 2 + i for i in range(2)]
+workers, cpu0 = [], []
+start = time.time()
+for i, port in enumerate(metrics_ports):
+    w = subprocess.Popen([binary, "run", "--config", cfg, "--worker-id", f"bench-w{i}", "--metrics-addr", f"127.0.0.1:{port}"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"w{i}.log"), "w"))
+    workers.append(w)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def received(port):
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except Exception:
+        return 0
+    return sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith("bucketwarden_records_received_total"))
+
+
+print("==> 2 workers draining the backlog", flush=True)
+while sum(received(p) for p in metrics_ports) < irrelevant:
+    time.sleep(0.5)
+    if time.time() - start > 1800:
+        sys.exit("backlog not drained in 30 minutes")
+drain = time.time() - start
+per_worker = [received(p) for p in metrics_ports]
+cpu_drain = sum(cpu_seconds(w.pid) for w in workers)
+
+print(f"==> {public} public transitions, one at a time, while the fleet is caught up", flush=True)
+put_at = {}
+for i, b in enumerate(buckets):
+    d = {"eventVersion": "1.09", "eventTime": now(), "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl", "awsRegion": "us-east-1",
+         "requestParameters": {"bucketName": b, "acl": [""], "x-amz-acl": ["public-read"]}, "eventID": str(uuid.uuid4()),
+         "recipientAccountId": ACCOUNT, "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/bench"}}
+    put_at[b] = time.time()
+    kinesis.put_record(StreamName=names["stream"], Data=json.dumps(event(d)).encode(), PartitionKey=b)
+    time.sleep(0.05)
+deadline = time.time() + 120
+lat = {}
+while len(lat) < public and time.time() < deadline:
+    for page in ddb.get_paginator("scan").paginate(TableName=names["incident_table"]):
+        for it in page["Items"]:
+            b = it["bucket"]["S"]
+            if b in put_at and "remediatedAt" in it:
+                ts = it["remediatedAt"]["S"]
+                t = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + float("0." + ts[20:23])
+                lat[b] = t - put_at[b]
+    time.sleep(0.5)
+for w in workers:
+    w.send_signal(signal.SIGTERM)
+for w in workers:
+    w.wait(timeout=60)
+
+lats = sorted(lat.values())
+q = lambda p: lats[min(len(lats) - 1, int(p * len(lats)))] if lats else float("nan")
+print(f"records consumed      {irrelevant:,} irrelevant in {drain:.1f} s by 2 workers: "
+      + ", ".join(f"{n:,.0f} ({n / drain:,.0f}/s)" for n in per_worker))
+print(f"consumer CPU          {cpu_drain:.2f} CPU-s for the backlog = {cpu_drain / irrelevant * 1e6:.2f} CPU-s per million irrelevant records (target < 5)")
+print(f"remediated            {len(lats)}/{public} public transitions")
+print(f"arrival->remediated   p50 {q(0.5) * 1000:.0f} ms, p99 {q(0.99) * 1000:.0f} ms, max {max(lats) * 1000 if lats else float('nan'):.0f} ms (target p99 < 1500 ms)")
+print(f"logs                  {tmp}")
