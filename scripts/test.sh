@@ -30,3 +30,10 @@ cargo test --locked --doc
 
 step "benches build and run once in test mode (figures come from scripts/bench-*.sh, not here)"
 cargo test --locked --benches
+
+step "quick start end to end: scripts/demo.sh on its own moto server and ports"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
+  BUCKETWARDEN_DEMO_METRICS_PORTS="$(free_port) $(free_port)" ./scripts/demo.sh
+
+step "all checks passed"

@@ -478,6 +478,32 @@ impl Fold {
         }
     }
 
+    /// Records a remediation the worker applied at `at` (the bucket's block turned fully on), so
+    /// that a later event re-opening the bucket is judged against the locked-down state even when
+    /// no CloudTrail event for the remediation itself arrives (or arrives later).
+    pub fn note_bucket_locked(&mut self, name: &str, at: i64) {
+        if let Some(b) = self.buckets.get_mut(name) {
+            if !b.block.is_newer_than(at) {
+                b.block.set(BlockFlags::known(BlockConfig::ALL_ON), at);
+            }
+        }
+    }
+
+    /// Records that the worker reset an object's ACL to private at `at`.
+    pub fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
+        if let Some(b) = self.buckets.get_mut(bucket) {
+            if b.objects.get(key).is_none_or(|o| o.at <= at) {
+                b.objects.insert(
+                    key.to_owned(),
+                    Stamped {
+                        value: Acl::PRIVATE,
+                        at,
+                    },
+                );
+            }
+        }
+    }
+
     /// Sets the account block from a live read, if newer than what is known.
     pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
         let entry = self.accounts.entry(account.to_owned()).or_default();
@@ -1016,5 +1042,119 @@ fn diff(
                 exposure,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::EventName;
+
+    fn ev(id: &str, t: i64, name: EventName, key: Option<&str>, change: Change) -> S3Event {
+        S3Event {
+            event_id: Some(id.to_owned()),
+            event_time: crate::time::format_millis(t),
+            time_ms: t,
+            event_name: name,
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            bucket: Some("b1".into()),
+            key: key.map(str::to_owned),
+            actor_arn: None,
+            source_ip: None,
+            user_agent: None,
+            error_code: None,
+            change: Some(change),
+        }
+    }
+
+    fn public_acl() -> Change {
+        Change::BucketAcl(Acl::from_canned("public-read").unwrap())
+    }
+
+    #[test]
+    fn a_remediated_bucket_reopened_is_a_new_transition() {
+        let mut f = Fold::new(60_000);
+        let opened = [
+            ev(
+                "1",
+                1_000,
+                EventName::CreateBucket,
+                None,
+                Change::CreateBucket {
+                    acl: None,
+                    ownership: Some(Ownership::ObjectWriter),
+                },
+            ),
+            ev(
+                "2",
+                2_000,
+                EventName::DeleteBucketPublicAccessBlock,
+                None,
+                Change::DeleteBucketBlock,
+            ),
+            ev("3", 3_000, EventName::PutBucketAcl, None, public_acl()),
+        ];
+        let last = opened.iter().map(|e| f.apply(e)).last().unwrap();
+        assert_eq!(last[0].transition, Transition::BecamePublic);
+        f.note_bucket_locked("b1", 4_000);
+        assert!(!f.bucket_exposure("b1").unwrap().public);
+        // An event from before the remediation does not undo it…
+        let late = f.apply(&ev(
+            "4",
+            3_500,
+            EventName::DeleteBucketPublicAccessBlock,
+            None,
+            Change::DeleteBucketBlock,
+        ));
+        assert_eq!(late[0].transition, Transition::Unchanged);
+        assert!(!f.bucket_exposure("b1").unwrap().public);
+        // …one from after it re-opens the bucket and is a transition again.
+        let reopened = f.apply(&ev(
+            "5",
+            5_000,
+            EventName::DeleteBucketPublicAccessBlock,
+            None,
+            Change::DeleteBucketBlock,
+        ));
+        assert_eq!(reopened[0].transition, Transition::BecamePublic);
+    }
+
+    #[test]
+    fn a_private_object_after_remediation_can_become_public_again() {
+        let mut f = Fold::new(60_000);
+        f.apply(&ev(
+            "1",
+            1_000,
+            EventName::CreateBucket,
+            None,
+            Change::CreateBucket {
+                acl: None,
+                ownership: Some(Ownership::ObjectWriter),
+            },
+        ));
+        f.apply(&ev(
+            "2",
+            2_000,
+            EventName::DeleteBucketPublicAccessBlock,
+            None,
+            Change::DeleteBucketBlock,
+        ));
+        let put = Change::ObjectAcl(Acl::from_canned("public-read").unwrap());
+        let first = f.apply(&ev(
+            "3",
+            3_000,
+            EventName::PutObjectAcl,
+            Some("k"),
+            put.clone(),
+        ));
+        assert!(first
+            .iter()
+            .any(|o| o.transition == Transition::BecamePublic));
+        f.note_object_private("b1", "k", 4_000);
+        let again = f.apply(&ev("4", 5_000, EventName::PutObjectAcl, Some("k"), put));
+        assert!(again
+            .iter()
+            .any(|o| o.transition == Transition::BecamePublic));
     }
 }

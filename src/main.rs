@@ -65,6 +65,60 @@ AWS_ENDPOINT_URL=http://127.0.0.1:5000 bucketwarden run --worker-id laptop-1 --m
         after_help = "Example:\n  AWS_ENDPOINT_URL=http://127.0.0.1:5000 bucketwarden init --shards 4"
     )]
     Init(InitArgs),
+    /// Local CloudTrail for development: proxy S3 calls to an emulator and put their events on the stream.
+    #[command(
+        name = "dev-trail",
+        long_about = "A CloudTrail stand-in for a laptop. Listens on 127.0.0.1, forwards every S3 REST \
+request unchanged to the emulator (--upstream, default AWS_ENDPOINT_URL), returns its response \
+unchanged, and for each watched call (bucket ACL, policy, block, ownership, tags, website, \
+create/delete bucket, object ACL and uploads with an ACL, S3 Control account block and access \
+points) puts the EventBridge \"AWS API Call via CloudTrail\" event on the Kinesis stream with \
+the bucket name as partition key, shaped as AWS shapes it: userIdentity from the request's access \
+key, requestParameters with the canned ACL, grant headers and XML bodies converted as CloudTrail \
+converts them, and errorCode/errorMessage when the call failed.\n\n\
+Point the AWS CLI or an SDK at it instead of at the emulator. Path-style and virtual-host-style \
+(<bucket>.localhost:PORT) requests both work; uploads stream through without being buffered. \
+Events are put one at a time in completion order; if Kinesis is unavailable they wait and are \
+retried, never dropped while the proxy runs. Not for production: on AWS, CloudTrail and an \
+EventBridge rule (deploy/) do this.",
+        after_help = "Examples:\n  \
+AWS_ENDPOINT_URL=http://127.0.0.1:5000 bucketwarden dev-trail\n  \
+aws --endpoint-url http://127.0.0.1:4567 s3api put-bucket-acl --bucket demo --acl public-read\n  \
+bucketwarden dev-trail --listen 127.0.0.1:0 --upstream http://127.0.0.1:5000 --config bucketwarden.toml"
+    )]
+    DevTrail(DevTrailArgs),
+}
+
+#[derive(Args)]
+struct DevTrailArgs {
+    /// Config file; [names] stream is where events go
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed)
+    #[arg(
+        long,
+        env = "BUCKETWARDEN_DEV_TRAIL_LISTEN",
+        default_value = "127.0.0.1:4567"
+    )]
+    listen: std::net::SocketAddr,
+    /// The emulator's S3 endpoint [default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL]
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Stream to put events on [default: the config's [names] stream]
+    #[arg(long)]
+    stream: Option<String>,
+    /// Account recorded when the access key does not name one (moto treats a 12-digit key as the account)
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// Region recorded when the request is not signed [default: AWS_REGION, else us-east-1]
+    #[arg(long)]
+    region: Option<String>,
+    /// Host suffix for virtual-host-style requests, <bucket>.<suffix>; repeatable
+    #[arg(long = "vhost-suffix", default_value = "localhost")]
+    vhost_suffixes: Vec<String>,
+    /// Log format: "text" for people, "json" for log pipelines
+    #[arg(long, env = "BUCKETWARDEN_LOG_FORMAT", default_value = "text")]
+    log_format: String,
 }
 
 #[derive(Args)]
@@ -125,6 +179,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => run_replay(args),
         Command::Run(args) => run_worker(args),
         Command::Init(args) => run_init(args),
+        Command::DevTrail(args) => run_dev_trail(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -211,6 +266,55 @@ fn run_init(args: InitArgs) -> anyhow::Result<u8> {
             println!("{line}");
         }
         Ok(0)
+    })
+}
+
+fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
+    init_tracing(&args.log_format);
+    let config = load_config(args.config.as_ref())?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let upstream = args
+        .upstream
+        .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .context(
+            "dev-trail forwards to an emulator: pass --upstream URL or set AWS_ENDPOINT_URL",
+        )?;
+    let opts = bucketwarden::dev_trail::Options {
+        listen: args.listen,
+        upstream,
+        stream: args.stream.unwrap_or(config.names.stream.clone()),
+        vhost_suffixes: args.vhost_suffixes,
+        account_id: args.account_id,
+        region: args
+            .region
+            .or_else(|| env("AWS_REGION"))
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+    };
+    runtime()?.block_on(async move {
+        let clients = bucketwarden::aws::Clients::from_env().await?;
+        let stream = opts.stream.clone();
+        let upstream = opts.upstream.clone();
+        let proxy = bucketwarden::dev_trail::DevTrail::bind(opts).await?;
+        let addr = proxy.local_addr();
+        println!("dev-trail listening on http://{addr} (S3 calls forwarded to {upstream}, events to stream {stream})");
+        std::io::stdout().flush().ok();
+        let token = tokio_util::sync::CancellationToken::new();
+        let stop = token.clone();
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stop.cancel();
+        });
+        let summary = proxy.run(clients.kinesis, token).await;
+        eprintln!("{summary}");
+        Ok(if summary.events_undelivered == 0 { 0 } else { 1 })
     })
 }
 

@@ -1009,6 +1009,18 @@ async fn act(
         };
         match result {
             Ok(applied) => {
+                // No CloudTrail event for our own fix may ever reach this worker (or only
+                // later), so record it in the fold: a re-opening must be a new transition.
+                // Stamped with the triggering event's time, not the clock: CloudTrail times have
+                // second precision, and a re-opening in the same second must not look stale.
+                let at = ev.time_ms;
+                {
+                    let mut p = inner.pipeline.lock().expect("pipeline lock");
+                    match key {
+                        Some(k) => p.fold_mut().note_object_private(bucket, k, at),
+                        None => p.fold_mut().note_bucket_locked(bucket, at),
+                    }
+                }
                 incident.outcome = "remediated".into();
                 incident.remediation = Some(applied.as_str().to_owned());
                 incident.remediated_at = Some(now_rfc3339());
