@@ -764,8 +764,29 @@ async fn the_fleet_locks_down_what_is_made_public_through_dev_trail() {
         f.incidents().await.len() >= 4
     })
     .await;
-    wait_for("four alerts", LONG, || async {
-        f.alerts().await.len() >= 4
+
+    // The same bucket opened again after its lock-down is a new exposure, acted on again.
+    s3.delete_public_access_block()
+        .bucket(&acl_bucket)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_acl()
+        .bucket(&acl_bucket)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    wait_for("five incidents", LONG, || async {
+        f.incidents().await.len() >= 5
+    })
+    .await;
+    wait_for("the re-opened bucket locked down again", LONG, || async {
+        f.block_of(&acl_bucket).await == Some((true, true, true, true))
+    })
+    .await;
+    wait_for("five alerts", LONG, || async {
+        f.alerts().await.len() >= 5
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -779,19 +800,22 @@ async fn the_fleet_locks_down_what_is_made_public_through_dev_trail() {
             .push(s(i, "outcome"));
     }
     let logs = logs(&[&w]);
-    assert_eq!(incidents.len(), 4, "{by_bucket:?}\n{logs}");
-    for b in [&acl_bucket, &policy_bucket, &obj_bucket, &sentinel] {
-        assert_eq!(
-            by_bucket.get(b.as_str()),
-            Some(&vec!["remediated".to_string()]),
-            "{b}: {by_bucket:?}"
-        );
+    assert_eq!(incidents.len(), 5, "{by_bucket:?}\n{logs}");
+    let once = vec!["remediated".to_string()];
+    let twice = vec!["remediated".to_string(), "remediated".to_string()];
+    assert_eq!(
+        by_bucket.get(acl_bucket.as_str()),
+        Some(&twice),
+        "{by_bucket:?}"
+    );
+    for b in [&policy_bucket, &obj_bucket, &sentinel] {
+        assert_eq!(by_bucket.get(b.as_str()), Some(&once), "{b}: {by_bucket:?}");
     }
     assert!(
         !by_bucket.contains_key(&missing),
         "a failed call was acted on"
     );
-    assert_eq!(f.alerts().await.len(), 4);
+    assert_eq!(f.alerts().await.len(), 5);
     // Every event was readable: nothing was dead-lettered as poison.
     let dead = f.scan(&f.names.dead_letter_table).await;
     assert!(
