@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check CI runs, from a clean clone: formatting, lints, unit, property, golden-replay
-# and live integration tests (against moto's server on 127.0.0.1). Idempotent; safe to run again.
+# Runs every check CI runs, from a clean clone: formatting, lints, unit, property, golden-replay,
+# live integration tests (against moto's server on 127.0.0.1), observability tests (a real
+# Prometheus), and the quick start end to end. Installs what it needs (a project-local Python venv;
+# Debian's prometheus package if missing). Idempotent; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,16 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Python venv with the pinned moto server (scripts/venv.sh)"
 ./scripts/venv.sh
+
+step "Prometheus and promtool (Debian's prometheus package) for the observability tests"
+if ! command -v promtool > /dev/null || ! command -v prometheus > /dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends prometheus \
+    || { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends prometheus; }
+fi
+promtool --version | head -1
 
 step "moto server on 127.0.0.1"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -42,7 +42,8 @@ read, 2 on a usage error.",
         after_help = "Examples:\n  \
 bucketwarden replay replay-fixtures/\n  \
 bucketwarden replay --config bucketwarden.toml --out decisions.jsonl s3-logs/AWSLogs/\n  \
-bucketwarden replay --dry-run 2024-05-01.json.gz | jq 'select(.transition==\"became_public\")'"
+bucketwarden replay --dry-run 2024-05-01.json.gz | jq 'select(.transition==\"became_public\")'\n  \
+bucketwarden replay --metrics-out replay.prom --out /dev/null s3-logs/"
     )]
     Replay(ReplayArgs),
     /// Run one live worker: consume the Kinesis stream and lock down what becomes public.
@@ -129,7 +130,7 @@ struct RunArgs {
     /// This worker's id in the lease table [default: <hostname>:<pid>]
     #[arg(long, env = "BUCKETWARDEN_WORKER_ID")]
     worker_id: Option<String>,
-    /// Serve Prometheus metrics at http://ADDR/metrics; "none" to disable
+    /// Serve http://ADDR/metrics (Prometheus), /healthz (alive) and /readyz (holds a lease or is idle by design, renewals fresh); "none" to disable
     #[arg(
         long,
         env = "BUCKETWARDEN_METRICS_ADDR",
@@ -168,6 +169,9 @@ struct ReplayArgs {
     /// Do not draw progress on stderr (it is drawn only when stderr is a terminal anyway)
     #[arg(long)]
     no_progress: bool,
+    /// Also write the run's counters in Prometheus text format, under the live metric names
+    #[arg(long, value_name = "FILE")]
+    metrics_out: Option<PathBuf>,
     /// CloudTrail log files or directories (read recursively in file-name order)
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -229,16 +233,26 @@ fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
         .unwrap_or_else(bucketwarden::worker::default_worker_id);
     let settings = bucketwarden::worker::Settings::from_config(&config, worker_id);
     runtime()?.block_on(async move {
-        if args.metrics_addr != "none" {
+        // Bind first: a taken port is a start-up error, not a silent absence of metrics.
+        let metrics = if args.metrics_addr == "none" {
+            None
+        } else {
             let addr: std::net::SocketAddr = args.metrics_addr.parse().with_context(|| {
                 format!("--metrics-addr {:?} is not HOST:PORT", args.metrics_addr)
             })?;
-            bucketwarden::metrics::install(addr)
+            let listener = bucketwarden::metrics::bind(addr)
+                .await
                 .with_context(|| format!("cannot serve metrics on {addr}"))?;
-            tracing::info!(%addr, "metrics at http://{addr}/metrics");
-        }
+            let handle = bucketwarden::metrics::install_recorder()
+                .context("cannot install the metrics recorder")?;
+            Some((addr, listener, handle))
+        };
         let clients = bucketwarden::aws::Clients::from_env().await?;
         let worker = bucketwarden::worker::Worker::new(config, settings, clients).await?;
+        if let Some((addr, listener, handle)) = metrics {
+            tokio::spawn(bucketwarden::metrics::serve(listener, handle, worker.health()));
+            tracing::info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz");
+        }
         let token = worker.shutdown_token();
         tokio::spawn(async move {
             let mut term =
@@ -337,5 +351,9 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let summary = replay::run(&opts, &mut out, &mut err)?;
     drop(out);
     eprint!("{}", replay::render_summary(&summary));
+    if let Some(path) = &args.metrics_out {
+        std::fs::write(path, bucketwarden::metrics::render_replay(&summary.stats))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(summary.exit_code() as u8)
 }

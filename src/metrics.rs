@@ -1,10 +1,29 @@
 //! Every metric name in one place (DESIGN §8: `bucketwarden_<name>_<unit>[_total]`, bounded labels
-//! only — never a bucket name or key) and the Prometheus exporter. Owns naming, not counting
-//! policy: callers record through the `metrics` macros with these names.
+//! only — never a bucket name or key), the Prometheus recorder, and the HTTP endpoints `/metrics`,
+//! `/healthz` and `/readyz`. Owns naming and exposition, not counting policy: callers record
+//! through the `metrics` macros with these names; readiness is judged by `health`.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::health::Health;
+
+/// Kinesis records received (one record may carry several events).
 pub const RECORDS_RECEIVED: &str = "bucketwarden_records_received_total";
+/// label `shard_id` (bounded by the stream's shard count)
+pub const SHARD_RECORDS_READ: &str = "bucketwarden_shard_records_read_total";
+/// label `shard_id`
+pub const SHARD_BYTES_READ: &str = "bucketwarden_shard_read_bytes_total";
+/// label `shard_id`
+pub const ITERATOR_EXPIRIES: &str = "bucketwarden_shard_iterator_expiries_total";
 /// label `event_name` (the closed set of watched events)
 pub const EVENTS_APPLIED: &str = "bucketwarden_events_applied_total";
 /// label `reason`: not_s3 | unwatched_s3 | other_detail_type
@@ -13,44 +32,236 @@ pub const EVENTS_MALFORMED: &str = "bucketwarden_events_malformed_total";
 pub const EVENTS_DUPLICATE: &str = "bucketwarden_events_duplicate_total";
 /// label `transition`
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
+/// label `action` (remediate | alert | none): what the decision said, before verification.
+pub const DECISIONS: &str = "bucketwarden_decisions_total";
 /// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted | skipped_self)
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
 pub const ALERTS: &str = "bucketwarden_alerts_total";
-/// label `result` (exposed | not_exposed | error)
+/// label `result`: exposed (still exposed) | not_exposed (already fixed) | error (unknown)
 pub const VERIFICATIONS: &str = "bucketwarden_verifications_total";
+/// Poison records written to the dead-letter table.
 pub const DEAD_LETTERS: &str = "bucketwarden_dead_letters_total";
-/// From the event's `eventTime` to the decision.
+/// From the event's `eventTime` to its action done (remediated, alerted or judged no-op).
 pub const DECISION_LATENCY: &str = "bucketwarden_decision_latency_seconds";
 /// From the record's arrival on the stream to the remediation applied.
 pub const REMEDIATION_LATENCY: &str = "bucketwarden_remediation_latency_seconds";
-/// label `shard_id` (bounded by the stream's shard count)
+/// label `shard_id`
 pub const MILLIS_BEHIND: &str = "bucketwarden_shard_millis_behind_latest";
 pub const LEASES_HELD: &str = "bucketwarden_leases_held";
+/// Every lease taken, stolen ones included.
 pub const LEASES_TAKEN: &str = "bucketwarden_leases_taken_total";
+/// Leases taken from a live worker to balance the fleet.
+pub const LEASES_STOLEN: &str = "bucketwarden_leases_stolen_total";
 pub const LEASES_LOST: &str = "bucketwarden_leases_lost_total";
+/// Open shards in the lease table (the fleet's view, the same on every worker).
+pub const FLEET_SHARDS: &str = "bucketwarden_fleet_shards";
+/// Open shards whose lease has a live owner.
+pub const FLEET_LEASED_SHARDS: &str = "bucketwarden_fleet_leased_shards";
 pub const CHECKPOINT_LATENCY: &str = "bucketwarden_checkpoint_latency_seconds";
+/// Checkpoints refused because the lease moved (fencing at work).
+pub const CHECKPOINT_CONFLICTS: &str = "bucketwarden_checkpoint_conflicts_total";
 pub const GET_RECORDS_LATENCY: &str = "bucketwarden_get_records_latency_seconds";
 /// label `service` (kinesis | dynamodb | s3 | sns)
 pub const THROTTLES: &str = "bucketwarden_throttles_total";
+/// Dedup claim latency (conditional put on the event id).
+pub const DEDUP_LATENCY: &str = "bucketwarden_dedup_latency_seconds";
+/// label `op` (load | save)
+pub const STATE_LATENCY: &str = "bucketwarden_state_latency_seconds";
+/// Unix time of the last record received: a dead-man's switch for the CloudTrail feed.
+pub const LAST_RECORD_TIMESTAMP: &str = "bucketwarden_last_record_timestamp_seconds";
+/// Always 1; labels `version`.
+pub const BUILD_INFO: &str = "bucketwarden_build_info";
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0,
+/// Every metric this module names, for the tests that tie them to the dashboard and rules.
+pub const ALL: [&str; 30] = [
+    RECORDS_RECEIVED,
+    SHARD_RECORDS_READ,
+    SHARD_BYTES_READ,
+    ITERATOR_EXPIRIES,
+    EVENTS_APPLIED,
+    EVENTS_SKIPPED,
+    EVENTS_MALFORMED,
+    EVENTS_DUPLICATE,
+    TRANSITIONS,
+    DECISIONS,
+    REMEDIATIONS,
+    ALERTS,
+    VERIFICATIONS,
+    DEAD_LETTERS,
+    DECISION_LATENCY,
+    REMEDIATION_LATENCY,
+    MILLIS_BEHIND,
+    LEASES_HELD,
+    LEASES_TAKEN,
+    LEASES_STOLEN,
+    LEASES_LOST,
+    FLEET_SHARDS,
+    FLEET_LEASED_SHARDS,
+    CHECKPOINT_LATENCY,
+    CHECKPOINT_CONFLICTS,
+    GET_RECORDS_LATENCY,
+    THROTTLES,
+    DEDUP_LATENCY,
+    STATE_LATENCY,
+    LAST_RECORD_TIMESTAMP,
 ];
 
-/// Installs the global recorder and serves `/metrics` on `addr`.
-pub fn install(addr: SocketAddr) -> Result<(), metrics_exporter_prometheus::BuildError> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(addr)
+/// Metrics deliberately on no dashboard panel nor alert rule, with why.
+pub const UNPANELLED: [(&str, &str); 1] = [(
+    BUILD_INFO,
+    "identifies versions during a rollout; queried ad hoc, joined on instance",
+)];
+
+/// Seconds buckets covering 50 ms to 5 minutes (decisions are judged against a few seconds, a
+/// stalled fleet shows up in the tail).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
+
+/// Installs the global recorder (once per process) and keeps its histograms drained.
+pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(LATENCY_BUCKETS)?
-        .install()?;
+        .install_recorder()?;
     describe();
-    Ok(())
+    register_zeros();
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+/// Exports every counter of a bounded label set at 0 from the start: Prometheus's `increase()`
+/// ignores a series' first sample, so a counter born at 1 would hide the first remediation.
+fn register_zeros() {
+    use crate::decision::Action;
+    use crate::fold::Transition;
+    use crate::record::{EventName, Skip};
+    let zero = |c: metrics::Counter| c.increment(0);
+    for name in [
+        RECORDS_RECEIVED,
+        EVENTS_MALFORMED,
+        EVENTS_DUPLICATE,
+        DEAD_LETTERS,
+        LEASES_TAKEN,
+        LEASES_STOLEN,
+        LEASES_LOST,
+        CHECKPOINT_CONFLICTS,
+    ] {
+        zero(metrics::counter!(name));
+    }
+    for e in EventName::ALL {
+        zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));
+    }
+    for s in [Skip::NotS3, Skip::Unwatched, Skip::OtherDetailType] {
+        zero(metrics::counter!(EVENTS_SKIPPED, "reason" => s.as_str()));
+    }
+    for t in [
+        Transition::BecamePublic,
+        Transition::BecameNotPublic,
+        Transition::Unchanged,
+    ] {
+        zero(metrics::counter!(TRANSITIONS, "transition" => t.as_str()));
+    }
+    for a in [Action::Remediate, Action::Alert, Action::None] {
+        zero(metrics::counter!(DECISIONS, "action" => a.as_str()));
+    }
+    for (action, outcome) in [
+        ("remediate", "remediated"),
+        ("remediate", "failed"),
+        ("remediate", "skipped_self"),
+        ("alert", "alerted"),
+        ("alert", "failed"),
+        ("alert", "skipped_self"),
+    ] {
+        zero(metrics::counter!(REMEDIATIONS, "action" => action, "outcome" => outcome));
+    }
+    for outcome in ["sent", "failed"] {
+        zero(metrics::counter!(ALERTS, "outcome" => outcome));
+    }
+    for result in ["exposed", "not_exposed", "error"] {
+        zero(metrics::counter!(VERIFICATIONS, "result" => result));
+    }
+    for service in ["kinesis", "dynamodb", "s3", "sns"] {
+        zero(metrics::counter!(THROTTLES, "service" => service));
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on an already bound listener until the process
+/// ends. `/readyz` answers 200 or 503 with the reason as text.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    health: Arc<Health>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let handle = handle.clone();
+        let health = health.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let resp = respond(req.uri().path(), &handle, &health);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn respond(path: &str, handle: &PrometheusHandle, health: &Health) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match path {
+        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", handle.render()),
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        "/readyz" => {
+            let r = health.readiness(Instant::now());
+            let status = if r.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, "text/plain", format!("{}\n", r.reason))
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: try /metrics, /healthz or /readyz\n".to_owned(),
+        ),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    resp
+}
+
+/// Binds the metrics address early so a taken port is a clear start-up error.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
 }
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(RECORDS_RECEIVED, "Kinesis records received");
+    describe_counter!(SHARD_RECORDS_READ, "Records read, by shard");
+    describe_counter!(SHARD_BYTES_READ, Unit::Bytes, "Record bytes read, by shard");
+    describe_counter!(
+        ITERATOR_EXPIRIES,
+        "Shard iterators that expired and were recovered, by shard"
+    );
     describe_counter!(
         EVENTS_APPLIED,
         "Watched S3 events applied to the fold, by event name"
@@ -65,6 +276,7 @@ fn describe() {
     );
     describe_counter!(EVENTS_DUPLICATE, "Events already processed by the fleet");
     describe_counter!(TRANSITIONS, "Exposure transitions, by kind");
+    describe_counter!(DECISIONS, "Decisions, by action, before verification");
     describe_counter!(
         REMEDIATIONS,
         "Remediations and alert-only incidents, by action and outcome"
@@ -78,7 +290,11 @@ fn describe() {
         DEAD_LETTERS,
         "Poison records written to the dead-letter table"
     );
-    describe_histogram!(DECISION_LATENCY, Unit::Seconds, "eventTime to decision");
+    describe_histogram!(
+        DECISION_LATENCY,
+        Unit::Seconds,
+        "eventTime to the action done"
+    );
     describe_histogram!(
         REMEDIATION_LATENCY,
         Unit::Seconds,
@@ -91,15 +307,129 @@ fn describe() {
     );
     describe_gauge!(LEASES_HELD, "Leases this worker holds");
     describe_counter!(LEASES_TAKEN, "Leases taken (including stolen)");
+    describe_counter!(LEASES_STOLEN, "Leases taken from a live worker to balance");
     describe_counter!(
         LEASES_LOST,
         "Leases lost to another worker or to self-fencing"
     );
+    describe_gauge!(FLEET_SHARDS, "Open shards in the lease table");
+    describe_gauge!(FLEET_LEASED_SHARDS, "Open shards with a live lease owner");
     describe_histogram!(
         CHECKPOINT_LATENCY,
         Unit::Seconds,
         "Checkpoint write latency"
     );
+    describe_counter!(
+        CHECKPOINT_CONFLICTS,
+        "Checkpoints refused because the lease had moved"
+    );
     describe_histogram!(GET_RECORDS_LATENCY, Unit::Seconds, "GetRecords latency");
     describe_counter!(THROTTLES, "Throttling responses, by service");
+    describe_histogram!(DEDUP_LATENCY, Unit::Seconds, "Dedup claim latency");
+    describe_histogram!(
+        STATE_LATENCY,
+        Unit::Seconds,
+        "State store latency, by operation"
+    );
+    describe_gauge!(
+        LAST_RECORD_TIMESTAMP,
+        Unit::Seconds,
+        "Unix time of the last record received"
+    );
+    describe_gauge!(BUILD_INFO, "Build information (always 1)");
+}
+
+/// The replay's counters in Prometheus text format, under the live metric names, so a replay
+/// can be compared with a live run (`replay --metrics-out`).
+pub fn render_replay(stats: &crate::pipeline::Stats) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let label = |k: &str, v: &str| format!("{{{k}=\"{v}\"}}");
+    family(
+        RECORDS_RECEIVED,
+        "Records read (replay: records in the input)",
+        vec![(String::new(), stats.records)],
+    );
+    family(
+        EVENTS_APPLIED,
+        "Watched S3 events applied to the fold, by event name",
+        stats
+            .events
+            .iter()
+            .map(|(e, n)| (label("event_name", e.as_str()), *n))
+            .collect(),
+    );
+    family(
+        EVENTS_SKIPPED,
+        "Records skipped, by reason",
+        stats
+            .skipped
+            .iter()
+            .map(|(s, n)| (label("reason", s.as_str()), *n))
+            .collect(),
+    );
+    family(
+        EVENTS_MALFORMED,
+        "Records that could not be parsed",
+        vec![(String::new(), stats.malformed)],
+    );
+    let duplicates = stats
+        .notes
+        .iter()
+        .filter(|(n, _)| n.as_str() == "duplicate")
+        .map(|(_, v)| *v)
+        .sum();
+    family(
+        EVENTS_DUPLICATE,
+        "Events seen before (same event id)",
+        vec![(String::new(), duplicates)],
+    );
+    family(
+        TRANSITIONS,
+        "Exposure transitions, by kind",
+        stats
+            .transitions
+            .iter()
+            .map(|(t, n)| (label("transition", t.as_str()), *n))
+            .collect(),
+    );
+    family(
+        DECISIONS,
+        "Decisions, by action",
+        stats
+            .actions
+            .iter()
+            .map(|(a, n)| (label("action", a.as_str()), *n))
+            .collect(),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_design_convention_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for name in ALL.iter().chain(std::iter::once(&BUILD_INFO)) {
+            assert!(name.starts_with("bucketwarden_"), "{name}");
+            assert!(seen.insert(*name), "{name} twice");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+        for (name, why) in UNPANELLED {
+            assert!(!ALL.contains(&name), "{name} is in ALL and unpanelled");
+            assert!(!why.is_empty());
+        }
+    }
 }

@@ -99,75 +99,88 @@ pub async fn read_bucket(
     at: i64,
 ) -> Result<LiveBucket, AwsError> {
     let s3 = &clients.s3;
-    let block = match s3.get_public_access_block().bucket(bucket).send().await {
-        Ok(r) => {
-            let c = r.public_access_block_configuration();
-            BlockConfig {
-                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                restrict_public_buckets: c
-                    .and_then(|c| c.restrict_public_buckets())
-                    .unwrap_or(false),
+    // Independent reads, issued together: verification sits between an exposure and its fix.
+    let block = async {
+        match s3.get_public_access_block().bucket(bucket).send().await {
+            Ok(r) => {
+                let c = r.public_access_block_configuration();
+                Ok(BlockConfig {
+                    block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+                    ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+                    block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+                    restrict_public_buckets: c
+                        .and_then(|c| c.restrict_public_buckets())
+                        .unwrap_or(false),
+                })
             }
-        }
-        Err(e) => {
-            let e = from_sdk("s3", "GetPublicAccessBlock", e);
-            if e.code.contains("NoSuchPublicAccessBlockConfiguration") {
-                BlockConfig::ALL_OFF
-            } else {
-                return Err(e);
+            Err(e) => {
+                let e = from_sdk("s3", "GetPublicAccessBlock", e);
+                if e.code.contains("NoSuchPublicAccessBlockConfiguration") {
+                    Ok(BlockConfig::ALL_OFF)
+                } else {
+                    Err(e)
+                }
             }
         }
     };
-    let acl = {
+    let acl = async {
         let r = s3
             .get_bucket_acl()
             .bucket(bucket)
             .send()
             .await
             .map_err(|e| from_sdk("s3", "GetBucketAcl", e))?;
-        acl_from_grants(r.grants())?
+        acl_from_grants(r.grants())
     };
-    let policy = match s3.get_bucket_policy().bucket(bucket).send().await {
-        Ok(r) => r
-            .policy()
-            .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))
-            .unwrap_or_default(),
-        Err(e) => {
-            let e = from_sdk("s3", "GetBucketPolicy", e);
-            if e.code == "NoSuchBucketPolicy" {
-                PolicyFindings::default()
-            } else {
-                return Err(e);
+    let policy = async {
+        match s3.get_bucket_policy().bucket(bucket).send().await {
+            Ok(r) => Ok(r
+                .policy()
+                .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))
+                .unwrap_or_default()),
+            Err(e) => {
+                let e = from_sdk("s3", "GetBucketPolicy", e);
+                if e.code == "NoSuchBucketPolicy" {
+                    Ok(PolicyFindings::default())
+                } else {
+                    Err(e)
+                }
             }
         }
     };
-    let ownership = match s3
-        .get_bucket_ownership_controls()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(r) => r
-            .ownership_controls()
-            .and_then(|c| c.rules().first())
-            .and_then(|rule| Ownership::parse(rule.object_ownership().as_str()))
-            .unwrap_or(Ownership::ObjectWriter),
-        Err(e) => {
-            let e = from_sdk("s3", "GetBucketOwnershipControls", e);
-            if e.code == "OwnershipControlsNotFoundError" {
-                Ownership::ObjectWriter
-            } else {
-                return Err(e);
+    let ownership = async {
+        match s3
+            .get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(r) => Ok(r
+                .ownership_controls()
+                .and_then(|c| c.rules().first())
+                .and_then(|rule| Ownership::parse(rule.object_ownership().as_str()))
+                .unwrap_or(Ownership::ObjectWriter)),
+            Err(e) => {
+                let e = from_sdk("s3", "GetBucketOwnershipControls", e);
+                if e.code == "OwnershipControlsNotFoundError" {
+                    Ok(Ownership::ObjectWriter)
+                } else {
+                    Err(e)
+                }
             }
         }
     };
-    let policy_status_public = match s3.get_bucket_policy_status().bucket(bucket).send().await {
-        Ok(r) => r.policy_status().and_then(|s| s.is_public()),
-        Err(_) => None,
+    let policy_status = async {
+        match s3.get_bucket_policy_status().bucket(bucket).send().await {
+            Ok(r) => r.policy_status().and_then(|s| s.is_public()),
+            Err(_) => None,
+        }
     };
-    let account_block = read_account_block(clients, account).await?;
+    let account_block = read_account_block(clients, account);
+    let (block, acl, policy, ownership, policy_status_public, account_block) =
+        tokio::join!(block, acl, policy, ownership, policy_status, account_block);
+    let (block, acl, policy, ownership, account_block) =
+        (block?, acl?, policy?, ownership?, account_block?);
     let state = BucketState {
         account: account.to_owned(),
         acl: Some(Stamped { value: acl, at }),

@@ -104,6 +104,7 @@ struct Inner {
     shard_ends: Mutex<HashMap<String, String>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    health: Arc<crate::health::Health>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,22 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Records how long `f` took in the histogram `name` (with an `op` label when given).
+async fn timed<T>(
+    name: &'static str,
+    op: Option<&'static str>,
+    f: impl std::future::Future<Output = T>,
+) -> T {
+    let t = Instant::now();
+    let out = f.await;
+    let secs = t.elapsed().as_secs_f64();
+    match op {
+        Some(op) => metrics::histogram!(name, "op" => op).record(secs),
+        None => metrics::histogram!(name).record(secs),
+    }
+    out
+}
+
 impl Worker {
     pub async fn new(
         config: Config,
@@ -167,6 +184,7 @@ impl Worker {
             shard_ends: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            health: Arc::new(crate::health::Health::new(settings.failover)),
             s: settings,
             config,
             clients,
@@ -183,6 +201,11 @@ impl Worker {
 
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    /// What `/readyz` reports for this worker.
+    pub fn health(&self) -> Arc<crate::health::Health> {
+        self.inner.health.clone()
     }
 
     /// Runs until shutdown.
@@ -237,6 +260,7 @@ impl Worker {
                 }
             }
         }
+        inner.health.stopping();
         info!("shutting down: finishing batches, checkpointing, releasing leases");
         inner.tasks.close();
         inner.tasks.wait().await;
@@ -330,7 +354,19 @@ async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
                 }
             }
         }
+        report_leases(&inner);
     }
+}
+
+/// Tells `/readyz` how many leases are held and how fresh the stalest renewal is.
+fn report_leases(inner: &Inner) {
+    let held = held_snapshot(inner);
+    let oldest = held
+        .iter()
+        .map(|(_, h)| *h.last_renewed.lock().expect("renew lock"))
+        .min();
+    inner.health.leases(held.len(), oldest);
+    metrics::gauge!(m::LEASES_HELD).set(held.len() as f64);
 }
 
 async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<(), AwsError> {
@@ -447,13 +483,35 @@ async fn take_round(
         match inner.leases.take(current, me).await? {
             Some(taken) => {
                 metrics::counter!(m::LEASES_TAKEN).increment(1);
+                if stolen && !expired(current) {
+                    metrics::counter!(m::LEASES_STOLEN).increment(1);
+                }
                 info!(shard_id = %key, from = ?current.owner, stolen, checkpoint = taken.checkpoint.as_str(), "lease taken");
                 start_consumer(inner, taken);
             }
             None => debug!(shard_id = %key, "lease moved before we could take it"),
         }
     }
-    metrics::gauge!(m::LEASES_HELD).set(inner.held.lock().expect("held lock").len() as f64);
+    // The fleet's view for the dashboard and /readyz: open shards, and those a live worker holds.
+    let held_now: HashSet<String> = inner
+        .held
+        .lock()
+        .expect("held lock")
+        .keys()
+        .cloned()
+        .collect();
+    let by_key: HashMap<&str, &Lease> = leases.iter().map(|l| (l.key.as_str(), l)).collect();
+    let open: Vec<&Lease> = leases.iter().filter(|l| !l.is_finished()).collect();
+    let live = |l: &Lease| held_now.contains(&l.key) || (l.owner.is_some() && !expired(l));
+    let leased = open.iter().filter(|l| live(l)).count();
+    let available = open
+        .iter()
+        .filter(|l| !live(l) && lease::parents_done(l, &by_key))
+        .count();
+    metrics::gauge!(m::FLEET_SHARDS).set(open.len() as f64);
+    metrics::gauge!(m::FLEET_LEASED_SHARDS).set(leased as f64);
+    inner.health.lease_round(Instant::now(), available);
+    report_leases(inner);
     Ok(())
 }
 
@@ -501,7 +559,10 @@ async fn checkpoint(
             debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
             Ok(true)
         }
-        None => Ok(false),
+        None => {
+            metrics::counter!(m::CHECKPOINT_CONFLICTS).increment(1);
+            Ok(false)
+        }
     }
 }
 
@@ -557,6 +618,8 @@ async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
             Err(e) => {
                 match e.kind {
                     Kind::ExpiredIterator => {
+                        metrics::counter!(m::ITERATOR_EXPIRIES, "shard_id" => shard.clone())
+                            .increment(1);
                         info!(shard_id = %shard, "iterator expired; resuming after the last delivered record");
                         continue;
                     }
@@ -572,6 +635,14 @@ async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
         };
         if let Some(ms) = batch.millis_behind {
             metrics::gauge!(m::MILLIS_BEHIND, "shard_id" => shard.clone()).set(ms as f64);
+        }
+        if !batch.records.is_empty() {
+            let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
+            metrics::counter!(m::SHARD_RECORDS_READ, "shard_id" => shard.clone())
+                .increment(batch.records.len() as u64);
+            metrics::counter!(m::SHARD_BYTES_READ, "shard_id" => shard.clone())
+                .increment(bytes as u64);
+            metrics::gauge!(m::LAST_RECORD_TIMESTAMP).set(now_ms() as f64 / 1000.0);
         }
         if let Some(last) = batch.records.last() {
             if let Err(e) = process_batch(&inner, &shard, &batch.records).await {
@@ -727,8 +798,10 @@ async fn dead_letter(
 async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Result<(), AwsError> {
     if work.refreshed_accounts.insert(ev.account.clone()) {
         // Account state is shared by every worker: read it once per batch.
-        if let Some(v) =
-            retried("GetItem account", || inner.store.load_account(&ev.account)).await?
+        if let Some(v) = timed(m::STATE_LATENCY, Some("load"), async {
+            retried("GetItem account", || inner.store.load_account(&ev.account)).await
+        })
+        .await?
         {
             inner
                 .versions
@@ -760,7 +833,11 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
     if inner.loaded.lock().expect("loaded lock").contains(bucket) {
         return Ok(());
     }
-    if let Some(v) = retried("GetItem bucket", || inner.store.load_bucket(bucket)).await? {
+    if let Some(v) = timed(m::STATE_LATENCY, Some("load"), async {
+        retried("GetItem bucket", || inner.store.load_bucket(bucket)).await
+    })
+    .await?
+    {
         install_bucket(inner, bucket, v);
     }
     inner
@@ -800,8 +877,11 @@ async fn handle_event(
 ) -> Result<(), AwsError> {
     let duplicate = match &ev.event_id {
         Some(id) if !work.seen_ids.insert(id.clone()) => true,
-        Some(id) => match retried("dedup claim", || {
-            inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+        Some(id) => match timed(m::DEDUP_LATENCY, None, async {
+            retried("dedup claim", || {
+                inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+            })
+            .await
         })
         .await?
         {
@@ -824,13 +904,11 @@ async fn handle_event(
     }
     ensure_loaded(inner, ev, work).await?;
     let lines = inner.pipeline.lock().expect("pipeline lock").apply(ev);
-    let decided_ms = now_ms();
-    metrics::histogram!(m::DECISION_LATENCY)
-        .record(((decided_ms - ev.time_ms).max(0) as f64) / 1000.0);
     work.accounts.insert(ev.account.clone());
     for line in &lines {
         log_line(shard, rec, line);
         metrics::counter!(m::TRANSITIONS, "transition" => line.transition.as_str()).increment(1);
+        metrics::counter!(m::DECISIONS, "action" => line.action.as_str()).increment(1);
         if let Some(b) = &line.bucket {
             work.buckets.insert(b.clone());
         }
@@ -838,6 +916,9 @@ async fn handle_event(
             act(inner, shard, rec, ev, line).await?;
         }
     }
+    // eventTime to the action done: what an operator's "locked down within seconds" means.
+    metrics::histogram!(m::DECISION_LATENCY)
+        .record(((now_ms() - ev.time_ms).max(0) as f64) / 1000.0);
     Ok(())
 }
 
@@ -1173,8 +1254,11 @@ async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
             .get(&key)
             .copied()
             .unwrap_or(0);
-        let saved = retried("save bucket", || {
-            inner.store.save_bucket(name, &state, expected)
+        let saved = timed(m::STATE_LATENCY, Some("save"), async {
+            retried("save bucket", || {
+                inner.store.save_bucket(name, &state, expected)
+            })
+            .await
         })
         .await?;
         inner
@@ -1210,8 +1294,11 @@ async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
             .get(&key)
             .copied()
             .unwrap_or(0);
-        let saved = retried("save account", || {
-            inner.store.save_account(account, &state, expected)
+        let saved = timed(m::STATE_LATENCY, Some("save"), async {
+            retried("save account", || {
+                inner.store.save_account(account, &state, expected)
+            })
+            .await
         })
         .await?;
         inner
