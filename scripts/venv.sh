@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the project-local Python venv with the pinned moto server and AWS CLI.
+# Creates (or reuses) the project-local Python venv with the pinned moto server, AWS CLI and cfn-lint.
 # Idempotent: does nothing when the pinned versions are already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -113,9 +113,40 @@ pub struct Remediation {
     /// Attempts per remediation call (AccessDenied and throttling are retried with backoff).
     pub attempts: u32,
     /// bucketwarden's own identities (userIdentity.arn): their events are never remediated, so the
-    /// guardrail cannot loop on itself. Calls made with the SDK app name "bucketwarden" are
-    /// recognised by their userAgent as well.
+    /// guardrail cannot loop on itself. An IAM role ARN also matches every session of that role
+    /// (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a task's
+    /// calls). Calls made with the SDK app name "bucketwarden" are recognised by their userAgent
+    /// as well.
     pub self_arns: Vec<String>,
+}
+
+impl Remediation {
+    /// Whether `actor` (a CloudTrail `userIdentity.arn`) is one of bucketwarden's own identities.
+    pub fn is_self_arn(&self, actor: &str) -> bool {
+        self.self_arns.iter().any(|own| {
+            own == actor
+                || role_session_of(own).is_some_and(|(account, name)| {
+                    actor
+                        .strip_prefix("arn:")
+                        .and_then(|a| a.split_once(':')) // partition
+                        .and_then(|(_, a)| a.strip_prefix("sts::"))
+                        .and_then(|a| a.strip_prefix(account))
+                        .and_then(|a| a.strip_prefix(":assumed-role/"))
+                        .and_then(|a| a.strip_prefix(name))
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+        })
+    }
+}
+
+/// `(account, role name)` of an IAM role ARN (`arn:<partition>:iam::<account>:role/<path/>name`).
+fn role_session_of(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:")?.split_once(':')?.1;
+    let rest = rest.strip_prefix("iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let role = resource.strip_prefix("role/")?;
+    // Sessions name the role without its path.
+    Some((account, role.rsplit('/').next()?))
 }
 
 impl Default for Remediation {
@@ -206,6 +237,16 @@ impl Config {
         Ok(config)
     }
 
+    /// The config text from `BUCKETWARDEN_CONFIG_TOML` (for containers, where a file is awkward),
+    /// if set and non-empty.
+    pub fn from_env() -> Option<Result<Config, ConfigError>> {
+        let text = std::env::var("BUCKETWARDEN_CONFIG_TOML").ok()?;
+        if text.trim().is_empty() {
+            return None;
+        }
+        Some(Config::parse(&text, Path::new("$BUCKETWARDEN_CONFIG_TOML")))
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -259,5 +300,24 @@ mod tests {
             Config::parse("", Path::new("x.toml")).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn a_role_arn_in_self_arns_matches_its_sessions() {
+        let r = Remediation {
+            self_arns: vec![
+                "arn:aws:iam::111122223333:role/service/bucketwarden-task".into(),
+                "arn:aws:iam::111122223333:user/ops".into(),
+            ],
+            ..Remediation::default()
+        };
+        assert!(r.is_self_arn("arn:aws:sts::111122223333:assumed-role/bucketwarden-task/3f2a"));
+        assert!(r.is_self_arn("arn:aws:iam::111122223333:user/ops"));
+        // Another account, another role, a role whose name only starts the same: not us.
+        assert!(!r.is_self_arn("arn:aws:sts::999999999999:assumed-role/bucketwarden-task/3f2a"));
+        assert!(!r.is_self_arn("arn:aws:sts::111122223333:assumed-role/bucketwarden-task-2/x"));
+        assert!(!r.is_self_arn("arn:aws:sts::111122223333:assumed-role/other/x"));
+        assert!(!r.is_self_arn("arn:aws:iam::111122223333:user/opsx"));
+        assert!(!Remediation::default().is_self_arn("arn:aws:iam::111122223333:user/ops"));
     }
 }

@@ -22,6 +22,7 @@ pub mod kinesis_source;
 pub mod lease;
 pub mod lease_table;
 pub mod metrics;
+pub mod permissions;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

@@ -124,7 +124,7 @@ struct DevTrailArgs {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Config file (TOML): [names], [fleet], [remediation], [exemptions], [dedup]
+    /// Config file (TOML): [names], [fleet], [remediation], [exemptions], [dedup]; or the text in BUCKETWARDEN_CONFIG_TOML
     #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// This worker's id in the lease table [default: <hostname>:<pid>]
@@ -194,10 +194,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--config FILE` (or `BUCKETWARDEN_CONFIG`), else the text of `BUCKETWARDEN_CONFIG_TOML`,
+/// else the defaults.
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     Ok(match path {
         Some(p) => Config::load(p)?,
-        None => Config::default(),
+        None => match Config::from_env() {
+            Some(c) => c?,
+            None => Config::default(),
+        },
     })
 }
 

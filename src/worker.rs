@@ -940,7 +940,7 @@ fn is_self(inner: &Inner, ev: &S3Event) -> bool {
         || ev
             .actor_arn
             .as_deref()
-            .is_some_and(|arn| inner.config.remediation.self_arns.iter().any(|a| a == arn))
+            .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
 }
 
 /// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident

@@ -1,0 +1,389 @@
+//! Deployment (issue: CloudFormation stack validated offline): cfn-lint on the template, its
+//! EventBridge pattern run by a real pattern engine (EventBridge on moto, delivering to SQS) over
+//! every replay fixture, and the worker role's actions tied to the calls in the source.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bucketwarden::input::{self, Item};
+use bucketwarden::permissions::{worker_actions, INIT_ONLY, WORKER_CALLS};
+use bucketwarden::record::EventName;
+use serde_json::{json, Value};
+use support::*;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const TEMPLATE: &str = "deploy/bucketwarden.yaml";
+
+/// The template as JSON, read by cfn-lint's own decoder (it understands `!Ref` and friends).
+fn template() -> Value {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "no .venv: run scripts/test.sh");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import json,sys\nfrom cfnlint.decode import decode\nt,m=decode(sys.argv[1])\nassert not m, m\nprint(json.dumps(t))",
+        ])
+        .arg(root().join(TEMPLATE))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cfn_lint_passes_with_no_errors_or_warnings() {
+    let out = Command::new(root().join(".venv/bin/cfn-lint"))
+        .arg(TEMPLATE)
+        .current_dir(root())
+        .output()
+        .expect("cfn-lint from .venv (scripts/venv.sh installs it)");
+    // cfn-lint's exit status is a bit set: 2 errors, 4 warnings, 8 informational.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "cfn-lint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_rule_watches_exactly_the_designed_events_and_targets_the_stream_by_bucket() {
+    let t = template();
+    let rule = &t["Resources"]["S3CallsRule"]["Properties"];
+    let names: BTreeSet<&str> = rule["EventPattern"]["detail"]["eventName"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let designed: BTreeSet<&str> = EventName::ALL.iter().map(|e| e.as_str()).collect();
+    assert_eq!(names, designed);
+    assert_eq!(rule["EventPattern"]["source"], json!(["aws.s3"]));
+    let target = &rule["Targets"][0];
+    assert_eq!(
+        target["KinesisParameters"]["PartitionKeyPath"],
+        "$.detail.requestParameters.bucketName"
+    );
+    assert!(target["DeadLetterConfig"]["Arn"].is_object());
+    assert!(
+        target["RetryPolicy"]["MaximumRetryAttempts"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+/// Every `Action` granted to the worker role.
+fn role_actions(t: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in t["Resources"]["WorkerRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+    {
+        for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            match &s["Action"] {
+                Value::String(a) => {
+                    out.insert(a.clone());
+                }
+                Value::Array(a) => out.extend(a.iter().map(|x| x.as_str().unwrap().to_owned())),
+                other => panic!("unexpected Action {other}"),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_worker_role_grants_exactly_the_calls_the_code_makes() {
+    let granted = role_actions(&template());
+    for a in &granted {
+        assert!(!a.contains('*'), "wildcard action {a}");
+    }
+    let needed: BTreeSet<String> = worker_actions().into_iter().map(str::to_owned).collect();
+    let missing: Vec<_> = needed.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&needed).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "worker role vs src/permissions.rs: missing {missing:?}, extra {extra:?}"
+    );
+}
+
+/// The SDK operations (fluent method names) of each AWS SDK crate the product uses, from the
+/// crates' own `src/operation/` directories.
+fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ops = BTreeMap::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let Some(service) = name.strip_prefix("aws-sdk-") else {
+            continue;
+        };
+        if !["kinesis", "dynamodb", "s3", "s3control", "sns"].contains(&service) {
+            continue;
+        }
+        let dir = Path::new(p["manifest_path"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .join("src/operation");
+        let set: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| {
+                let n = e.ok()?.file_name().into_string().ok()?;
+                n.strip_suffix(".rs").map(str::to_owned).or(Some(n))
+            })
+            .filter(|n| n != "mod")
+            .collect();
+        ops.insert(service.to_owned(), set);
+    }
+    assert_eq!(ops.len(), 5, "{:?}", ops.keys());
+    ops
+}
+
+/// `.name()` calls in the source that name an SDK operation.
+fn sdk_calls_in(file: &Path, all_ops: &BTreeSet<String>) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let text = text.split("#[cfg(test)]").next().unwrap_or(&text);
+    let mut found = BTreeSet::new();
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices("()") {
+        let start = text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |p| p + 1);
+        if start == 0 || bytes[start - 1] != b'.' {
+            continue;
+        }
+        let name = &text[start..i];
+        if all_ops.contains(name) {
+            found.insert(name.to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn every_sdk_call_in_the_worker_is_listed_with_its_permission() {
+    let ops = sdk_operations();
+    let all: BTreeSet<String> = ops.values().flatten().cloned().collect();
+    // The development tools are not part of a deployed worker.
+    let not_worker = ["dev_trail.rs", "init.rs"];
+    let mut found = BTreeSet::new();
+    for e in std::fs::read_dir(root().join("src")).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if path.extension().is_some_and(|x| x == "rs") && !not_worker.contains(&name.as_str()) {
+            found.extend(sdk_calls_in(&path, &all));
+        }
+    }
+    let listed: BTreeSet<String> = WORKER_CALLS
+        .iter()
+        .map(|c| c.operation.to_owned())
+        .collect();
+    for op in &found {
+        assert!(
+            listed.contains(op) || INIT_ONLY.contains(&op.as_str()),
+            "the source calls {op} but src/permissions.rs does not list it (the deployed role would deny it)"
+        );
+    }
+    for c in &WORKER_CALLS {
+        assert!(
+            found.contains(c.operation),
+            "{} is listed but no longer called: remove it and its permission",
+            c.operation
+        );
+        assert!(
+            ops[c.service].contains(c.operation),
+            "{}.{} is not an SDK operation",
+            c.service,
+            c.operation
+        );
+    }
+}
+
+/// One fixture record as EventBridge would carry it, with an index to recognise it by.
+fn as_eventbridge(index: usize, record: &Value) -> Option<(String, String, Value)> {
+    let (source, detail_type, mut detail) = if record.get("detail-type").is_some() {
+        (
+            record["source"].as_str()?.to_owned(),
+            record["detail-type"].as_str()?.to_owned(),
+            record["detail"].clone(),
+        )
+    } else {
+        let service = record["eventSource"]
+            .as_str()?
+            .split('.')
+            .next()?
+            .to_owned();
+        (
+            format!("aws.{service}"),
+            "AWS API Call via CloudTrail".to_owned(),
+            record.clone(),
+        )
+    };
+    detail
+        .as_object_mut()?
+        .insert("testIndex".into(), json!(index));
+    Some((source, detail_type, detail))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_pattern_on_eventbridge_matches_each_watched_call_and_nothing_else() {
+    let t = template();
+    let pattern = t["Resources"]["S3CallsRule"]["Properties"]["EventPattern"].clone();
+
+    // Every fixture record, in the shape EventBridge delivers.
+    let files = input::expand_paths(&[root().join("replay-fixtures")]).unwrap();
+    let mut events = Vec::new();
+    for f in &files {
+        input::read_file(f, |item| {
+            if let Item::Record { bytes, .. } = item {
+                if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+                    if let Some(e) = as_eventbridge(events.len(), &v) {
+                        events.push(e);
+                    }
+                }
+            }
+        })
+        .unwrap();
+    }
+    let watched: BTreeSet<&str> = EventName::ALL.iter().map(|e| e.as_str()).collect();
+    let expected: BTreeSet<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, (source, dt, d))| {
+            source == "aws.s3"
+                && dt == "AWS API Call via CloudTrail"
+                && d["eventName"].as_str().is_some_and(|n| watched.contains(n))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(events.len() > 150 && expected.len() > 100 && expected.len() < events.len());
+
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let eb = aws_sdk_eventbridge::Client::new(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let prefix = format!("t{}-pattern", std::process::id());
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&prefix)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{prefix}");
+    let bus = format!("{prefix}-bus");
+    eb.create_event_bus().name(&bus).send().await.unwrap();
+    eb.put_rule()
+        .name(&prefix)
+        .event_bus_name(&bus)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule(&prefix)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    for chunk in events.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|(source, dt, detail)| {
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(&bus)
+                    .source(source)
+                    .detail_type(dt)
+                    .detail(detail.to_string())
+                    .build()
+            })
+            .collect();
+        let r = eb
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.failed_entry_count(), 0, "{r:?}");
+    }
+
+    // Drain the queue until nothing more arrives.
+    let mut got: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2) {
+        let r = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if r.messages().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        quiet_since = Instant::now();
+        for m in r.messages() {
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            let i = body["detail"]["testIndex"].as_u64().unwrap() as usize;
+            *got.entry(i).or_default() += 1;
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let delivered: BTreeSet<usize> = got.keys().copied().collect();
+    let name = |i: &usize| {
+        let (s, dt, d) = &events[*i];
+        format!("#{i} {s} {dt} {}", d["eventName"])
+    };
+    let missed: Vec<String> = expected.difference(&delivered).map(name).collect();
+    let wrong: Vec<String> = delivered.difference(&expected).map(name).collect();
+    assert!(
+        missed.is_empty() && wrong.is_empty(),
+        "pattern missed {missed:?}, matched unwatched {wrong:?}"
+    );
+    assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
+}
