@@ -86,9 +86,8 @@ impl S3Remediator {
         Err(last.expect("at least one attempt"))
     }
 
-    async fn tag_bucket(&self, bucket: &str, now: &str) -> Result<(), AwsError> {
-        // PutBucketTagging replaces the whole set: keep the bucket's other tags.
-        let existing = match self
+    async fn existing_tags(&self, bucket: &str) -> Result<Vec<Tag>, AwsError> {
+        match self
             .clients
             .s3
             .get_bucket_tagging()
@@ -96,16 +95,25 @@ impl S3Remediator {
             .send()
             .await
         {
-            Ok(r) => r.tag_set().to_vec(),
+            Ok(r) => Ok(r.tag_set().to_vec()),
             Err(e) => {
                 let e = from_sdk("s3", "GetBucketTagging", e);
                 if e.code == "NoSuchTagSet" || e.is(Kind::NotFound) {
-                    Vec::new()
+                    Ok(Vec::new())
                 } else {
-                    return Err(e);
+                    Err(e)
                 }
             }
-        };
+        }
+    }
+
+    async fn tag_bucket(&self, bucket: &str, now: &str) -> Result<(), AwsError> {
+        let existing = self.existing_tags(bucket).await?;
+        self.put_tags(bucket, now, existing).await
+    }
+
+    /// PutBucketTagging replaces the whole set: keep the bucket's other tags.
+    async fn put_tags(&self, bucket: &str, now: &str, existing: Vec<Tag>) -> Result<(), AwsError> {
         let mut tags: Vec<Tag> = existing
             .into_iter()
             .filter(|t| t.key() != REMEDIATED_TAG)
@@ -135,7 +143,9 @@ impl S3Remediator {
 
 impl Remediator for S3Remediator {
     async fn remediate_bucket(&self, bucket: &str, now: &str) -> Result<Applied, AwsError> {
-        self.retrying("PutPublicAccessBlock", || async {
+        // The tag set is read while the block is written; the tag is written only once the
+        // block is on, so a bucket is never tagged remediated while still open.
+        let block = self.retrying("PutPublicAccessBlock", || async {
             self.clients
                 .s3
                 .put_public_access_block()
@@ -152,13 +162,23 @@ impl Remediator for S3Remediator {
                 .await
                 .map(|_| ())
                 .map_err(|e| from_sdk("s3", "PutPublicAccessBlock", e))
-        })
-        .await?;
+        });
+        let (block, existing) = tokio::join!(block, self.existing_tags(bucket));
+        block?;
         // The block is what protects; a failed tag is reported but does not undo it.
-        if let Err(e) = self
-            .retrying("PutBucketTagging", || self.tag_bucket(bucket, now))
-            .await
-        {
+        let tagged = match existing {
+            Ok(tags) => {
+                self.retrying("PutBucketTagging", || {
+                    self.put_tags(bucket, now, tags.clone())
+                })
+                .await
+            }
+            Err(_) => {
+                self.retrying("PutBucketTagging", || self.tag_bucket(bucket, now))
+                    .await
+            }
+        };
+        if let Err(e) = tagged {
             tracing::warn!(bucket, error = %e, "bucket blocked but could not be tagged");
         }
         Ok(Applied::BucketBlocked)

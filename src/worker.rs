@@ -875,23 +875,39 @@ async fn handle_event(
     ev: &S3Event,
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
-    let duplicate = match &ev.event_id {
-        Some(id) if !work.seen_ids.insert(id.clone()) => true,
-        Some(id) => match timed(m::DEDUP_LATENCY, None, async {
-            retried("dedup claim", || {
-                inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+    let seen_in_batch = ev
+        .event_id
+        .as_ref()
+        .is_some_and(|id| !work.seen_ids.insert(id.clone()));
+    let claim = async {
+        match &ev.event_id {
+            Some(id) if !seen_in_batch => timed(m::DEDUP_LATENCY, None, async {
+                retried("dedup claim", || {
+                    inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+                })
+                .await
             })
             .await
-        })
-        .await?
-        {
-            Claim::Done => true,
-            Claim::Fresh => {
+            .map(Some),
+            _ => Ok(None),
+        }
+    };
+    // The claim and the state load are independent round trips: overlap them. A duplicate's
+    // load is wasted but harmless (it only installs persisted state).
+    let (claim, loaded) = if seen_in_batch {
+        (Ok(None), Ok(()))
+    } else {
+        tokio::join!(claim, ensure_loaded(inner, ev, work))
+    };
+    let duplicate = match claim? {
+        Some(Claim::Done) => true,
+        Some(Claim::Fresh) => {
+            if let Some(id) = &ev.event_id {
                 work.claimed.push(id.clone());
-                false
             }
-        },
-        None => false,
+            false
+        }
+        None => seen_in_batch,
     };
     metrics::counter!(m::EVENTS_APPLIED, "event_name" => ev.event_name.as_str()).increment(1);
     if duplicate {
@@ -902,7 +918,7 @@ async fn handle_event(
         }
         return Ok(());
     }
-    ensure_loaded(inner, ev, work).await?;
+    loaded?;
     let lines = inner.pipeline.lock().expect("pipeline lock").apply(ev);
     work.accounts.insert(ev.account.clone());
     for line in &lines {
@@ -966,11 +982,17 @@ async fn act(
     }
     let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
     let mut resumed_pending = false;
-    if let Some((outcome, alerted)) = retried("GetItem incident", || {
-        inner.incidents.outcome_of(&incident_id)
-    })
-    .await?
-    {
+    // Both are reads: issue them together (the live read is wasted only on a retried batch whose
+    // incident is already final).
+    let (prior, live) = tokio::join!(
+        retried("GetItem incident", || {
+            inner.incidents.outcome_of(&incident_id)
+        }),
+        retried("verify bucket", || {
+            verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
+        })
+    );
+    if let Some((outcome, alerted)) = prior? {
         if outcome != "pending" {
             if !alerted {
                 publish(inner, &incident_id, ev, bucket).await?;
@@ -979,11 +1001,7 @@ async fn act(
         }
         resumed_pending = true;
     }
-    let live = match retried("verify bucket", || {
-        verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
-    })
-    .await
-    {
+    let live = match live {
         Ok(l) => l,
         Err(e) if e.is(Kind::NotFound) => {
             metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
