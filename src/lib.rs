@@ -28,6 +28,7 @@ pub mod policy;
 pub mod record;
 pub mod remediate;
 pub mod replay;
+pub mod scan;
 pub mod store;
 pub mod time;
 pub mod trail_event;

@@ -88,6 +88,56 @@ aws --endpoint-url http://127.0.0.1:4567 s3api put-bucket-acl --bucket demo --ac
 bucketwarden dev-trail --listen 127.0.0.1:0 --upstream http://127.0.0.1:5000 --config bucketwarden.toml"
     )]
     DevTrail(DevTrailArgs),
+    /// Inventory every bucket's exposure from live S3; optionally seed the fleet's state and remediate.
+    #[command(
+        long_about = "Read every bucket of the account from live S3 — PublicAccessBlock, ACL, policy, \
+ownership controls, tags, and the account's block — with a bounded number of buckets in flight, \
+judge each with the same exposure rules as the stream (AWS's meaning of \"public\"), and report \
+exposed or not, the reasons, and whether the bucket is exempt. Event-driven detection starts \
+blind: this finds what was public before the fleet started, or what an undelivered event hid.\n\n\
+--seed-state writes what was read into the fleet's state table (newer components win, so a \
+running fleet is not rolled back). --remediate applies the configured remediation to exposed, \
+non-exempt buckets through the same remediator as the fleet, with incidents (event name \"Scan\") \
+and alerts; exempt buckets and dry-run mode get an alert only.\n\n\
+Exit status: 0 when no exposed, non-exempt bucket is left open; 4 when some are (so a pipeline can \
+fail on it); 1 when the scan cannot run. Unreadable buckets are reported and counted, not fatal.",
+        after_help = "Examples:\n  \
+bucketwarden scan\n  \
+bucketwarden scan --format jsonl | jq -c 'select(.exposed)'\n  \
+bucketwarden scan --config bucketwarden.toml --seed-state --remediate --concurrency 32"
+    )]
+    Scan(ScanArgs),
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Config file: [exemptions], [remediation], [names] (state table, incidents, topic)
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report format: "table" (for people), "json" (one document), "jsonl" (a line per bucket, as it completes)
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "jsonl"])]
+    format: String,
+    /// Remediate exposed, non-exempt buckets (incidents and alerts included)
+    #[arg(long)]
+    remediate: bool,
+    /// Write what was read into the state table, so the fleet starts from known state
+    #[arg(long)]
+    seed_state: bool,
+    /// Buckets read at once (each issues 7 requests together)
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Only buckets in this region
+    #[arg(long = "bucket-region", value_name = "REGION")]
+    bucket_region: Option<String>,
+    /// The account [default: the caller's, from STS GetCallerIdentity]
+    #[arg(long)]
+    account_id: Option<String>,
+    /// Also write the scan's counters in Prometheus text format
+    #[arg(long, value_name = "FILE")]
+    metrics_out: Option<PathBuf>,
+    /// Do not draw progress on stderr (it is drawn only when stderr is a terminal anyway)
+    #[arg(long)]
+    no_progress: bool,
 }
 
 #[derive(Args)]
@@ -184,6 +234,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_worker(args),
         Command::Init(args) => run_init(args),
         Command::DevTrail(args) => run_dev_trail(args),
+        Command::Scan(args) => run_scan(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -334,6 +385,70 @@ fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
         let summary = proxy.run(clients.kinesis, token).await;
         eprintln!("{summary}");
         Ok(if summary.events_undelivered == 0 { 0 } else { 1 })
+    })
+}
+
+fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
+    init_tracing("text");
+    let config = load_config(args.config.as_ref())?;
+    let opts = bucketwarden::scan::Options {
+        concurrency: args.concurrency as usize,
+        region: args.bucket_region,
+        account: args.account_id,
+        remediate: args.remediate,
+        seed_state: args.seed_state,
+        operator: format!("scan:{}", bucketwarden::worker::default_worker_id()),
+    };
+    let progress = !args.no_progress && replay::progress_wanted();
+    let format = args.format.clone();
+    runtime()?.block_on(async move {
+        let sdk = bucketwarden::aws::load_config().await;
+        let clients = bucketwarden::aws::Clients::new(&sdk);
+        let mut lines = Vec::new();
+        let mut last_draw = std::time::Instant::now();
+        let mut out = std::io::stdout().lock();
+        let summary = bucketwarden::scan::scan(
+            &sdk,
+            clients,
+            config,
+            opts,
+            |done, total| {
+                if progress
+                    && (done == total || last_draw.elapsed() >= bucketwarden::scan::PROGRESS_EVERY)
+                {
+                    last_draw = std::time::Instant::now();
+                    eprint!("\rscanning buckets: {done}/{total}");
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            },
+            |line| {
+                if format == "jsonl" {
+                    let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
+                } else {
+                    lines.push(line.clone());
+                }
+            },
+        )
+        .await?;
+        match format.as_str() {
+            "table" => write!(out, "{}", bucketwarden::scan::render_table(&lines))?,
+            "json" => {
+                lines.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+                let doc = serde_json::json!({"summary": summary, "buckets": lines});
+                writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            }
+            _ => {}
+        }
+        out.flush()?;
+        eprint!("{}", bucketwarden::scan::render_summary(&summary));
+        if let Some(path) = &args.metrics_out {
+            std::fs::write(path, bucketwarden::metrics::render_scan(&summary))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let open = summary.exposed - summary.exposed_exempt - summary.remediated;
+        Ok(if open > 0 { 4 } else { 0 })
     })
 }
 

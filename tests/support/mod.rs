@@ -41,29 +41,57 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         if let Ok(endpoint) = std::env::var("BUCKETWARDEN_TEST_ENDPOINT") {
-            return Moto { endpoint, _child: None };
+            return Moto {
+                endpoint,
+                _child: None,
+            };
         }
-        let server = project_root().join(".venv/bin/moto_server");
-        assert!(server.exists(), "no moto server: run scripts/test.sh (it creates .venv) or set BUCKETWARDEN_TEST_ENDPOINT");
-        let port = free_port();
-        let mut cmd = Command::new(server);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("start moto_server");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start on {endpoint}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { endpoint, _child: Some(child) }
+        start_moto()
     })
+}
+
+/// A moto server of this test process alone (for tests that list everything in the account).
+pub fn start_moto() -> Moto {
+    let server = project_root().join(".venv/bin/moto_server");
+    assert!(
+        server.exists(),
+        "no moto server: run scripts/test.sh (it creates .venv) or set BUCKETWARDEN_TEST_ENDPOINT"
+    );
+    let port = free_port();
+    let mut cmd = Command::new(server);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("start moto_server");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto did not start on {endpoint}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        endpoint,
+        _child: Some(child),
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self._child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 pub fn aws_env() -> Vec<(&'static str, String)> {
