@@ -727,13 +727,29 @@ struct BatchWork {
     refreshed_accounts: HashSet<String>,
 }
 
+impl BatchWork {
+    /// Folds in what one bucket's queue did.
+    fn absorb(&mut self, other: BatchWork) {
+        self.seen_ids.extend(other.seen_ids);
+        self.claimed.extend(other.claimed);
+        self.buckets.extend(other.buckets);
+        self.accounts.extend(other.accounts);
+        self.refreshed_accounts.extend(other.refreshed_accounts);
+    }
+}
+
+/// Transitions of different buckets in one batch are handled together, up to this many at once;
+/// each bucket's events stay in order.
+const BUCKETS_IN_FLIGHT: usize = 16;
+
 async fn process_batch(
     inner: &Arc<Inner>,
     shard: &str,
     records: &[KRecord],
 ) -> Result<(), AwsError> {
-    let mut work = BatchWork::default();
-    for rec in records {
+    // 1. Classify every record in order; poison is dead-lettered on the way.
+    let mut events: Vec<(usize, Box<S3Event>)> = Vec::new();
+    for (i, rec) in records.iter().enumerate() {
         metrics::counter!(m::RECORDS_RECEIVED).increment(1);
         if rec.data.len() > inner.s.max_record_bytes {
             let reason = format!(
@@ -770,11 +786,88 @@ async fn process_batch(
                 Classified::Malformed(reason) => {
                     dead_letter(inner, shard, rec, &reason).await?;
                 }
-                Classified::Event(ev) => handle_event(inner, shard, rec, &ev, &mut work).await?,
+                Classified::Event(ev) => events.push((i, ev)),
             }
         }
     }
+
+    // 2. Handle them: a run of bucket events is split by bucket and the buckets go concurrently
+    //    (order holds per bucket, which is all the stream promises); an event without a bucket
+    //    or for the whole account is a barrier handled alone, after everything before it.
+    let mut work = BatchWork::default();
+    let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
+    for entry in &events {
+        let ev = &entry.1;
+        if ev.bucket.is_none() || ev.event_name.is_account_level() {
+            handle_run(inner, shard, records, &run, &mut work).await?;
+            run.clear();
+            handle_event(inner, shard, &records[entry.0], ev, &mut work).await?;
+        } else {
+            run.push(entry);
+        }
+    }
+    handle_run(inner, shard, records, &run, &mut work).await?;
     persist(inner, &work).await
+}
+
+/// Bucket events, grouped by bucket in order of first appearance, buckets concurrently.
+async fn handle_run(
+    inner: &Arc<Inner>,
+    shard: &str,
+    records: &[KRecord],
+    run: &[&(usize, Box<S3Event>)],
+    work: &mut BatchWork,
+) -> Result<(), AwsError> {
+    use futures_util::stream::{self, StreamExt};
+    // Queues of positions in `run` (owned indices: the futures below must not take borrowed
+    // arguments, or the spawned consumer stops being provably Send).
+    let mut queues: Vec<(String, Vec<usize>)> = Vec::new();
+    for (pos, entry) in run.iter().enumerate() {
+        let bucket = entry.1.bucket.as_deref().unwrap_or("");
+        match queues.iter_mut().find(|(b, _)| b == bucket) {
+            Some((_, q)) => q.push(pos),
+            None => queues.push((bucket.to_owned(), vec![pos])),
+        }
+    }
+    if queues.len() <= 1 {
+        for entry in run {
+            handle_event(inner, shard, &records[entry.0], &entry.1, work).await?;
+        }
+        return Ok(());
+    }
+    let refreshed = work.refreshed_accounts.clone();
+    let results: Vec<Result<BatchWork, AwsError>> = stream::iter(queues)
+        .map(|(_, queue): (String, Vec<usize>)| {
+            let refreshed = refreshed.clone();
+            async move {
+                let mut mine = BatchWork {
+                    refreshed_accounts: refreshed,
+                    ..BatchWork::default()
+                };
+                for pos in queue {
+                    let entry = run[pos];
+                    handle_event(inner, shard, &records[entry.0], &entry.1, &mut mine).await?;
+                }
+                Ok(mine)
+            }
+        })
+        .buffer_unordered(BUCKETS_IN_FLIGHT)
+        .collect()
+        .await;
+    // Merge what every bucket touched, even when one failed: the claims taken must be known.
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(mine) => work.absorb(mine),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 async fn dead_letter(
