@@ -15,7 +15,11 @@ fn acl_record(i: usize) -> String {
         i % 60,
         i % 1000,
         i % 1000,
-        if i % 2 == 0 { "public-read" } else { "private" },
+        if i.is_multiple_of(2) {
+            "public-read"
+        } else {
+            "private"
+        },
         i % 1000
     )
 }

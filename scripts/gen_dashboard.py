@@ -126,6 +126,17 @@ panel("timeseries", "Dedup and state store latency (p99)", [
 ], x=0, unit="s", stack_y=False)
 panel("table", "Versions running", [(f"max by (instance, version) (bucketwarden_build_info{{{SEL}}})", "")], x=12)
 
+row("Reconciliation")
+panel("timeseries", "Reconciler and drift", [
+    (f"sum by (instance) (bucketwarden_reconcile_leader{{{SEL}}})", "leader {{instance}}"),
+    (f"sum(increase(bucketwarden_reconcile_drift_total{{{SEL}}}[1h]))", "drift found (1 h)"),
+    (f"sum(increase(bucketwarden_reconcile_buckets_read_total{{{SEL}}}[1h]))", "buckets re-read (1 h)"),
+    (f"sum(increase(bucketwarden_reconcile_passes_total{{{SEL}}}[1h]))", "passes (1 h)"),
+], x=0, stack_y=False, desc="Exactly one worker should be the reconciler; drift is an exposure change the stream did not show.")
+panel("timeseries", "Reconciliation pass duration (p99)", [
+    (quantile(0.99, "bucketwarden_reconcile_duration_seconds"), "p99"),
+], x=12, unit="s")
+
 dashboard = {
     "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "Prometheus scraping the bucketwarden workers",
                   "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"}],

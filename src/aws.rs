@@ -13,6 +13,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub s3control: aws_sdk_s3control::Client,
     pub sns: aws_sdk_sns::Client,
+    /// Who the credentials belong to (GetCallerIdentity needs no permission).
+    pub sts: aws_sdk_sts::Client,
     pub endpoint: Option<String>,
 }
 
@@ -73,6 +75,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             s3control: aws_sdk_s3control::Client::from_conf(s3c.build()),
             sns: aws_sdk_sns::Client::from_conf(sns.build()),
+            sts: aws_sdk_sts::Client::new(config),
             endpoint,
         }
     }

@@ -19,6 +19,28 @@ pub struct Config {
     pub names: Names,
     #[serde(default)]
     pub fleet: Fleet,
+    #[serde(default)]
+    pub reconcile: Reconcile,
+}
+
+/// Periodic reconciliation with live S3, run by one worker of the fleet at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reconcile {
+    /// Every this often the reconciler re-reads buckets whose known state is older than this
+    /// (or unknown), corrects it and remediates what the stream missed. 0 disables it.
+    pub interval_ms: u64,
+    /// Buckets read at once during a pass.
+    pub concurrency: usize,
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile {
+            interval_ms: 60 * 60 * 1000,
+            concurrency: 8,
+        }
+    }
 }
 
 /// Names of the AWS resources a fleet shares (live mode and `init`).

@@ -109,6 +109,19 @@ impl BucketState {
         }
     }
 
+    /// When every exposure component was last set (event or live read): the oldest of their
+    /// stamps; `None` while any is unknown. Reconciliation re-reads buckets older than its interval.
+    pub fn confirmed_at(&self) -> Option<i64> {
+        [
+            self.acl.as_ref().map(|s| s.at),
+            self.policy.as_ref().map(|s| s.at),
+            self.ownership.as_ref().map(|s| s.at),
+            self.block.at,
+        ]
+        .into_iter()
+        .try_fold(i64::MAX, |min, at| at.map(|a| min.min(a)))
+    }
+
     /// Merges another copy of this bucket's state (e.g. one a different worker wrote) keeping,
     /// per component, the newer change: the state is a set of last-writer-wins registers keyed by
     /// event time, so merging is order-independent.

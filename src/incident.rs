@@ -35,6 +35,8 @@ pub struct Incident {
     pub detected_at: String,
     pub remediated_at: Option<String>,
     pub worker: String,
+    /// What found it: stream | scan | reconcile.
+    pub source: String,
 }
 
 impl Incident {
@@ -110,6 +112,7 @@ fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
         ("eventTime", &i.event_time),
         ("detectedAt", &i.detected_at),
         ("worker", &i.worker),
+        ("source", &i.source),
     ] {
         m.insert(k.into(), s(v));
     }

@@ -14,6 +14,8 @@ use crate::aws_error::{from_sdk, AwsError, Kind};
 use crate::lease::{Checkpoint, Lease};
 
 const KEY: &str = "leaseKey";
+/// Rows that are not shards (the reconciler's leader lease) start with this; `list` skips them.
+pub const SPECIAL_PREFIX: &str = "bucketwarden:";
 const OWNER: &str = "leaseOwner";
 const COUNTER: &str = "leaseCounter";
 const CHECKPOINT: &str = "checkpoint";
@@ -154,7 +156,7 @@ impl LeaseTable {
         }
     }
 
-    /// Every lease, read consistently.
+    /// Every shard lease (special rows excluded), read consistently, by key.
     pub async fn list(&self) -> Result<Vec<Lease>, AwsError> {
         let mut out = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
@@ -168,7 +170,12 @@ impl LeaseTable {
                 .send()
                 .await
                 .map_err(|e| from_sdk("dynamodb", "Scan", e))?;
-            out.extend(r.items().iter().filter_map(lease_from_item));
+            out.extend(
+                r.items()
+                    .iter()
+                    .filter_map(lease_from_item)
+                    .filter(|l| !l.key.starts_with(SPECIAL_PREFIX)),
+            );
             match r.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
@@ -176,6 +183,20 @@ impl LeaseTable {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// A row by key, shard or special (strongly consistent).
+    pub async fn get(&self, key: &str) -> Result<Option<Lease>, AwsError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        Ok(r.item().and_then(lease_from_item))
     }
 
     /// Creates a lease for a newly discovered shard; false when it already exists.

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod permissions;
 pub mod pipeline;
 pub mod policy;
+pub mod reconcile;
 pub mod record;
 pub mod remediate;
 pub mod replay;

@@ -408,7 +408,6 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
         let mut last_draw = std::time::Instant::now();
         let mut out = std::io::stdout().lock();
         let summary = bucketwarden::scan::scan(
-            &sdk,
             clients,
             config,
             opts,

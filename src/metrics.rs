@@ -72,6 +72,14 @@ pub const STATE_LATENCY: &str = "bucketwarden_state_latency_seconds";
 pub const LAST_RECORD_TIMESTAMP: &str = "bucketwarden_last_record_timestamp_seconds";
 /// Always 1; labels `version`.
 pub const BUILD_INFO: &str = "bucketwarden_build_info";
+/// 1 on the worker holding the reconciler lease.
+pub const RECONCILE_LEADER: &str = "bucketwarden_reconcile_leader";
+pub const RECONCILE_PASSES: &str = "bucketwarden_reconcile_passes_total";
+/// Buckets read live by reconciliation (their known state was stale or unknown).
+pub const RECONCILE_BUCKETS: &str = "bucketwarden_reconcile_buckets_read_total";
+/// Buckets whose live exposure differed from what the stream made of them.
+pub const RECONCILE_DRIFT: &str = "bucketwarden_reconcile_drift_total";
+pub const RECONCILE_DURATION: &str = "bucketwarden_reconcile_duration_seconds";
 /// `scan --metrics-out`: buckets read.
 pub const SCAN_BUCKETS: &str = "bucketwarden_scan_buckets_total";
 /// `scan --metrics-out`: exposed buckets found, label `exempt`.
@@ -82,7 +90,7 @@ pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 35] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -113,6 +121,11 @@ pub const ALL: [&str; 30] = [
     DEDUP_LATENCY,
     STATE_LATENCY,
     LAST_RECORD_TIMESTAMP,
+    RECONCILE_LEADER,
+    RECONCILE_PASSES,
+    RECONCILE_BUCKETS,
+    RECONCILE_DRIFT,
+    RECONCILE_DURATION,
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
@@ -176,9 +189,13 @@ fn register_zeros() {
         LEASES_STOLEN,
         LEASES_LOST,
         CHECKPOINT_CONFLICTS,
+        RECONCILE_PASSES,
+        RECONCILE_BUCKETS,
+        RECONCILE_DRIFT,
     ] {
         zero(metrics::counter!(name));
     }
+    metrics::gauge!(RECONCILE_LEADER).set(0.0);
     for e in EventName::ALL {
         zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));
     }
@@ -359,6 +376,24 @@ fn describe() {
         "Unix time of the last record received"
     );
     describe_gauge!(BUILD_INFO, "Build information (always 1)");
+    describe_gauge!(
+        RECONCILE_LEADER,
+        "1 on the worker holding the reconciler lease"
+    );
+    describe_counter!(RECONCILE_PASSES, "Reconciliation passes completed");
+    describe_counter!(
+        RECONCILE_BUCKETS,
+        "Buckets read live by reconciliation (stale or unknown state)"
+    );
+    describe_counter!(
+        RECONCILE_DRIFT,
+        "Buckets whose live exposure differed from the stream's state"
+    );
+    describe_histogram!(
+        RECONCILE_DURATION,
+        Unit::Seconds,
+        "Reconciliation pass duration"
+    );
 }
 
 /// The replay's counters in Prometheus text format, under the live metric names, so a replay

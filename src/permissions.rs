@@ -29,7 +29,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 21] = [
+pub const WORKER_CALLS: [Call; 22] = [
     call(
         "kinesis",
         "list_shards",
@@ -128,6 +128,12 @@ pub const WORKER_CALLS: [Call; 21] = [
         "put_object_acl",
         "s3:PutObjectAcl",
         "reset an object's ACL to private",
+    ),
+    call(
+        "s3",
+        "list_buckets",
+        "s3:ListAllMyBuckets",
+        "reconciliation lists the account's buckets",
     ),
     call("sns", "publish", "sns:Publish", "alerts"),
     call(

@@ -86,39 +86,14 @@ impl ScanError {
 }
 
 /// The account the credentials belong to.
-pub async fn caller_account(config: &aws_config::SdkConfig) -> Result<String, AwsError> {
-    let sts = aws_sdk_sts::Client::new(config);
-    let r = sts
+pub async fn caller_account(clients: &Clients) -> Result<String, AwsError> {
+    let r = clients
+        .sts
         .get_caller_identity()
         .send()
         .await
         .map_err(|e| from_sdk("sts", "GetCallerIdentity", e))?;
     Ok(r.account().unwrap_or_default().to_owned())
-}
-
-/// Every bucket name of the account, in ListBuckets order.
-pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let r = clients
-            .s3
-            .list_buckets()
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| from_sdk("s3", "ListBuckets", e))?;
-        out.extend(
-            r.buckets()
-                .iter()
-                .filter_map(|b| b.name().map(str::to_owned)),
-        );
-        match r.continuation_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(out)
 }
 
 async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
@@ -180,7 +155,6 @@ fn now_rfc3339() -> String {
 /// Scans every bucket; `progress(done, total)` is called as buckets finish, `report` with each
 /// bucket's line in completion order.
 pub async fn scan(
-    sdk: &aws_config::SdkConfig,
     clients: Clients,
     config: Config,
     opts: Options,
@@ -190,7 +164,7 @@ pub async fn scan(
     let start = Instant::now();
     let account = match &opts.account {
         Some(a) => a.clone(),
-        None => caller_account(sdk).await?,
+        None => caller_account(&clients).await?,
     };
     let alerter = if opts.remediate {
         let arn = Alerter::ensure_topic(&clients, &config.names.alert_topic).await?;
@@ -210,7 +184,7 @@ pub async fn scan(
         in_flight: AtomicUsize::new(0),
         max_in_flight: AtomicUsize::new(0),
     });
-    let buckets = list_buckets(&clients).await?;
+    let buckets = verify::list_buckets(&clients).await?;
     let total = buckets.len();
     progress(0, total);
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
@@ -378,6 +352,7 @@ async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
         detected_at: detected.clone(),
         remediated_at: None,
         worker: s.opts.operator.clone(),
+        source: "scan".into(),
     };
     let outcome = if alert_only {
         incident.outcome = "alerted".into();

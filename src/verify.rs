@@ -91,6 +91,31 @@ fn config_of(c: Option<&aws_sdk_s3control::types::PublicAccessBlockConfiguration
     }
 }
 
+/// Every bucket name of the account, in ListBuckets order.
+pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let r = clients
+            .s3
+            .list_buckets()
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| from_sdk("s3", "ListBuckets", e))?;
+        out.extend(
+            r.buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_owned)),
+        );
+        match r.continuation_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Reads the bucket's block, ACL, policy, ownership and the account's block.
 pub async fn read_bucket(
     clients: &Clients,

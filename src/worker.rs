@@ -26,6 +26,7 @@ use crate::lease::{self, Checkpoint, ExpiryTracker, Lease};
 use crate::lease_table::LeaseTable;
 use crate::metrics as m;
 use crate::pipeline::Pipeline;
+use crate::reconcile;
 use crate::record::{Classified, S3Event};
 use crate::remediate::{Remediator, S3Remediator};
 use crate::store::StateStore;
@@ -105,6 +106,20 @@ struct Inner {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     health: Arc<crate::health::Health>,
+    reconcile: ReconcileState,
+}
+
+/// The reconciler's leader lease and schedule (DESIGN: one worker at a time, KCL-style lease).
+struct ReconcileState {
+    every: Option<Duration>,
+    concurrency: usize,
+    decider: crate::decision::Decider,
+    leader: tokio::sync::Mutex<Option<Lease>>,
+    last_renewed: Mutex<Option<Instant>>,
+    still_leader: std::sync::atomic::AtomicBool,
+    running: std::sync::atomic::AtomicBool,
+    next_pass: Mutex<Option<Instant>>,
+    account: tokio::sync::OnceCell<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +200,21 @@ impl Worker {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             health: Arc::new(crate::health::Health::new(settings.failover)),
+            reconcile: ReconcileState {
+                every: (config.reconcile.interval_ms > 0)
+                    .then(|| Duration::from_millis(config.reconcile.interval_ms)),
+                concurrency: config.reconcile.concurrency.max(1),
+                decider: crate::decision::Decider::new(
+                    &config.exemptions,
+                    config.remediation.mode == crate::config::Mode::DryRun,
+                )?,
+                leader: tokio::sync::Mutex::new(None),
+                last_renewed: Mutex::new(None),
+                still_leader: std::sync::atomic::AtomicBool::new(false),
+                running: std::sync::atomic::AtomicBool::new(false),
+                next_pass: Mutex::new(None),
+                account: tokio::sync::OnceCell::new(),
+            },
             s: settings,
             config,
             clients,
@@ -215,6 +245,7 @@ impl Worker {
         let renew_stop = CancellationToken::new();
         let renewer = tokio::spawn(renew_loop(inner.clone(), renew_stop.clone()));
         let mut tracker = ExpiryTracker::default();
+        let mut leader_tracker = ExpiryTracker::default();
         let mut last_discovery: Option<Instant> = None;
         let mut backoff = Backoff::new(
             Duration::from_millis(200),
@@ -242,6 +273,9 @@ impl Worker {
                     if due {
                         last_discovery = Some(Instant::now());
                     }
+                    if let Err(e) = leader_round(inner, &mut leader_tracker).await {
+                        warn!(error = %e, "reconciler lease round failed; will retry");
+                    }
                     backoff.reset();
                     tokio::select! {
                         _ = inner.shutdown.cancelled() => {}
@@ -262,6 +296,7 @@ impl Worker {
         }
         inner.health.stopping();
         info!("shutting down: finishing batches, checkpointing, releasing leases");
+        release_leadership(inner).await;
         inner.tasks.close();
         inner.tasks.wait().await;
         renew_stop.cancel();
@@ -295,6 +330,149 @@ where
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Takes, renews or loses the reconciler's lease (a row of the lease table, fenced on its
+/// counter and expired by watching it, like a shard's), and starts a pass when one is due.
+async fn leader_round(inner: &Arc<Inner>, tracker: &mut ExpiryTracker) -> Result<(), AwsError> {
+    use std::sync::atomic::Ordering;
+    let r = &inner.reconcile;
+    let Some(every) = r.every else {
+        return Ok(());
+    };
+    let me = inner.s.worker_id.as_str();
+    let now = Instant::now();
+    let mut leader = r.leader.lock().await;
+    // Self-fencing: a leader that could not renew for the failover time stops acting as one.
+    let lapsed = r
+        .last_renewed
+        .lock()
+        .expect("renew lock")
+        .is_some_and(|t| now.duration_since(t) > inner.s.failover);
+    if leader.is_some() && lapsed {
+        *leader = None;
+        r.still_leader.store(false, Ordering::SeqCst);
+        warn!("reconciler lease renewal lapsed: no longer the reconciler");
+    }
+    let row = match inner.leases.get(reconcile::LEADER_KEY).await? {
+        Some(row) => row,
+        None => {
+            let fresh = Lease::new(reconcile::LEADER_KEY, Vec::new(), Checkpoint::TrimHorizon);
+            inner.leases.create(&fresh).await?;
+            return Ok(());
+        }
+    };
+    tracker.observe(std::slice::from_ref(&row), now);
+    if let Some(mine) = leader.clone() {
+        match inner.leases.renew(&mine, me).await? {
+            Some(l) => {
+                *leader = Some(l);
+                *r.last_renewed.lock().expect("renew lock") = Some(now);
+            }
+            None => {
+                *leader = None;
+                r.still_leader.store(false, Ordering::SeqCst);
+                info!("reconciler lease taken by another worker");
+            }
+        }
+    } else {
+        let takeable = row.owner.is_none()
+            || row.owner.as_deref() == Some(me)
+            || tracker.is_expired(&row.key, inner.s.failover, now);
+        if takeable {
+            if let Some(l) = inner.leases.take(&row, me).await? {
+                info!(from = ?row.owner, "this worker is now the reconciler");
+                *leader = Some(l);
+                *r.last_renewed.lock().expect("renew lock") = Some(now);
+                r.still_leader.store(true, Ordering::SeqCst);
+                // The first pass comes one interval after taking over, not at once: a fleet
+                // (re)start must not re-read every bucket.
+                *r.next_pass.lock().expect("schedule lock") = Some(now + every);
+            }
+        }
+    }
+    metrics::gauge!(m::RECONCILE_LEADER).set(if leader.is_some() { 1.0 } else { 0.0 });
+    drop(leader);
+    let due = r
+        .next_pass
+        .lock()
+        .expect("schedule lock")
+        .is_some_and(|t| t <= now);
+    if due && r.still_leader.load(Ordering::SeqCst) && !r.running.swap(true, Ordering::SeqCst) {
+        *r.next_pass.lock().expect("schedule lock") = Some(now + every);
+        let inner2 = inner.clone();
+        inner.tasks.spawn(async move {
+            reconcile_pass(&inner2, every).await;
+            inner2.reconcile.running.store(false, Ordering::SeqCst);
+        });
+    }
+    Ok(())
+}
+
+async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
+    let started = Instant::now();
+    let r = &inner.reconcile;
+    let account = match r
+        .account
+        .get_or_try_init(|| crate::scan::caller_account(&inner.clients))
+        .await
+    {
+        Ok(a) => a.clone(),
+        Err(e) => {
+            warn!(error = %e, "reconcile: cannot tell the account (STS GetCallerIdentity)");
+            return;
+        }
+    };
+    let ctx = reconcile::Ctx {
+        clients: &inner.clients,
+        store: &inner.store,
+        incidents: &inner.incidents,
+        alerter: &inner.alerter,
+        remediator: &inner.remediator,
+        decider: &r.decider,
+        account: &account,
+        worker_id: &inner.s.worker_id,
+        interval_ms: every.as_millis() as i64,
+        concurrency: r.concurrency,
+        still_leader: &r.still_leader,
+    };
+    match reconcile::pass(&ctx, now_ms()).await {
+        Ok(report) => {
+            {
+                let mut p = inner.pipeline.lock().expect("pipeline lock");
+                for (bucket, state) in &report.corrected {
+                    p.fold_mut().settle_bucket(bucket, state);
+                }
+            }
+            metrics::counter!(m::RECONCILE_PASSES).increment(1);
+            metrics::counter!(m::RECONCILE_BUCKETS).increment(report.reread as u64);
+            info!(
+                buckets = report.buckets,
+                reread = report.reread,
+                drift = report.drift,
+                remediated = report.remediated,
+                failed = report.failed,
+                unreadable = report.errors,
+                seconds = started.elapsed().as_secs_f64(),
+                "reconciliation pass done"
+            );
+        }
+        Err(e) => warn!(error = %e, "reconciliation pass failed; the next one retries"),
+    }
+    metrics::histogram!(m::RECONCILE_DURATION).record(started.elapsed().as_secs_f64());
+}
+
+/// On a graceful stop, hands the reconciler lease back so another worker takes it at once.
+async fn release_leadership(inner: &Inner) {
+    let mut leader = inner.reconcile.leader.lock().await;
+    if let Some(l) = leader.take() {
+        inner
+            .reconcile
+            .still_leader
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let _ = inner.leases.release(&l, &inner.s.worker_id).await;
+        metrics::gauge!(m::RECONCILE_LEADER).set(0.0);
     }
 }
 
@@ -1272,6 +1450,7 @@ fn incident_for(
         detected_at: now_rfc3339(),
         remediated_at: None,
         worker: inner.s.worker_id.clone(),
+        source: "stream".into(),
     }
 }
 
@@ -1325,6 +1504,7 @@ async fn publish(
         detected_at: get("detectedAt").unwrap_or_default(),
         remediated_at: get("remediatedAt"),
         worker: get("worker").unwrap_or_default(),
+        source: get("source").unwrap_or_else(|| "stream".into()),
     };
     publish_incident(inner, &incident).await
 }

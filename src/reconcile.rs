@@ -1,0 +1,283 @@
+//! One reconciliation pass: every bucket of the account whose known state is older than the
+//! interval (or unknown) is read live, compared with what the stream made of it (drift), corrected
+//! in the state table, and remediated when exposed and not exempt — what the stream missed.
+//! Owns the pass; the leader lease that decides who runs it is the worker's, and exposure is
+//! judged by `verify`/`fold`, never here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing::{info, warn};
+
+use crate::aws::Clients;
+use crate::aws_error::{from_sdk, AwsError};
+use crate::decision::Decider;
+use crate::fold::{self, BucketState, Stamped};
+use crate::incident::{Alerter, Incident, IncidentTable};
+use crate::metrics as m;
+use crate::remediate::{Remediator, S3Remediator};
+use crate::store::StateStore;
+use crate::verify;
+
+/// The leader lease's row in the lease table (not a shard; `LeaseTable::list` skips it).
+pub const LEADER_KEY: &str = "bucketwarden:reconciler";
+
+/// What a pass needs; borrowed from the worker.
+pub struct Ctx<'a> {
+    pub clients: &'a Clients,
+    pub store: &'a StateStore,
+    pub incidents: &'a IncidentTable,
+    pub alerter: &'a Alerter,
+    pub remediator: &'a S3Remediator,
+    pub decider: &'a Decider,
+    pub account: &'a str,
+    pub worker_id: &'a str,
+    pub interval_ms: i64,
+    pub concurrency: usize,
+    /// Cleared when leadership is lost mid-pass: no remediation after that.
+    pub still_leader: &'a AtomicBool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PassReport {
+    pub buckets: usize,
+    /// Buckets read live (their known state was older than the interval, or unknown).
+    pub reread: usize,
+    /// Buckets whose live exposure differed from the known state.
+    pub drift: usize,
+    pub remediated: usize,
+    pub failed: usize,
+    pub errors: usize,
+    /// Corrected states, to be settled into this worker's fold by the caller.
+    pub corrected: Vec<(String, BucketState)>,
+}
+
+enum Outcome {
+    Fresh,
+    Read {
+        drift: bool,
+        action: Option<bool>,
+        state: Box<BucketState>,
+    },
+    Error,
+}
+
+/// Runs one pass at `now_ms` (wall clock, the stamp of what is read).
+pub async fn pass(ctx: &Ctx<'_>, now_ms: i64) -> Result<PassReport, AwsError> {
+    use futures_util::stream::{self, StreamExt};
+    let buckets = verify::list_buckets(ctx.clients).await?;
+    let mut report = PassReport {
+        buckets: buckets.len(),
+        ..PassReport::default()
+    };
+    let outcomes: Vec<(String, Outcome)> = stream::iter(buckets)
+        .map(|b: String| async move {
+            let o = one(ctx, &b, now_ms).await;
+            (b, o)
+        })
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    for (bucket, o) in outcomes {
+        match o {
+            Outcome::Fresh => {}
+            Outcome::Error => report.errors += 1,
+            Outcome::Read {
+                drift,
+                action,
+                state,
+            } => {
+                report.reread += 1;
+                report.drift += usize::from(drift);
+                match action {
+                    Some(true) => report.remediated += 1,
+                    Some(false) => report.failed += 1,
+                    None => {}
+                }
+                report.corrected.push((bucket, *state));
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn tags_of(clients: &Clients, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
+    match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(r) => {
+            let mut t: Vec<(String, String)> = r
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            t.sort();
+            Ok(t)
+        }
+        Err(e) => {
+            let e = from_sdk("s3", "GetBucketTagging", e);
+            if e.code == "NoSuchTagSet" {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
+    let known = match ctx.store.load_bucket(bucket).await {
+        Ok(k) => k,
+        Err(e) => {
+            warn!(bucket, error = %e, "reconcile: state unreadable");
+            return Outcome::Error;
+        }
+    };
+    let fresh = known
+        .as_ref()
+        .and_then(|k| k.value.confirmed_at())
+        .is_some_and(|at| now_ms - at < ctx.interval_ms);
+    if fresh {
+        return Outcome::Fresh;
+    }
+    let (live, tags) = tokio::join!(
+        verify::read_bucket(ctx.clients, bucket, ctx.account, now_ms),
+        tags_of(ctx.clients, bucket)
+    );
+    let (live, tags) = match (live, tags) {
+        (Ok(l), Ok(t)) => (l, t),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!(bucket, error = %e, "reconcile: bucket unreadable");
+            return Outcome::Error;
+        }
+    };
+    let was_public = known
+        .as_ref()
+        .map(|k| fold::exposure_of(&k.value, live.account_block).public);
+    let now_public = live.exposure.public;
+    let drift = match was_public {
+        Some(w) => w != now_public,
+        // Never seen by the stream: drift only if it matters.
+        None => now_public,
+    };
+    if drift {
+        metrics::counter!(m::RECONCILE_DRIFT).increment(1);
+        warn!(
+            bucket,
+            known_public = ?was_public,
+            live_public = now_public,
+            reasons = ?live.exposure.reasons,
+            "reconcile: drift between the stream's state and live S3"
+        );
+    }
+    let mut state = live.state.clone();
+    state.tags = Some(Stamped {
+        value: tags.clone(),
+        at: now_ms,
+    });
+    if let Some(k) = &known {
+        state.merge_from(&k.value);
+    }
+    let action = if now_public
+        && !ctx.decider.is_exempt(Some(bucket), &tags)
+        && ctx.still_leader.load(Ordering::Relaxed)
+    {
+        Some(remediate(ctx, bucket, &live.exposure.reasons, &mut state, now_ms).await)
+    } else {
+        None
+    };
+    let expected = known.as_ref().map_or(0, |k| k.version);
+    if let Err(e) = ctx.store.save_bucket(bucket, &state, expected).await {
+        warn!(bucket, error = %e, "reconcile: corrected state not saved");
+    }
+    Outcome::Read {
+        drift,
+        action,
+        state: Box::new(state),
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Remediates (or, in dry-run, alerts) a bucket the stream missed; true when it is closed now.
+async fn remediate(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    reasons: &[String],
+    state: &mut BucketState,
+    now_ms: i64,
+) -> bool {
+    let now = rfc3339(now_ms);
+    let dry_run = ctx.decider.dry_run();
+    let mut incident = Incident {
+        incident_id: Incident::id_for(None, &format!("reconcile-{now}"), bucket, None),
+        event_id: None,
+        event_name: "Reconcile".into(),
+        bucket: bucket.to_owned(),
+        key: None,
+        account: ctx.account.to_owned(),
+        region: state.region.clone(),
+        actor_arn: None,
+        source_ip: None,
+        reasons: reasons.to_vec(),
+        action: if dry_run { "alert" } else { "remediate" }.into(),
+        outcome: "pending".into(),
+        remediation: None,
+        error: None,
+        event_time: now.clone(),
+        detected_at: now.clone(),
+        remediated_at: None,
+        worker: ctx.worker_id.to_owned(),
+        source: "reconcile".into(),
+    };
+    let closed = if dry_run {
+        incident.outcome = "alerted".into();
+        false
+    } else {
+        if let Err(e) = ctx.incidents.put(&incident).await {
+            warn!(bucket, error = %e, "reconcile: pending incident not recorded");
+        }
+        match ctx.remediator.remediate_bucket(bucket, &now).await {
+            Ok(applied) => {
+                incident.outcome = "remediated".into();
+                incident.remediation = Some(applied.as_str().to_owned());
+                incident.remediated_at = Some(rfc3339(jiff::Timestamp::now().as_millisecond()));
+                state.block = fold::BlockState {
+                    flags: crate::exposure::BlockFlags::known(crate::exposure::BlockConfig::ALL_ON),
+                    at: Some(now_ms),
+                };
+                info!(
+                    bucket,
+                    ?reasons,
+                    "reconcile: exposure the stream missed is locked down"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(bucket, error = %e, "REMEDIATION FAILED (reconcile): the bucket may still be public; an operator must act");
+                incident.outcome = "failed".into();
+                incident.error = Some(e.to_string());
+                false
+            }
+        }
+    };
+    metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+    if let Err(e) = ctx.incidents.put(&incident).await {
+        warn!(bucket, error = %e, "reconcile: incident not recorded");
+    }
+    match ctx.alerter.publish(&incident).await {
+        Ok(()) => {
+            metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+            let _ = ctx
+                .incidents
+                .mark_alerted(&incident.incident_id, &rfc3339(now_ms))
+                .await;
+        }
+        Err(e) => {
+            metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
+            warn!(bucket, error = %e, "reconcile: alert not sent");
+        }
+    }
+    closed
+}
