@@ -581,3 +581,82 @@ async fn throttling_and_iterator_expiry_lose_nothing() {
     let log = w.log_text();
     assert!(log.contains("fault injection is ON"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_paused_past_the_failover_time_fences_itself_and_nothing_is_done_twice() {
+    // One shard, two workers: w1 holds the lease, w2 is idle by design until w1 stops renewing.
+    // A FIFO topic, so a late duplicate alert would be deduplicated rather than hidden.
+    let f = Fleet::with_topic("sigstop", 1, "", true).await;
+    let w1 = f.spawn_worker("w1", &[]);
+    wait_for("w1 to hold the lease", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("w1"))
+    })
+    .await;
+    let w2 = f.spawn_worker("w2", &[]);
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    for i in 0..8 {
+        let b = f.bucket(&format!("p{i}"));
+        f.make_public_bucket(&b).await;
+        buckets.push(b);
+    }
+    for (i, b) in buckets.iter().enumerate() {
+        f.put_event(
+            b,
+            &put_bucket_acl_public(b, &format!("ev-stop-{i}"), &ts(t, i as i64)),
+        )
+        .await;
+    }
+    // Freeze w1 while it is most likely in the middle of that batch, for twice the failover time.
+    w1.pause();
+    let paused_log = w1.log_text().len();
+    let takeover = wait_for("w2 to take the expired lease", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("w2"))
+    })
+    .await;
+    eprintln!("take-over after SIGSTOP: {takeover:?} (failover 3 s)");
+    assert!(
+        takeover < Duration::from_secs(6),
+        "the shard was unleased for {takeover:?}, more than twice the failover time"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    w1.resume();
+    wait_for("every bucket blocked", LONG, || async {
+        for b in &buckets {
+            if f.block_of(b).await != Some((true, true, true, true)) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    wait_for("eight incidents", LONG, || async {
+        f.incidents().await.len() >= 8
+    })
+    .await;
+    // Give the resumed w1 time to do whatever it would still try.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let incidents = f.incidents().await;
+    let distinct: HashSet<String> = incidents.iter().map(|i| s(i, "bucket")).collect();
+    assert_eq!(incidents.len(), 8, "{}", logs(&[&w1, &w2]));
+    assert_eq!(distinct.len(), 8);
+    assert!(incidents.iter().all(|i| s(i, "outcome") == "remediated"));
+    assert_eq!(f.alerts().await.len(), 8, "one alert per incident");
+    let leases = f.leases().await;
+    assert_eq!(leases[0].owner.as_deref(), Some("w2"), "{leases:?}");
+    let after = w1.log_text()[paused_log..].to_owned();
+    assert!(
+        after.contains("self-fenced") || after.contains("lease lost"),
+        "the resumed worker did not fence itself:\n{after}"
+    );
+    assert!(
+        !after.contains("\"checkpointed\"") && !after.contains(" checkpointed"),
+        "the resumed worker checkpointed a lease it no longer holds:\n{after}"
+    );
+}
