@@ -101,7 +101,11 @@ pub enum AclError {
     BadBody(String),
 }
 
-const GRANT_HEADERS: [(&str, Permission); 5] = [
+/// The canned-ACL request header.
+pub const CANNED_HEADER: &str = "x-amz-acl";
+
+/// The grant request headers and the permission each grants.
+pub const GRANT_HEADERS: [(&str, Permission); 5] = [
     ("x-amz-grant-read", Permission::Read),
     ("x-amz-grant-write", Permission::Write),
     ("x-amz-grant-read-acp", Permission::ReadAcp),
@@ -222,7 +226,7 @@ impl Acl {
     pub fn from_request(params: &Value) -> Result<Option<Acl>, AclError> {
         let mut found = false;
         let mut acl = Acl::PRIVATE;
-        if let Some(v) = params.get("x-amz-acl") {
+        if let Some(v) = params.get(CANNED_HEADER) {
             for name in strings(v) {
                 found = true;
                 acl = acl.union(Acl::from_canned(name)?);

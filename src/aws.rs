@@ -80,6 +80,17 @@ impl Clients {
         }
     }
 
+    /// The account the credentials belong to (STS GetCallerIdentity, which needs no permission).
+    pub async fn caller_account(&self) -> Result<String, crate::aws_error::AwsError> {
+        let r = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| crate::aws_error::from_sdk("sts", "GetCallerIdentity", e))?;
+        Ok(r.account().unwrap_or_default().to_owned())
+    }
+
     /// Clients from the environment, with fault injection when `BUCKETWARDEN_FAULTS` is set.
     pub async fn from_env() -> Result<Clients, FaultSpecError> {
         let faults = FaultInjector::from_env()?;

@@ -130,20 +130,13 @@ pub fn bucket_optional(name: EventName) -> bool {
     )
 }
 
-const ACL_KEYS: [&str; 7] = [
-    "x-amz-acl",
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-    "AccessControlPolicy",
-];
-
 pub fn carries_acl(params: &Value) -> bool {
-    params
-        .as_object()
-        .is_some_and(|o| ACL_KEYS.iter().any(|k| o.contains_key(*k)))
+    use crate::acl::{CANNED_HEADER, GRANT_HEADERS};
+    params.as_object().is_some_and(|o| {
+        o.contains_key(CANNED_HEADER)
+            || o.contains_key("AccessControlPolicy")
+            || GRANT_HEADERS.iter().any(|(h, _)| o.contains_key(*h))
+    })
 }
 
 fn access_point_request(params: &Value) -> Option<&Value> {

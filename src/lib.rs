@@ -14,6 +14,7 @@ pub mod dev_trail;
 pub mod exposure;
 pub mod faults;
 pub mod fold;
+pub mod found;
 pub mod health;
 pub mod incident;
 pub mod init;

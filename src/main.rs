@@ -278,6 +278,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Cancels `token` on SIGTERM or SIGINT: the long-running commands then stop gracefully.
+fn cancel_on_signal(token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received: stopping gracefully");
+        token.cancel();
+    });
+}
+
 fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
     init_tracing(&args.log_format);
     let mut config = load_config(args.config.as_ref())?;
@@ -309,18 +323,7 @@ fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
             tokio::spawn(bucketwarden::metrics::serve(listener, handle, worker.health()));
             tracing::info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz");
         }
-        let token = worker.shutdown_token();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            tracing::info!("signal received: stopping gracefully");
-            token.cancel();
-        });
+        cancel_on_signal(worker.shutdown_token());
         worker.run().await?;
         Ok(0)
     })
@@ -371,17 +374,7 @@ fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
         println!("dev-trail listening on http://{addr} (S3 calls forwarded to {upstream}, events to stream {stream})");
         std::io::stdout().flush().ok();
         let token = tokio_util::sync::CancellationToken::new();
-        let stop = token.clone();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            stop.cancel();
-        });
+        cancel_on_signal(token.clone());
         let summary = proxy.run(clients.kinesis, token).await;
         eprintln!("{summary}");
         Ok(if summary.events_undelivered == 0 { 0 } else { 1 })

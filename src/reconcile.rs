@@ -6,15 +6,17 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError};
+use crate::aws_error::AwsError;
 use crate::decision::Decider;
+use crate::exposure::{BlockConfig, BlockFlags};
 use crate::fold::{self, BucketState, Stamped};
-use crate::incident::{Alerter, Incident, IncidentTable};
+use crate::found;
+use crate::incident::{Alerter, IncidentTable};
 use crate::metrics as m;
-use crate::remediate::{Remediator, S3Remediator};
+use crate::remediate::S3Remediator;
 use crate::store::StateStore;
 use crate::verify;
 
@@ -100,28 +102,6 @@ pub async fn pass(ctx: &Ctx<'_>, now_ms: i64) -> Result<PassReport, AwsError> {
     Ok(report)
 }
 
-async fn tags_of(clients: &Clients, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
-    match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(r) => {
-            let mut t: Vec<(String, String)> = r
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
-            t.sort();
-            Ok(t)
-        }
-        Err(e) => {
-            let e = from_sdk("s3", "GetBucketTagging", e);
-            if e.code == "NoSuchTagSet" {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            }
-        }
-    }
-}
-
 async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     let known = match ctx.store.load_bucket(bucket).await {
         Ok(k) => k,
@@ -139,7 +119,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     }
     let (live, tags) = tokio::join!(
         verify::read_bucket(ctx.clients, bucket, ctx.account, now_ms),
-        tags_of(ctx.clients, bucket)
+        verify::bucket_tags(ctx.clients, bucket)
     );
     let (live, tags) = match (live, tags) {
         (Ok(l), Ok(t)) => (l, t),
@@ -209,75 +189,27 @@ async fn remediate(
     now_ms: i64,
 ) -> bool {
     let now = rfc3339(now_ms);
-    let dry_run = ctx.decider.dry_run();
-    let mut incident = Incident {
-        incident_id: Incident::id_for(None, &format!("reconcile-{now}"), bucket, None),
-        event_id: None,
-        event_name: "Reconcile".into(),
-        bucket: bucket.to_owned(),
-        key: None,
-        account: ctx.account.to_owned(),
-        region: state.region.clone(),
-        actor_arn: None,
-        source_ip: None,
-        reasons: reasons.to_vec(),
-        action: if dry_run { "alert" } else { "remediate" }.into(),
-        outcome: "pending".into(),
-        remediation: None,
-        error: None,
-        event_time: now.clone(),
-        detected_at: now.clone(),
-        remediated_at: None,
-        worker: ctx.worker_id.to_owned(),
-        source: "reconcile".into(),
+    let fx = found::Effects {
+        incidents: ctx.incidents,
+        alerter: Some(ctx.alerter),
+        remediator: ctx.remediator,
     };
-    let closed = if dry_run {
-        incident.outcome = "alerted".into();
-        false
-    } else {
-        if let Err(e) = ctx.incidents.put(&incident).await {
-            warn!(bucket, error = %e, "reconcile: pending incident not recorded");
-        }
-        match ctx.remediator.remediate_bucket(bucket, &now).await {
-            Ok(applied) => {
-                incident.outcome = "remediated".into();
-                incident.remediation = Some(applied.as_str().to_owned());
-                incident.remediated_at = Some(rfc3339(jiff::Timestamp::now().as_millisecond()));
-                state.block = fold::BlockState {
-                    flags: crate::exposure::BlockFlags::known(crate::exposure::BlockConfig::ALL_ON),
-                    at: Some(now_ms),
-                };
-                info!(
-                    bucket,
-                    ?reasons,
-                    "reconcile: exposure the stream missed is locked down"
-                );
-                true
-            }
-            Err(e) => {
-                tracing::error!(bucket, error = %e, "REMEDIATION FAILED (reconcile): the bucket may still be public; an operator must act");
-                incident.outcome = "failed".into();
-                incident.error = Some(e.to_string());
-                false
-            }
-        }
+    let f = found::Found {
+        bucket,
+        account: ctx.account,
+        region: &state.region,
+        reasons,
+        alert_only: ctx.decider.dry_run(),
+        source: "reconcile",
+        worker: ctx.worker_id,
+        now: &now,
     };
-    metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
-    if let Err(e) = ctx.incidents.put(&incident).await {
-        warn!(bucket, error = %e, "reconcile: incident not recorded");
-    }
-    match ctx.alerter.publish(&incident).await {
-        Ok(()) => {
-            metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
-            let _ = ctx
-                .incidents
-                .mark_alerted(&incident.incident_id, &rfc3339(now_ms))
-                .await;
-        }
-        Err(e) => {
-            metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
-            warn!(bucket, error = %e, "reconcile: alert not sent");
-        }
+    let closed = found::act(&fx, &f).await == found::Outcome::Remediated;
+    if closed {
+        state.block = fold::BlockState {
+            flags: BlockFlags::known(BlockConfig::ALL_ON),
+            at: Some(now_ms),
+        };
     }
     closed
 }

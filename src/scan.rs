@@ -15,8 +15,9 @@ use crate::aws_error::{from_sdk, AwsError, Kind};
 use crate::config::{Config, Mode};
 use crate::decision::Decider;
 use crate::fold::Stamped;
-use crate::incident::{Alerter, Incident, IncidentTable};
-use crate::remediate::{Remediator, S3Remediator};
+use crate::found;
+use crate::incident::{Alerter, IncidentTable};
+use crate::remediate::S3Remediator;
 use crate::store::StateStore;
 use crate::verify;
 
@@ -85,17 +86,6 @@ impl ScanError {
     }
 }
 
-/// The account the credentials belong to.
-pub async fn caller_account(clients: &Clients) -> Result<String, AwsError> {
-    let r = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| from_sdk("sts", "GetCallerIdentity", e))?;
-    Ok(r.account().unwrap_or_default().to_owned())
-}
-
 async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
     let r = clients
         .s3
@@ -109,28 +99,6 @@ async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsErr
         .map(|c| c.as_str().to_owned())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "us-east-1".to_owned()))
-}
-
-async fn bucket_tags(clients: &Clients, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
-    match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(r) => {
-            let mut t: Vec<(String, String)> = r
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
-            t.sort();
-            Ok(t)
-        }
-        Err(e) => {
-            let e = from_sdk("s3", "GetBucketTagging", e);
-            if e.code == "NoSuchTagSet" {
-                Ok(Vec::new())
-            } else {
-                Err(e)
-            }
-        }
-    }
 }
 
 struct Shared {
@@ -164,7 +132,7 @@ pub async fn scan(
     let start = Instant::now();
     let account = match &opts.account {
         Some(a) => a.clone(),
-        None => caller_account(&clients).await?,
+        None => clients.caller_account().await?,
     };
     let alerter = if opts.remediate {
         let arn = Alerter::ensure_topic(&clients, &config.names.alert_topic).await?;
@@ -286,7 +254,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         let _counted = InFlight::enter(s);
         tokio::join!(
             verify::read_bucket(&s.clients, &bucket, &s.account, at),
-            bucket_tags(&s.clients, &bucket)
+            verify::bucket_tags(&s.clients, &bucket)
         )
     };
     let (mut live, tags) = match (live, tags) {
@@ -330,69 +298,27 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
 }
 
 async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
-    let detected = now_rfc3339();
+    let now = now_rfc3339();
     let dry_run = s.decider.dry_run();
-    let alert_only = line.exempt || dry_run;
-    let mut incident = Incident {
-        incident_id: Incident::id_for(None, &format!("scan-{detected}"), bucket, None),
-        event_id: None,
-        event_name: "Scan".into(),
-        bucket: bucket.to_owned(),
-        key: None,
-        account: s.account.clone(),
-        region: line.region.clone().unwrap_or_default(),
-        actor_arn: None,
-        source_ip: None,
-        reasons: line.reasons.clone(),
-        action: if alert_only { "alert" } else { "remediate" }.into(),
-        outcome: "pending".into(),
-        remediation: None,
-        error: None,
-        event_time: detected.clone(),
-        detected_at: detected.clone(),
-        remediated_at: None,
-        worker: s.opts.operator.clone(),
-        source: "scan".into(),
+    let fx = found::Effects {
+        incidents: &s.incidents,
+        alerter: s.alerter.as_ref(),
+        remediator: &s.remediator,
     };
-    let outcome = if alert_only {
-        incident.outcome = "alerted".into();
-        if dry_run && !line.exempt {
-            "dry-run"
-        } else {
-            "alerted"
-        }
-    } else {
-        let _ = s.incidents.put(&incident).await;
-        match s.remediator.remediate_bucket(bucket, &detected).await {
-            Ok(applied) => {
-                incident.outcome = "remediated".into();
-                incident.remediation = Some(applied.as_str().to_owned());
-                incident.remediated_at = Some(now_rfc3339());
-                "remediated"
-            }
-            Err(e) => {
-                tracing::error!(bucket, error = %e, "REMEDIATION FAILED during scan: the bucket may still be public; an operator must act");
-                incident.outcome = "failed".into();
-                incident.error = Some(e.to_string());
-                "failed"
-            }
-        }
+    let f = found::Found {
+        bucket,
+        account: &s.account,
+        region: line.region.as_deref().unwrap_or_default(),
+        reasons: &line.reasons,
+        alert_only: line.exempt || dry_run,
+        source: "scan",
+        worker: &s.opts.operator,
+        now: &now,
     };
-    if let Err(e) = s.incidents.put(&incident).await {
-        tracing::warn!(bucket, error = %e, "incident not recorded");
+    match found::act(&fx, &f).await {
+        found::Outcome::Alerted if dry_run && !line.exempt => "dry-run".to_owned(),
+        o => o.as_str().to_owned(),
     }
-    if let Some(alerter) = &s.alerter {
-        match alerter.publish(&incident).await {
-            Ok(()) => {
-                let _ = s
-                    .incidents
-                    .mark_alerted(&incident.incident_id, &now_rfc3339())
-                    .await;
-            }
-            Err(e) => tracing::warn!(bucket, error = %e, "alert not sent"),
-        }
-    }
-    outcome.to_owned()
 }
 
 /// The human table: exposed buckets first, then the rest, by name.

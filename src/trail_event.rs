@@ -282,17 +282,18 @@ fn credential_scope(head: &RequestHead) -> (Option<String>, Option<String>) {
 }
 
 /// Request headers CloudTrail copies into `requestParameters` for the watched calls.
-const COPIED_HEADERS: [&str; 9] = [
-    "x-amz-acl",
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
+/// Besides the ACL headers (`acl::CANNED_HEADER`, `acl::GRANT_HEADERS`).
+const OTHER_COPIED_HEADERS: [&str; 3] = [
     "x-amz-object-ownership",
     "x-amz-copy-source",
     "x-amz-account-id",
 ];
+
+fn copied_headers() -> impl Iterator<Item = &'static str> {
+    std::iter::once(crate::acl::CANNED_HEADER)
+        .chain(crate::acl::GRANT_HEADERS.iter().map(|(h, _)| *h))
+        .chain(OTHER_COPIED_HEADERS)
+}
 
 /// Builds the EventBridge "AWS API Call via CloudTrail" event for a watched call.
 pub fn eventbridge_event(
@@ -336,7 +337,7 @@ pub fn eventbridge_event(
     if let Some(ap) = &call.access_point {
         params.insert("name".into(), json!(ap));
     }
-    for h in COPIED_HEADERS {
+    for h in copied_headers() {
         if let Some(v) = head.header(h) {
             params.insert(h.into(), json!(v));
         }

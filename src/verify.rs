@@ -116,6 +116,32 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
     Ok(out)
 }
 
+/// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
+pub async fn bucket_tags(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(r) => {
+            let mut t: Vec<(String, String)> = r
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect();
+            t.sort();
+            Ok(t)
+        }
+        Err(e) => {
+            let e = from_sdk("s3", "GetBucketTagging", e);
+            if e.code == "NoSuchTagSet" {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Reads the bucket's block, ACL, policy, ownership and the account's block.
 pub async fn read_bucket(
     clients: &Clients,

@@ -415,7 +415,7 @@ async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
     let r = &inner.reconcile;
     let account = match r
         .account
-        .get_or_try_init(|| crate::scan::caller_account(&inner.clients))
+        .get_or_try_init(|| inner.clients.caller_account())
         .await
     {
         Ok(a) => a.clone(),

@@ -649,23 +649,7 @@ async fn the_fleet_locks_down_what_is_made_public_through_dev_trail() {
 
     // The tutorial: ACLs allowed, block removed, public-read.
     let acl_bucket = f.bucket("acl");
-    s3.create_bucket()
-        .bucket(&acl_bucket)
-        .object_ownership(ObjectOwnership::ObjectWriter)
-        .send()
-        .await
-        .unwrap();
-    s3.delete_public_access_block()
-        .bucket(&acl_bucket)
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_acl()
-        .bucket(&acl_bucket)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
+    open_with_public_acl(&s3, &acl_bucket).await;
 
     // A public bucket policy.
     let policy_bucket = f.bucket("policy");
@@ -720,23 +704,7 @@ async fn the_fleet_locks_down_what_is_made_public_through_dev_trail() {
         .expect_err("NoSuchBucket");
     // Sentinel after it on the same shard.
     let sentinel = f.bucket("sentinel");
-    s3.create_bucket()
-        .bucket(&sentinel)
-        .object_ownership(ObjectOwnership::ObjectWriter)
-        .send()
-        .await
-        .unwrap();
-    s3.delete_public_access_block()
-        .bucket(&sentinel)
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_acl()
-        .bucket(&sentinel)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
+    open_with_public_acl(&s3, &sentinel).await;
 
     for b in [&acl_bucket, &policy_bucket, &sentinel] {
         wait_for(&format!("{b} locked down"), LONG, || async {

@@ -8,7 +8,6 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::types::{BucketCannedAcl, ObjectOwnership};
 use support::*;
 
 const INTERVAL_MS: u64 = 4000;
@@ -74,39 +73,6 @@ impl Worker {
     }
 }
 
-async fn s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(endpoint)
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-async fn make_public(s3: &aws_sdk_s3::Client, b: &str) {
-    s3.create_bucket()
-        .bucket(b)
-        .object_ownership(ObjectOwnership::ObjectWriter)
-        .send()
-        .await
-        .unwrap();
-    s3.delete_public_access_block()
-        .bucket(b)
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_acl()
-        .bucket(b)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn blocked(s3: &aws_sdk_s3::Client, b: &str) -> bool {
     s3.get_public_access_block()
         .bucket(b)
@@ -120,22 +86,9 @@ async fn blocked(s3: &aws_sdk_s3::Client, b: &str) -> bool {
 }
 
 async fn reconcile_incidents(endpoint: &str) -> Vec<(String, String)> {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let ddb = aws_sdk_dynamodb::Client::new(&conf);
-    let r = ddb
-        .scan()
-        .table_name("bucketwarden-incidents")
-        .send()
+    let ddb = clients_at(endpoint).await.dynamodb;
+    scan_table(&ddb, "bucketwarden-incidents")
         .await
-        .unwrap();
-    r.items()
         .iter()
         .filter(|i| {
             i.get("source")
@@ -173,10 +126,10 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         .unwrap()
         .success());
 
-    let client = s3(&endpoint).await;
+    let client = clients_at(&endpoint).await.s3;
     // Public before the fleet starts, bypassing the stream; one exempt; one private.
-    make_public(&client, "opened-behind-our-back").await;
-    make_public(&client, "public-site-docs").await;
+    open_with_public_acl(&client, "opened-behind-our-back").await;
+    open_with_public_acl(&client, "public-site-docs").await;
     client
         .create_bucket()
         .bucket("quiet-private")
@@ -251,7 +204,7 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         survivor.leader() == Some(1.0)
     })
     .await;
-    make_public(&client, "opened-again-later").await;
+    open_with_public_acl(&client, "opened-again-later").await;
     wait_for("the second missed exposure locked down", LONG, || async {
         blocked(&client, "opened-again-later").await
     })

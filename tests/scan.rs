@@ -46,18 +46,6 @@ fn name(i: usize) -> String {
     }
 }
 
-async fn s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 async fn make(s3: &aws_sdk_s3::Client, i: usize) {
     let b = name(i);
     s3.create_bucket()
@@ -186,7 +174,7 @@ async fn scan_reports_exactly_the_exposed_buckets_and_remediates_the_non_exempt_
         .unwrap()
         .success());
 
-    let client = s3(&endpoint).await;
+    let client = clients_at(&endpoint).await.s3;
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in (0..BUCKETS).collect::<Vec<_>>().chunks(25) {
         let chunk = chunk.to_vec();
@@ -332,30 +320,7 @@ async fn scan_reports_exactly_the_exposed_buckets_and_remediates_the_non_exempt_
 
 /// Items in a table of the private moto server.
 async fn count(endpoint: &str, table: &str) -> usize {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let ddb = aws_sdk_dynamodb::Client::new(&conf);
-    let mut n = 0;
-    let mut start = None;
-    loop {
-        let r = ddb
-            .scan()
-            .table_name(table)
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        n += r.count() as usize;
-        match r.last_evaluated_key() {
-            Some(k) if !k.is_empty() => start = Some(k.clone()),
-            _ => return n,
-        }
-    }
+    scan_table(&clients_at(endpoint).await.dynamodb, table)
+        .await
+        .len()
 }

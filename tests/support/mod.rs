@@ -105,10 +105,15 @@ pub fn aws_env() -> Vec<(&'static str, String)> {
 }
 
 pub async fn clients() -> Clients {
+    clients_at(&moto().endpoint).await
+}
+
+/// The product's clients for any emulator endpoint (e.g. a test's private moto).
+pub async fn clients_at(endpoint: &str) -> Clients {
     let creds =
         aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto().endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
         .load()
@@ -295,26 +300,7 @@ impl Fleet {
     }
 
     pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let r = self
-                .clients
-                .dynamodb
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .unwrap();
-            out.extend(r.items().iter().cloned());
-            match r.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        out
+        scan_table(&self.clients.dynamodb, table).await
     }
 
     pub async fn incidents(&self) -> Vec<HashMap<String, AttributeValue>> {
@@ -383,20 +369,7 @@ impl Fleet {
 
     /// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
     pub async fn make_public_bucket(&self, bucket: &str) {
-        let s3 = &self.clients.s3;
-        s3.create_bucket()
-            .bucket(bucket)
-            .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
-            .send()
-            .await
-            .unwrap();
-        let _ = s3.delete_public_access_block().bucket(bucket).send().await;
-        s3.put_bucket_acl()
-            .bucket(bucket)
-            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
-            .send()
-            .await
-            .unwrap();
+        open_with_public_acl(&self.clients.s3, bucket).await
     }
 
     pub async fn block_of(&self, bucket: &str) -> Option<(bool, bool, bool, bool)> {
@@ -598,4 +571,49 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
 
 pub fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_bucketwarden"))
+}
+
+/// Every item of a table, read consistently, all pages.
+pub async fn scan_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let r = ddb
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        out.extend(r.items().iter().cloned());
+        match r.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return out,
+        }
+    }
+}
+
+/// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
+pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    s3.delete_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_acl()
+        .bucket(bucket)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
 }
