@@ -1,6 +1,9 @@
 //! AWS clients from the standard credential and region chain, honouring `AWS_ENDPOINT_URL` so the
 //! whole product can point at a local emulator. Owns client construction only.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
 
 use crate::faults::{FaultInjector, FaultSpecError};
@@ -39,9 +42,33 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for PlainEndpoint {
     }
 }
 
+/// Caps one attempt of any AWS call (`BUCKETWARDEN_AWS_ATTEMPT_TIMEOUT_MS`, default 10 s). Without
+/// it a connection that never answers would hang a shard forever while its lease is still renewed
+/// by another task: the worst failure for a guardrail, because nothing looks wrong. The SDK
+/// retries a timed-out attempt like any transient error.
+pub const ATTEMPT_TIMEOUT_ENV: &str = "BUCKETWARDEN_AWS_ATTEMPT_TIMEOUT_MS";
+const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The SDK's own default connect timeout, kept when the attempt timeout is set.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+fn attempt_timeout() -> Duration {
+    std::env::var(ATTEMPT_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
+}
+
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .app_name(AppName::new(APP_NAME).expect("valid app name"))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(attempt_timeout())
+                .build(),
+        )
         .load()
         .await
 }

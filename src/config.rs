@@ -145,20 +145,26 @@ pub struct Remediation {
 impl Remediation {
     /// Whether `actor` (a CloudTrail `userIdentity.arn`) is one of bucketwarden's own identities.
     pub fn is_self_arn(&self, actor: &str) -> bool {
-        self.self_arns.iter().any(|own| {
-            own == actor
-                || role_session_of(own).is_some_and(|(account, name)| {
-                    actor
-                        .strip_prefix("arn:")
-                        .and_then(|a| a.split_once(':')) // partition
-                        .and_then(|(_, a)| a.strip_prefix("sts::"))
-                        .and_then(|a| a.strip_prefix(account))
-                        .and_then(|a| a.strip_prefix(":assumed-role/"))
-                        .and_then(|a| a.strip_prefix(name))
-                        .is_some_and(|rest| rest.starts_with('/'))
-                })
-        })
+        is_self_arn(&self.self_arns, actor)
     }
+}
+
+/// Whether `actor` is one of `self_arns` or a session of one of its roles (the decision and the
+/// live worker share this test).
+pub fn is_self_arn(self_arns: &[String], actor: &str) -> bool {
+    self_arns.iter().any(|own| {
+        own == actor
+            || role_session_of(own).is_some_and(|(account, name)| {
+                actor
+                    .strip_prefix("arn:")
+                    .and_then(|a| a.split_once(':')) // partition
+                    .and_then(|(_, a)| a.strip_prefix("sts::"))
+                    .and_then(|a| a.strip_prefix(account))
+                    .and_then(|a| a.strip_prefix(":assumed-role/"))
+                    .and_then(|a| a.strip_prefix(name))
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+    })
 }
 
 /// `(account, role name)` of an IAM role ARN (`arn:<partition>:iam::<account>:role/<path/>name`).

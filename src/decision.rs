@@ -1,6 +1,8 @@
 //! Decisions: what to do about a transition (DESIGN §5). `became_public` is remediated, or only
-//! alerted when the bucket is exempt or the run is a dry run; nothing else acts. Pure: it reads
-//! no clock and performs no effect.
+//! alerted when the bucket is exempt, the run is a dry run or the event was made by bucketwarden's
+//! own identity (DESIGN §6: its calls only narrow access, so one that widens it is forged or
+//! misused credentials, and acting on it could loop); nothing else acts. Pure: it reads no clock
+//! and performs no effect.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,8 @@ pub struct Decider {
     buckets: GlobSet,
     tags: Vec<(String, String)>,
     dry_run: bool,
+    /// bucketwarden's own identities (`[remediation] self_arns`).
+    self_arns: Vec<String>,
 }
 
 impl Default for Decider {
@@ -48,6 +52,7 @@ impl Default for Decider {
             buckets: GlobSet::empty(),
             tags: Vec::new(),
             dry_run: false,
+            self_arns: Vec::new(),
         }
     }
 }
@@ -77,7 +82,14 @@ impl Decider {
             buckets,
             tags,
             dry_run,
+            self_arns: Vec::new(),
         })
+    }
+
+    /// Recognises bucketwarden's own identities in [`Decider::decide_event`].
+    pub fn with_self_arns(mut self, self_arns: &[String]) -> Decider {
+        self.self_arns = self_arns.to_vec();
+        self
     }
 
     pub fn dry_run(&self) -> bool {
@@ -106,6 +118,26 @@ impl Decider {
             Action::Alert
         } else {
             Action::Remediate
+        }
+    }
+
+    /// [`Decider::decide`] for an event made by `actor` (its `userIdentity.arn`): a transition
+    /// caused by bucketwarden itself is alerted, never remediated. Only the authenticated ARN
+    /// counts here; a userAgent can be set by any caller.
+    pub fn decide_event(
+        &self,
+        transition: Transition,
+        bucket: Option<&str>,
+        bucket_tags: &[(String, String)],
+        actor: Option<&str>,
+    ) -> Action {
+        match self.decide(transition, bucket, bucket_tags) {
+            Action::Remediate
+                if actor.is_some_and(|a| crate::config::is_self_arn(&self.self_arns, a)) =>
+            {
+                Action::Alert
+            }
+            action => action,
         }
     }
 }
@@ -168,6 +200,30 @@ mod tests {
         assert_eq!(
             decider(true).decide(Transition::BecamePublic, Some("data"), &[]),
             Action::Alert
+        );
+    }
+
+    #[test]
+    fn own_identity_is_alerted_never_remediated() {
+        let d = decider(false)
+            .with_self_arns(&["arn:aws:iam::111122223333:role/bucketwarden-task".to_string()]);
+        let own = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task/worker-1";
+        assert_eq!(
+            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(own)),
+            Action::Alert
+        );
+        assert_eq!(
+            d.decide_event(Transition::BecameNotPublic, Some("data"), &[], Some(own)),
+            Action::None
+        );
+        let other = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task-2/worker-1";
+        assert_eq!(
+            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(other)),
+            Action::Remediate
+        );
+        assert_eq!(
+            d.decide_event(Transition::BecamePublic, Some("data"), &[], None),
+            Action::Remediate
         );
     }
 

@@ -1,7 +1,8 @@
 //! Fleet-wide event dedup (DESIGN §6): a conditional put on the event id, with a TTL, before any
 //! effect. A claim is `claimed` while its batch is in flight and `done` once the batch's effects
-//! and state are written; a claim left `claimed` by a worker that died is taken over, so a crash
-//! never loses an event and a finished event is never acted on twice.
+//! and state are written; a claim left `claimed` by a worker that died is taken over when the same
+//! record is read again, so a crash never loses an event and an event is never acted on twice,
+//! even when two producers put it on two shards.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,9 +18,14 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// First sighting (or a dead worker's unfinished claim taken over): process it.
+    /// First sighting: process it.
     Fresh,
-    /// Already fully processed: a duplicate.
+    /// This very record was claimed before and not finished (its worker died, its lease moved,
+    /// its batch failed, or only our own write's response was lost): process it, and do not
+    /// trust the fold to show its transition again, because the first attempt may have folded it
+    /// without finishing its effects.
+    Retaken,
+    /// Already processed, or in flight from another record with the same event id: a duplicate.
     Done,
 }
 
@@ -103,13 +109,20 @@ impl DedupTable {
         Ok(created)
     }
 
-    /// Claims `event_id` for `worker`. A claim still `claimed` by another worker means that worker
-    /// died or lost the shard before finishing (the lease fences concurrent processing), so it is
-    /// taken over.
+    /// Claims `event_id` for `worker`, processing the record at `shard`/`sequence`.
+    ///
+    /// A claim still `claimed` is taken over only by the same record (same shard and sequence
+    /// number): that is the record being processed again after its worker died or its batch
+    /// failed, and the lease fences the two attempts. The same event id in a different record (a
+    /// second producer, another shard) while the first is in flight is a duplicate: if the first
+    /// worker dies, whoever takes its shard re-reads that record from the checkpoint and
+    /// finishes it, so nothing is lost by skipping this copy.
     pub async fn claim(
         &self,
         event_id: &str,
         worker: &str,
+        shard: &str,
+        sequence: &str,
         now: SystemTime,
     ) -> Result<Claim, AwsError> {
         let expires = epoch_secs(now + self.ttl);
@@ -120,14 +133,24 @@ impl DedupTable {
             .item("eventId", AttributeValue::S(event_id.to_owned()))
             .item("status", AttributeValue::S("claimed".into()))
             .item("worker", AttributeValue::S(worker.to_owned()))
+            .item("shardId", AttributeValue::S(shard.to_owned()))
+            .item("sequenceNumber", AttributeValue::S(sequence.to_owned()))
             .item("claimedAt", AttributeValue::N(epoch_secs(now).to_string()))
             .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(eventId) OR #s = :claimed")
+            .condition_expression(
+                "attribute_not_exists(eventId) OR (#s = :claimed AND #sh = :shard AND #sq = :seq)",
+            )
             .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#sh", "shardId")
+            .expression_attribute_names("#sq", "sequenceNumber")
             .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":shard", AttributeValue::S(shard.to_owned()))
+            .expression_attribute_values(":seq", AttributeValue::S(sequence.to_owned()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await;
         match r {
+            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => Ok(Claim::Retaken),
             Ok(_) => Ok(Claim::Fresh),
             Err(e) => {
                 let e = from_sdk("dynamodb", "PutItem", e);

@@ -71,7 +71,7 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         source_ip: None,
         reasons: f.reasons.to_vec(),
         action: if f.alert_only { "alert" } else { "remediate" }.into(),
-        outcome: "pending".into(),
+        outcome: crate::incident::PENDING.into(),
         remediation: None,
         error: None,
         event_time: f.now.to_owned(),

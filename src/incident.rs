@@ -190,16 +190,89 @@ impl IncidentTable {
         }))
     }
 
+    /// Writes the incident's fields without touching its alert bookkeeping (`alertClaim`,
+    /// `alertedAt`), which another attempt at the same incident may have written. A `pending`
+    /// record never replaces a final outcome: an attempt that lost the race must not reopen it.
     pub async fn put(&self, incident: &Incident) -> Result<(), AwsError> {
-        self.clients
+        let mut item = to_item(incident);
+        item.remove("incidentId");
+        let mut req = self
+            .clients
             .dynamodb
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(incident)))
+            .key("incidentId", s(&incident.incident_id));
+        let mut sets = Vec::with_capacity(item.len());
+        for (i, (k, v)) in item.into_iter().enumerate() {
+            sets.push(format!("#f{i} = :f{i}"));
+            req = req
+                .expression_attribute_names(format!("#f{i}"), k)
+                .expression_attribute_values(format!(":f{i}"), v);
+        }
+        req = req.update_expression(format!("SET {}", sets.join(", ")));
+        if incident.outcome == PENDING {
+            req = req
+                .condition_expression("attribute_not_exists(#o) OR #o = :pending")
+                .expression_attribute_names("#o", "outcome")
+                .expression_attribute_values(":pending", s(PENDING));
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "UpdateItem", e);
+                // Only the pending write is conditional: a final outcome is already there.
+                if e.is(Kind::ConditionFailed) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Claims the right to publish this incident's alert, so that of two attempts (a worker
+    /// whose lease moved mid-batch, and the lease's new owner) only one sends it. A claim is
+    /// renewed before each publish attempt and expires after `stale_secs` unrenewed, so an
+    /// attempt that died after claiming delays the alert but never loses it.
+    pub async fn claim_alert(
+        &self,
+        incident_id: &str,
+        token: &str,
+        now_secs: u64,
+        stale_secs: u64,
+    ) -> Result<AlertClaim, AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("incidentId", s(incident_id))
+            .update_expression("SET alertClaim = :tok, alertClaimedAt = :now")
+            .condition_expression(
+                "attribute_exists(incidentId) AND attribute_not_exists(alertedAt) AND \
+                 (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)",
+            )
+            .expression_attribute_values(":tok", s(token))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+            .expression_attribute_values(
+                ":stale",
+                AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
+            )
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| from_sdk("dynamodb", "PutItem", e))
+            .await;
+        match r {
+            Ok(_) => Ok(AlertClaim::Won),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "UpdateItem", e);
+                if !e.is(Kind::ConditionFailed) {
+                    return Err(e);
+                }
+                match self.outcome_of(incident_id).await? {
+                    Some((_, true)) => Ok(AlertClaim::AlreadySent),
+                    _ => Ok(AlertClaim::InFlight),
+                }
+            }
+        }
     }
 
     pub async fn mark_alerted(&self, incident_id: &str, at: &str) -> Result<(), AwsError> {
@@ -215,6 +288,19 @@ impl IncidentTable {
             .map(|_| ())
             .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
     }
+}
+
+/// The outcome recorded while an incident's remediation is under way.
+pub const PENDING: &str = "pending";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertClaim {
+    /// This attempt may publish.
+    Won,
+    /// The alert was already published and recorded.
+    AlreadySent,
+    /// Another attempt holds a live claim: it is publishing now.
+    InFlight,
 }
 
 /// A deduplication id (at most 128 characters) that is the same for every publish of an incident.

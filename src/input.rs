@@ -105,7 +105,6 @@ struct Scanner {
     oversize: bool,
     carry: Vec<u8>,
     garbage: bool,
-    prev: u8,
     offset: u64,
     line: u64,
     line_start: u64,
@@ -135,7 +134,6 @@ impl Scanner {
             oversize: false,
             carry: Vec::new(),
             garbage: false,
-            prev: b'\n',
             offset: 0,
             line: 1,
             line_start: 0,
@@ -227,7 +225,6 @@ impl Scanner {
                 self.depth = 2;
                 self.count_lines(&buf[..end], 0);
                 self.offset = end as u64;
-                self.prev = b'[';
                 end
             }
             None => {
@@ -284,7 +281,6 @@ impl Scanner {
                         match buf[j] {
                             b'"' => {
                                 self.in_string = false;
-                                self.prev = b'"';
                                 i = j + 1;
                             }
                             b'\\' => {
@@ -312,7 +308,6 @@ impl Scanner {
                                 if self.mode == Mode::Stream {
                                     self.garbage = false;
                                 }
-                                self.prev = b'\n';
                                 i = j + 1;
                             }
                         }
@@ -333,16 +328,24 @@ impl Scanner {
                     self.in_string = true;
                 }
                 b'{' | b'[' => {
-                    if self.mode == Mode::Stream
-                        && self.depth > 0
-                        && self.rec_active
-                        && self.prev == b'\n'
-                        && b == b'{'
+                    if b == b'{'
+                        && abs == self.line_start
+                        && self.depth > self.record_depth
+                        && self.mode != Mode::WrapperTail
                     {
-                        // JSON Lines: a line starting with `{` while the previous record is still
-                        // open means that record was truncated.
-                        self.abandon_record("truncated record: the next line starts a new one", f);
-                        self.depth = 0;
+                        // A `{` in column 1 while something is still open: the previous record
+                        // was truncated (JSON Lines), or unbalanced garbage opened brackets that
+                        // will never close. Resynchronise here instead of counting depth to the
+                        // end of the file. Only column 1: pretty printers indent nested values,
+                        // so `"resources": [` followed by an indented `{` is not a new record.
+                        if self.rec_active {
+                            self.abandon_record(
+                                "truncated record: the next line starts a new one",
+                                f,
+                            );
+                        }
+                        self.depth = self.record_depth;
+                        self.garbage = false;
                     }
                     if self.depth == self.record_depth
                         && !self.rec_active
@@ -405,9 +408,6 @@ impl Scanner {
                         self.report_garbage(abs, f);
                     }
                 }
-            }
-            if !matches!(b, b' ' | b'\t' | b'\r') {
-                self.prev = b;
             }
             i += 1;
         }
@@ -771,6 +771,38 @@ mod tests {
         );
         assert_eq!(malformed(&got), 2, "{got:?}");
         assert!(got.iter().any(|g| matches!(g, Got::M(2, _))), "{got:?}");
+    }
+
+    // Found by tests/adversarial.rs: a pretty-printed record (`jq .` of a CloudTrail record, whose
+    // `resources` is an array of objects) was cut at the indented `{` and lost as 11 malformed
+    // records, because any `{` first on its line counted as the start of a new JSON Lines record.
+    #[test]
+    fn pretty_printed_nested_array_of_objects_is_not_a_truncation() {
+        let input = b"{\n  \"a\": 1,\n  \"resources\": [\n    {\n      \"ARN\": \"x\"\n    },\n    {\"b\": 2}\n  ]\n}\n{\"c\":3}\n";
+        let got = split(input);
+        assert_eq!(malformed(&got), 0, "{got:?}");
+        assert_eq!(records(&got).len(), 2, "{got:?}");
+        assert!(records(&got)[0].ends_with("]\n}"), "{got:?}");
+    }
+
+    // Found by tests/adversarial.rs: a garbage line of unbalanced `[` (or `[{`) made the scanner
+    // count depth to the end of the file, silently swallowing every record after it.
+    #[test]
+    fn unbalanced_open_brackets_do_not_swallow_later_records() {
+        for garbage in [&b"[[[[[[[["[..], b"[[{\"a\":[[[", b"{\"Records\":[[[[["] {
+            let mut input = garbage.to_vec();
+            input.extend_from_slice(b"\n{\"a\":1}\n{\"b\":2}\n");
+            for chunk in [1, 3, CHUNK] {
+                let got = split_max(&input, MAX_RECORD_BYTES, chunk);
+                assert_eq!(
+                    records(&got),
+                    vec![r#"{"a":1}"#, r#"{"b":2}"#],
+                    "{:?} chunk {chunk}: {got:?}",
+                    String::from_utf8_lossy(garbage)
+                );
+                assert!(malformed(&got) >= 1, "{got:?}");
+            }
+        }
     }
 
     #[test]

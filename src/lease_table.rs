@@ -26,6 +26,8 @@ const CHILDREN: &str = "childShardIds";
 const STARTING_HASH: &str = "startingHashKey";
 const ENDING_HASH: &str = "endingHashKey";
 const PENDING: &str = "pendingCheckpoint";
+/// Not a KCL attribute (KCL ignores unknown ones): which write last moved the counter.
+const WRITE_TOKEN: &str = "bucketwardenWriteToken";
 
 #[derive(Clone, Debug)]
 pub struct LeaseTable {
@@ -253,6 +255,15 @@ impl LeaseTable {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<u64>, AwsError> {
         let next = lease.counter + 1;
+        // A token unique to this write: when the write lands but its response is lost, the SDK's
+        // retry fails the counter condition against our own write, and only the token tells
+        // "somebody else moved the lease" from "it was us".
+        let token = uuid::Uuid::new_v4().to_string();
+        let set = set.replacen("SET #ctr = :next", "SET #ctr = :next, #wt = :wt", 1);
+        debug_assert!(
+            set.contains("#wt"),
+            "every fenced update sets the counter first"
+        );
         let mut cond = String::from("#ctr = :expected");
         if let Some(extra) = extra_condition {
             cond.push_str(" AND ");
@@ -266,8 +277,10 @@ impl LeaseTable {
             .update_expression(set)
             .condition_expression(cond)
             .expression_attribute_names("#ctr", COUNTER)
+            .expression_attribute_names("#wt", WRITE_TOKEN)
             .expression_attribute_values(":expected", n(lease.counter))
-            .expression_attribute_values(":next", n(next));
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":wt", s(&token));
         for (name, attr) in [
             ("#own", OWNER),
             ("#cp", CHECKPOINT),
@@ -295,13 +308,46 @@ impl LeaseTable {
             Ok(_) => Ok(Some(next)),
             Err(e) => {
                 let e = from_sdk("dynamodb", op, e);
-                if e.is(Kind::ConditionFailed) {
-                    Ok(None)
+                if !e.is(Kind::ConditionFailed) {
+                    return Err(e);
+                }
+                if self.landed(&lease.key, next, &token).await? {
+                    tracing::info!(
+                        shard_id = lease.key.as_str(),
+                        op,
+                        "a lease write had landed although its response was lost"
+                    );
+                    Ok(Some(next))
                 } else {
-                    Err(e)
+                    Ok(None)
                 }
             }
         }
+    }
+
+    /// Whether the row carries the counter and token of our write (strongly consistent read).
+    async fn landed(&self, key: &str, counter: u64, token: &str) -> Result<bool, AwsError> {
+        let r = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .projection_expression("#ctr, #wt")
+            .expression_attribute_names("#ctr", COUNTER)
+            .expression_attribute_names("#wt", WRITE_TOKEN)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        let Some(item) = r.item() else {
+            return Ok(false);
+        };
+        let counter_now = item
+            .get(COUNTER)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let token_now = item.get(WRITE_TOKEN).and_then(|v| v.as_s().ok());
+        Ok(counter_now == Some(counter) && token_now.map(String::as_str) == Some(token))
     }
 
     /// Takes (or steals) a lease for `me`.

@@ -15,6 +15,7 @@ pub mod exposure;
 pub mod faults;
 pub mod fold;
 pub mod found;
+pub mod fuzz_entry;
 pub mod health;
 pub mod incident;
 pub mod init;

@@ -275,6 +275,9 @@ fn init_tracing(format: &str) {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The per-record future (claim, load, verify, remediate, record, alert) is deep; an
+        // unoptimised build overflowed the default 2 MiB. The big steps are boxed too.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()?)
 }
 

@@ -55,7 +55,8 @@ impl Pipeline {
         let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
         Ok(Pipeline {
             fold: Fold::new(config.dedup.window_ms()),
-            decider: Decider::new(&config.exemptions, dry_run)?,
+            decider: Decider::new(&config.exemptions, dry_run)?
+                .with_self_arns(&config.remediation.self_arns),
             stats: Stats::default(),
         })
     }
@@ -143,9 +144,12 @@ impl Pipeline {
                 .and_then(|b| self.fold.bucket(b))
                 .map(|b| b.tags())
                 .unwrap_or(&[]);
-            let action = self
-                .decider
-                .decide(outcome.transition, outcome.bucket.as_deref(), tags);
+            let action = self.decider.decide_event(
+                outcome.transition,
+                outcome.bucket.as_deref(),
+                tags,
+                event.actor_arn.as_deref(),
+            );
             self.stats.lines += 1;
             *self
                 .stats

@@ -12,14 +12,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use crate::aws::{Clients, APP_NAME};
+use crate::aws::Clients;
 use crate::aws_error::{from_sdk, AwsError, Kind};
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::decision::Action;
 use crate::dedup::{Claim, DedupTable};
 use crate::fold::{Note, Transition};
-use crate::incident::{Alerter, DeadLetters, Incident, IncidentTable};
+use crate::incident::{AlertClaim, Alerter, DeadLetters, Incident, IncidentTable};
 use crate::input::{self, Item};
 use crate::kinesis_source::{KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
 use crate::lease::{self, Checkpoint, ExpiryTracker, Lease};
@@ -30,7 +30,7 @@ use crate::reconcile;
 use crate::record::{Classified, S3Event};
 use crate::remediate::{Remediator, S3Remediator};
 use crate::store::StateStore;
-use crate::transcript::Line;
+use crate::transcript::{ExposureLabel, Line};
 use crate::verify;
 
 /// Runtime settings of one worker (config file plus flags).
@@ -308,7 +308,18 @@ impl Worker {
 
 /// Retries a throttled or transient call with jittered backoff (DESIGN §7), so one throttled call
 /// does not fail a whole batch or lease round; other errors return at once.
-async fn retried<T, F, Fut>(what: &'static str, mut f: F) -> Result<T, AwsError>
+async fn retried<T, F, Fut>(what: &'static str, f: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    retried_n(what, 6, f).await
+}
+
+/// Attempts for writes whose failure would make a retried batch repeat an effect (~40 s).
+const MARK_ATTEMPTS: u32 = 24;
+
+async fn retried_n<T, F, Fut>(what: &'static str, attempts: u32, mut f: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
@@ -321,7 +332,7 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e) if e.retryable() && backoff.attempts() < 6 => {
+            Err(e) if e.retryable() && backoff.attempts() < attempts => {
                 if e.is(Kind::Throttled) {
                     metrics::counter!(m::THROTTLES, "service" => e.service).increment(1);
                 }
@@ -484,6 +495,49 @@ fn held_snapshot(inner: &Inner) -> Vec<(String, Arc<Held>)> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Proves this worker still holds `shard` with a fenced renewal just before an effect (a
+/// remediation, an alert). A balancing steal is only noticed at the next renewal, and the thief
+/// re-reads the batch from the checkpoint; without this the victim's batch in flight and the
+/// thief's would both act. The thief needs several round trips (iterator, records, claim,
+/// verify) before its own effect, the victim one, so the window left is far smaller than either.
+async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
+    let lost = |why: &str| AwsError {
+        service: "dynamodb",
+        operation: "RenewLease",
+        kind: Kind::ConditionFailed,
+        code: "LeaseLost".into(),
+        message: format!("{shard}: {why}; the effect is left to the lease's new owner"),
+    };
+    let Some(held) = inner.held.lock().expect("held lock").get(shard).cloned() else {
+        return Err(lost("lease no longer held"));
+    };
+    if held.lost.is_cancelled() {
+        return Err(lost("lease lost"));
+    }
+    let mut lease = held.lease.lock().await;
+    match retried("RenewLease before an effect", || {
+        inner.leases.renew(&lease, &inner.s.worker_id)
+    })
+    .await?
+    {
+        Some(renewed) => {
+            *lease = renewed;
+            *held.last_renewed.lock().expect("renew lock") = Instant::now();
+            Ok(())
+        }
+        None => {
+            drop(lease);
+            lose(
+                inner,
+                shard,
+                &held,
+                "fenced before an effect: another worker took the lease",
+            );
+            Err(lost("another worker took the lease"))
+        }
+    }
 }
 
 fn forget_loaded(inner: &Inner) {
@@ -972,20 +1026,24 @@ async fn process_batch(
     // 2. Handle them: a run of bucket events is split by bucket and the buckets go concurrently
     //    (order holds per bucket, which is all the stream promises); an event without a bucket
     //    or for the whole account is a barrier handled alone, after everything before it.
-    let mut work = BatchWork::default();
-    let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
-    for entry in &events {
-        let ev = &entry.1;
-        if ev.bucket.is_none() || ev.event_name.is_account_level() {
-            handle_run(inner, shard, records, &run, &mut work).await?;
-            run.clear();
-            handle_event(inner, shard, &records[entry.0], ev, &mut work).await?;
-        } else {
-            run.push(entry);
+    // Boxed: this future is large, and unboxed it overflowed a worker thread's stack.
+    Box::pin(async {
+        let mut work = BatchWork::default();
+        let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
+        for entry in &events {
+            let ev = &entry.1;
+            if ev.bucket.is_none() || ev.event_name.is_account_level() {
+                handle_run(inner, shard, records, &run, &mut work).await?;
+                run.clear();
+                handle_event(inner, shard, &records[entry.0], ev, &mut work).await?;
+            } else {
+                run.push(entry);
+            }
         }
-    }
-    handle_run(inner, shard, records, &run, &mut work).await?;
-    persist(inner, &work).await
+        handle_run(inner, shard, records, &run, &mut work).await?;
+        persist(inner, &work).await
+    })
+    .await
 }
 
 /// Bucket events, grouped by bucket in order of first appearance, buckets concurrently.
@@ -1154,7 +1212,13 @@ async fn handle_event(
         match &ev.event_id {
             Some(id) if !seen_in_batch => timed(m::DEDUP_LATENCY, None, async {
                 retried("dedup claim", || {
-                    inner.dedup.claim(id, &inner.s.worker_id, SystemTime::now())
+                    inner.dedup.claim(
+                        id,
+                        &inner.s.worker_id,
+                        shard,
+                        &rec.sequence_number,
+                        SystemTime::now(),
+                    )
                 })
                 .await
             })
@@ -1170,9 +1234,11 @@ async fn handle_event(
     } else {
         tokio::join!(claim, ensure_loaded(inner, ev, work))
     };
-    let duplicate = match claim? {
+    let claim = claim?;
+    let retaken = claim == Some(Claim::Retaken);
+    let duplicate = match claim {
         Some(Claim::Done) => true,
-        Some(Claim::Fresh) => {
+        Some(Claim::Fresh | Claim::Retaken) => {
             if let Some(id) = &ev.event_id {
                 work.claimed.push(id.clone());
             }
@@ -1199,8 +1265,11 @@ async fn handle_event(
         if let Some(b) = &line.bucket {
             work.buckets.insert(b.clone());
         }
-        if line.action != Action::None || line.note == Some(Note::Assumed) {
-            act(inner, shard, rec, ev, line).await?;
+        // A retaken record that leaves the bucket public is verified whatever the fold says:
+        // the attempt before may have folded it and died before acting.
+        let unfinished = retaken && line.exposure == ExposureLabel::Public;
+        if line.action != Action::None || line.note == Some(Note::Assumed) || unfinished {
+            Box::pin(act(inner, shard, rec, ev, line)).await?;
         }
     }
     // eventTime to the action done: what an operator's "locked down within seconds" means.
@@ -1220,14 +1289,13 @@ fn log_line(shard: &str, rec: &KRecord, line: &Line) {
     }
 }
 
+/// Only the identity counts, never the userAgent: any caller can put `app/bucketwarden` in its
+/// user agent, and trusting it would let anyone open a bucket unremediated. bucketwarden's own
+/// calls only ever close things, so without `self_arns` they cannot loop either.
 fn is_self(inner: &Inner, ev: &S3Event) -> bool {
-    ev.user_agent
+    ev.actor_arn
         .as_deref()
-        .is_some_and(|ua| ua.contains(&format!("app/{APP_NAME}")))
-        || ev
-            .actor_arn
-            .as_deref()
-            .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
+        .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
 }
 
 /// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident
@@ -1255,16 +1323,36 @@ async fn act(
     let mut resumed_pending = false;
     // Both are reads: issue them together (the live read is wasted only on a retried batch whose
     // incident is already final).
-    let (prior, live) = tokio::join!(
+    // The lease is proven at the same time: it must still be ours when we act.
+    let (prior, live, held) = tokio::join!(
         retried("GetItem incident", || {
             inner.incidents.outcome_of(&incident_id)
         }),
         retried("verify bucket", || {
             verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
-        })
+        }),
+        confirm_lease(inner, shard)
     );
+    held?;
     if let Some((outcome, alerted)) = prior? {
-        if outcome != "pending" {
+        if outcome != crate::incident::PENDING {
+            // An earlier attempt finished this incident; this fold may not have seen it (the
+            // lease moved, or that attempt's batch failed before its state was written), so
+            // take what it did and what S3 shows now into the state this batch persists.
+            {
+                let mut p = inner.pipeline.lock().expect("pipeline lock");
+                if let Ok(l) = &live {
+                    p.fold_mut().settle_bucket(bucket, &l.state);
+                    p.fold_mut()
+                        .settle_account_block(&ev.account, l.account_block, ev.time_ms);
+                }
+                if outcome == "remediated" {
+                    match key {
+                        Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
+                        None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
+                    }
+                }
+            }
             if !alerted {
                 publish(inner, &incident_id, ev, bucket).await?;
             }
@@ -1333,6 +1421,7 @@ async fn act(
             shard_id = shard,
             bucket, key, "finished an incident a previous attempt left pending"
         );
+        confirm_lease(inner, shard).await?;
         return publish_incident(inner, &incident).await;
     }
     if !exposure.public {
@@ -1413,6 +1502,7 @@ async fn act(
     }
     retried("PutItem incident", || inner.incidents.put(&incident)).await?;
     metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
+    confirm_lease(inner, shard).await?;
     publish_incident(inner, &incident).await
 }
 
@@ -1443,7 +1533,7 @@ fn incident_for(
             live_reasons
         },
         action: action.as_str().to_owned(),
-        outcome: "pending".into(),
+        outcome: crate::incident::PENDING.into(),
         remediation: None,
         error: None,
         event_time: ev.event_time.clone(),
@@ -1509,21 +1599,72 @@ async fn publish(
     publish_incident(inner, &incident).await
 }
 
+/// How long an alert claim stays valid unrenewed: longer than one publish call can take (three
+/// SDK attempts of at most the attempt timeout), so a live claimant is never overtaken.
+const ALERT_CLAIM_STALE_SECS: u64 = 60;
+
+/// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
+/// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
+/// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
 async fn publish_incident(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
-    match inner.alerter.publish(incident).await {
-        Ok(()) => {
-            metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+    let token = uuid::Uuid::new_v4().to_string();
+    let id = incident.incident_id.as_str();
+    let mut backoff = Backoff::new(
+        Duration::from_millis(50),
+        Duration::from_secs(2),
+        std::process::id() as u64,
+    );
+    loop {
+        let claim = retried("claim alert", || {
             inner
                 .incidents
-                .mark_alerted(&incident.incident_id, &now_rfc3339())
-                .await
+                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+        })
+        .await?;
+        match claim {
+            AlertClaim::AlreadySent => return Ok(()),
+            AlertClaim::InFlight => {
+                debug!(bucket = %incident.bucket, incident_id = id, "another attempt is publishing this alert");
+                return Err(AwsError {
+                    service: "sns",
+                    operation: "Publish",
+                    kind: Kind::Transient,
+                    code: "AlertInFlight".into(),
+                    message: format!(
+                        "incident {id}: another attempt holds the alert claim; the batch will look again"
+                    ),
+                });
+            }
+            AlertClaim::Won => {}
         }
-        Err(e) => {
-            metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
-            warn!(bucket = %incident.bucket, error = %e, "alert not sent; the batch will be retried");
-            Err(e)
+        match inner.alerter.publish(incident).await {
+            Ok(()) => break,
+            Err(e) if e.retryable() && backoff.attempts() < 6 => {
+                debug!(error = %e, "alert not sent; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            Err(e) => {
+                metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
+                warn!(bucket = %incident.bucket, error = %e, "alert not sent; the batch will be retried");
+                return Err(e);
+            }
         }
     }
+    metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+    // The message is out; the claim keeps others off until it goes stale, so record it well
+    // before then. The mark is idempotent: keep at it rather than give the batch up.
+    let at = now_rfc3339();
+    retried_n("mark incident alerted", MARK_ATTEMPTS, || {
+        inner.incidents.mark_alerted(id, &at)
+    })
+    .await
+}
+
+fn epoch_secs_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Writes the batch's state, then marks its events done; the caller checkpoints after this.

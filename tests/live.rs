@@ -133,6 +133,30 @@ async fn a_stale_public_event_for_a_private_bucket_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_bucketwarden_user_agent_does_not_exempt_a_public_bucket() {
+    // Found by the adversarial review: the worker used to treat any userAgent containing
+    // `app/bucketwarden` as its own call and skip it; any caller can set a user agent.
+    let f = Fleet::new("forgedua", 1, "").await;
+    let b = f.bucket("forged");
+    f.make_public_bucket(&b).await;
+    let mut ev = put_bucket_acl_public(&b, "ev-forged-ua", &ts(base_ms(), 0));
+    ev["detail"]["userAgent"] = serde_json::json!("aws-sdk-rust/1.3 os/linux app/bucketwarden");
+    f.put_event(&b, &ev).await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for(
+        "the bucket blocked despite the forged user agent",
+        LONG,
+        || async { f.block_of(&b).await == Some((true, true, true, true)) },
+    )
+    .await;
+    wait_for("its incident", LONG, || async {
+        f.incidents().await.len() == 1
+    })
+    .await;
+    assert!(!w.log_text().contains("caused by bucketwarden itself"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_are_dead_lettered_and_the_shard_goes_on() {
     let f = Fleet::new("poison", 1, "").await;
     let bucket = f.bucket("after-poison");

@@ -16,6 +16,8 @@ use bucketwarden::aws::Clients;
 use bucketwarden::config::Names;
 use serde_json::{json, Value};
 
+pub mod fault_proxy;
+
 pub const ACCOUNT: &str = "123456789012";
 
 pub struct Moto {
@@ -69,7 +71,16 @@ pub fn start_moto() -> Moto {
             Ok(())
         });
     }
-    let child = cmd.spawn().expect("start moto_server");
+    // PR_SET_PDEATHSIG fires when the spawning *thread* exits, and test threads end with their
+    // test: spawn from a thread that lives as long as the test process.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tx.send(cmd.spawn()).unwrap();
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx.recv().unwrap().expect("start moto_server");
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -448,6 +459,18 @@ impl WorkerProc {
         }
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Whether the process is still running (false once it exited or was killed).
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
     pub fn pause(&self) {
         if let Some(c) = &self.child {
             unsafe {
@@ -616,4 +639,75 @@ pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// SIGKILL by pid (for hooks that run where the `WorkerProc` is not at hand).
+pub fn sigkill(pid: u32) {
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+    }
+}
+
+/// Watches the lease table while a scenario runs and reports, per shard, the longest time its
+/// lease counter stood still (nobody renewing it = nobody processing it). Finished shards
+/// (SHARD_END) are not counted.
+pub struct LeaseWatch {
+    max: std::sync::Arc<std::sync::Mutex<Duration>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseWatch {
+    pub fn start(f: &Fleet) -> LeaseWatch {
+        let table = bucketwarden::lease_table::LeaseTable::new(
+            f.clients.dynamodb.clone(),
+            &f.names.lease_table,
+        );
+        let max = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let m = max.clone();
+        let task = tokio::spawn(async move {
+            let mut last: HashMap<String, (u64, Instant)> = HashMap::new();
+            loop {
+                if let Ok(leases) = table.list().await {
+                    let now = Instant::now();
+                    for l in leases {
+                        if l.is_finished() {
+                            last.remove(&l.key);
+                            continue;
+                        }
+                        let e = last.entry(l.key.clone()).or_insert((l.counter, now));
+                        if e.0 != l.counter {
+                            *e = (l.counter, now);
+                        }
+                        let stall = now - e.1;
+                        let mut mx = m.lock().unwrap();
+                        if stall > *mx {
+                            *mx = stall;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        LeaseWatch { max, task }
+    }
+
+    /// The longest stall seen so far.
+    pub fn max_stall(&self) -> Duration {
+        *self.max.lock().unwrap()
+    }
+}
+
+impl Drop for LeaseWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Every item of the dedup table: event id → status.
+pub async fn dedup_status(f: &Fleet) -> HashMap<String, String> {
+    f.scan(&f.names.dedup_table)
+        .await
+        .iter()
+        .map(|i| (s(i, "eventId"), s(i, "status")))
+        .collect()
 }

@@ -1,0 +1,472 @@
+//! Fault injection against moto (the reliability issue): workers talk to moto through a loopback
+//! fault proxy that throttles, fails, hangs, drops and loses responses, or SIGKILLs a worker
+//! around its remediation write; fleets are restarted one by one and resized under load. Every
+//! scenario asserts the same invariants: each public transition remediated exactly once
+//! (incidents and SNS messages counted), no record lost (every event id `done` in the dedup
+//! table), no shard left without a renewing owner for more than twice the failover time, and the
+//! final per-bucket state agreeing with a replay of the same events.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bucketwarden::config::Config;
+use bucketwarden::decision::Action;
+use bucketwarden::pipeline::{Pipeline, Processed};
+use bucketwarden::store::StateStore;
+use serde_json::Value;
+use support::fault_proxy::{Fault, FaultProxy, Rates, When};
+use support::*;
+
+const LONG: Duration = Duration::from_secs(120);
+/// The fleets' failover time (tests/support writes `failover_ms = 3000`).
+const FAILOVER: Duration = Duration::from_secs(3);
+
+fn ts(base: i64, offset_s: i64) -> String {
+    jiff::Timestamp::from_millisecond(base + offset_s * 1000)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn base_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond() - 3_600_000
+}
+
+/// Puts a public transition for a freshly opened bucket; returns the event.
+async fn open_and_report(f: &Fleet, bucket: &str, event_id: &str, at: &str) -> Value {
+    f.make_public_bucket(bucket).await;
+    let ev = put_bucket_acl_public(bucket, event_id, at);
+    f.put_event(bucket, &ev).await;
+    ev
+}
+
+async fn all_blocked(f: &Fleet, buckets: &[String]) -> bool {
+    for b in buckets {
+        if f.block_of(b).await != Some((true, true, true, true)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The exactly-once and nothing-lost invariants over `buckets` (one public transition each) and
+/// `event_ids` (every record put, duplicates included).
+async fn assert_exactly_once(
+    f: &Fleet,
+    buckets: &[String],
+    event_ids: &HashSet<String>,
+    workers: &[&WorkerProc],
+) {
+    wait_for("every public bucket blocked", LONG, || async {
+        all_blocked(f, buckets).await
+    })
+    .await;
+    wait_for("one incident per transition", LONG, || async {
+        f.incidents().await.len() >= buckets.len()
+    })
+    .await;
+    wait_for("every event id done in the dedup table", LONG, || async {
+        let d = dedup_status(f).await;
+        event_ids
+            .iter()
+            .all(|e| d.get(e).map(String::as_str) == Some("done"))
+    })
+    .await;
+    // Late duplicates would show up here.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let incidents = f.incidents().await;
+    let per_bucket: HashMap<String, usize> = incidents.iter().fold(HashMap::new(), |mut m, i| {
+        *m.entry(s(i, "bucket")).or_default() += 1;
+        m
+    });
+    assert_eq!(
+        incidents.len(),
+        buckets.len(),
+        "incidents per bucket {per_bucket:?}\n{}",
+        logs(workers)
+    );
+    for b in buckets {
+        assert_eq!(per_bucket.get(b), Some(&1), "{b}: {per_bucket:?}");
+    }
+    for i in &incidents {
+        assert_eq!(s(i, "outcome"), "remediated", "{i:?}");
+    }
+    let alerts = f.alerts().await;
+    let alerted: HashMap<String, usize> = alerts.iter().fold(HashMap::new(), |mut m, (_, b)| {
+        *m.entry(b["bucket"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+        m
+    });
+    assert_eq!(
+        alerts.len(),
+        buckets.len(),
+        "one SNS message per incident: {alerted:?}"
+    );
+    for b in buckets {
+        assert_eq!(alerted.get(b), Some(&1), "{b} alerted {alerted:?}");
+    }
+}
+
+/// The final state the fleet persisted for each bucket against a replay of the same events
+/// through the same pipeline, with the fleet's own fixes noted the way the worker notes them.
+/// Components only a live read can know (the fleet settles them from S3) are absent from the
+/// replay, so what is compared is what the events determine: the ACL each event set, the time
+/// of the last event that changed it, and the exposure verdict after remediation.
+async fn assert_state_matches_replay(f: &Fleet, events: &[Value]) {
+    let config = Config::load(&f.config_path).unwrap();
+    let mut replay = Pipeline::new(&config, false).unwrap();
+    let mut sorted: Vec<&Value> = events.iter().collect();
+    sorted.sort_by_key(|e| e["detail"]["eventTime"].as_str().unwrap_or("").to_owned());
+    for ev in sorted {
+        let bytes = serde_json::to_vec(ev).unwrap();
+        if let Processed::Applied { event, lines } = replay.process(&bytes) {
+            for line in lines {
+                if line.action == Action::Remediate && line.key.is_none() {
+                    if let Some(b) = &line.bucket {
+                        replay.fold_mut().note_bucket_locked(b, event.time_ms);
+                    }
+                }
+            }
+        }
+    }
+    let store = StateStore::new(f.clients.dynamodb.clone(), &f.names.state_table);
+    let mut compared = 0;
+    for ev in events {
+        let bucket = ev["detail"]["requestParameters"]["bucketName"]
+            .as_str()
+            .unwrap();
+        let live = store
+            .load_bucket(bucket)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no persisted state for {bucket}"))
+            .value;
+        let replayed = replay.fold().bucket(bucket).expect("replayed").clone();
+        let live_acl = live.acl.as_ref().expect("live ACL known");
+        let replayed_acl = replayed.acl.as_ref().expect("replayed ACL known");
+        assert_eq!(
+            live_acl.at, replayed_acl.at,
+            "{bucket}: the last ACL change differs (an event lost or applied out of order)"
+        );
+        assert_eq!(
+            live_acl.value.findings(),
+            replayed_acl.value.findings(),
+            "{bucket}: public grants differ"
+        );
+        let no_account_block = Default::default();
+        let l = bucketwarden::fold::exposure_of(&live, no_account_block);
+        let r = bucketwarden::fold::exposure_of(&replayed, no_account_block);
+        assert!(!l.public, "{bucket}: persisted state still public: {l:?}");
+        assert_eq!(l.public, r.public, "{bucket}: live {l:?} vs replay {r:?}");
+        compared += 1;
+    }
+    assert!(compared > 0);
+}
+
+/// Waits for a worker a hook kills.
+async fn wait_exit(w: &mut WorkerProc) {
+    let start = std::time::Instant::now();
+    while w.is_running() {
+        assert!(
+            start.elapsed() < LONG,
+            "{} was never killed by the hook",
+            w.id
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn worker_env(endpoint: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint),
+        // Short attempts, so a hung connection is abandoned well within the failover time.
+        ("BUCKETWARDEN_AWS_ATTEMPT_TIMEOUT_MS", "1000"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_and_service_faults_on_every_service_lose_nothing_and_act_once() {
+    let f = Fleet::new("netfault", 4, "").await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0001, Duration::from_secs(3)).await;
+    let env = worker_env(&proxy.endpoint);
+    let w1 = f.spawn_worker("w1", &env);
+    let w2 = f.spawn_worker("w2", &env);
+    wait_for("four leases owned", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .filter(|l| l.owner.is_some())
+            .count()
+            == 4
+    })
+    .await;
+    // `BUCKETWARDEN_FAULT_RATE_SCALE` (default 1) multiplies every rate for a harsher run by hand.
+    let k: f64 = std::env::var("BUCKETWARDEN_FAULT_RATE_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    let common = Rates {
+        throttle: 0.03 * k,
+        server_error: 0.02 * k,
+        drop: 0.01 * k,
+        timeout: 0.01 * k,
+        lost_response: 0.0,
+    };
+    for svc in ["kinesis", "s3"] {
+        proxy.set_rates(svc, common.clone());
+    }
+    // SNS sees ~30 requests in this scenario: higher rates so that it does get faults.
+    proxy.set_rates(
+        "sns",
+        Rates {
+            throttle: 0.10 * k,
+            server_error: 0.05 * k,
+            drop: 0.05 * k,
+            timeout: 0.02 * k,
+            lost_response: 0.0,
+        },
+    );
+    proxy.set_rates(
+        "dynamodb",
+        Rates {
+            lost_response: 0.08 * k,
+            ..common.clone()
+        },
+    );
+    let watch = LeaseWatch::start(&f);
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    let mut events = Vec::new();
+    let mut ids = HashSet::new();
+    for i in 0..30 {
+        let b = f.bucket(&format!("n{i:02}"));
+        let id = format!("ev-net-{i}");
+        let ev = open_and_report(&f, &b, &id, &ts(t, i)).await;
+        // The same event from a second producer, on whatever shard another key hashes to.
+        f.put_event(&format!("other-producer-{i}"), &ev).await;
+        ids.insert(id);
+        events.push(ev);
+        buckets.push(b);
+    }
+    assert_exactly_once(&f, &buckets, &ids, &[&w1, &w2]).await;
+    proxy.clear_rates();
+    assert_state_matches_replay(&f, &events).await;
+    let stall = watch.max_stall();
+    eprintln!(
+        "network faults: {} ; longest lease stall {stall:?}",
+        proxy.report()
+    );
+    assert!(
+        stall < 2 * FAILOVER,
+        "a shard went {stall:?} without a renewing owner"
+    );
+    // The faults really happened, on every service, of every kind.
+    let injected = proxy.injected();
+    for svc in ["kinesis", "dynamodb", "s3", "sns"] {
+        let n: u64 = injected
+            .iter()
+            .filter(|((s, _), _)| s == svc)
+            .map(|(_, n)| n)
+            .sum();
+        assert!(n > 0, "no fault injected into {svc}: {}", proxy.report());
+    }
+    for fault in [
+        Fault::Throttle,
+        Fault::ServerError,
+        Fault::Drop,
+        Fault::Timeout,
+        Fault::LostResponse,
+    ] {
+        assert!(
+            proxy.injected_total(fault) > 0,
+            "{fault:?} never injected: {}",
+            proxy.report()
+        );
+    }
+    let log = logs(&[&w1, &w2]);
+    assert!(
+        log.contains("response was lost") || proxy.injected_total(Fault::LostResponse) > 0,
+        "lost responses were injected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_just_before_and_just_after_the_remediation_write() {
+    let f = Fleet::new("killfx", 1, "").await;
+    let t = base_ms();
+    let mut events = Vec::new();
+
+    // 1. w1 is killed as its PutPublicAccessBlock leaves: the write never reaches S3.
+    let before = FaultProxy::start(&moto().endpoint, 1, Duration::from_secs(3)).await;
+    let w1 = f.spawn_worker("w1", &worker_env(&before.endpoint));
+    let pid = w1.pid().unwrap();
+    before.hook("s3", "PUT publicAccessBlock", When::Before, move || {
+        sigkill(pid)
+    });
+    wait_for("w1 holds the lease", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("w1"))
+    })
+    .await;
+    let a = f.bucket("before");
+    events.push(open_and_report(&f, &a, "ev-kill-before", &ts(t, 0)).await);
+    let mut w1 = w1;
+    wait_exit(&mut w1).await;
+    assert_eq!(before.hooks_fired(), vec!["s3 PUT publicAccessBlock"]);
+    assert_eq!(f.block_of(&a).await, None, "the write must not have landed");
+    let mut w2 = f.spawn_worker("w2", &[]);
+    wait_for("bucket A blocked by w2", LONG, || async {
+        f.block_of(&a).await == Some((true, true, true, true))
+    })
+    .await;
+
+    // 2. w3 is killed as soon as its PutPublicAccessBlock has been applied by S3.
+    assert!(w2.terminate(Duration::from_secs(20)), "graceful stop of w2");
+    let after = FaultProxy::start(&moto().endpoint, 2, Duration::from_secs(3)).await;
+    let mut w3 = f.spawn_worker("w3", &worker_env(&after.endpoint));
+    let pid = w3.pid().unwrap();
+    after.hook("s3", "PUT publicAccessBlock", When::After, move || {
+        sigkill(pid)
+    });
+    wait_for("w3 holds the lease", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .any(|l| l.owner.as_deref() == Some("w3"))
+    })
+    .await;
+    let b = f.bucket("after");
+    events.push(open_and_report(&f, &b, "ev-kill-after", &ts(t, 1)).await);
+    wait_exit(&mut w3).await;
+    assert_eq!(after.hooks_fired(), vec!["s3 PUT publicAccessBlock"]);
+    assert_eq!(
+        f.block_of(&b).await,
+        Some((true, true, true, true)),
+        "the write landed before the kill"
+    );
+    let w4 = f.spawn_worker("w4", &[]);
+    let buckets = vec![a.clone(), b.clone()];
+    let ids: HashSet<String> = ["ev-kill-before", "ev-kill-after"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_exactly_once(&f, &buckets, &ids, &[&w1, &w2, &w3, &w4]).await;
+    let incidents = f.incidents().await;
+    let remediation_of = |bucket: &str| {
+        incidents
+            .iter()
+            .find(|i| s(i, "bucket") == bucket)
+            .map(|i| s(i, "remediation"))
+            .unwrap()
+    };
+    // A: w2 found it still public and fixed it; B: w4 found w3's fix done and finished the
+    // incident w3 left pending.
+    assert_ne!(remediation_of(&a), "completed_before_restart");
+    assert_eq!(remediation_of(&b), "completed_before_restart");
+    assert_state_matches_replay(&f, &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_and_one_three_one_workers_under_load() {
+    let f = Fleet::new("rolling", 4, "").await;
+    let mut workers = vec![f.spawn_worker("w1", &[])];
+    wait_for("w1 holds all four leases", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .filter(|l| l.owner.as_deref() == Some("w1"))
+            .count()
+            == 4
+    })
+    .await;
+    let watch = LeaseWatch::start(&f);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // The load: one public transition every 200 ms for as long as the fleet changes shape.
+    let producer = async {
+        let t = base_ms();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let b = f.bucket(&format!("r{i:03}"));
+            let ev = open_and_report(&f, &b, &format!("ev-roll-{i}"), &ts(t, i)).await;
+            out.push((b, ev));
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        out
+    };
+    let owners_of = |ids: Vec<String>| {
+        let f = &f;
+        async move {
+            let l = f.leases().await;
+            ids.iter()
+                .all(|id| l.iter().any(|l| l.owner.as_deref() == Some(id.as_str())))
+        }
+    };
+    let reshape = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // 1 → 3.
+        workers.push(f.spawn_worker("w2", &[]));
+        workers.push(f.spawn_worker("w3", &[]));
+        wait_for("three workers holding leases", LONG, || {
+            owners_of(vec!["w1".into(), "w2".into(), "w3".into()])
+        })
+        .await;
+        // Rolling restart: each worker stopped gracefully and replaced, one at a time.
+        let mut stopped = Vec::new();
+        for gen in ["a", "b", "c"] {
+            let mut old = workers.remove(0);
+            assert!(old.terminate(Duration::from_secs(20)), "{} stops", old.id);
+            let id = format!("{}{gen}", old.id);
+            stopped.push(old);
+            workers.push(f.spawn_worker(&id, &[]));
+            wait_for(&format!("{id} holding a lease"), LONG, || {
+                owners_of(vec![id.clone()])
+            })
+            .await;
+        }
+        // 3 → 1.
+        for _ in 0..2 {
+            let mut w = workers.remove(0);
+            assert!(w.terminate(Duration::from_secs(20)), "{} stops", w.id);
+            stopped.push(w);
+        }
+        let last = workers[0].id.clone();
+        wait_for("the last worker holding all four leases", LONG, || async {
+            f.leases()
+                .await
+                .iter()
+                .filter(|l| l.owner.as_deref() == Some(last.as_str()))
+                .count()
+                == 4
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        stopped
+    };
+    let (produced, restarted) = tokio::join!(producer, reshape);
+    let buckets: Vec<String> = produced.iter().map(|(b, _)| b.clone()).collect();
+    let events: Vec<Value> = produced.iter().map(|(_, e)| e.clone()).collect();
+    let ids: HashSet<String> = events
+        .iter()
+        .map(|e| e["detail"]["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    let all: Vec<&WorkerProc> = restarted.iter().chain(workers.iter()).collect();
+    assert_exactly_once(&f, &buckets, &ids, &all).await;
+    assert_state_matches_replay(&f, &events).await;
+    let stall = watch.max_stall();
+    eprintln!(
+        "rolling restart: {} transitions, {} worker processes, longest lease stall {stall:?}",
+        buckets.len(),
+        all.len()
+    );
+    assert!(
+        stall < 2 * FAILOVER,
+        "a shard went {stall:?} without a renewing owner"
+    );
+}

@@ -1,0 +1,440 @@
+//! A loopback HTTP proxy in front of moto that injects network and service faults into a worker's
+//! AWS calls: throttling answers, 5xx, attempts that never answer, connections dropped before the
+//! request reaches moto, and DynamoDB writes that reach moto but whose response is lost. It also
+//! runs one-shot hooks (e.g. SIGKILL the worker) just before or just after a matching call reaches
+//! moto. The proxy never answers for AWS: every answer it does not fabricate as an error is moto's.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// What the proxy can do to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    /// ProvisionedThroughputExceededException / ThrottlingException / SlowDown / Throttling,
+    /// answered by the proxy; moto never sees the request.
+    Throttle,
+    /// 500 InternalError answered by the proxy; moto never sees the request.
+    ServerError,
+    /// Connection closed without an answer; moto never sees the request.
+    Drop,
+    /// No answer for `hold`, then the connection is closed; moto never sees the request.
+    Timeout,
+    /// DynamoDB writes only: moto applies the write, the worker never hears back.
+    LostResponse,
+}
+
+/// Per-service probabilities (0.0–1.0) of each fault, rolled once per request in this order.
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    pub throttle: f64,
+    pub server_error: f64,
+    pub drop: f64,
+    pub timeout: f64,
+    /// Applied to DynamoDB PutItem/UpdateItem/DeleteItem/BatchWriteItem only.
+    pub lost_response: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The request is not forwarded; the connection is dropped after the action.
+    Before,
+    /// The request reaches moto and is applied; the response is dropped after the action.
+    After,
+}
+
+struct Hook {
+    service: String,
+    operation: String,
+    when: When,
+    action: Box<dyn FnOnce() + Send>,
+}
+
+#[derive(Default)]
+struct State {
+    rates: BTreeMap<String, Rates>,
+    hooks: Vec<Hook>,
+    rng: u64,
+    /// (service, fault) → count.
+    injected: BTreeMap<(String, Fault), u64>,
+    /// service → requests seen.
+    requests: BTreeMap<String, u64>,
+    hooks_fired: Vec<String>,
+}
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The request's service from its SigV4 credential scope (`…/<date>/<region>/<service>/aws4_request`).
+fn service_of(req: &hyper::http::request::Parts) -> String {
+    req.headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| {
+            let cred = auth.split("Credential=").nth(1)?;
+            let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
+            scope.get(3).map(|s| (*s).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The operation: the JSON protocols' `X-Amz-Target` suffix, SNS's `Action`, or for S3
+/// `<METHOD> <first query key>` (e.g. `PUT publicAccessBlock`).
+fn operation_of(service: &str, req: &hyper::http::request::Parts, body: &[u8]) -> String {
+    if let Some(t) = req
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return t.rsplit('.').next().unwrap_or(t).to_owned();
+    }
+    if service == "sns" || service == "sts" {
+        let text = String::from_utf8_lossy(body);
+        if let Some(a) = text
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .map(str::to_owned)
+        {
+            return a;
+        }
+    }
+    let query_key = req
+        .uri
+        .query()
+        .and_then(|q| q.split('&').next())
+        .map(|kv| kv.split('=').next().unwrap_or(kv).to_owned())
+        .unwrap_or_default();
+    format!("{} {}", req.method, query_key).trim().to_owned()
+}
+
+fn is_dynamodb_write(service: &str, op: &str) -> bool {
+    service == "dynamodb"
+        && matches!(
+            op,
+            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem"
+        )
+}
+
+fn error_response(service: &str, fault: Fault, nth: u64) -> Response<Full<Bytes>> {
+    let json = |status: u16, ty: &str, msg: &str, ct: &str| {
+        Response::builder()
+            .status(status)
+            .header("content-type", ct)
+            .header("x-amzn-requestid", format!("fault-{nth}"))
+            .body(Full::new(Bytes::from(format!(
+                "{{\"__type\":\"{ty}\",\"message\":\"{msg}\"}}"
+            ))))
+            .unwrap()
+    };
+    let xml = |status: u16, body: String| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .header("x-amz-request-id", format!("fault-{nth}"))
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    let throttle = fault == Fault::Throttle;
+    match service {
+        "kinesis" if throttle => json(
+            400,
+            "ProvisionedThroughputExceededException",
+            "Rate exceeded for shard (injected)",
+            "application/x-amz-json-1.1",
+        ),
+        "kinesis" => json(
+            500,
+            "InternalFailure",
+            "injected",
+            "application/x-amz-json-1.1",
+        ),
+        "dynamodb" if throttle => json(
+            400,
+            if nth.is_multiple_of(2) {
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+            } else {
+                "com.amazonaws.dynamodb.v20120810#ThrottlingException"
+            },
+            "Rate of requests exceeds the allowed throughput (injected)",
+            "application/x-amz-json-1.0",
+        ),
+        "dynamodb" => json(
+            500,
+            "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            "injected",
+            "application/x-amz-json-1.0",
+        ),
+        "sns" | "sts" => {
+            let (status, code) = if throttle {
+                (400, "Throttling")
+            } else {
+                (500, "InternalFailure")
+            };
+            xml(status, format!("<ErrorResponse><Error><Type>{}</Type><Code>{code}</Code><Message>injected</Message></Error><RequestId>fault-{nth}</RequestId></ErrorResponse>", if throttle { "Sender" } else { "Receiver" }))
+        }
+        _ => {
+            let (status, code) = if throttle {
+                (503, "SlowDown")
+            } else {
+                (500, "InternalError")
+            };
+            xml(status, format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected</Message><RequestId>fault-{nth}</RequestId></Error>"))
+        }
+    }
+}
+
+/// The answer to one request; `Err` makes hyper close the connection without a response.
+type Answer = Result<Response<Full<Bytes>>, std::io::Error>;
+
+fn dropped(what: &str) -> Answer {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        format!("fault proxy: {what}"),
+    ))
+}
+
+impl FaultProxy {
+    /// A proxy on 127.0.0.1 forwarding to `upstream` (e.g. moto's `http://127.0.0.1:5000`).
+    /// `seed` makes the fault sequence repeatable; `hold` is how long a timed-out attempt hangs.
+    pub async fn start(upstream: &str, seed: u64, hold: Duration) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            rng: seed.max(1),
+            ..State::default()
+        }));
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let upstream: hyper::Uri = upstream.parse().unwrap();
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let st = st.clone();
+                let client = client.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(req, st.clone(), client.clone(), upstream.clone(), hold)
+                    });
+                    // Errors here are the faults we injected (or a client going away).
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy {
+            endpoint: format!("http://{addr}"),
+            state,
+            task,
+        }
+    }
+
+    pub fn set_rates(&self, service: &str, rates: Rates) {
+        self.state
+            .lock()
+            .unwrap()
+            .rates
+            .insert(service.to_owned(), rates);
+    }
+
+    pub fn clear_rates(&self) {
+        self.state.lock().unwrap().rates.clear();
+    }
+
+    /// Runs `action` once, on the first request for `service`/`operation`, before or after it
+    /// reaches moto; that request's connection is then dropped.
+    pub fn hook(
+        &self,
+        service: &str,
+        operation: &str,
+        when: When,
+        action: impl FnOnce() + Send + 'static,
+    ) {
+        self.state.lock().unwrap().hooks.push(Hook {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            when,
+            action: Box::new(action),
+        });
+    }
+
+    pub fn injected(&self) -> BTreeMap<(String, Fault), u64> {
+        self.state.lock().unwrap().injected.clone()
+    }
+
+    pub fn injected_total(&self, fault: Fault) -> u64 {
+        self.injected()
+            .iter()
+            .filter(|((_, f), _)| *f == fault)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn hooks_fired(&self) -> Vec<String> {
+        self.state.lock().unwrap().hooks_fired.clone()
+    }
+
+    /// One line for the test log: requests per service and faults injected.
+    pub fn report(&self) -> String {
+        let st = self.state.lock().unwrap();
+        let faults: Vec<String> = st
+            .injected
+            .iter()
+            .map(|((svc, f), n)| format!("{svc}.{f:?}={n}"))
+            .collect();
+        format!("requests {:?}; faults [{}]", st.requests, faults.join(", "))
+    }
+}
+
+fn roll(rng: &mut u64) -> f64 {
+    // xorshift64*: repeatable per seed, good enough to spread faults.
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: hyper::Uri,
+    hold: Duration,
+) -> Answer {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return dropped("request body not received"),
+    };
+    let service = service_of(&parts);
+    let op = operation_of(&service, &parts, &body);
+    let (fault, hook, nth) = {
+        let mut st = state.lock().unwrap();
+        let nth = {
+            let n = st.requests.entry(service.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let hook = st
+            .hooks
+            .iter()
+            .position(|h| h.service == service && h.operation == op)
+            .map(|i| st.hooks.remove(i));
+        let mut fault = None;
+        if hook.is_none() {
+            if let Some(r) = st.rates.get(&service).cloned() {
+                let mut x = roll(&mut st.rng);
+                for (p, f) in [
+                    (r.throttle, Fault::Throttle),
+                    (r.server_error, Fault::ServerError),
+                    (r.drop, Fault::Drop),
+                    (r.timeout, Fault::Timeout),
+                    (
+                        if is_dynamodb_write(&service, &op) {
+                            r.lost_response
+                        } else {
+                            0.0
+                        },
+                        Fault::LostResponse,
+                    ),
+                ] {
+                    if x < p {
+                        fault = Some(f);
+                        break;
+                    }
+                    x -= p;
+                }
+            }
+            if let Some(f) = fault {
+                *st.injected.entry((service.clone(), f)).or_default() += 1;
+            }
+        } else {
+            st.hooks_fired.push(format!("{service} {op}"));
+        }
+        (fault, hook, nth)
+    };
+    if let Some(h) = hook {
+        if h.when == When::Before {
+            (h.action)();
+            return dropped("hook before forwarding");
+        }
+        let _ = forward(&client, &upstream, &parts, body).await;
+        (h.action)();
+        return dropped("hook after forwarding");
+    }
+    match fault {
+        Some(f @ (Fault::Throttle | Fault::ServerError)) => Ok(error_response(&service, f, nth)),
+        Some(Fault::Drop) => dropped("connection dropped"),
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(hold).await;
+            dropped("attempt timed out")
+        }
+        Some(Fault::LostResponse) => {
+            let _ = forward(&client, &upstream, &parts, body).await;
+            dropped("response lost after the write")
+        }
+        None => match forward(&client, &upstream, &parts, body).await {
+            Ok(r) => Ok(r),
+            Err(e) => Ok(Response::builder()
+                .status(StatusCode::BAD_GATEWAY)
+                .body(Full::new(Bytes::from(format!(
+                    "fault proxy upstream error: {e}"
+                ))))
+                .unwrap()),
+        },
+    }
+}
+
+async fn forward(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &hyper::Uri,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri: hyper::Uri = format!(
+        "{}://{}{}",
+        upstream.scheme_str().unwrap_or("http"),
+        upstream.authority().unwrap(),
+        path
+    )
+    .parse()?;
+    let mut req = Request::builder().method(parts.method.clone()).uri(uri);
+    for (k, v) in &parts.headers {
+        req = req.header(k, v);
+    }
+    let resp = client.request(req.body(Full::new(body))?).await?;
+    let (rparts, rbody) = resp.into_parts();
+    let bytes = rbody.collect().await?.to_bytes();
+    Ok(Response::from_parts(rparts, Full::new(bytes)))
+}
