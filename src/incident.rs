@@ -345,6 +345,11 @@ impl Alerter {
             .ok_or_else(|| AwsError::other("sns", "CreateTopic", "no topic ARN returned"))
     }
 
+    /// Whether SNS itself deduplicates this topic's messages by incident (a FIFO topic).
+    pub fn deduplicates(&self) -> bool {
+        self.topic_arn.ends_with(".fifo")
+    }
+
     pub async fn publish(&self, incident: &Incident) -> Result<(), AwsError> {
         let body = serde_json::to_string(incident)
             .map_err(|e| AwsError::other("sns", "Publish", e.to_string()))?;

@@ -1614,13 +1614,20 @@ async fn publish_incident(inner: &Inner, incident: &Incident) -> Result<(), AwsE
         Duration::from_secs(2),
         std::process::id() as u64,
     );
+    // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would
+    // only delay the alert until it went stale.
+    let claims = !inner.alerter.deduplicates();
     loop {
-        let claim = retried("claim alert", || {
-            inner
-                .incidents
-                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
-        })
-        .await?;
+        let claim = if !claims {
+            AlertClaim::Won
+        } else {
+            retried("claim alert", || {
+                inner
+                    .incidents
+                    .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+            })
+            .await?
+        };
         match claim {
             AlertClaim::AlreadySent => return Ok(()),
             AlertClaim::InFlight => {
