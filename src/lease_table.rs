@@ -189,6 +189,10 @@ impl LeaseTable {
 
     /// A row by key, shard or special (strongly consistent).
     pub async fn get(&self, key: &str) -> Result<Option<Lease>, AwsError> {
+        Ok(self.item(key).await?.as_ref().and_then(lease_from_item))
+    }
+
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
         let r = self
             .client
             .get_item()
@@ -198,7 +202,7 @@ impl LeaseTable {
             .send()
             .await
             .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
-        Ok(r.item().and_then(lease_from_item))
+        Ok(r.item)
     }
 
     /// Creates a lease for a newly discovered shard; false when it already exists.
@@ -327,27 +331,9 @@ impl LeaseTable {
 
     /// Whether the row carries the counter and token of our write (strongly consistent read).
     async fn landed(&self, key: &str, counter: u64, token: &str) -> Result<bool, AwsError> {
-        let r = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .projection_expression("#ctr, #wt")
-            .expression_attribute_names("#ctr", COUNTER)
-            .expression_attribute_names("#wt", WRITE_TOKEN)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
-        let Some(item) = r.item() else {
-            return Ok(false);
-        };
-        let counter_now = item
-            .get(COUNTER)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let token_now = item.get(WRITE_TOKEN).and_then(|v| v.as_s().ok());
-        Ok(counter_now == Some(counter) && token_now.map(String::as_str) == Some(token))
+        Ok(self.item(key).await?.is_some_and(|item| {
+            get_n(&item, COUNTER) == counter && get_s(&item, WRITE_TOKEN).as_deref() == Some(token)
+        }))
     }
 
     /// Takes (or steals) a lease for `me`.

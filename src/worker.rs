@@ -487,6 +487,16 @@ async fn release_leadership(inner: &Inner) {
     }
 }
 
+fn held_keys(inner: &Inner) -> HashSet<String> {
+    inner
+        .held
+        .lock()
+        .expect("held lock")
+        .keys()
+        .cloned()
+        .collect()
+}
+
 fn held_snapshot(inner: &Inner) -> Vec<(String, Arc<Held>)> {
     inner
         .held
@@ -516,27 +526,28 @@ async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
     if held.lost.is_cancelled() {
         return Err(lost("lease lost"));
     }
+    if retried("RenewLease before an effect", || renew_held(inner, &held)).await? {
+        return Ok(());
+    }
+    lose(
+        inner,
+        shard,
+        &held,
+        "fenced before an effect: another worker took the lease",
+    );
+    Err(lost("another worker took the lease"))
+}
+
+/// One fenced renewal of a held lease; false when another worker has moved it.
+async fn renew_held(inner: &Inner, held: &Held) -> Result<bool, AwsError> {
     let mut lease = held.lease.lock().await;
-    match retried("RenewLease before an effect", || {
-        inner.leases.renew(&lease, &inner.s.worker_id)
-    })
-    .await?
-    {
+    match inner.leases.renew(&lease, &inner.s.worker_id).await? {
         Some(renewed) => {
             *lease = renewed;
             *held.last_renewed.lock().expect("renew lock") = Instant::now();
-            Ok(())
+            Ok(true)
         }
-        None => {
-            drop(lease);
-            lose(
-                inner,
-                shard,
-                &held,
-                "fenced before an effect: another worker took the lease",
-            );
-            Err(lost("another worker took the lease"))
-        }
+        None => Ok(false),
     }
 }
 
@@ -566,13 +577,9 @@ async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
             if held.lost.is_cancelled() {
                 continue;
             }
-            let mut lease = held.lease.lock().await;
-            match inner.leases.renew(&lease, &inner.s.worker_id).await {
-                Ok(Some(renewed)) => {
-                    *lease = renewed;
-                    *held.last_renewed.lock().expect("renew lock") = Instant::now();
-                }
-                Ok(None) => lose(
+            match renew_held(&inner, &held).await {
+                Ok(true) => {}
+                Ok(false) => lose(
                     &inner,
                     &shard,
                     &held,
@@ -680,13 +687,7 @@ async fn take_round(
     let me = inner.s.worker_id.as_str();
     let now = Instant::now();
     tracker.observe(&leases, now);
-    let held: HashSet<String> = inner
-        .held
-        .lock()
-        .expect("held lock")
-        .keys()
-        .cloned()
-        .collect();
+    let held = held_keys(inner);
     // A lease recorded under our id that this process does not hold is a previous incarnation's.
     for l in &mut leases {
         if l.owner.as_deref() == Some(me) && !held.contains(&l.key) {
@@ -725,13 +726,7 @@ async fn take_round(
         }
     }
     // The fleet's view for the dashboard and /readyz: open shards, and those a live worker holds.
-    let held_now: HashSet<String> = inner
-        .held
-        .lock()
-        .expect("held lock")
-        .keys()
-        .cloned()
-        .collect();
+    let held_now = held_keys(inner);
     let by_key: HashMap<&str, &Lease> = leases.iter().map(|l| (l.key.as_str(), l)).collect();
     let open: Vec<&Lease> = leases.iter().filter(|l| !l.is_finished()).collect();
     let live = |l: &Lease| held_now.contains(&l.key) || (l.owner.is_some() && !expired(l));
@@ -1609,52 +1604,44 @@ const ALERT_CLAIM_STALE_SECS: u64 = 60;
 async fn publish_incident(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
     let token = uuid::Uuid::new_v4().to_string();
     let id = incident.incident_id.as_str();
-    let mut backoff = Backoff::new(
-        Duration::from_millis(50),
-        Duration::from_secs(2),
-        std::process::id() as u64,
-    );
     // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would
     // only delay the alert until it went stale.
     let claims = !inner.alerter.deduplicates();
-    loop {
-        let claim = if !claims {
-            AlertClaim::Won
+    // Each attempt renews the claim before publishing, so a live claimant is never overtaken.
+    let sent = retried("Publish alert", || async {
+        let claim = if claims {
+            inner
+                .incidents
+                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+                .await?
         } else {
-            retried("claim alert", || {
-                inner
-                    .incidents
-                    .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
-            })
-            .await?
+            AlertClaim::Won
         };
         match claim {
-            AlertClaim::AlreadySent => return Ok(()),
-            AlertClaim::InFlight => {
-                debug!(bucket = %incident.bucket, incident_id = id, "another attempt is publishing this alert");
-                return Err(AwsError {
-                    service: "sns",
-                    operation: "Publish",
-                    kind: Kind::Transient,
-                    code: "AlertInFlight".into(),
-                    message: format!(
-                        "incident {id}: another attempt holds the alert claim; the batch will look again"
-                    ),
-                });
-            }
-            AlertClaim::Won => {}
+            AlertClaim::AlreadySent => Ok(false),
+            // Not retried here: the batch fails and looks again once the claimant is done.
+            AlertClaim::InFlight => Err(AwsError {
+                service: "sns",
+                operation: "Publish",
+                kind: Kind::ConditionFailed,
+                code: "AlertInFlight".into(),
+                message: format!(
+                    "incident {id}: another attempt holds the alert claim; the batch will look again"
+                ),
+            }),
+            AlertClaim::Won => inner.alerter.publish(incident).await.map(|()| true),
         }
-        match inner.alerter.publish(incident).await {
-            Ok(()) => break,
-            Err(e) if e.retryable() && backoff.attempts() < 6 => {
-                debug!(error = %e, "alert not sent; retrying");
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-            Err(e) => {
+    })
+    .await;
+    match sent {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(e) => {
+            if e.code != "AlertInFlight" {
                 metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
                 warn!(bucket = %incident.bucket, error = %e, "alert not sent; the batch will be retried");
-                return Err(e);
             }
+            return Err(e);
         }
     }
     metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
