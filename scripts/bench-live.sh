@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Live consumer benchmark against moto on 127.0.0.1 (4 shards, 2 workers): records/s per worker,
 # CPU seconds per million irrelevant records, arrival-to-remediation latency p50/p99.
-# usage: scripts/bench-live.sh [IRRELEVANT=100000] [PUBLIC=100]
+# usage: scripts/bench-live.sh [IRRELEVANT=100000] [PUBLIC=100]   (PUBLIC: burst size; steady phase: half)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/venv.sh

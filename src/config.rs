@@ -86,7 +86,8 @@ pub struct Fleet {
     pub lease_scan_interval_ms: u64,
     /// How often the stream's shards are listed to find new ones.
     pub shard_discovery_interval_ms: u64,
-    /// Records per GetRecords call.
+    /// Records per GetRecords call (at most 10,000, the Kinesis limit and KCL's default). Fewer
+    /// calls for the same records: 1,000 cost ~40% more CPU per record in the live benchmark.
     pub max_records: i32,
     /// Records larger than this are poison: dead-lettered and skipped.
     pub max_record_bytes: usize,
@@ -100,7 +101,7 @@ impl Default for Fleet {
             poll_interval_ms: 250,
             lease_scan_interval_ms: 1_000,
             shard_discovery_interval_ms: 5_000,
-            max_records: 1000,
+            max_records: 10_000,
             max_record_bytes: 256 * 1024,
         }
     }

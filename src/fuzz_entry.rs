@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::input::{self, Item};
 use crate::pipeline::{Pipeline, Processed};
 use crate::policy;
+use crate::record;
 use crate::transcript::Line;
 
 /// Raw bytes through every input form the replay reader accepts: as a whole file (JSON Lines,
@@ -63,6 +64,7 @@ pub fn parse_input(data: &[u8]) {
         assert_eq!((stats.records, stats.malformed), (records, malformed));
         if !stats.gzip {
             assert_eq!(stats.bytes_decoded, wrapped.len() as u64);
+            check_single_record_shortcut(&wrapped);
             // The in-memory splitter (Kinesis records) agrees with the streaming reader.
             let (mut r2, mut m2) = (0, 0);
             input::split_records(&wrapped, |item| match item {
@@ -72,6 +74,7 @@ pub fn parse_input(data: &[u8]) {
             assert_eq!((r2, m2), (records, malformed));
         }
     }
+    check_single_record_shortcut(data);
     // The bytes as one record, as a Kinesis consumer sees a record that holds one event.
     if let Processed::Applied { lines, .. } = pipeline.process(data) {
         lines.iter().for_each(check_line);
@@ -106,4 +109,19 @@ pub fn policy(data: &[u8]) {
         // were repaired by the lossy conversion above and may well parse.)
         assert_eq!(as_string.reasons, vec!["policy:unparseable".to_string()]);
     }
+}
+
+/// The live worker classifies a Kinesis record whole when it is one object; whenever it does, the
+/// answer must be the one splitting the record and classifying its only part would give.
+pub fn check_single_record_shortcut(data: &[u8]) {
+    let Some(fast) = record::classify_single(data) else {
+        return;
+    };
+    let mut parts = Vec::new();
+    input::split_records(data, |item| match item {
+        Item::Record { bytes, .. } => parts.push(Ok(record::classify(bytes))),
+        Item::Malformed { reason, .. } => parts.push(Err(reason)),
+    });
+    assert_eq!(parts.len(), 1, "a whole record split into {parts:?}");
+    assert_eq!(parts.pop(), Some(Ok(fast)));
 }

@@ -55,7 +55,7 @@ impl ShardReader {
             start,
             iterator: None,
             last_delivered: None,
-            limit: 1000,
+            limit: 10_000,
         }
     }
 
@@ -125,22 +125,24 @@ impl ShardReader {
                 return Err(e);
             }
         };
+        // Taken by value: the record bytes move out of the response instead of being copied.
+        let millis_behind = r.millis_behind_latest;
         let records: Vec<KRecord> = r
-            .records()
-            .iter()
+            .records
+            .into_iter()
             .map(|rec| KRecord {
-                sequence_number: rec.sequence_number().to_owned(),
-                partition_key: rec.partition_key().unwrap_or_default().to_owned(),
-                data: rec.data().as_ref().to_vec(),
                 arrival: rec
-                    .approximate_arrival_timestamp()
-                    .and_then(|t| SystemTime::try_from(*t).ok()),
+                    .approximate_arrival_timestamp
+                    .and_then(|t| SystemTime::try_from(t).ok()),
+                sequence_number: rec.sequence_number,
+                partition_key: rec.partition_key.unwrap_or_default(),
+                data: rec.data.into_inner(),
             })
             .collect();
         if let Some(last) = records.last() {
             self.last_delivered = Some(last.sequence_number.clone());
         }
-        self.iterator = r.next_shard_iterator().map(str::to_owned);
+        self.iterator = r.next_shard_iterator;
         let mut shard_end = self.iterator.is_none();
         if !shard_end && records.is_empty() {
             if let Some(end) = ending_sequence {
@@ -154,7 +156,7 @@ impl ShardReader {
         }
         Ok(Batch {
             records,
-            millis_behind: r.millis_behind_latest(),
+            millis_behind,
             shard_end,
         })
     }

@@ -30,6 +30,9 @@ pub const EVENTS_APPLIED: &str = "bucketwarden_events_applied_total";
 pub const EVENTS_SKIPPED: &str = "bucketwarden_events_skipped_total";
 pub const EVENTS_MALFORMED: &str = "bucketwarden_events_malformed_total";
 pub const EVENTS_DUPLICATE: &str = "bucketwarden_events_duplicate_total";
+/// Events whose `eventTime` was past their record's arrival on the stream (forged or a broken
+/// clock); they are ordered at the arrival instead.
+pub const EVENTS_FUTURE_DATED: &str = "bucketwarden_events_future_dated_total";
 /// label `transition`
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
@@ -90,7 +93,7 @@ pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 35] = [
+pub const ALL: [&str; 36] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -99,6 +102,7 @@ pub const ALL: [&str; 35] = [
     EVENTS_SKIPPED,
     EVENTS_MALFORMED,
     EVENTS_DUPLICATE,
+    EVENTS_FUTURE_DATED,
     TRANSITIONS,
     DECISIONS,
     REMEDIATIONS,
@@ -184,6 +188,7 @@ fn register_zeros() {
         RECORDS_RECEIVED,
         EVENTS_MALFORMED,
         EVENTS_DUPLICATE,
+        EVENTS_FUTURE_DATED,
         DEAD_LETTERS,
         LEASES_TAKEN,
         LEASES_STOLEN,
@@ -314,6 +319,10 @@ fn describe() {
         "Records that could not be parsed (dead-lettered)"
     );
     describe_counter!(EVENTS_DUPLICATE, "Events already processed by the fleet");
+    describe_counter!(
+        EVENTS_FUTURE_DATED,
+        "Events dated after their arrival on the stream, ordered at the arrival"
+    );
     describe_counter!(TRANSITIONS, "Exposure transitions, by kind");
     describe_counter!(DECISIONS, "Decisions, by action, before verification");
     describe_counter!(

@@ -97,6 +97,15 @@ impl Pipeline {
         self.stats.malformed += 1;
     }
 
+    /// Counts records classified elsewhere (the live worker classifies outside the lock):
+    /// `records` skipped or events, of which `skipped` were skipped, by reason.
+    pub fn count_classified(&mut self, records: u64, skipped: &[(Skip, u64)]) {
+        self.stats.records += records;
+        for (skip, n) in skipped {
+            *self.stats.skipped.entry(*skip).or_default() += n;
+        }
+    }
+
     /// Classifies one record and counts it; events are left for the caller to apply (live mode
     /// claims them in the dedup table first).
     pub fn classify(&mut self, bytes: &[u8]) -> Classified {

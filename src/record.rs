@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -137,6 +138,19 @@ impl S3Event {
     pub fn failed(&self) -> bool {
         self.change.is_none()
     }
+
+    /// Caps the time used for ordering at `latest_ms` and says whether it had to. A genuine
+    /// CloudTrail event happens before it reaches the stream, so an `eventTime` past the record's
+    /// arrival (plus clock skew) is forged or broken; left as is, it would make every later
+    /// genuine change of the same component look stale. `event_time` keeps what the event said.
+    pub fn cap_time(&mut self, latest_ms: i64) -> bool {
+        if self.time_ms > latest_ms {
+            self.time_ms = latest_ms;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Why a record was skipped; skipping is normal, never an error.
@@ -176,13 +190,18 @@ struct Identity<'a> {
 }
 
 /// The fields of a record or envelope that classification needs; everything else is skipped by
-/// serde without allocation, which keeps the 90% of records that are not watched cheap.
+/// serde without allocation, which keeps the 90% of records that are not watched cheap. `D` is
+/// what `detail` becomes: the inner record itself (one pass over the bytes), its raw text, or
+/// nothing inside a detail.
 #[derive(Deserialize)]
-struct Head<'a> {
+struct Head<'a, D> {
     #[serde(rename = "detail-type", borrow, default)]
     detail_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    detail: Option<&'a RawValue>,
+    #[serde(default = "none")]
+    detail: Option<D>,
+    /// Only looked at to tell a whole CloudTrail log file (`{"Records":[…]}`) from one record.
+    #[serde(rename = "Records", default)]
+    records: Option<IgnoredAny>,
     #[serde(borrow, default)]
     account: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -217,9 +236,57 @@ fn is_s3_source(source: &str) -> bool {
     source == "s3.amazonaws.com" || source == "s3-control.amazonaws.com"
 }
 
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// An envelope and its detail read in one pass over the bytes.
+type OnePass<'a> = Head<'a, Head<'a, IgnoredAny>>;
+
 /// Classifies one record: a bare CloudTrail record or an EventBridge event wrapping one.
 pub fn classify(bytes: &[u8]) -> Classified {
-    let head: Head = match serde_json::from_slice(bytes) {
+    match serde_json::from_slice::<OnePass>(bytes) {
+        Ok(head) => classify_parsed(head),
+        // Also when the detail of another detail-type is not shaped like a record, which the
+        // slower path below skips without reading it.
+        Err(_) => classify_two_pass(bytes),
+    }
+}
+
+/// The common case of a Kinesis record, decided without splitting it first: exactly one JSON
+/// object that is an event or a bare record. `None` for anything else (JSON Lines, an array, a
+/// `{"Records":[…]}` log file, broken JSON), which the caller splits into records so that each
+/// problem is reported at its own position. When `Some`, the answer is what splitting and then
+/// `classify` would give.
+pub fn classify_single(bytes: &[u8]) -> Option<Classified> {
+    // serde also fills a struct from a JSON array (`[]` is a record with every field missing);
+    // an array is a list of records here.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let head = serde_json::from_slice::<OnePass>(bytes).ok()?;
+    if head.records.is_some() {
+        return None;
+    }
+    Some(classify_parsed(head))
+}
+
+fn classify_parsed(head: OnePass) -> Classified {
+    if let Some(dt) = head.detail_type.as_deref() {
+        if dt != API_CALL_DETAIL_TYPE {
+            return Classified::Skipped(Skip::OtherDetailType);
+        }
+        let Some(inner) = &head.detail else {
+            return Classified::Malformed("EventBridge event without detail".into());
+        };
+        return classify_head(inner, head.account.as_deref(), head.region.as_deref());
+    }
+    classify_head(&head, None, None)
+}
+
+/// The detail kept raw, parsed only for an API call: exact error messages for broken input.
+fn classify_two_pass(bytes: &[u8]) -> Classified {
+    let head: Head<&RawValue> = match serde_json::from_slice(bytes) {
         Ok(h) => h,
         Err(e) => return Classified::Malformed(format!("not a JSON object record: {e}")),
     };
@@ -230,7 +297,7 @@ pub fn classify(bytes: &[u8]) -> Classified {
         let Some(detail) = head.detail else {
             return Classified::Malformed("EventBridge event without detail".into());
         };
-        let inner: Head = match serde_json::from_str(detail.get()) {
+        let inner: Head<IgnoredAny> = match serde_json::from_str(detail.get()) {
             Ok(h) => h,
             Err(e) => {
                 return Classified::Malformed(format!(
@@ -243,7 +310,11 @@ pub fn classify(bytes: &[u8]) -> Classified {
     classify_head(&head, None, None)
 }
 
-fn classify_head(h: &Head, env_account: Option<&str>, env_region: Option<&str>) -> Classified {
+fn classify_head<D>(
+    h: &Head<D>,
+    env_account: Option<&str>,
+    env_region: Option<&str>,
+) -> Classified {
     let Some(source) = h.event_source.as_deref() else {
         return Classified::Malformed("not a CloudTrail record: no eventSource".into());
     };
@@ -269,8 +340,8 @@ fn non_empty(s: Option<&Cow<str>>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn build_event(
-    h: &Head,
+fn build_event<D>(
+    h: &Head<D>,
     event_name: EventName,
     env_account: Option<&str>,
     env_region: Option<&str>,
@@ -339,4 +410,104 @@ fn build_event(
         error_code,
         change,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_at(time: &str) -> S3Event {
+        let raw = format!(
+            r#"{{"eventVersion":"1.09","eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","awsRegion":"us-east-1","requestParameters":{{"bucketName":"b","x-amz-acl":["private"]}},"eventID":"e1","recipientAccountId":"111122223333"}}"#
+        );
+        match classify(raw.as_bytes()) {
+            Classified::Event(ev) => *ev,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    const DETAIL: &str = r#"{"eventVersion":"1.09","eventTime":"2026-11-23T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","awsRegion":"us-east-1","requestParameters":{"bucketName":"b","x-amz-acl":["public-read"]},"eventID":"e1","recipientAccountId":"111122223333"}"#;
+
+    fn envelope(detail_type: &str, detail: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"x","detail-type":"{detail_type}","source":"aws.s3","account":"111122223333","region":"us-east-1","resources":[],"detail":{detail}}}"#
+        )
+    }
+
+    #[test]
+    fn one_pass_and_two_pass_classification_agree() {
+        let api = envelope(API_CALL_DETAIL_TYPE, DETAIL);
+        let other = envelope("AWS Service Event via CloudTrail", DETAIL);
+        let odd_detail = envelope("AWS Service Event via CloudTrail", r#""a string""#);
+        let broken_detail = envelope(API_CALL_DETAIL_TYPE, r#"{"eventSource": 5}"#);
+        for raw in [DETAIL, &api, &other, &odd_detail, &broken_detail] {
+            assert_eq!(
+                classify(raw.as_bytes()),
+                classify_two_pass(raw.as_bytes()),
+                "{raw}"
+            );
+        }
+        assert!(matches!(classify(api.as_bytes()), Classified::Event(_)));
+        assert_eq!(
+            classify(odd_detail.as_bytes()),
+            Classified::Skipped(Skip::OtherDetailType)
+        );
+        match classify(broken_detail.as_bytes()) {
+            Classified::Malformed(m) => assert!(m.contains("EventBridge detail"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_single_object_record_is_classified_whole() {
+        let api = envelope(API_CALL_DETAIL_TYPE, DETAIL);
+        assert!(matches!(
+            classify_single(api.as_bytes()),
+            Some(Classified::Event(_))
+        ));
+        assert!(matches!(
+            classify_single(format!("  {api}\n").as_bytes()),
+            Some(Classified::Event(_))
+        ));
+        // Several records, a log file, an array, broken JSON: split first.
+        for raw in [
+            format!("{api}\n{api}"),
+            format!(r#"{{"Records":[{DETAIL}]}}"#),
+            format!("[{api}]"),
+            "[]".to_owned(),
+            format!(r#"["{API_CALL_DETAIL_TYPE}", {DETAIL}]"#),
+            format!("{api} trailing"),
+            api[..api.len() - 1].to_owned(),
+        ] {
+            assert_eq!(classify_single(raw.as_bytes()), None, "{raw}");
+            crate::fuzz_entry::check_single_record_shortcut(raw.as_bytes());
+        }
+        // An object that is not a record is answered whole, as Malformed.
+        assert!(matches!(
+            classify_single(br#"{"foo":1}"#),
+            Some(Classified::Malformed(_))
+        ));
+        crate::fuzz_entry::check_single_record_shortcut(api.as_bytes());
+        crate::fuzz_entry::check_single_record_shortcut(br#"{"foo":1}"#);
+    }
+
+    #[test]
+    fn a_future_event_time_is_capped_but_still_reported_as_written() {
+        let mut ev = event_at("2099-01-01T00:00:00Z");
+        let latest = crate::time::parse_millis("2026-11-23T10:01:00Z").unwrap();
+        assert!(ev.cap_time(latest));
+        assert_eq!(ev.time_ms, latest);
+        assert_eq!(ev.event_time, "2099-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_past_event_time_is_left_alone() {
+        let mut ev = event_at("2026-11-23T10:00:00Z");
+        let before = ev.time_ms;
+        let latest = before + 60_000;
+        assert!(!ev.cap_time(latest));
+        assert_eq!(ev.time_ms, before);
+        // Exactly at the limit is allowed.
+        assert!(!ev.cap_time(before));
+    }
 }

@@ -27,7 +27,7 @@ use crate::lease_table::LeaseTable;
 use crate::metrics as m;
 use crate::pipeline::Pipeline;
 use crate::reconcile;
-use crate::record::{Classified, S3Event};
+use crate::record::{Classified, S3Event, Skip};
 use crate::remediate::{Remediator, S3Remediator};
 use crate::store::StateStore;
 use crate::transcript::{ExposureLabel, Line};
@@ -101,6 +101,11 @@ struct Inner {
     /// Store versions of the state items this process last read or wrote.
     versions: Mutex<HashMap<String, u64>>,
     held: Mutex<HashMap<String, Arc<Held>>>,
+    /// Shards whose consumer task is still running, lease lost or not. A lost lease leaves `held`
+    /// at once, but its consumer may still be inside a batch; taking the shard again before that
+    /// task ends would run two consumers of one shard in this process, sharing the fold and the
+    /// per-shard lease check, so the lost one's effects would pass under the new lease.
+    consuming: Mutex<HashSet<String>>,
     /// EndingSequenceNumber of closed shards, from discovery.
     shard_ends: Mutex<HashMap<String, String>>,
     shutdown: CancellationToken,
@@ -196,6 +201,7 @@ impl Worker {
             loaded: Mutex::new(HashSet::new()),
             versions: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            consuming: Mutex::new(HashSet::new()),
             shard_ends: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -688,6 +694,7 @@ async fn take_round(
     let now = Instant::now();
     tracker.observe(&leases, now);
     let held = held_keys(inner);
+    let consuming = inner.consuming.lock().expect("consuming lock").clone();
     // A lease recorded under our id that this process does not hold is a previous incarnation's.
     for l in &mut leases {
         if l.owner.as_deref() == Some(me) && !held.contains(&l.key) {
@@ -706,7 +713,7 @@ async fn take_round(
         .iter()
         .cloned()
         .chain(plan.steal.clone())
-        .filter(|k| !held.contains(k))
+        .filter(|k| !held.contains(k) && !consuming.contains(k))
         .collect();
     for key in wanted {
         let Some(current) = leases.iter().find(|l| l.key == key) else {
@@ -755,7 +762,26 @@ fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
         .expect("held lock")
         .insert(key.clone(), held.clone());
     forget_loaded(inner);
+    inner
+        .consuming
+        .lock()
+        .expect("consuming lock")
+        .insert(key.clone());
     inner.tasks.spawn(consume(inner.clone(), key, held));
+}
+
+/// Marks a shard's consumer finished however its task ends.
+struct ConsumerEnds {
+    inner: Arc<Inner>,
+    shard: String,
+}
+
+impl Drop for ConsumerEnds {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.inner.consuming.lock() {
+            c.remove(&self.shard);
+        }
+    }
 }
 
 fn fenced(inner: &Inner, held: &Held) -> bool {
@@ -794,6 +820,10 @@ async fn checkpoint(
 }
 
 async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
+    let _ends = ConsumerEnds {
+        inner: inner.clone(),
+        shard: shard.clone(),
+    };
     let start = held.lease.lock().await.checkpoint.clone();
     info!(shard_id = %shard, from = start.as_str(), "shard consumer started");
     let mut reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, start);
@@ -974,10 +1004,13 @@ async fn process_batch(
     shard: &str,
     records: &[KRecord],
 ) -> Result<(), AwsError> {
-    // 1. Classify every record in order; poison is dead-lettered on the way.
+    // 1. Classify every record in order; poison is dead-lettered on the way. Counting is per
+    //    batch: this loop runs for every record on the stream, and nine in ten are skipped.
     let mut events: Vec<(usize, Box<S3Event>)> = Vec::new();
+    let mut classified_count = 0u64;
+    let mut skipped: Vec<(Skip, u64)> = Vec::new();
+    metrics::counter!(m::RECORDS_RECEIVED).increment(records.len() as u64);
     for (i, rec) in records.iter().enumerate() {
-        metrics::counter!(m::RECORDS_RECEIVED).increment(1);
         if rec.data.len() > inner.s.max_record_bytes {
             let reason = format!(
                 "record of {} bytes exceeds max_record_bytes {}",
@@ -987,35 +1020,55 @@ async fn process_batch(
             dead_letter(inner, shard, rec, &reason).await?;
             continue;
         }
-        // A record is normally one EventBridge event; accept JSON Lines or arrays in one record too.
-        let mut items: Vec<Result<Vec<u8>, String>> = Vec::new();
-        input::split_records(&rec.data, |item| match item {
-            Item::Record { bytes, .. } => items.push(Ok(bytes.to_vec())),
-            Item::Malformed { pos, reason } => items.push(Err(format!("{pos}: {reason}"))),
-        });
-        for item in items {
-            let bytes = match item {
-                Ok(b) => b,
+        // A record is normally one EventBridge event, classified whole; JSON Lines, arrays or
+        // anything broken are split first, so each part is judged (and reported) on its own.
+        let single = crate::record::classify_single(&rec.data);
+        let mut parts: Vec<Result<Classified, String>> = Vec::new();
+        if single.is_none() {
+            input::split_records(&rec.data, |item| match item {
+                Item::Record { bytes, .. } => parts.push(Ok(crate::record::classify(bytes))),
+                Item::Malformed { pos, reason } => parts.push(Err(format!("{pos}: {reason}"))),
+            });
+        }
+        for part in single.map(Ok).into_iter().chain(parts) {
+            let classified = match part {
+                Ok(c) => c,
                 Err(reason) => {
                     dead_letter(inner, shard, rec, &reason).await?;
                     continue;
                 }
             };
-            let classified = inner
-                .pipeline
-                .lock()
-                .expect("pipeline lock")
-                .classify(&bytes);
             match classified {
                 Classified::Skipped(skip) => {
-                    metrics::counter!(m::EVENTS_SKIPPED, "reason" => skip.as_str()).increment(1);
+                    classified_count += 1;
+                    match skipped.iter_mut().find(|(s, _)| *s == skip) {
+                        Some((_, n)) => *n += 1,
+                        None => skipped.push((skip, 1)),
+                    }
                 }
                 Classified::Malformed(reason) => {
+                    inner
+                        .pipeline
+                        .lock()
+                        .expect("pipeline lock")
+                        .count_malformed();
                     dead_letter(inner, shard, rec, &reason).await?;
                 }
-                Classified::Event(ev) => events.push((i, ev)),
+                Classified::Event(mut ev) => {
+                    classified_count += 1;
+                    cap_future_time(shard, rec, &mut ev);
+                    events.push((i, ev));
+                }
             }
         }
+    }
+    inner
+        .pipeline
+        .lock()
+        .expect("pipeline lock")
+        .count_classified(classified_count, &skipped);
+    for (skip, n) in &skipped {
+        metrics::counter!(m::EVENTS_SKIPPED, "reason" => skip.as_str()).increment(*n);
     }
 
     // 2. Handle them: a run of bucket events is split by bucket and the buckets go concurrently
@@ -1039,6 +1092,27 @@ async fn process_batch(
         persist(inner, &work).await
     })
     .await
+}
+
+/// How far past its record's arrival on the stream an event's `eventTime` may be before it is
+/// treated as forged: AWS clocks agree to well under a second, and CloudTrail only delivers an
+/// event after it happened, so a minute is generous.
+const FUTURE_SKEW_MS: i64 = 60_000;
+
+/// Orders a future-dated event at its arrival (plus skew) instead of the time it claims. Without
+/// this, one forged event dated 2099 would make every later genuine change of the same component
+/// stale until a live read corrected it.
+fn cap_future_time(shard: &str, rec: &KRecord, ev: &mut S3Event) {
+    let Some(arrival) = rec
+        .arrival
+        .and_then(|a| a.duration_since(std::time::UNIX_EPOCH).ok())
+    else {
+        return;
+    };
+    if ev.cap_time(arrival.as_millis() as i64 + FUTURE_SKEW_MS) {
+        metrics::counter!(m::EVENTS_FUTURE_DATED).increment(1);
+        warn!(shard_id = shard, sequence_number = %rec.sequence_number, bucket = ev.bucket.as_deref().unwrap_or(""), event_id = ?ev.event_id, event_time = %ev.event_time, "eventTime is after the record reached the stream; ordered at its arrival instead (forged or broken clock)");
+    }
 }
 
 /// Bucket events, grouped by bucket in order of first appearance, buckets concurrently.
@@ -1263,7 +1337,11 @@ async fn handle_event(
         // A retaken record that leaves the bucket public is verified whatever the fold says:
         // the attempt before may have folded it and died before acting.
         let unfinished = retaken && line.exposure == ExposureLabel::Public;
-        if line.action != Action::None || line.note == Some(Note::Assumed) || unfinished {
+        // A stale event is not folded, but its order rests on times someone else wrote: an
+        // earlier event with a forged or skewed time must not hide a real change, so live S3
+        // decides. Stale events are rare (the stream keeps each bucket in order).
+        let stale = line.note == Some(Note::Stale);
+        if line.action != Action::None || line.note == Some(Note::Assumed) || stale || unfinished {
             Box::pin(act(inner, shard, rec, ev, line)).await?;
         }
     }

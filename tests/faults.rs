@@ -114,7 +114,7 @@ async fn assert_exactly_once(
 /// Components only a live read can know (the fleet settles them from S3) are absent from the
 /// replay, so what is compared is what the events determine: the ACL each event set, the time
 /// of the last event that changed it, and the exposure verdict after remediation.
-async fn assert_state_matches_replay(f: &Fleet, events: &[Value]) {
+async fn assert_state_matches_replay(f: &Fleet, events: &[Value], workers: &[&WorkerProc]) {
     let config = Config::load(&f.config_path).unwrap();
     let mut replay = Pipeline::new(&config, false).unwrap();
     let mut sorted: Vec<&Value> = events.iter().collect();
@@ -133,34 +133,48 @@ async fn assert_state_matches_replay(f: &Fleet, events: &[Value]) {
     }
     let store = StateStore::new(f.clients.dynamodb.clone(), &f.names.state_table);
     let mut compared = 0;
+    let mut differences = Vec::new();
     for ev in events {
         let bucket = ev["detail"]["requestParameters"]["bucketName"]
             .as_str()
             .unwrap();
-        let live = store
-            .load_bucket(bucket)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no persisted state for {bucket}"))
-            .value;
+        let Some(live) = store.load_bucket(bucket).await.unwrap() else {
+            differences.push(format!("{bucket}: no persisted state"));
+            continue;
+        };
+        let live = live.value;
         let replayed = replay.fold().bucket(bucket).expect("replayed").clone();
         let live_acl = live.acl.as_ref().expect("live ACL known");
         let replayed_acl = replayed.acl.as_ref().expect("replayed ACL known");
-        assert_eq!(
-            live_acl.at, replayed_acl.at,
-            "{bucket}: the last ACL change differs (an event lost or applied out of order)"
-        );
-        assert_eq!(
-            live_acl.value.findings(),
-            replayed_acl.value.findings(),
-            "{bucket}: public grants differ"
-        );
+        if live_acl.at != replayed_acl.at {
+            differences.push(format!(
+                "{bucket}: the last ACL change differs (an event lost or applied out of order): {} vs {}",
+                live_acl.at, replayed_acl.at
+            ));
+        }
+        if live_acl.value.findings() != replayed_acl.value.findings() {
+            differences.push(format!("{bucket}: public grants differ"));
+        }
         let no_account_block = Default::default();
         let l = bucketwarden::fold::exposure_of(&live, no_account_block);
         let r = bucketwarden::fold::exposure_of(&replayed, no_account_block);
-        assert!(!l.public, "{bucket}: persisted state still public: {l:?}");
-        assert_eq!(l.public, r.public, "{bucket}: live {l:?} vs replay {r:?}");
+        if l.public {
+            differences.push(format!("{bucket}: persisted state still public: {l:?}"));
+        } else if l.public != r.public {
+            differences.push(format!("{bucket}: live {l:?} vs replay {r:?}"));
+        }
         compared += 1;
+    }
+    if !differences.is_empty() {
+        // The workers' logs are long: kept in a file named in the failure.
+        let path =
+            std::env::temp_dir().join(format!("bucketwarden-faults-{}.log", std::process::id()));
+        std::fs::write(&path, logs(workers)).unwrap();
+        panic!(
+            "persisted state differs from the replay:\n{}\nworker logs: {}",
+            differences.join("\n"),
+            path.display()
+        );
     }
     assert!(compared > 0);
 }
@@ -252,7 +266,7 @@ async fn network_and_service_faults_on_every_service_lose_nothing_and_act_once()
     }
     assert_exactly_once(&f, &buckets, &ids, &[&w1, &w2]).await;
     proxy.clear_rates();
-    assert_state_matches_replay(&f, &events).await;
+    assert_state_matches_replay(&f, &events, &[&w1, &w2]).await;
     let stall = watch.max_stall();
     eprintln!(
         "network faults: {} ; longest lease stall {stall:?}",
@@ -367,7 +381,7 @@ async fn sigkill_just_before_and_just_after_the_remediation_write() {
     // incident w3 left pending.
     assert_ne!(remediation_of(&a), "completed_before_restart");
     assert_eq!(remediation_of(&b), "completed_before_restart");
-    assert_state_matches_replay(&f, &events).await;
+    assert_state_matches_replay(&f, &events, &[&w1, &w2, &w3, &w4]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,7 +472,7 @@ async fn rolling_restart_and_one_three_one_workers_under_load() {
         .collect();
     let all: Vec<&WorkerProc> = restarted.iter().chain(workers.iter()).collect();
     assert_exactly_once(&f, &buckets, &ids, &all).await;
-    assert_state_matches_replay(&f, &events).await;
+    assert_state_matches_replay(&f, &events, &all).await;
     let stall = watch.max_stall();
     eprintln!(
         "rolling restart: {} transitions, {} worker processes, longest lease stall {stall:?}",

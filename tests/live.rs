@@ -157,6 +157,73 @@ async fn a_forged_bucketwarden_user_agent_does_not_exempt_a_public_bucket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_far_future_event_does_not_hide_a_later_public_acl() {
+    // Found by the adversarial review: a PutBucketAcl dated 2099 made every later ACL change of
+    // the bucket "stale", so a real public-read after it went unremediated. Everything else about
+    // the bucket is known from its CreateBucket, so nothing is assumed and only the stale rule
+    // can bring the live read in.
+    let f = Fleet::new("future", 1, "").await;
+    let b = f.bucket("future");
+    f.make_public_bucket(&b).await;
+    let t = base_ms();
+    let create = eventbridge(
+        "CreateBucket",
+        Some(&b),
+        json!({"bucketName": b, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
+        &ts(t, 0),
+        "ev-fcreate",
+    );
+    let forged = eventbridge(
+        "PutBucketAcl",
+        Some(&b),
+        json!({"bucketName": b, "Host": format!("{b}.s3.us-east-1.amazonaws.com"), "acl": [""], "x-amz-acl": ["private"]}),
+        "2099-01-01T00:00:00Z",
+        "ev-forged-future",
+    );
+    let unblock = eventbridge(
+        "DeleteBucketPublicAccessBlock",
+        Some(&b),
+        json!({"bucketName": b, "publicAccessBlock": ""}),
+        &ts(t, 1),
+        "ev-funblock",
+    );
+    let public = put_bucket_acl_public(&b, "ev-fpublic", &ts(t, 2));
+    for ev in [&create, &forged, &unblock, &public] {
+        f.put_event(&b, ev).await;
+    }
+    let w = f.spawn_worker("w1", &[("BUCKETWARDEN_LOG_FORMAT", "json")]);
+    wait_for(
+        "the bucket blocked despite the forged event",
+        LONG,
+        || async { f.block_of(&b).await == Some((true, true, true, true)) },
+    )
+    .await;
+    wait_for("its incident", LONG, || async {
+        f.incidents().await.len() == 1
+    })
+    .await;
+    let incidents = f.incidents().await;
+    assert_eq!(
+        s(&incidents[0], "eventId"),
+        "ev-fpublic",
+        "{}",
+        w.log_text()
+    );
+    let log = w.log_text();
+    assert!(log.contains("ordered at its arrival"), "{log}");
+    let lines = decisions(&log);
+    let of = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["event_id"] == id)
+            .unwrap_or_else(|| panic!("no decision for {id}\n{log}"))
+            .clone()
+    };
+    assert_eq!(of("ev-fpublic")["note"], "stale", "{log}");
+    assert_eq!(of("ev-funblock")["note"], Value::Null, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_are_dead_lettered_and_the_shard_goes_on() {
     let f = Fleet::new("poison", 1, "").await;
     let bucket = f.bucket("after-poison");
