@@ -104,10 +104,11 @@ panel("timeseries", "Fleet: open shards vs leased shards", [
     (f"max(bucketwarden_fleet_shards{{{SEL}}})", "open shards"),
     (f"min(bucketwarden_fleet_leased_shards{{{SEL}}})", "leased shards"),
 ], x=12)
-panel("timeseries", "Leases taken, stolen, lost", [
+panel("timeseries", "Leases taken, stolen, lost; batches abandoned", [
     (rate("bucketwarden_leases_taken_total"), "taken"),
     (rate("bucketwarden_leases_stolen_total"), "stolen"),
     (rate("bucketwarden_leases_lost_total"), "lost"),
+    (rate("bucketwarden_batches_abandoned_total"), "batches abandoned"),
 ], x=0, unit="ops", stack_y=False)
 panel("timeseries", "Checkpoints: latency (p99) and conflicts", [
     (quantile(0.99, "bucketwarden_checkpoint_latency_seconds"), "latency p99 (s)"),

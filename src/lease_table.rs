@@ -33,6 +33,9 @@ const WRITE_TOKEN: &str = "bucketwardenWriteToken";
 pub struct LeaseTable {
     client: Client,
     table: String,
+    /// Prefixes every write token of this instance (one per worker process), so that a write of
+    /// ours which landed although the call reported an error is recognised as ours later.
+    writer: String,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -115,6 +118,7 @@ impl LeaseTable {
         LeaseTable {
             client,
             table: table.into(),
+            writer: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 
@@ -250,90 +254,99 @@ impl LeaseTable {
     }
 
     /// A conditional update on the expected counter. `Ok(None)`: somebody else moved the lease.
+    /// `owner`: the write needs the lease to be this owner's (renew, checkpoint, release), which
+    /// also lets it be redone on top of an earlier write of ours that landed unreported.
     async fn fenced(
         &self,
         lease: &Lease,
         op: &'static str,
         set: &str,
-        extra_condition: Option<&str>,
+        owner: Option<&str>,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<u64>, AwsError> {
-        let next = lease.counter + 1;
-        // A token unique to this write: when the write lands but its response is lost, the SDK's
-        // retry fails the counter condition against our own write, and only the token tells
-        // "somebody else moved the lease" from "it was us".
-        let token = uuid::Uuid::new_v4().to_string();
         let set = set.replacen("SET #ctr = :next", "SET #ctr = :next, #wt = :wt", 1);
         debug_assert!(
             set.contains("#wt"),
             "every fenced update sets the counter first"
         );
         let mut cond = String::from("#ctr = :expected");
-        if let Some(extra) = extra_condition {
-            cond.push_str(" AND ");
-            cond.push_str(extra);
+        let mut values = values;
+        if let Some(me) = owner {
+            cond.push_str(" AND #own = :me");
+            values.push((":me", s(me)));
         }
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, s(&lease.key))
-            .update_expression(set)
-            .condition_expression(cond)
-            .expression_attribute_names("#ctr", COUNTER)
-            .expression_attribute_names("#wt", WRITE_TOKEN)
-            .expression_attribute_values(":expected", n(lease.counter))
-            .expression_attribute_values(":next", n(next))
-            .expression_attribute_values(":wt", s(&token));
-        for (name, attr) in [
-            ("#own", OWNER),
-            ("#cp", CHECKPOINT),
-            ("#sub", CHECKPOINT_SUB),
-            ("#sw", OWNER_SWITCHES),
-        ] {
-            if req
-                .get_update_expression()
-                .as_deref()
-                .unwrap_or("")
-                .contains(name)
-                || req
-                    .get_condition_expression()
-                    .as_deref()
-                    .unwrap_or("")
-                    .contains(name)
-            {
-                req = req.expression_attribute_names(name, attr);
-            }
-        }
-        for (k, v) in values {
-            req = req.expression_attribute_values(k, v);
-        }
-        match req.send().await {
-            Ok(_) => Ok(Some(next)),
-            Err(e) => {
-                let e = from_sdk("dynamodb", op, e);
-                if !e.is(Kind::ConditionFailed) {
-                    return Err(e);
-                }
-                if self.landed(&lease.key, next, &token).await? {
-                    tracing::info!(
-                        shard_id = lease.key.as_str(),
-                        op,
-                        "a lease write had landed although its response was lost"
-                    );
-                    Ok(Some(next))
-                } else {
-                    Ok(None)
+        let mut expected = lease.counter;
+        // Twice at most: once as asked, once more on top of an earlier write of ours.
+        for _ in 0..2 {
+            let next = expected + 1;
+            // A token unique to this write: when the write lands but its response is lost, the
+            // SDK's retry fails the counter condition against our own write, and only the token
+            // tells "somebody else moved the lease" from "it was us".
+            let token = format!("{}:{}", self.writer, uuid::Uuid::new_v4().simple());
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, s(&lease.key))
+                .update_expression(&set)
+                .condition_expression(&cond)
+                .expression_attribute_names("#ctr", COUNTER)
+                .expression_attribute_names("#wt", WRITE_TOKEN)
+                .expression_attribute_values(":expected", n(expected))
+                .expression_attribute_values(":next", n(next))
+                .expression_attribute_values(":wt", s(&token));
+            for (name, attr) in [
+                ("#own", OWNER),
+                ("#cp", CHECKPOINT),
+                ("#sub", CHECKPOINT_SUB),
+                ("#sw", OWNER_SWITCHES),
+            ] {
+                if set.contains(name) || cond.contains(name) {
+                    req = req.expression_attribute_names(name, attr);
                 }
             }
+            for (k, v) in &values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let e = match req.send().await {
+                Ok(_) => return Ok(Some(next)),
+                Err(e) => from_sdk("dynamodb", op, e),
+            };
+            if !e.is(Kind::ConditionFailed) {
+                return Err(e);
+            }
+            let Some(item) = self.item(&lease.key).await? else {
+                return Ok(None);
+            };
+            let counter = get_n(&item, COUNTER);
+            let last = get_s(&item, WRITE_TOKEN).unwrap_or_default();
+            if counter == next && last == token {
+                tracing::info!(
+                    shard_id = lease.key.as_str(),
+                    op,
+                    "a lease write had landed although its response was lost"
+                );
+                return Ok(Some(next));
+            }
+            // The last write is one of ours from an earlier call that reported an error (its
+            // response lost, then the SDK's retries failed too) although it landed. Nobody else
+            // has written since, so the lease is still ours: write again on top of it. Without
+            // this, one such error turned into "another worker took the lease".
+            let ours = last
+                .split_once(':')
+                .is_some_and(|(writer, _)| writer == self.writer);
+            let owned = owner.is_some_and(|me| get_s(&item, OWNER).as_deref() == Some(me));
+            if !(ours && owned && counter > expected) {
+                return Ok(None);
+            }
+            tracing::info!(
+                shard_id = lease.key.as_str(),
+                op,
+                "an earlier lease write of ours had landed unreported; writing on top of it"
+            );
+            expected = counter;
         }
-    }
-
-    /// Whether the row carries the counter and token of our write (strongly consistent read).
-    async fn landed(&self, key: &str, counter: u64, token: &str) -> Result<bool, AwsError> {
-        Ok(self.item(key).await?.is_some_and(|item| {
-            get_n(&item, COUNTER) == counter && get_s(&item, WRITE_TOKEN).as_deref() == Some(token)
-        }))
+        Ok(None)
     }
 
     /// Takes (or steals) a lease for `me`.
@@ -366,8 +379,8 @@ impl LeaseTable {
                 lease,
                 "RenewLease",
                 "SET #ctr = :next",
-                Some("#own = :me"),
-                vec![(":me", s(me))],
+                Some(me),
+                Vec::new(),
             )
             .await?;
         Ok(r.map(|counter| Lease {
@@ -387,8 +400,8 @@ impl LeaseTable {
                 lease,
                 "Checkpoint",
                 "SET #ctr = :next, #cp = :cp, #sub = :zero, #sw = :zero",
-                Some("#own = :me"),
-                vec![(":me", s(me)), (":cp", s(cp.as_str())), (":zero", n(0))],
+                Some(me),
+                vec![(":cp", s(cp.as_str())), (":zero", n(0))],
             )
             .await?;
         Ok(r.map(|counter| Lease {
@@ -407,8 +420,8 @@ impl LeaseTable {
                 lease,
                 "ReleaseLease",
                 "SET #ctr = :next REMOVE #own",
-                Some("#own = :me"),
-                vec![(":me", s(me))],
+                Some(me),
+                Vec::new(),
             )
             .await?;
         Ok(r.is_some())

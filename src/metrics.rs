@@ -57,6 +57,8 @@ pub const LEASES_TAKEN: &str = "bucketwarden_leases_taken_total";
 /// Leases taken from a live worker to balance the fleet.
 pub const LEASES_STOLEN: &str = "bucketwarden_leases_stolen_total";
 pub const LEASES_LOST: &str = "bucketwarden_leases_lost_total";
+/// Batches dropped part-way because their lease was lost; the new owner reads them again.
+pub const BATCHES_ABANDONED: &str = "bucketwarden_batches_abandoned_total";
 /// Open shards in the lease table (the fleet's view, the same on every worker).
 pub const FLEET_SHARDS: &str = "bucketwarden_fleet_shards";
 /// Open shards whose lease has a live owner.
@@ -93,7 +95,7 @@ pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 36] = [
+pub const ALL: [&str; 37] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -116,6 +118,7 @@ pub const ALL: [&str; 36] = [
     LEASES_TAKEN,
     LEASES_STOLEN,
     LEASES_LOST,
+    BATCHES_ABANDONED,
     FLEET_SHARDS,
     FLEET_LEASED_SHARDS,
     CHECKPOINT_LATENCY,
@@ -193,6 +196,7 @@ fn register_zeros() {
         LEASES_TAKEN,
         LEASES_STOLEN,
         LEASES_LOST,
+        BATCHES_ABANDONED,
         CHECKPOINT_CONFLICTS,
         RECONCILE_PASSES,
         RECONCILE_BUCKETS,
@@ -359,6 +363,10 @@ fn describe() {
     describe_counter!(
         LEASES_LOST,
         "Leases lost to another worker or to self-fencing"
+    );
+    describe_counter!(
+        BATCHES_ABANDONED,
+        "Batches dropped mid-way because their lease was lost (re-read by the new owner)"
     );
     describe_gauge!(FLEET_SHARDS, "Open shards in the lease table");
     describe_gauge!(FLEET_LEASED_SHARDS, "Open shards with a live lease owner");

@@ -547,13 +547,45 @@ async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
 /// One fenced renewal of a held lease; false when another worker has moved it.
 async fn renew_held(inner: &Inner, held: &Held) -> Result<bool, AwsError> {
     let mut lease = held.lease.lock().await;
-    match inner.leases.renew(&lease, &inner.s.worker_id).await? {
+    // Timed from before the write: the others count the failover time from when they see the
+    // counter move, which is never before the write lands, so this clock always runs out first.
+    let started = Instant::now();
+    match lease_write(
+        inner,
+        "RenewLease",
+        inner.leases.renew(&lease, &inner.s.worker_id),
+    )
+    .await?
+    {
         Some(renewed) => {
             *lease = renewed;
-            *held.last_renewed.lock().expect("renew lock") = Instant::now();
+            *held.last_renewed.lock().expect("renew lock") = started;
             Ok(true)
         }
         None => Ok(false),
+    }
+}
+
+/// Bounds one lease write (SDK retries included) to a third of the failover time. One call that
+/// outlasted the failover time would lose the lease while still in flight; abandoned, the next
+/// renewal gets its turn, and a write that landed unreported is recognised by its token.
+async fn lease_write<T>(
+    inner: &Inner,
+    operation: &'static str,
+    write: impl std::future::Future<Output = Result<T, AwsError>>,
+) -> Result<T, AwsError> {
+    let budget = inner.s.renew_every;
+    match tokio::time::timeout(budget, write).await {
+        Ok(r) => r,
+        Err(_) => Err(AwsError {
+            service: "dynamodb",
+            operation,
+            kind: Kind::Transient,
+            code: "LeaseWriteTimeout".into(),
+            message: format!(
+                "no answer within {budget:?} (a third of the failover time); abandoned, it may have landed"
+            ),
+        }),
     }
 }
 
@@ -579,27 +611,49 @@ async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(inner.s.renew_every) => {}
         }
-        for (shard, held) in held_snapshot(&inner) {
-            if held.lost.is_cancelled() {
-                continue;
-            }
-            match renew_held(&inner, &held).await {
-                Ok(true) => {}
-                Ok(false) => lose(
-                    &inner,
-                    &shard,
-                    &held,
-                    "renewal fenced: another worker took the lease",
-                ),
-                Err(e) => {
-                    if e.is(Kind::Throttled) {
-                        metrics::counter!(m::THROTTLES, "service" => "dynamodb").increment(1);
-                    }
-                    warn!(shard_id = %shard, error = %e, "lease renewal failed; will retry");
-                }
-            }
-        }
+        // Each lease on its own: one slow renewal must not hold up the others'.
+        let renewals = held_snapshot(&inner)
+            .into_iter()
+            .map(|(shard, held)| renew_one(&inner, shard, held));
+        futures_util::future::join_all(renewals).await;
         report_leases(&inner);
+    }
+}
+
+async fn renew_one(inner: &Inner, shard: String, held: Arc<Held>) {
+    if held.lost.is_cancelled() {
+        return;
+    }
+    // Self-fence here as well as between batches: a consumer inside a long batch would only
+    // notice at its end, and its shard would wait for it.
+    if fenced(inner, &held) {
+        lose(
+            inner,
+            &shard,
+            &held,
+            "renewal lapsed past the failover time (self-fenced)",
+        );
+        return;
+    }
+    // A checkpoint or a pre-effect renewal is writing the lease right now, and renews it if it
+    // lands; queueing behind it would only delay the next attempt.
+    if held.lease.try_lock().is_err() {
+        return;
+    }
+    match renew_held(inner, &held).await {
+        Ok(true) => {}
+        Ok(false) => lose(
+            inner,
+            &shard,
+            &held,
+            "renewal fenced: another worker took the lease",
+        ),
+        Err(e) => {
+            if e.is(Kind::Throttled) {
+                metrics::counter!(m::THROTTLES, "service" => "dynamodb").increment(1);
+            }
+            warn!(shard_id = %shard, error = %e, "lease renewal failed; will retry");
+        }
     }
 }
 
@@ -800,15 +854,18 @@ async fn checkpoint(
     }
     let mut lease = held.lease.lock().await;
     let t = Instant::now();
-    let r = inner
-        .leases
-        .checkpoint(&lease, &inner.s.worker_id, &cp)
-        .await;
+    let r = lease_write(
+        inner,
+        "Checkpoint",
+        inner.leases.checkpoint(&lease, &inner.s.worker_id, &cp),
+    )
+    .await;
     metrics::histogram!(m::CHECKPOINT_LATENCY).record(t.elapsed().as_secs_f64());
     match r? {
         Some(l) => {
             *lease = l;
-            *held.last_renewed.lock().expect("renew lock") = Instant::now();
+            // From before the write, as in `renew_held`.
+            *held.last_renewed.lock().expect("renew lock") = t;
             debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
             Ok(true)
         }
@@ -902,7 +959,22 @@ async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
             metrics::gauge!(m::LAST_RECORD_TIMESTAMP).set(now_ms() as f64 / 1000.0);
         }
         if let Some(last) = batch.records.last() {
-            if let Err(e) = process_batch(&inner, &shard, &batch.records).await {
+            // A lost lease abandons the batch at once, as a SIGKILL would: its new owner re-reads
+            // it from the checkpoint, and every step is safe to redo (claims are retaken by the
+            // same record, pending incidents finished, alerts claimed). Finishing it here instead
+            // could sit in retries for as long as the retry budget while the shard waits for
+            // this consumer to end. An alert already under way runs on in its own task.
+            let done = tokio::select! {
+                biased;
+                r = process_batch(&inner, &shard, &batch.records) => Some(r),
+                _ = held.lost.cancelled() => None,
+            };
+            let Some(done) = done else {
+                metrics::counter!(m::BATCHES_ABANDONED).increment(1);
+                info!(shard_id = %shard, "lease lost mid-batch: batch left to the lease's new owner");
+                break;
+            };
+            if let Err(e) = done {
                 warn!(shard_id = %shard, error = %e, "batch failed; it will be read again from the checkpoint");
                 let cp = held.lease.lock().await.checkpoint.clone();
                 reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, cp);
@@ -1618,7 +1690,7 @@ fn incident_for(
 }
 
 async fn publish(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     incident_id: &str,
     ev: &S3Event,
     bucket: &str,
@@ -1676,10 +1748,31 @@ async fn publish(
 /// SDK attempts of at most the attempt timeout), so a live claimant is never overtaken.
 const ALERT_CLAIM_STALE_SECS: u64 = 60;
 
+/// Publishes an incident's alert in a task of its own, which runs to the end even when the batch
+/// that asked for it is abandoned (its lease lost): dropped between the message and the record of
+/// it, a second message would follow from the lease's new owner.
+async fn publish_incident(inner: &Arc<Inner>, incident: &Incident) -> Result<(), AwsError> {
+    let task_inner = inner.clone();
+    let incident = incident.clone();
+    let sending = inner
+        .tasks
+        .spawn(async move { send_alert(&task_inner, &incident).await });
+    match sending.await {
+        Ok(r) => r,
+        Err(e) => Err(AwsError {
+            service: "sns",
+            operation: "Publish",
+            kind: Kind::Other,
+            code: "AlertTaskFailed".into(),
+            message: format!("alert task ended abnormally: {e}"),
+        }),
+    }
+}
+
 /// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
 /// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
 /// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
-async fn publish_incident(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
+async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
     let token = uuid::Uuid::new_v4().to_string();
     let id = incident.incident_id.as_str();
     // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would

@@ -166,17 +166,20 @@ async fn assert_state_matches_replay(f: &Fleet, events: &[Value], workers: &[&Wo
         compared += 1;
     }
     if !differences.is_empty() {
-        // The workers' logs are long: kept in a file named in the failure.
-        let path =
-            std::env::temp_dir().join(format!("bucketwarden-faults-{}.log", std::process::id()));
-        std::fs::write(&path, logs(workers)).unwrap();
         panic!(
             "persisted state differs from the replay:\n{}\nworker logs: {}",
             differences.join("\n"),
-            path.display()
+            keep_logs(workers)
         );
     }
     assert!(compared > 0);
+}
+
+/// The workers' logs are long: kept in a file, whose path goes into the failure message.
+fn keep_logs(workers: &[&WorkerProc]) -> String {
+    let path = std::env::temp_dir().join(format!("bucketwarden-faults-{}.log", std::process::id()));
+    std::fs::write(&path, logs(workers)).unwrap();
+    path.display().to_string()
 }
 
 /// Waits for a worker a hook kills.
@@ -268,13 +271,20 @@ async fn network_and_service_faults_on_every_service_lose_nothing_and_act_once()
     proxy.clear_rates();
     assert_state_matches_replay(&f, &events, &[&w1, &w2]).await;
     let stall = watch.max_stall();
+    let log = logs(&[&w1, &w2]);
     eprintln!(
-        "network faults: {} ; longest lease stall {stall:?}",
-        proxy.report()
+        "network faults: {} ; longest lease stall {stall:?}; leases lost {} ({} self-fenced, {} taken by the other worker), batches abandoned {}",
+        proxy.report(),
+        log.matches("lease lost; stopping this shard").count(),
+        log.matches("(self-fenced)").count(),
+        log.matches("another worker took the lease").count(),
+        log.matches("batch left to the lease's new owner").count(),
     );
     assert!(
         stall < 2 * FAILOVER,
-        "a shard went {stall:?} without a renewing owner"
+        "a shard went {stall:?} without a renewing owner ({}); worker logs: {}",
+        watch.worst(),
+        keep_logs(&[&w1, &w2])
     );
     // The faults really happened, on every service, of every kind.
     let injected = proxy.injected();
@@ -299,11 +309,111 @@ async fn network_and_service_faults_on_every_service_lose_nothing_and_act_once()
             proxy.report()
         );
     }
-    let log = logs(&[&w1, &w2]);
     assert!(
         log.contains("response was lost") || proxy.injected_total(Fault::LostResponse) > 0,
         "lost responses were injected"
     );
+}
+
+/// A DynamoDB client through `endpoint` that never retries, so a lost response reaches the caller
+/// as an error although the write landed (as when every SDK retry fails after a lost response).
+async fn dynamodb_without_retries(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let creds =
+        aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(creds)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Found at twice the fault rates: a renewal whose response was lost, and whose SDK retries then
+/// failed too, reported an error although it had landed; the next renewal (a fresh token, the old
+/// counter) failed its condition and the worker gave up a lease nobody else had taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_write_that_landed_but_reported_an_error_is_not_a_lost_lease() {
+    use bucketwarden::lease::{Checkpoint, Lease};
+    use bucketwarden::lease_table::LeaseTable;
+    let f = Fleet::new("landed", 1, "").await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0004, Duration::from_secs(1)).await;
+    let mine = LeaseTable::new(
+        dynamodb_without_retries(&proxy.endpoint).await,
+        &f.names.lease_table,
+    );
+    let direct = LeaseTable::new(f.clients.dynamodb.clone(), &f.names.lease_table);
+    let key = "bucketwarden:test-landed";
+    direct
+        .create(&Lease::new(key, Vec::new(), Checkpoint::TrimHorizon))
+        .await
+        .unwrap();
+    let fresh = direct.get(key).await.unwrap().unwrap();
+    let held = mine.take(&fresh, "w1").await.unwrap().expect("taken");
+
+    // 1. A renewal lands, its answer is lost: the caller sees an error.
+    proxy.hook("dynamodb", "UpdateItem", When::After, || {});
+    let err = mine
+        .renew(&held, "w1")
+        .await
+        .expect_err("the answer was lost");
+    assert!(err.retryable(), "a lost answer is transient: {err}");
+    assert_eq!(
+        direct.get(key).await.unwrap().unwrap().counter,
+        held.counter + 1
+    );
+
+    // 2. The next renewal, from the counter the caller still knows, keeps the lease.
+    let renewed = mine
+        .renew(&held, "w1")
+        .await
+        .unwrap()
+        .expect("the earlier renewal was ours: the lease is still held");
+    assert_eq!(renewed.counter, held.counter + 2);
+    let row = direct.get(key).await.unwrap().unwrap();
+    assert_eq!(
+        (row.owner.as_deref(), row.counter),
+        (Some("w1"), renewed.counter)
+    );
+
+    // 3. The same for a checkpoint written over an unreported renewal.
+    proxy.hook("dynamodb", "UpdateItem", When::After, || {});
+    mine.renew(&renewed, "w1").await.expect_err("answer lost");
+    let cp = Checkpoint::Sequence("42".into());
+    let checkpointed = mine
+        .checkpoint(&renewed, "w1", &cp)
+        .await
+        .unwrap()
+        .expect("checkpointed over our own landed renewal");
+    let row = direct.get(key).await.unwrap().unwrap();
+    assert_eq!(row.checkpoint, cp);
+    assert_eq!(row.counter, checkpointed.counter);
+
+    // 4. Not ours: another process with the same worker id (a restarted incarnation) must not
+    //    take our unreported write for its own, and a real steal is still a lost lease.
+    let other_incarnation = LeaseTable::new(f.clients.dynamodb.clone(), &f.names.lease_table);
+    proxy.hook("dynamodb", "UpdateItem", When::After, || {});
+    mine.renew(&checkpointed, "w1")
+        .await
+        .expect_err("answer lost");
+    assert_eq!(
+        other_incarnation.renew(&checkpointed, "w1").await.unwrap(),
+        None,
+        "another incarnation's stale counter must fail"
+    );
+    let row = direct.get(key).await.unwrap().unwrap();
+    direct
+        .take(&row, "w2")
+        .await
+        .unwrap()
+        .expect("stolen by w2");
+    assert_eq!(
+        mine.renew(&checkpointed, "w1").await.unwrap(),
+        None,
+        "a lease another worker took is lost"
+    );
+    assert_eq!(proxy.hooks_fired().len(), 3, "{:?}", proxy.hooks_fired());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

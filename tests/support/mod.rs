@@ -652,7 +652,8 @@ pub fn sigkill(pid: u32) {
 /// lease counter stood still (nobody renewing it = nobody processing it). Finished shards
 /// (SHARD_END) are not counted.
 pub struct LeaseWatch {
-    max: std::sync::Arc<std::sync::Mutex<Duration>>,
+    /// The longest stall, and which shard stood still from when (UTC, to match worker logs).
+    max: std::sync::Arc<std::sync::Mutex<(Duration, String)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -662,10 +663,10 @@ impl LeaseWatch {
             f.clients.dynamodb.clone(),
             &f.names.lease_table,
         );
-        let max = std::sync::Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let max = std::sync::Arc::new(std::sync::Mutex::new((Duration::ZERO, String::new())));
         let m = max.clone();
         let task = tokio::spawn(async move {
-            let mut last: HashMap<String, (u64, Instant)> = HashMap::new();
+            let mut last: HashMap<String, (u64, Instant, jiff::Timestamp)> = HashMap::new();
             loop {
                 if let Ok(leases) = table.list().await {
                     let now = Instant::now();
@@ -674,14 +675,18 @@ impl LeaseWatch {
                             last.remove(&l.key);
                             continue;
                         }
-                        let e = last.entry(l.key.clone()).or_insert((l.counter, now));
+                        let e = last.entry(l.key.clone()).or_insert((
+                            l.counter,
+                            now,
+                            jiff::Timestamp::now(),
+                        ));
                         if e.0 != l.counter {
-                            *e = (l.counter, now);
+                            *e = (l.counter, now, jiff::Timestamp::now());
                         }
                         let stall = now - e.1;
                         let mut mx = m.lock().unwrap();
-                        if stall > *mx {
-                            *mx = stall;
+                        if stall > mx.0 {
+                            *mx = (stall, format!("{} from {}", l.key, e.2));
                         }
                     }
                 }
@@ -693,7 +698,12 @@ impl LeaseWatch {
 
     /// The longest stall seen so far.
     pub fn max_stall(&self) -> Duration {
-        *self.max.lock().unwrap()
+        self.max.lock().unwrap().0
+    }
+
+    /// Which shard stalled longest, and from when.
+    pub fn worst(&self) -> String {
+        self.max.lock().unwrap().1.clone()
     }
 }
 
