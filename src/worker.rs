@@ -253,9 +253,10 @@ impl Worker {
         let mut tracker = ExpiryTracker::default();
         let mut leader_tracker = ExpiryTracker::default();
         let mut last_discovery: Option<Instant> = None;
+        // Capped well under the failover time: a shard whose owner died waits for this round.
         let mut backoff = Backoff::new(
             Duration::from_millis(200),
-            Duration::from_secs(5),
+            inner.s.renew_every.max(Duration::from_millis(200)),
             std::process::id() as u64,
         );
         loop {
@@ -265,18 +266,31 @@ impl Worker {
             let due = last_discovery.is_none_or(|t| t.elapsed() >= inner.s.discover_every);
             let round = async {
                 let leases = retried("Scan leases", || inner.leases.list()).await?;
-                let leases = if due {
-                    discover(inner, &leases).await?;
+                // A failed discovery only delays new shards; taking over the known ones must not
+                // wait for it.
+                let discovered = if due {
+                    match discover(inner, &leases).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            warn!(error = %e, "shard discovery failed; will retry");
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                let leases = if discovered {
                     retried("Scan leases", || inner.leases.list()).await?
                 } else {
                     leases
                 };
-                take_round(inner, &mut tracker, leases).await
+                take_round(inner, &mut tracker, leases).await?;
+                Ok::<bool, AwsError>(discovered)
             }
             .await;
             match round {
-                Ok(()) => {
-                    if due {
+                Ok(discovered) => {
+                    if discovered {
                         last_discovery = Some(Instant::now());
                     }
                     if let Err(e) = leader_round(inner, &mut leader_tracker).await {
@@ -532,7 +546,14 @@ async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
     if held.lost.is_cancelled() {
         return Err(lost("lease lost"));
     }
-    if retried("RenewLease before an effect", || renew_held(inner, &held)).await? {
+    // Effects of one batch run side by side and would queue one renewal each behind the lease
+    // lock; any fenced write that started after this one asked proves as much.
+    let asked = Instant::now();
+    if retried("RenewLease before an effect", || {
+        renew_held(inner, &held, Some(asked))
+    })
+    .await?
+    {
         return Ok(());
     }
     lose(
@@ -544,9 +565,14 @@ async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
     Err(lost("another worker took the lease"))
 }
 
-/// One fenced renewal of a held lease; false when another worker has moved it.
-async fn renew_held(inner: &Inner, held: &Held) -> Result<bool, AwsError> {
+/// One fenced renewal of a held lease; false when another worker has moved it. With `since`, a
+/// renewal or checkpoint that started at or after it (while this call waited for the lease lock)
+/// already proves the lease is held, and no write is made.
+async fn renew_held(inner: &Inner, held: &Held, since: Option<Instant>) -> Result<bool, AwsError> {
     let mut lease = held.lease.lock().await;
+    if since.is_some_and(|t| *held.last_renewed.lock().expect("renew lock") >= t) {
+        return Ok(true);
+    }
     // Timed from before the write: the others count the failover time from when they see the
     // counter move, which is never before the write lands, so this clock always runs out first.
     let started = Instant::now();
@@ -606,10 +632,15 @@ fn lose(inner: &Inner, shard: &str, held: &Held, why: &str) {
 }
 
 async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
+    // At a fixed rate, not a fixed pause after each round: a slow round must not push the next
+    // one towards the failover time.
+    let mut tick = tokio::time::interval(inner.s.renew_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(inner.s.renew_every) => {}
+            _ = tick.tick() => {}
         }
         // Each lease on its own: one slow renewal must not hold up the others'.
         let renewals = held_snapshot(&inner)
@@ -620,39 +651,59 @@ async fn renew_loop(inner: Arc<Inner>, stop: CancellationToken) {
     }
 }
 
+/// Renews one lease, retrying a failed attempt at once (after a short backoff) until it lands or
+/// the failover time runs out: waiting for the next round after one failure left a single slow
+/// call between the lease and its expiry.
 async fn renew_one(inner: &Inner, shard: String, held: Arc<Held>) {
-    if held.lost.is_cancelled() {
-        return;
-    }
-    // Self-fence here as well as between batches: a consumer inside a long batch would only
-    // notice at its end, and its shard would wait for it.
-    if fenced(inner, &held) {
-        lose(
-            inner,
-            &shard,
-            &held,
-            "renewal lapsed past the failover time (self-fenced)",
-        );
-        return;
-    }
-    // A checkpoint or a pre-effect renewal is writing the lease right now, and renews it if it
-    // lands; queueing behind it would only delay the next attempt.
-    if held.lease.try_lock().is_err() {
-        return;
-    }
-    match renew_held(inner, &held).await {
-        Ok(true) => {}
-        Ok(false) => lose(
-            inner,
-            &shard,
-            &held,
-            "renewal fenced: another worker took the lease",
-        ),
-        Err(e) => {
-            if e.is(Kind::Throttled) {
-                metrics::counter!(m::THROTTLES, "service" => "dynamodb").increment(1);
+    let round = Instant::now();
+    let mut backoff = Backoff::new(
+        Duration::from_millis(50),
+        Duration::from_millis(400),
+        shard.len() as u64 ^ std::process::id() as u64,
+    );
+    loop {
+        if held.lost.is_cancelled() {
+            return;
+        }
+        // Self-fence here as well as between batches: a consumer inside a long batch would
+        // only notice at its end, and its shard would wait for it.
+        if fenced(inner, &held) {
+            lose(
+                inner,
+                &shard,
+                &held,
+                "renewal lapsed past the failover time (self-fenced)",
+            );
+            return;
+        }
+        // A checkpoint or a pre-effect renewal is writing the lease right now; if it lands, it
+        // renews the lease for this round.
+        if held.lease.try_lock().is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        match renew_held(inner, &held, Some(round)).await {
+            Ok(true) => return,
+            Ok(false) => {
+                lose(
+                    inner,
+                    &shard,
+                    &held,
+                    "renewal fenced: another worker took the lease",
+                );
+                return;
             }
-            warn!(shard_id = %shard, error = %e, "lease renewal failed; will retry");
+            Err(e) => {
+                if e.is(Kind::Throttled) {
+                    metrics::counter!(m::THROTTLES, "service" => "dynamodb").increment(1);
+                }
+                if backoff.attempts() == 0 {
+                    warn!(shard_id = %shard, error = %e, "lease renewal failed; retrying");
+                } else {
+                    debug!(shard_id = %shard, error = %e, "lease renewal failed again; retrying");
+                }
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
         }
     }
 }
@@ -774,7 +825,15 @@ async fn take_round(
             continue;
         };
         let stolen = current.owner.is_some();
-        match inner.leases.take(current, me).await? {
+        // One failed take does not stop the others; the next round tries it again.
+        let taken = match lease_write(inner, "TakeLease", inner.leases.take(current, me)).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(shard_id = %key, error = %e, "lease take failed; next round");
+                continue;
+            }
+        };
+        match taken {
             Some(taken) => {
                 metrics::counter!(m::LEASES_TAKEN).increment(1);
                 if stolen && !expired(current) {
@@ -966,7 +1025,7 @@ async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
             // this consumer to end. An alert already under way runs on in its own task.
             let done = tokio::select! {
                 biased;
-                r = process_batch(&inner, &shard, &batch.records) => Some(r),
+                r = process_batch(&inner, &shard, &held, &batch.records) => Some(r),
                 _ = held.lost.cancelled() => None,
             };
             let Some(done) = done else {
@@ -1074,6 +1133,7 @@ const BUCKETS_IN_FLIGHT: usize = 16;
 async fn process_batch(
     inner: &Arc<Inner>,
     shard: &str,
+    held: &Held,
     records: &[KRecord],
 ) -> Result<(), AwsError> {
     // 1. Classify every record in order; poison is dead-lettered on the way. Counting is per
@@ -1143,14 +1203,66 @@ async fn process_batch(
         metrics::counter!(m::EVENTS_SKIPPED, "reason" => skip.as_str()).increment(*n);
     }
 
-    // 2. Handle them: a run of bucket events is split by bucket and the buckets go concurrently
-    //    (order holds per bucket, which is all the stream promises); an event without a bucket
-    //    or for the whole account is a barrier handled alone, after everything before it.
+    // 2. Handle them in chunks, each persisted and checkpointed before the next, so that a batch
+    //    which fails or loses its lease part-way keeps what it finished. Without this, a backlog
+    //    under heavy faults was re-read whole after every failure, grew while it was retried,
+    //    and never completed. A chunk ends on a record boundary: the checkpoint is per record.
+    let mut start = 0;
+    while start < events.len() {
+        let end = chunk_end(&events, start, EVENTS_PER_CHECKPOINT);
+        handle_events(inner, shard, records, &events[start..end]).await?;
+        if end < events.len() {
+            let upto = &records[events[end - 1].0].sequence_number;
+            match checkpoint(inner, shard, held, Checkpoint::Sequence(upto.clone())).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    lose(inner, shard, held, "checkpoint fenced");
+                    return Err(AwsError {
+                        service: "dynamodb",
+                        operation: "Checkpoint",
+                        kind: Kind::ConditionFailed,
+                        code: "LeaseLost".into(),
+                        message: format!("{shard}: checkpoint fenced mid-batch; the rest is left to the lease's new owner"),
+                    });
+                }
+                Err(e) => {
+                    warn!(shard_id = shard, error = %e, "mid-batch checkpoint failed; a later one covers it")
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// Events handled between two checkpoints of one batch (16 buckets at a time: two rounds).
+const EVENTS_PER_CHECKPOINT: usize = 32;
+
+/// Where the chunk of `events` (tagged with their record's index) starting at `start` ends:
+/// after about `size` events, extended so that no record's events are split across two chunks.
+fn chunk_end<T>(events: &[(usize, T)], start: usize, size: usize) -> usize {
+    let mut end = (start + size.max(1)).min(events.len());
+    while end < events.len() && events[end].0 == events[end - 1].0 {
+        end += 1;
+    }
+    end
+}
+
+/// Handles classified events and persists what they changed. A run of bucket events is split by
+/// bucket and the buckets go concurrently (order holds per bucket, which is all the stream
+/// promises); an event without a bucket or for the whole account is a barrier handled alone,
+/// after everything before it.
+async fn handle_events(
+    inner: &Arc<Inner>,
+    shard: &str,
+    records: &[KRecord],
+    events: &[(usize, Box<S3Event>)],
+) -> Result<(), AwsError> {
     // Boxed: this future is large, and unboxed it overflowed a worker thread's stack.
     Box::pin(async {
         let mut work = BatchWork::default();
         let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
-        for entry in &events {
+        for entry in events {
             let ev = &entry.1;
             if ev.bucket.is_none() || ev.event_name.is_account_level() {
                 handle_run(inner, shard, records, &run, &mut work).await?;
@@ -1560,6 +1672,15 @@ async fn act(
         incident.outcome = "remediated".into();
         incident.remediation = Some("completed_before_restart".into());
         incident.remediated_at = Some(now_rfc3339());
+        // As after a remediation of our own: the fix is in the state this batch persists, or a
+        // live read that merely ties with the event's time would leave the bucket public in it.
+        {
+            let mut p = inner.pipeline.lock().expect("pipeline lock");
+            match key {
+                Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
+                None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
+            }
+        }
         retried("PutItem incident", || inner.incidents.put(&incident)).await?;
         metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "remediated").increment(1);
         info!(
@@ -1834,78 +1955,146 @@ fn epoch_secs_now() -> u64 {
 
 /// Writes the batch's state, then marks its events done; the caller checkpoints after this.
 async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
-    for name in &work.buckets {
-        let state = inner
+    use futures_util::stream::{self, TryStreamExt};
+    // Each bucket's, account's and event id's write is independent of the others: issued side by
+    // side, as many as there are buckets in flight. One after another, a chunk's 32 saves and 32
+    // dedup finishes took longer under faults than the lease could wait.
+    stream::iter(work.buckets.iter().map(Ok))
+        .try_for_each_concurrent(BUCKETS_IN_FLIGHT, |name| save_bucket_state(inner, name))
+        .await?;
+    stream::iter(work.accounts.iter().map(Ok))
+        .try_for_each_concurrent(BUCKETS_IN_FLIGHT, |account| {
+            save_account_state(inner, account)
+        })
+        .await?;
+    // Last: an event id is `done` only once everything it changed is saved.
+    stream::iter(work.claimed.iter().map(Ok))
+        .try_for_each_concurrent(BUCKETS_IN_FLIGHT, |id| async move {
+            retried("dedup finish", || inner.dedup.finish(id)).await
+        })
+        .await?;
+    Ok(())
+}
+
+async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError> {
+    let state = inner
+        .pipeline
+        .lock()
+        .expect("pipeline lock")
+        .fold()
+        .bucket_state(name)
+        .cloned();
+    let Some(state) = state else {
+        return Ok(());
+    };
+    let key = format!("bucket#{name}");
+    let expected = inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .get(&key)
+        .copied()
+        .unwrap_or(0);
+    let saved = timed(m::STATE_LATENCY, Some("save"), async {
+        retried("save bucket", || {
+            inner.store.save_bucket(name, &state, expected)
+        })
+        .await
+    })
+    .await?;
+    inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .insert(key, saved.version);
+    if saved.value != state {
+        inner
             .pipeline
             .lock()
             .expect("pipeline lock")
-            .fold()
-            .bucket_state(name)
-            .cloned();
-        let Some(state) = state else { continue };
-        let key = format!("bucket#{name}");
-        let expected = inner
-            .versions
-            .lock()
-            .expect("versions lock")
-            .get(&key)
-            .copied()
-            .unwrap_or(0);
-        let saved = timed(m::STATE_LATENCY, Some("save"), async {
-            retried("save bucket", || {
-                inner.store.save_bucket(name, &state, expected)
-            })
-            .await
-        })
-        .await?;
-        inner
-            .versions
-            .lock()
-            .expect("versions lock")
-            .insert(key, saved.version);
-        if saved.value != state {
-            inner
-                .pipeline
-                .lock()
-                .expect("pipeline lock")
-                .fold_mut()
-                .load_bucket(name, saved.value);
-        }
-    }
-    for account in &work.accounts {
-        let state = inner
-            .pipeline
-            .lock()
-            .expect("pipeline lock")
-            .fold()
-            .account(account)
-            .cloned();
-        let Some(mut state) = state else { continue };
-        // Bucket membership lives in the state table's account index; keep the item small.
-        state.buckets.clear();
-        let key = format!("account#{account}");
-        let expected = inner
-            .versions
-            .lock()
-            .expect("versions lock")
-            .get(&key)
-            .copied()
-            .unwrap_or(0);
-        let saved = timed(m::STATE_LATENCY, Some("save"), async {
-            retried("save account", || {
-                inner.store.save_account(account, &state, expected)
-            })
-            .await
-        })
-        .await?;
-        inner
-            .versions
-            .lock()
-            .expect("versions lock")
-            .insert(key, saved.version);
-    }
-    for id in &work.claimed {
-        retried("dedup finish", || inner.dedup.finish(id)).await?;
+            .fold_mut()
+            .load_bucket(name, saved.value);
     }
     Ok(())
+}
+
+async fn save_account_state(inner: &Inner, account: &String) -> Result<(), AwsError> {
+    let state = inner
+        .pipeline
+        .lock()
+        .expect("pipeline lock")
+        .fold()
+        .account(account)
+        .cloned();
+    let Some(mut state) = state else {
+        return Ok(());
+    };
+    // Bucket membership lives in the state table's account index; keep the item small.
+    state.buckets.clear();
+    let key = format!("account#{account}");
+    let expected = inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .get(&key)
+        .copied()
+        .unwrap_or(0);
+    let saved = timed(m::STATE_LATENCY, Some("save"), async {
+        retried("save account", || {
+            inner.store.save_account(account, &state, expected)
+        })
+        .await
+    })
+    .await?;
+    inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .insert(key, saved.version);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_end;
+
+    fn chunks(records_of_events: &[usize], size: usize) -> Vec<Vec<usize>> {
+        let events: Vec<(usize, ())> = records_of_events.iter().map(|&r| (r, ())).collect();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < events.len() {
+            let end = chunk_end(&events, start, size);
+            out.push(events[start..end].iter().map(|e| e.0).collect());
+            start = end;
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_cover_every_event_once_in_order() {
+        let recs = [0, 1, 2, 3, 4, 5, 6];
+        assert_eq!(
+            chunks(&recs, 3),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+        );
+        assert_eq!(chunks(&recs, 100), vec![recs.to_vec()]);
+        assert!(chunks(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn a_record_with_several_events_is_never_split_across_checkpoints() {
+        // Record 1 holds four events (a JSON Lines or Records-array record): it goes whole into
+        // the chunk it starts in, so a checkpoint after that chunk never skips part of it.
+        let recs = [0, 1, 1, 1, 1, 2, 3];
+        assert_eq!(chunks(&recs, 2), vec![vec![0, 1, 1, 1, 1], vec![2, 3]]);
+        assert_eq!(
+            chunks(&recs, 1),
+            vec![vec![0], vec![1, 1, 1, 1], vec![2], vec![3]]
+        );
+    }
+
+    #[test]
+    fn a_zero_size_still_makes_progress() {
+        assert_eq!(chunks(&[0, 0, 1], 0), vec![vec![0, 0], vec![1]]);
+    }
 }

@@ -42,15 +42,6 @@ async fn open_and_report(f: &Fleet, bucket: &str, event_id: &str, at: &str) -> V
     ev
 }
 
-async fn all_blocked(f: &Fleet, buckets: &[String]) -> bool {
-    for b in buckets {
-        if f.block_of(b).await != Some((true, true, true, true)) {
-            return false;
-        }
-    }
-    true
-}
-
 /// The exactly-once and nothing-lost invariants over `buckets` (one public transition each) and
 /// `event_ids` (every record put, duplicates included).
 async fn assert_exactly_once(
@@ -59,21 +50,49 @@ async fn assert_exactly_once(
     event_ids: &HashSet<String>,
     workers: &[&WorkerProc],
 ) {
-    wait_for("every public bucket blocked", LONG, || async {
-        all_blocked(f, buckets).await
-    })
-    .await;
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let mut open = Vec::new();
+        for b in buckets {
+            if f.block_of(b).await != Some((true, true, true, true)) {
+                open.push(b.clone());
+            }
+        }
+        if open.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "after {LONG:?}, buckets still not blocked: {open:?}; worker logs: {}",
+                keep_logs(workers)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     wait_for("one incident per transition", LONG, || async {
         f.incidents().await.len() >= buckets.len()
     })
     .await;
-    wait_for("every event id done in the dedup table", LONG, || async {
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
         let d = dedup_status(f).await;
-        event_ids
+        let mut open: Vec<String> = event_ids
             .iter()
-            .all(|e| d.get(e).map(String::as_str) == Some("done"))
-    })
-    .await;
+            .filter(|e| d.get(*e).map(String::as_str) != Some("done"))
+            .map(|e| format!("{e}={}", d.get(e).map_or("missing", String::as_str)))
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            open.sort();
+            panic!(
+                "after {LONG:?}, event ids not done in the dedup table: {open:?}; worker logs: {}",
+                keep_logs(workers)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     // Late duplicates would show up here.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let incidents = f.incidents().await;
@@ -195,6 +214,15 @@ async fn wait_exit(w: &mut WorkerProc) {
     }
 }
 
+/// `BUCKETWARDEN_FAULT_RATE_SCALE` (default 1) multiplies every fault rate, for a harsher run by
+/// hand.
+fn rate_scale() -> f64 {
+    std::env::var("BUCKETWARDEN_FAULT_RATE_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0)
+}
+
 fn worker_env(endpoint: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("AWS_ENDPOINT_URL", endpoint),
@@ -219,11 +247,7 @@ async fn network_and_service_faults_on_every_service_lose_nothing_and_act_once()
             == 4
     })
     .await;
-    // `BUCKETWARDEN_FAULT_RATE_SCALE` (default 1) multiplies every rate for a harsher run by hand.
-    let k: f64 = std::env::var("BUCKETWARDEN_FAULT_RATE_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
+    let k = rate_scale();
     let common = Rates {
         throttle: 0.03 * k,
         server_error: 0.02 * k,
@@ -593,4 +617,205 @@ async fn rolling_restart_and_one_three_one_workers_under_load() {
         stall < 2 * FAILOVER,
         "a shard went {stall:?} without a renewing owner"
     );
+}
+
+/// Puts `event` on whichever open shard owns `hash_key` (an explicit hash key, not a partition
+/// key's MD5), so the test decides which shard each record lands on.
+async fn put_at(f: &Fleet, hash_key: u128, event: &Value) {
+    f.clients
+        .kinesis
+        .put_record()
+        .stream_name(&f.names.stream)
+        .partition_key("explicit")
+        .explicit_hash_key(hash_key.to_string())
+        .data(aws_sdk_kinesis::primitives::Blob::new(
+            serde_json::to_vec(event).unwrap(),
+        ))
+        .send()
+        .await
+        .expect("PutRecord");
+}
+
+/// A split and then a merge of the children while public transitions keep arriving, and while the
+/// proxy injects the network scenario's faults (lost DynamoDB responses included, so SHARD_END
+/// checkpoints and child-lease creation are hit too). moto 5.2.5 routes every put whose hash key
+/// a closed parent covers to that parent (not to its children), and moves the parent's
+/// EndingSequenceNumber with it, which no real stream does; so once the split is issued the load
+/// goes to the other shard, and the split shard's records are all those put before its split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_and_merge_under_load_and_network_faults_lose_nothing_and_act_once() {
+    use bucketwarden::lease::Checkpoint;
+    let f = Fleet::new("splitfault", 2, "").await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0005, Duration::from_secs(3)).await;
+    let env = worker_env(&proxy.endpoint);
+    let w1 = f.spawn_worker("w1", &env);
+    let w2 = f.spawn_worker("w2", &env);
+    let kinesis = &f.clients.kinesis;
+    let shards = kinesis
+        .list_shards()
+        .stream_name(&f.names.stream)
+        .send()
+        .await
+        .unwrap()
+        .shards()
+        .to_vec();
+    let range = |i: usize| -> (u128, u128) {
+        let h = shards[i].hash_key_range().unwrap();
+        (
+            h.starting_hash_key().parse().unwrap(),
+            h.ending_hash_key().parse().unwrap(),
+        )
+    };
+    let (split_lo, split_hi) = range(0);
+    let (other_lo, other_hi) = range(1);
+    let split_id = shards[0].shard_id().to_owned();
+    wait_for("both leases owned", LONG, || async {
+        f.leases()
+            .await
+            .iter()
+            .filter(|l| l.owner.is_some())
+            .count()
+            == 2
+    })
+    .await;
+    let k = rate_scale();
+    let common = Rates {
+        throttle: 0.03 * k,
+        server_error: 0.02 * k,
+        drop: 0.01 * k,
+        timeout: 0.01 * k,
+        lost_response: 0.0,
+    };
+    proxy.set_rates("kinesis", common.clone());
+    proxy.set_rates("s3", common.clone());
+    proxy.set_rates(
+        "dynamodb",
+        Rates {
+            lost_response: 0.08 * k,
+            ..common.clone()
+        },
+    );
+    let watch = LeaseWatch::start(&f);
+    let split_issued = std::sync::atomic::AtomicBool::new(false);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let producer = async {
+        let t = base_ms();
+        let mut out = Vec::new();
+        let mut i: u128 = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let b = f.bucket(&format!("s{i:03}"));
+            f.make_public_bucket(&b).await;
+            let ev = put_bucket_acl_public(&b, &format!("ev-split-{i}"), &ts(t, i as i64));
+            // Spread over the shard's whole range, so both halves of the split get records.
+            let on_split =
+                i.is_multiple_of(2) && !split_issued.load(std::sync::atomic::Ordering::SeqCst);
+            let (lo, hi) = if on_split {
+                (split_lo, split_hi)
+            } else {
+                (other_lo, other_hi)
+            };
+            put_at(&f, lo + (hi - lo) / 7 * (i % 7), &ev).await;
+            out.push((b, ev, on_split));
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        out
+    };
+    let reshape = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        split_issued.store(true, std::sync::atomic::Ordering::SeqCst);
+        kinesis
+            .split_shard()
+            .stream_name(&f.names.stream)
+            .shard_to_split(&split_id)
+            .new_starting_hash_key((split_lo + (split_hi - split_lo) / 2).to_string())
+            .send()
+            .await
+            .unwrap();
+        wait_for(
+            "the split parent read to its end, both children owned",
+            LONG,
+            || async {
+                let l = f.leases().await;
+                let parent_done = l
+                    .iter()
+                    .any(|l| l.key == split_id && l.checkpoint == Checkpoint::ShardEnd);
+                let kids = l
+                    .iter()
+                    .filter(|l| l.parents == [split_id.clone()] && l.owner.is_some())
+                    .count();
+                parent_done && kids == 2
+            },
+        )
+        .await;
+        let kids: Vec<String> = f
+            .leases()
+            .await
+            .iter()
+            .filter(|l| l.parents == [split_id.clone()])
+            .map(|l| l.key.clone())
+            .collect();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        kinesis
+            .merge_shards()
+            .stream_name(&f.names.stream)
+            .shard_to_merge(&kids[0])
+            .adjacent_shard_to_merge(&kids[1])
+            .send()
+            .await
+            .unwrap();
+        wait_for(
+            "both children read to their end, the merge child owned",
+            LONG,
+            || async {
+                let l = f.leases().await;
+                let kids_done = l
+                    .iter()
+                    .filter(|l| kids.contains(&l.key) && l.checkpoint == Checkpoint::ShardEnd)
+                    .count();
+                let merged = l.iter().any(|l| l.parents.len() == 2 && l.owner.is_some());
+                kids_done == 2 && merged
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let (produced, ()) = tokio::join!(producer, reshape);
+    let on_split = produced.iter().filter(|p| p.2).count();
+    assert!(
+        on_split >= 3,
+        "{on_split} records on the split shard before its split"
+    );
+    let buckets: Vec<String> = produced.iter().map(|p| p.0.clone()).collect();
+    let events: Vec<Value> = produced.iter().map(|p| p.1.clone()).collect();
+    let ids: HashSet<String> = events
+        .iter()
+        .map(|e| e["detail"]["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    assert_exactly_once(&f, &buckets, &ids, &[&w1, &w2]).await;
+    proxy.clear_rates();
+    assert_state_matches_replay(&f, &events, &[&w1, &w2]).await;
+    let stall = watch.max_stall();
+    let log = logs(&[&w1, &w2]);
+    eprintln!(
+        "split and merge under faults: {} transitions ({on_split} on the split shard), {} ; longest lease stall {stall:?}; leases lost {}, batches abandoned {}",
+        buckets.len(),
+        proxy.report(),
+        log.matches("lease lost; stopping this shard").count(),
+        log.matches("batch left to the lease's new owner").count(),
+    );
+    assert!(
+        stall < 2 * FAILOVER,
+        "a shard went {stall:?} without a renewing owner ({}); worker logs: {}",
+        watch.worst(),
+        keep_logs(&[&w1, &w2])
+    );
+    for fault in [Fault::Throttle, Fault::ServerError, Fault::LostResponse] {
+        assert!(
+            proxy.injected_total(fault) > 0,
+            "{fault:?} never injected: {}",
+            proxy.report()
+        );
+    }
 }

@@ -650,7 +650,8 @@ pub fn sigkill(pid: u32) {
 
 /// Watches the lease table while a scenario runs and reports, per shard, the longest time its
 /// lease counter stood still (nobody renewing it = nobody processing it). Finished shards
-/// (SHARD_END) are not counted.
+/// (SHARD_END) are not counted, nor is a child's wait for its parents to finish (by design: it
+/// may only be read after them).
 pub struct LeaseWatch {
     /// The longest stall, and which shard stood still from when (UTC, to match worker logs).
     max: std::sync::Arc<std::sync::Mutex<(Duration, String)>>,
@@ -670,17 +671,23 @@ impl LeaseWatch {
             loop {
                 if let Ok(leases) = table.list().await {
                     let now = Instant::now();
+                    let unfinished: std::collections::HashSet<String> = leases
+                        .iter()
+                        .filter(|l| !l.is_finished())
+                        .map(|l| l.key.clone())
+                        .collect();
                     for l in leases {
                         if l.is_finished() {
                             last.remove(&l.key);
                             continue;
                         }
+                        let waiting = l.parents.iter().any(|p| unfinished.contains(p));
                         let e = last.entry(l.key.clone()).or_insert((
                             l.counter,
                             now,
                             jiff::Timestamp::now(),
                         ));
-                        if e.0 != l.counter {
+                        if e.0 != l.counter || waiting {
                             *e = (l.counter, now, jiff::Timestamp::now());
                         }
                         let stall = now - e.1;
