@@ -266,26 +266,27 @@ impl Worker {
             let due = last_discovery.is_none_or(|t| t.elapsed() >= inner.s.discover_every);
             let round = async {
                 let leases = retried("Scan leases", || inner.leases.list()).await?;
-                // A failed discovery only delays new shards; taking over the known ones must not
-                // wait for it.
-                let discovered = if due {
+                // Known shards first: taking over a dead worker's shard must not wait behind
+                // discovery's calls. New shards' leases are taken in the next round.
+                take_round(inner, &mut tracker, leases.clone()).await?;
+                // A failed discovery only delays new shards.
+                let created = if due {
                     match discover(inner, &leases).await {
-                        Ok(()) => true,
+                        Ok(n) => Some(n),
                         Err(e) => {
                             warn!(error = %e, "shard discovery failed; will retry");
-                            false
+                            None
                         }
                     }
                 } else {
-                    false
+                    None
                 };
-                let leases = if discovered {
-                    retried("Scan leases", || inner.leases.list()).await?
-                } else {
-                    leases
-                };
-                take_round(inner, &mut tracker, leases).await?;
-                Ok::<bool, AwsError>(discovered)
+                // New shards (a fresh stream, a split): take them now rather than a round later.
+                if created.is_some_and(|n| n > 0) {
+                    let leases = retried("Scan leases", || inner.leases.list()).await?;
+                    take_round(inner, &mut tracker, leases).await?;
+                }
+                Ok::<bool, AwsError>(created.is_some())
             }
             .await;
             match round {
@@ -719,7 +720,9 @@ fn report_leases(inner: &Inner) {
     metrics::gauge!(m::LEASES_HELD).set(held.len() as f64);
 }
 
-async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<(), AwsError> {
+/// Lists the stream's shards and creates the missing leases; returns how many it created.
+async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<usize, AwsError> {
+    let mut created = 0;
     let mut shards = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -779,6 +782,7 @@ async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<(), AwsError> 
             .map(|h| h.starting_hash_key().to_owned());
         lease.ending_hash = sh.hash_key_range().map(|h| h.ending_hash_key().to_owned());
         if inner.leases.create(&lease).await? {
+            created += 1;
             info!(shard_id = sh.shard_id(), parents = ?lease.parents, "new shard: lease created");
         }
     }
@@ -787,7 +791,7 @@ async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<(), AwsError> 
             let _ = inner.leases.set_children(&parent, &kids).await;
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 async fn take_round(
@@ -1385,11 +1389,7 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
         })
         .await?
         {
-            inner
-                .versions
-                .lock()
-                .expect("versions lock")
-                .insert(format!("account#{}", ev.account), v.version);
+            set_version(inner, format!("account#{}", ev.account), v.version);
             inner
                 .pipeline
                 .lock()
@@ -1431,11 +1431,7 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
 }
 
 fn install_bucket(inner: &Inner, name: &str, v: crate::store::Versioned<crate::fold::BucketState>) {
-    inner
-        .versions
-        .lock()
-        .expect("versions lock")
-        .insert(format!("bucket#{name}"), v.version);
+    set_version(inner, format!("bucket#{name}"), v.version);
     let mut p = inner.pipeline.lock().expect("pipeline lock");
     let fold = p.fold_mut();
     let mut state = v.value;
@@ -1988,13 +1984,7 @@ async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError>
         return Ok(());
     };
     let key = format!("bucket#{name}");
-    let expected = inner
-        .versions
-        .lock()
-        .expect("versions lock")
-        .get(&key)
-        .copied()
-        .unwrap_or(0);
+    let expected = version_of(inner, &key);
     let saved = timed(m::STATE_LATENCY, Some("save"), async {
         retried("save bucket", || {
             inner.store.save_bucket(name, &state, expected)
@@ -2002,11 +1992,7 @@ async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError>
         .await
     })
     .await?;
-    inner
-        .versions
-        .lock()
-        .expect("versions lock")
-        .insert(key, saved.version);
+    set_version(inner, key, saved.version);
     if saved.value != state {
         inner
             .pipeline
@@ -2032,13 +2018,7 @@ async fn save_account_state(inner: &Inner, account: &String) -> Result<(), AwsEr
     // Bucket membership lives in the state table's account index; keep the item small.
     state.buckets.clear();
     let key = format!("account#{account}");
-    let expected = inner
-        .versions
-        .lock()
-        .expect("versions lock")
-        .get(&key)
-        .copied()
-        .unwrap_or(0);
+    let expected = version_of(inner, &key);
     let saved = timed(m::STATE_LATENCY, Some("save"), async {
         retried("save account", || {
             inner.store.save_account(account, &state, expected)
@@ -2046,12 +2026,27 @@ async fn save_account_state(inner: &Inner, account: &String) -> Result<(), AwsEr
         .await
     })
     .await?;
+    set_version(inner, key, saved.version);
+    Ok(())
+}
+
+/// The state-table version this worker last read or wrote for `key` (0: never seen).
+fn version_of(inner: &Inner, key: &str) -> u64 {
     inner
         .versions
         .lock()
         .expect("versions lock")
-        .insert(key, saved.version);
-    Ok(())
+        .get(key)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn set_version(inner: &Inner, key: String, version: u64) {
+    inner
+        .versions
+        .lock()
+        .expect("versions lock")
+        .insert(key, version);
 }
 
 #[cfg(test)]

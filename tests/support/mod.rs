@@ -121,15 +121,22 @@ pub async fn clients() -> Clients {
 
 /// The product's clients for any emulator endpoint (e.g. a test's private moto).
 pub async fn clients_at(endpoint: &str) -> Clients {
+    Clients::new(&sdk_config_at(endpoint, None).await)
+}
+
+/// SDK configuration for an emulator endpoint; `max_attempts` overrides the SDK's retries.
+pub async fn sdk_config_at(endpoint: &str, max_attempts: Option<u32>) -> aws_config::SdkConfig {
     let creds =
         aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .load()
-        .await;
-    Clients::new(&config)
+        .credentials_provider(creds);
+    if let Some(n) = max_attempts {
+        loader =
+            loader.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(n));
+    }
+    loader.load().await
 }
 
 pub async fn sqs() -> aws_sdk_sqs::Client {
