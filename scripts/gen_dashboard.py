@@ -65,6 +65,7 @@ panel("timeseries", "Records received and events by outcome", [
     (rate("bucketwarden_events_applied_total"), "events applied"),
     (rate("bucketwarden_events_skipped_total", "reason"), "skipped {{reason}}"),
     (rate("bucketwarden_events_duplicate_total"), "duplicates"),
+    (rate("bucketwarden_events_future_dated_total"), "future-dated (forged or broken clock)"),
 ], x=0, unit="ops", stack_y=False)
 panel("timeseries", "Watched events by name", [(rate("bucketwarden_events_applied_total", "event_name"), "{{event_name}}")], x=12, unit="ops")
 panel("timeseries", "Records read per shard", [(rate("bucketwarden_shard_records_read_total", "shard_id"), "{{shard_id}}")], x=0, unit="ops", stack_y=False)
