@@ -534,12 +534,11 @@ fn held_snapshot(inner: &Inner) -> Vec<(String, Arc<Held>)> {
 /// thief's would both act. The thief needs several round trips (iterator, records, claim,
 /// verify) before its own effect, the victim one, so the window left is far smaller than either.
 async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
-    let lost = |why: &str| AwsError {
-        service: "dynamodb",
-        operation: "RenewLease",
-        kind: Kind::ConditionFailed,
-        code: "LeaseLost".into(),
-        message: format!("{shard}: {why}; the effect is left to the lease's new owner"),
+    let lost = |why: &str| {
+        lease_lost(
+            "RenewLease",
+            format!("{shard}: {why}; the effect is left to the lease's new owner"),
+        )
     };
     let Some(held) = inner.held.lock().expect("held lock").get(shard).cloned() else {
         return Err(lost("lease no longer held"));
@@ -564,6 +563,17 @@ async fn confirm_lease(inner: &Inner, shard: &str) -> Result<(), AwsError> {
         "fenced before an effect: another worker took the lease",
     );
     Err(lost("another worker took the lease"))
+}
+
+/// The error for work stopped because its shard's lease is no longer this worker's.
+fn lease_lost(operation: &'static str, message: String) -> AwsError {
+    AwsError {
+        service: "dynamodb",
+        operation,
+        kind: Kind::ConditionFailed,
+        code: "LeaseLost".into(),
+        message,
+    }
 }
 
 /// One fenced renewal of a held lease; false when another worker has moved it. With `since`, a
@@ -1221,13 +1231,10 @@ async fn process_batch(
                 Ok(true) => {}
                 Ok(false) => {
                     lose(inner, shard, held, "checkpoint fenced");
-                    return Err(AwsError {
-                        service: "dynamodb",
-                        operation: "Checkpoint",
-                        kind: Kind::ConditionFailed,
-                        code: "LeaseLost".into(),
-                        message: format!("{shard}: checkpoint fenced mid-batch; the rest is left to the lease's new owner"),
-                    });
+                    return Err(lease_lost(
+                        "Checkpoint",
+                        format!("{shard}: checkpoint fenced mid-batch; the rest is left to the lease's new owner"),
+                    ));
                 }
                 Err(e) => {
                     warn!(shard_id = shard, error = %e, "mid-batch checkpoint failed; a later one covers it")

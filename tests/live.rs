@@ -19,19 +19,24 @@ fn base_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond() - 60_000
 }
 
+/// A CreateBucket that leaves every component of the bucket known (nothing assumed).
+fn create_bucket_event(bucket: &str, time: &str, event_id: &str) -> Value {
+    eventbridge(
+        "CreateBucket",
+        Some(bucket),
+        json!({"bucketName": bucket, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
+        time,
+        event_id,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_acl_is_locked_down_once_with_incident_and_alert() {
     let f = Fleet::new("e2e", 2, "").await;
     let bucket = f.bucket("site");
     f.make_public_bucket(&bucket).await;
     let t = base_ms();
-    let create = eventbridge(
-        "CreateBucket",
-        Some(&bucket),
-        json!({"bucketName": bucket, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
-        &ts(t, 0),
-        "ev-create",
-    );
+    let create = create_bucket_event(&bucket, &ts(t, 0), "ev-create");
     let unblock = eventbridge(
         "DeleteBucketPublicAccessBlock",
         Some(&bucket),
@@ -166,13 +171,7 @@ async fn a_forged_far_future_event_does_not_hide_a_later_public_acl() {
     let b = f.bucket("future");
     f.make_public_bucket(&b).await;
     let t = base_ms();
-    let create = eventbridge(
-        "CreateBucket",
-        Some(&b),
-        json!({"bucketName": b, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
-        &ts(t, 0),
-        "ev-fcreate",
-    );
+    let create = create_bucket_event(&b, &ts(t, 0), "ev-fcreate");
     let forged = eventbridge(
         "PutBucketAcl",
         Some(&b),
