@@ -3,8 +3,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
-use bucketwarden::pipeline::Pipeline;
-use bucketwarden::record::{self, Classified};
+use bucketwarden::core::pipeline::Pipeline;
+use bucketwarden::core::record::{self, Classified};
 
 const NOISE: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:s","arn":"arn:aws:sts::123456789012:assumed-role/app/s","accountId":"123456789012","accessKeyId":"ASIAEXAMPLE"},"eventTime":"2024-05-01T12:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"10.0.0.1","userAgent":"aws-sdk-java/2.25.0","requestParameters":{"instancesSet":{},"filterSet":{}},"responseElements":null,"requestID":"1f2e","eventID":"0c1d7b6e-2f7a-4c47-9d7e-8f1f0e6f1a01","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012","eventCategory":"Management"}"#;
 

@@ -2,7 +2,7 @@
 """Generates grafana/bucketwarden-dashboard.json (Grafana 10+, importable and provisionable).
 
 Edit the panels here, run `python3 scripts/gen_dashboard.py`, commit both files. tests/observability.rs
-checks every expression against a real Prometheus and every metric name against src/metrics.rs.
+checks every expression against a real Prometheus and every metric name against src/observe/metrics.rs.
 """
 import json, os
 

@@ -6,11 +6,11 @@
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::input::{self, Item};
-use crate::pipeline::{Pipeline, Processed};
-use crate::policy;
-use crate::record;
-use crate::transcript::Line;
+use crate::core::input::{self, Item};
+use crate::core::pipeline::{Pipeline, Processed};
+use crate::core::policy;
+use crate::core::record;
+use crate::core::transcript::Line;
 
 /// Raw bytes through every input form the replay reader accepts: as a whole file (JSON Lines,
 /// `{"Records":[...]}`, JSON array, one object, gzip by magic bytes), as the element of a

@@ -1,40 +1,35 @@
-//! bucketwarden: an S3 public-access guardrail. The pure core (input scanning, record parsing, typed
-//! changes, exposure, fold, decision) lives here with no tokio, AWS SDK or clock; effects live in
-//! the binary's edge modules.
+//! bucketwarden: an S3 public-access guardrail. CloudTrail events about S3 are folded into
+//! per-bucket state, judged by AWS's own rules for "public", and — live — verified against S3,
+//! remediated, recorded and alerted; `replay` runs the same pipeline over captured logs.
+//!
+//! # Layout
+//!
+//! The crate is a house of rooms; each room owns one concept and says in its `//!` line what it
+//! must not do. Dependencies point inwards only: `commands` and `worker` use `aws` and `core`,
+//! `aws` uses `core`, and `core` uses nothing with I/O.
+//!
+//! - [`core`] — the pure pipeline: input forms → typed records → changes → exposure → fold →
+//!   decision → transcript. No tokio, no AWS SDK, no clock: time is passed in. Replay, the live
+//!   worker, reconciliation and scan all decide through [`core::decision`].
+//! - [`aws`] — effects at the edge, one small type per table, stream or service: clients and
+//!   retry hints, lease/dedup/state/incident tables, the alerter, Kinesis reads, S3 reads
+//!   (verification) and S3 writes (remediation), the IAM permissions the code needs.
+//! - [`worker`] — the live fleet member (`bucketwarden run`): leases, shard consumers, batches,
+//!   state load/persist, acting on decisions, alerts. Orchestration only; judgement is `core`'s.
+//! - [`commands`] — one module per other command: `replay`, `scan`, `init`, and the reconciler's
+//!   pass, each a thin shape around `core` and `aws`.
+//! - [`dev_trail`] — a loopback S3 proxy that turns a laptop's S3 calls into CloudTrail events.
+//! - [`observe`] — metric names and emitters, health and readiness.
+//! - [`config`] — the configuration file (serde, unknown keys rejected).
+//!
+//! The contracts these rooms implement (input forms, watched events, the meaning of public,
+//! ordering, live mode, the fleet) are written down in `docs/DESIGN.md`.
 
-pub mod acl;
 pub mod aws;
-pub mod aws_error;
-pub mod backoff;
-pub mod change;
+pub mod commands;
 pub mod config;
-pub mod decision;
-pub mod dedup;
+pub mod core;
 pub mod dev_trail;
-pub mod exposure;
-pub mod faults;
-pub mod fold;
-pub mod found;
 pub mod fuzz_entry;
-pub mod health;
-pub mod incident;
-pub mod init;
-pub mod input;
-pub mod kinesis_source;
-pub mod lease;
-pub mod lease_table;
-pub mod metrics;
-pub mod permissions;
-pub mod pipeline;
-pub mod policy;
-pub mod reconcile;
-pub mod record;
-pub mod remediate;
-pub mod replay;
-pub mod scan;
-pub mod store;
-pub mod time;
-pub mod trail_event;
-pub mod transcript;
-pub mod verify;
+pub mod observe;
 pub mod worker;

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use bucketwarden::commands::replay;
 use bucketwarden::config::Config;
-use bucketwarden::replay;
 
 #[derive(Parser)]
 #[command(
@@ -313,17 +313,17 @@ fn run_worker(args: RunArgs) -> anyhow::Result<u8> {
             let addr: std::net::SocketAddr = args.metrics_addr.parse().with_context(|| {
                 format!("--metrics-addr {:?} is not HOST:PORT", args.metrics_addr)
             })?;
-            let listener = bucketwarden::metrics::bind(addr)
+            let listener = bucketwarden::observe::metrics::bind(addr)
                 .await
                 .with_context(|| format!("cannot serve metrics on {addr}"))?;
-            let handle = bucketwarden::metrics::install_recorder()
+            let handle = bucketwarden::observe::metrics::install_recorder()
                 .context("cannot install the metrics recorder")?;
             Some((addr, listener, handle))
         };
         let clients = bucketwarden::aws::Clients::from_env().await?;
         let worker = bucketwarden::worker::Worker::new(config, settings, clients).await?;
         if let Some((addr, listener, handle)) = metrics {
-            tokio::spawn(bucketwarden::metrics::serve(listener, handle, worker.health()));
+            tokio::spawn(bucketwarden::observe::metrics::serve(listener, handle, worker.health()));
             tracing::info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz");
         }
         cancel_on_signal(worker.shutdown_token());
@@ -337,7 +337,8 @@ fn run_init(args: InitArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async move {
         let clients = bucketwarden::aws::Clients::from_env().await?;
         let ttl = std::time::Duration::from_millis(config.dedup.window_ms() as u64);
-        let report = bucketwarden::init::init(&clients, &config.names, args.shards, ttl).await?;
+        let report =
+            bucketwarden::commands::init::init(&clients, &config.names, args.shards, ttl).await?;
         for line in report {
             println!("{line}");
         }
@@ -387,7 +388,7 @@ fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
 fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
     init_tracing("text");
     let config = load_config(args.config.as_ref())?;
-    let opts = bucketwarden::scan::Options {
+    let opts = bucketwarden::commands::scan::Options {
         concurrency: args.concurrency as usize,
         region: args.bucket_region,
         account: args.account_id,
@@ -403,13 +404,14 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
         let mut lines = Vec::new();
         let mut last_draw = std::time::Instant::now();
         let mut out = std::io::stdout().lock();
-        let summary = bucketwarden::scan::scan(
+        let summary = bucketwarden::commands::scan::scan(
             clients,
             config,
             opts,
             |done, total| {
                 if progress
-                    && (done == total || last_draw.elapsed() >= bucketwarden::scan::PROGRESS_EVERY)
+                    && (done == total
+                        || last_draw.elapsed() >= bucketwarden::commands::scan::PROGRESS_EVERY)
                 {
                     last_draw = std::time::Instant::now();
                     eprint!("\rscanning buckets: {done}/{total}");
@@ -428,7 +430,11 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
         )
         .await?;
         match format.as_str() {
-            "table" => write!(out, "{}", bucketwarden::scan::render_table(&lines))?,
+            "table" => write!(
+                out,
+                "{}",
+                bucketwarden::commands::scan::render_table(&lines)
+            )?,
             "json" => {
                 lines.sort_by(|a, b| a.bucket.cmp(&b.bucket));
                 let doc = serde_json::json!({"summary": summary, "buckets": lines});
@@ -437,9 +443,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
             _ => {}
         }
         out.flush()?;
-        eprint!("{}", bucketwarden::scan::render_summary(&summary));
+        eprint!("{}", bucketwarden::commands::scan::render_summary(&summary));
         if let Some(path) = &args.metrics_out {
-            std::fs::write(path, bucketwarden::metrics::render_scan(&summary))
+            std::fs::write(path, bucketwarden::observe::metrics::render_scan(&summary))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let open = summary.exposed - summary.exposed_exempt - summary.remediated;
@@ -467,8 +473,11 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
     drop(out);
     eprint!("{}", replay::render_summary(&summary));
     if let Some(path) = &args.metrics_out {
-        std::fs::write(path, bucketwarden::metrics::render_replay(&summary.stats))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(
+            path,
+            bucketwarden::observe::metrics::render_replay(&summary.stats),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(summary.exit_code() as u8)
 }

@@ -250,7 +250,7 @@ fn garbage_lines_of_1_and_10_mib_are_one_malformed_record_each() {
 
 #[test]
 fn a_record_over_the_size_limit_is_reported_not_buffered() {
-    let limit = bucketwarden::input::MAX_RECORD_BYTES;
+    let limit = bucketwarden::core::input::MAX_RECORD_BYTES;
     let bad = lines(&[huge_public_acl("too-big", "too-big", limit + 1)]);
     let input = sandwich(&bad);
     let run = replay(&input);

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bucketwarden::input::{self, Item};
-use bucketwarden::permissions::{worker_actions, INIT_ONLY, WORKER_CALLS};
-use bucketwarden::record::EventName;
+use bucketwarden::aws::permissions::{worker_actions, INIT_ONLY, WORKER_CALLS};
+use bucketwarden::core::input::{self, Item};
+use bucketwarden::core::record::EventName;
 use serde_json::{json, Value};
 use support::*;
 
@@ -117,15 +117,19 @@ fn the_worker_role_grants_exactly_the_calls_the_code_makes() {
     let extra: Vec<_> = granted.difference(&needed).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "worker role vs src/permissions.rs: missing {missing:?}, extra {extra:?}"
+        "worker role vs src/aws/permissions.rs: missing {missing:?}, extra {extra:?}"
     );
 }
 
 /// The SDK operations (fluent method names) of each AWS SDK crate the product uses, from the
 /// crates' own `src/operation/` directories.
 fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+    // Only the host's packages: `cargo build` downloads no other platform's crates, so on a fresh
+    // machine (empty cargo home) an unfiltered `--offline` metadata call fails on them.
+    let host = host_triple();
     let out = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .args(["--filter-platform", &host])
         .current_dir(root())
         .output()
         .unwrap();
@@ -162,6 +166,30 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
     ops
 }
 
+/// The host's target triple, from the rustc that cargo uses.
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .trim()
+        .to_owned()
+}
+
+/// Every `.rs` file under `dir`, depth first.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// `.name()` calls in the source that name an SDK operation.
 fn sdk_calls_in(file: &Path, all_ops: &BTreeSet<String>) -> BTreeSet<String> {
     let text = std::fs::read_to_string(file).unwrap();
@@ -188,12 +216,21 @@ fn every_sdk_call_in_the_worker_is_listed_with_its_permission() {
     let ops = sdk_operations();
     let all: BTreeSet<String> = ops.values().flatten().cloned().collect();
     // The development tools and the operator-run scan are not part of a deployed worker.
-    let not_worker = ["dev_trail.rs", "init.rs", "scan.rs"];
+    let not_worker = [
+        "src/dev_trail/",
+        "src/commands/init.rs",
+        "src/commands/scan.rs",
+    ];
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
     let mut found = BTreeSet::new();
-    for e in std::fs::read_dir(root().join("src")).unwrap() {
-        let path = e.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if path.extension().is_some_and(|x| x == "rs") && !not_worker.contains(&name.as_str()) {
+    for path in files {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if !not_worker.iter().any(|n| rel.starts_with(n)) {
             found.extend(sdk_calls_in(&path, &all));
         }
     }
@@ -204,7 +241,7 @@ fn every_sdk_call_in_the_worker_is_listed_with_its_permission() {
     for op in &found {
         assert!(
             listed.contains(op) || INIT_ONLY.contains(&op.as_str()),
-            "the source calls {op} but src/permissions.rs does not list it (the deployed role would deny it)"
+            "the source calls {op} but src/aws/permissions.rs does not list it (the deployed role would deny it)"
         );
     }
     for c in &WORKER_CALLS {

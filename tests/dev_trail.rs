@@ -16,9 +16,9 @@ use aws_sdk_s3::types::{
     IndexDocument, ObjectCannedAcl, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     Permission, PublicAccessBlockConfiguration, Tag, Tagging, Type, WebsiteConfiguration,
 };
-use bucketwarden::change::Change;
+use bucketwarden::core::change::Change;
+use bucketwarden::core::record::{classify, Classified};
 use bucketwarden::dev_trail::{DevTrail, Options};
-use bucketwarden::record::{classify, Classified};
 use serde_json::Value;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -504,7 +504,7 @@ async fn each_watched_call_through_dev_trail_is_one_cloudtrail_shaped_event() {
         assert_eq!(e["source"], "aws.s3");
         assert_eq!(d["eventSource"], "s3.amazonaws.com");
         assert!(ids.insert(d["eventID"].as_str().unwrap().to_owned()));
-        assert!(bucketwarden::time::parse_millis(d["eventTime"].as_str().unwrap()).is_some());
+        assert!(bucketwarden::core::time::parse_millis(d["eventTime"].as_str().unwrap()).is_some());
         assert_eq!(d["sourceIPAddress"], "127.0.0.1");
         assert_eq!(d["userIdentity"]["accessKeyId"], ACCESS_KEY);
         assert!(!d["userAgent"].as_str().unwrap().is_empty(), "{d}");
@@ -571,7 +571,7 @@ async fn each_watched_call_through_dev_trail_is_one_cloudtrail_shaped_event() {
     );
     assert!(matches!(
         change_of(&events[18]),
-        Some(Change::AccountBlock(c)) if c == bucketwarden::exposure::BlockConfig::ALL_ON
+        Some(Change::AccountBlock(c)) if c == bucketwarden::core::exposure::BlockConfig::ALL_ON
     ));
     assert!(
         matches!(change_of(&events[21]), Some(Change::AccessPointPolicy { policy, .. }) if policy.is_public())

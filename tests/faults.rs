@@ -11,10 +11,10 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use bucketwarden::aws::state_store::StateStore;
 use bucketwarden::config::Config;
-use bucketwarden::decision::Action;
-use bucketwarden::pipeline::{Pipeline, Processed};
-use bucketwarden::store::StateStore;
+use bucketwarden::core::decision::Action;
+use bucketwarden::core::pipeline::{Pipeline, Processed};
 use serde_json::Value;
 use support::fault_proxy::{Fault, FaultProxy, Rates, When};
 use support::*;
@@ -175,8 +175,8 @@ async fn assert_state_matches_replay(f: &Fleet, events: &[Value], workers: &[&Wo
             differences.push(format!("{bucket}: public grants differ"));
         }
         let no_account_block = Default::default();
-        let l = bucketwarden::fold::exposure_of(&live, no_account_block);
-        let r = bucketwarden::fold::exposure_of(&replayed, no_account_block);
+        let l = bucketwarden::core::fold::exposure_of(&live, no_account_block);
+        let r = bucketwarden::core::fold::exposure_of(&replayed, no_account_block);
         if l.public {
             differences.push(format!("{bucket}: persisted state still public: {l:?}"));
         } else if l.public != r.public {
@@ -361,8 +361,8 @@ async fn dynamodb_without_retries(endpoint: &str) -> aws_sdk_dynamodb::Client {
 /// counter) failed its condition and the worker gave up a lease nobody else had taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_write_that_landed_but_reported_an_error_is_not_a_lost_lease() {
-    use bucketwarden::lease::{Checkpoint, Lease};
-    use bucketwarden::lease_table::LeaseTable;
+    use bucketwarden::aws::lease_table::LeaseTable;
+    use bucketwarden::worker::lease::{Checkpoint, Lease};
     let f = Fleet::new("landed", 1, "").await;
     let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0004, Duration::from_secs(1)).await;
     let mine = LeaseTable::new(
@@ -646,7 +646,7 @@ async fn put_at(f: &Fleet, hash_key: u128, event: &Value) {
 /// goes to the other shard, and the split shard's records are all those put before its split.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_and_merge_under_load_and_network_faults_lose_nothing_and_act_once() {
-    use bucketwarden::lease::Checkpoint;
+    use bucketwarden::worker::lease::Checkpoint;
     let f = Fleet::new("splitfault", 2, "").await;
     let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0005, Duration::from_secs(3)).await;
     let env = worker_env(&proxy.endpoint);

@@ -2,12 +2,12 @@
 //! the state carried over through its serialised snapshot) equals one pass, and adding a
 //! protection never makes anything public.
 
-use bucketwarden::acl::Acl;
-use bucketwarden::change::Change;
-use bucketwarden::exposure::{BlockConfig, Ownership};
-use bucketwarden::fold::{Fold, Note, Outcome, Transition};
-use bucketwarden::policy;
-use bucketwarden::record::{EventName, S3Event};
+use bucketwarden::core::acl::Acl;
+use bucketwarden::core::change::Change;
+use bucketwarden::core::exposure::{BlockConfig, Ownership};
+use bucketwarden::core::fold::{Fold, Note, Outcome, Transition};
+use bucketwarden::core::policy;
+use bucketwarden::core::record::{EventName, S3Event};
 use proptest::prelude::*;
 
 const BUCKETS: [&str; 3] = ["alpha", "bravo", "charlie"];
@@ -172,7 +172,7 @@ fn events(gens: &[Gen]) -> Vec<S3Event> {
             };
             S3Event {
                 event_id: Some(format!("id-{}", g.id)),
-                event_time: bucketwarden::time::format_millis(t),
+                event_time: bucketwarden::core::time::format_millis(t),
                 time_ms: t,
                 event_name: g.name,
                 account: account.to_owned(),
@@ -248,7 +248,7 @@ proptest! {
         let account_level = name.is_account_level();
         evs.push(S3Event {
             event_id: Some("protect".into()),
-            event_time: bucketwarden::time::format_millis(t),
+            event_time: bucketwarden::core::time::format_millis(t),
             time_ms: t,
             event_name: name,
             account: ACCOUNTS[b % ACCOUNTS.len()].to_owned(),

@@ -12,7 +12,7 @@ use support::*;
 const LONG: Duration = Duration::from_secs(60);
 
 fn ts(base: i64, offset_s: i64) -> String {
-    bucketwarden::time::format_millis(base + offset_s * 1000)
+    bucketwarden::core::time::format_millis(base + offset_s * 1000)
 }
 
 fn base_ms() -> i64 {
@@ -617,7 +617,7 @@ async fn split_and_merge_mid_stream_keep_per_bucket_order_and_lose_nothing() {
         f.leases()
             .await
             .iter()
-            .filter(|l| l.checkpoint == bucketwarden::lease::Checkpoint::ShardEnd)
+            .filter(|l| l.checkpoint == bucketwarden::worker::lease::Checkpoint::ShardEnd)
             .count()
             >= 3
     })

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bucketwarden::metrics::{ALL, UNPANELLED};
+use bucketwarden::observe::metrics::{ALL, UNPANELLED};
 use serde_json::{json, Value};
 use support::*;
 
@@ -121,12 +121,12 @@ fn every_metric_is_defined_once_and_shown_somewhere() {
     let defined: BTreeSet<&str> = ALL
         .iter()
         .copied()
-        .chain([bucketwarden::metrics::BUILD_INFO])
+        .chain([bucketwarden::observe::metrics::BUILD_INFO])
         .collect();
     for name in &used {
         assert!(
             defined.contains(name.as_str()),
-            "the dashboard or a rule uses {name}, which src/metrics.rs does not define (a dead panel)"
+            "the dashboard or a rule uses {name}, which src/observe/metrics.rs does not define (a dead panel)"
         );
     }
     for name in &defined {
@@ -304,7 +304,7 @@ async fn a_real_prometheus_evaluates_every_dashboard_and_rule_expression() {
     .await;
 
     let t = jiff::Timestamp::now().as_millisecond() - 30_000;
-    let ts = |s: i64| bucketwarden::time::format_millis(t + s * 1000);
+    let ts = |s: i64| bucketwarden::core::time::format_millis(t + s * 1000);
     let b = f.bucket("observed");
     f.make_public_bucket(&b).await;
     f.put_event(&b, &put_bucket_acl_public(&b, "ev-observed", &ts(0)))

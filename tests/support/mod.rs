@@ -206,9 +206,14 @@ impl Fleet {
             },
         };
         let clients = clients().await;
-        bucketwarden::init::init(&clients, &names, shards, Duration::from_secs(7 * 86400))
-            .await
-            .expect("init");
+        bucketwarden::commands::init::init(
+            &clients,
+            &names,
+            shards,
+            Duration::from_secs(7 * 86400),
+        )
+        .await
+        .expect("init");
         let dir = tempfile::Builder::new()
             .prefix(&format!("bucketwarden-{prefix}-"))
             .tempdir()
@@ -235,9 +240,10 @@ impl Fleet {
         }
         let queue_url = create.send().await.unwrap().queue_url().unwrap().to_owned();
         let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}");
-        let topic_arn = bucketwarden::incident::Alerter::ensure_topic(&clients, &names.alert_topic)
-            .await
-            .unwrap();
+        let topic_arn =
+            bucketwarden::aws::incident::Alerter::ensure_topic(&clients, &names.alert_topic)
+                .await
+                .unwrap();
         clients
             .sns
             .subscribe()
@@ -325,8 +331,8 @@ impl Fleet {
         self.scan(&self.names.incident_table).await
     }
 
-    pub async fn leases(&self) -> Vec<bucketwarden::lease::Lease> {
-        bucketwarden::lease_table::LeaseTable::new(
+    pub async fn leases(&self) -> Vec<bucketwarden::worker::lease::Lease> {
+        bucketwarden::aws::lease_table::LeaseTable::new(
             self.clients.dynamodb.clone(),
             &self.names.lease_table,
         )
@@ -667,7 +673,7 @@ pub struct LeaseWatch {
 
 impl LeaseWatch {
     pub fn start(f: &Fleet) -> LeaseWatch {
-        let table = bucketwarden::lease_table::LeaseTable::new(
+        let table = bucketwarden::aws::lease_table::LeaseTable::new(
             f.clients.dynamodb.clone(),
             &f.names.lease_table,
         );

@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use crate::acl::{Acl, AclError};
-use crate::exposure::{BlockConfig, ExposureError, Ownership};
-use crate::policy::{self, PolicyFindings};
-use crate::record::EventName;
+use crate::core::acl::{Acl, AclError};
+use crate::core::exposure::{BlockConfig, ExposureError, Ownership};
+use crate::core::policy::{self, PolicyFindings};
+use crate::core::record::EventName;
 
 /// What one successful call changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +131,7 @@ pub fn bucket_optional(name: EventName) -> bool {
 }
 
 pub fn carries_acl(params: &Value) -> bool {
-    use crate::acl::{CANNED_HEADER, GRANT_HEADERS};
+    use crate::core::acl::{CANNED_HEADER, GRANT_HEADERS};
     params.as_object().is_some_and(|o| {
         o.contains_key(CANNED_HEADER)
             || o.contains_key("AccessControlPolicy")

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_s3::types::{ObjectCannedAcl, PublicAccessBlockConfiguration, Tag, Tagging};
 
+use crate::aws::backoff::Backoff;
+use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::backoff::Backoff;
 
 pub const REMEDIATED_TAG: &str = "bucketwarden:remediated";
 

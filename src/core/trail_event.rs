@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::record::EventName;
+use crate::core::record::EventName;
 
 /// The parts of an HTTP request this module needs; header names are lower case.
 #[derive(Debug, Clone, Default)]
@@ -290,8 +290,8 @@ const OTHER_COPIED_HEADERS: [&str; 3] = [
 ];
 
 fn copied_headers() -> impl Iterator<Item = &'static str> {
-    std::iter::once(crate::acl::CANNED_HEADER)
-        .chain(crate::acl::GRANT_HEADERS.iter().map(|(h, _)| *h))
+    std::iter::once(crate::core::acl::CANNED_HEADER)
+        .chain(crate::core::acl::GRANT_HEADERS.iter().map(|(h, _)| *h))
         .chain(OTHER_COPIED_HEADERS)
 }
 
@@ -622,9 +622,9 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::Change;
-    use crate::exposure::{BlockConfig, Ownership};
-    use crate::record::{classify as classify_record, Classified, S3Event};
+    use crate::core::change::Change;
+    use crate::core::exposure::{BlockConfig, Ownership};
+    use crate::core::record::{classify as classify_record, Classified, S3Event};
 
     fn suffixes() -> Vec<String> {
         vec!["localhost".into()]
@@ -1107,7 +1107,7 @@ mod tests {
         let bytes = serde_json::to_vec(&ev).unwrap();
         assert_eq!(
             classify_record(&bytes),
-            Classified::Skipped(crate::record::Skip::Unwatched)
+            Classified::Skipped(crate::core::record::Skip::Unwatched)
         );
     }
 

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::decision::{Action, PatternError};
-use crate::fold::{Note, Transition};
-use crate::input::{self, InputError, Item};
-use crate::pipeline::{Pipeline, Processed, Stats};
-use crate::record::Skip;
+use crate::core::decision::{Action, PatternError};
+use crate::core::fold::{Note, Transition};
+use crate::core::input::{self, InputError, Item};
+use crate::core::pipeline::{Pipeline, Processed, Stats};
+use crate::core::record::Skip;
 
 /// How many malformed records are reported one by one before only counting them.
 pub const MAX_REPORTED: usize = 50;

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use aws_sdk_kinesis::types::StreamStatus;
 
+use crate::aws::dedup_table::DedupTable;
+use crate::aws::error::{from_sdk, AwsError};
+use crate::aws::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::aws::lease_table::LeaseTable;
+use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError};
 use crate::config::Names;
-use crate::dedup::DedupTable;
-use crate::incident::{Alerter, DeadLetters, IncidentTable};
-use crate::lease_table::LeaseTable;
-use crate::store::StateStore;
 
 /// One line per resource: what it is and whether it was created or already there.
 pub async fn init(

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::lease::{Checkpoint, Lease};
+use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::worker::lease::{Checkpoint, Lease};
 
 const KEY: &str = "leaseKey";
 /// Rows that are not shards (the reconciler's leader lease) start with this; `list` skips them.

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::lease::Checkpoint;
+use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::worker::lease::Checkpoint;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 pub const MIN_GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);

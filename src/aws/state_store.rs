@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::fold::{AccountState, BucketState};
+use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::core::fold::{AccountState, BucketState};
 
 pub const ACCOUNT_INDEX: &str = "account-index";
 

@@ -7,8 +7,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::change::{self, Change};
-use crate::time;
+use crate::core::change::{self, Change};
+use crate::core::time;
 
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -494,7 +494,7 @@ mod tests {
     #[test]
     fn a_future_event_time_is_capped_but_still_reported_as_written() {
         let mut ev = event_at("2099-01-01T00:00:00Z");
-        let latest = crate::time::parse_millis("2026-11-23T10:01:00Z").unwrap();
+        let latest = crate::core::time::parse_millis("2026-11-23T10:01:00Z").unwrap();
         assert!(ev.cap_time(latest));
         assert_eq!(ev.time_ms, latest);
         assert_eq!(ev.event_time, "2099-01-01T00:00:00Z");

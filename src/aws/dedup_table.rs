@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::aws::error::{from_sdk, AwsError, Kind};
 
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 

@@ -4,12 +4,12 @@
 
 use aws_sdk_s3::types::{Grant, Type as GranteeType};
 
-use crate::acl::Acl;
+use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::exposure::{BlockConfig, BlockFlags, Exposure, Ownership};
-use crate::fold::{self, BlockState, BucketState, Stamped};
-use crate::policy::{self, PolicyFindings};
+use crate::core::acl::Acl;
+use crate::core::exposure::{BlockConfig, BlockFlags, Exposure, Ownership};
+use crate::core::fold::{self, BlockState, BucketState, Stamped};
+use crate::core::policy::{self, PolicyFindings};
 
 /// What S3 says now.
 #[derive(Debug, Clone)]

@@ -8,17 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::warn;
 
+use crate::aws::error::AwsError;
+use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::s3_fix::S3Remediator;
+use crate::aws::s3_read;
+use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
-use crate::aws_error::AwsError;
-use crate::decision::Decider;
-use crate::exposure::{BlockConfig, BlockFlags};
-use crate::fold::{self, BucketState, Stamped};
-use crate::found;
-use crate::incident::{Alerter, IncidentTable};
-use crate::metrics as m;
-use crate::remediate::S3Remediator;
-use crate::store::StateStore;
-use crate::verify;
+use crate::commands::found;
+use crate::core::decision::Decider;
+use crate::core::exposure::{BlockConfig, BlockFlags};
+use crate::core::fold::{self, BucketState, Stamped};
+use crate::observe::metrics as m;
 
 /// The leader lease's row in the lease table (not a shard; `LeaseTable::list` skips it).
 pub const LEADER_KEY: &str = "bucketwarden:reconciler";
@@ -66,7 +66,7 @@ enum Outcome {
 /// Runs one pass at `now_ms` (wall clock, the stamp of what is read).
 pub async fn pass(ctx: &Ctx<'_>, now_ms: i64) -> Result<PassReport, AwsError> {
     use futures_util::stream::{self, StreamExt};
-    let buckets = verify::list_buckets(ctx.clients).await?;
+    let buckets = s3_read::list_buckets(ctx.clients).await?;
     let mut report = PassReport {
         buckets: buckets.len(),
         ..PassReport::default()
@@ -118,8 +118,8 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         return Outcome::Fresh;
     }
     let (live, tags) = tokio::join!(
-        verify::read_bucket(ctx.clients, bucket, ctx.account, now_ms),
-        verify::bucket_tags(ctx.clients, bucket)
+        s3_read::read_bucket(ctx.clients, bucket, ctx.account, now_ms),
+        s3_read::bucket_tags(ctx.clients, bucket)
     );
     let (live, tags) = match (live, tags) {
         (Ok(l), Ok(t)) => (l, t),

@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::backoff::Backoff;
-use crate::trail_event::{self, CallContext, RequestHead, WatchedCall};
+use crate::aws::backoff::Backoff;
+use crate::core::trail_event::{self, CallContext, RequestHead, WatchedCall};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -428,7 +428,7 @@ async fn queue_event(
     let now = jiff::Timestamp::now().as_millisecond();
     let ctx = CallContext {
         event_id: uuid::Uuid::new_v4().to_string(),
-        event_time: crate::time::format_millis(now),
+        event_time: crate::core::time::format_millis(now),
         request_id,
         source_ip: remote.ip().to_string(),
         default_account: shared.opts.account_id.clone(),

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::acl::Acl;
-use crate::policy::PolicyFindings;
+use crate::core::acl::Acl;
+use crate::core::policy::PolicyFindings;
 
 /// A complete PublicAccessBlock configuration as a Put call sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{AppName, BehaviorVersion, SdkConfig};
 
-use crate::faults::{FaultInjector, FaultSpecError};
+use crate::aws::faults::{FaultInjector, FaultSpecError};
 
 /// Every client a worker needs.
 #[derive(Clone, Debug)]
@@ -108,13 +108,13 @@ impl Clients {
     }
 
     /// The account the credentials belong to (STS GetCallerIdentity, which needs no permission).
-    pub async fn caller_account(&self) -> Result<String, crate::aws_error::AwsError> {
+    pub async fn caller_account(&self) -> Result<String, crate::aws::error::AwsError> {
         let r = self
             .sts
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| crate::aws_error::from_sdk("sts", "GetCallerIdentity", e))?;
+            .map_err(|e| crate::aws::error::from_sdk("sts", "GetCallerIdentity", e))?;
         Ok(r.account().unwrap_or_default().to_owned())
     }
 
@@ -124,7 +124,7 @@ impl Clients {
         if faults.is_some() {
             tracing::warn!(
                 "fault injection is ON ({}): for tests and drills only",
-                crate::faults::ENV
+                crate::aws::faults::ENV
             );
         }
         Ok(Clients::with_faults(&load_config().await, faults))

@@ -7,13 +7,13 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use crate::acl::Acl;
-use crate::change::Change;
-use crate::exposure::{
+use crate::core::acl::Acl;
+use crate::core::change::Change;
+use crate::core::exposure::{
     self, AccessPointView, BlockConfig, BlockFlags, BucketView, Exposure, Ownership,
 };
-use crate::policy::PolicyFindings;
-use crate::record::S3Event;
+use crate::core::policy::PolicyFindings;
+use crate::core::record::S3Event;
 
 /// A component's value and the `eventTime` (ms) of the change that set it, so that an older event
 /// arriving later does not overwrite it.
@@ -1061,12 +1061,12 @@ fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::EventName;
+    use crate::core::record::EventName;
 
     fn ev(id: &str, t: i64, name: EventName, key: Option<&str>, change: Change) -> S3Event {
         S3Event {
             event_id: Some(id.to_owned()),
-            event_time: crate::time::format_millis(t),
+            event_time: crate::core::time::format_millis(t),
             time_ms: t,
             event_name: name,
             account: "111122223333".into(),

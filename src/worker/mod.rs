@@ -4,6 +4,8 @@
 //! state and only then checkpoints. Owns orchestration and ordering; every judgement is the pure
 //! core's, every AWS call goes through the edge modules.
 
+pub mod lease;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,26 +14,26 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
+use crate::aws::backoff::Backoff;
+use crate::aws::dedup_table::{Claim, DedupTable};
+use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::incident::{AlertClaim, Alerter, DeadLetters, Incident, IncidentTable};
+use crate::aws::kinesis::{KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
+use crate::aws::lease_table::LeaseTable;
+use crate::aws::s3_fix::{Remediator, S3Remediator};
+use crate::aws::s3_read;
+use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError, Kind};
-use crate::backoff::Backoff;
+use crate::commands::reconcile;
 use crate::config::Config;
-use crate::decision::Action;
-use crate::dedup::{Claim, DedupTable};
-use crate::fold::{Note, Transition};
-use crate::incident::{AlertClaim, Alerter, DeadLetters, Incident, IncidentTable};
-use crate::input::{self, Item};
-use crate::kinesis_source::{KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
-use crate::lease::{self, Checkpoint, ExpiryTracker, Lease};
-use crate::lease_table::LeaseTable;
-use crate::metrics as m;
-use crate::pipeline::Pipeline;
-use crate::reconcile;
-use crate::record::{Classified, S3Event, Skip};
-use crate::remediate::{Remediator, S3Remediator};
-use crate::store::StateStore;
-use crate::transcript::{ExposureLabel, Line};
-use crate::verify;
+use crate::core::decision::Action;
+use crate::core::fold::{Note, Transition};
+use crate::core::input::{self, Item};
+use crate::core::pipeline::Pipeline;
+use crate::core::record::{Classified, S3Event, Skip};
+use crate::core::transcript::{ExposureLabel, Line};
+use crate::observe::metrics as m;
+use lease::{Checkpoint, ExpiryTracker, Lease};
 
 /// Runtime settings of one worker (config file plus flags).
 #[derive(Debug, Clone)]
@@ -110,7 +112,7 @@ struct Inner {
     shard_ends: Mutex<HashMap<String, String>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
-    health: Arc<crate::health::Health>,
+    health: Arc<crate::observe::health::Health>,
     reconcile: ReconcileState,
 }
 
@@ -118,7 +120,7 @@ struct Inner {
 struct ReconcileState {
     every: Option<Duration>,
     concurrency: usize,
-    decider: crate::decision::Decider,
+    decider: crate::core::decision::Decider,
     leader: tokio::sync::Mutex<Option<Lease>>,
     last_renewed: Mutex<Option<Instant>>,
     still_leader: std::sync::atomic::AtomicBool,
@@ -132,7 +134,7 @@ pub enum WorkerError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
-    Pattern(#[from] crate::decision::PatternError),
+    Pattern(#[from] crate::core::decision::PatternError),
 }
 
 impl WorkerError {
@@ -205,12 +207,12 @@ impl Worker {
             shard_ends: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            health: Arc::new(crate::health::Health::new(settings.failover)),
+            health: Arc::new(crate::observe::health::Health::new(settings.failover)),
             reconcile: ReconcileState {
                 every: (config.reconcile.interval_ms > 0)
                     .then(|| Duration::from_millis(config.reconcile.interval_ms)),
                 concurrency: config.reconcile.concurrency.max(1),
-                decider: crate::decision::Decider::new(
+                decider: crate::core::decision::Decider::new(
                     &config.exemptions,
                     config.remediation.mode == crate::config::Mode::DryRun,
                 )?,
@@ -240,7 +242,7 @@ impl Worker {
     }
 
     /// What `/readyz` reports for this worker.
-    pub fn health(&self) -> Arc<crate::health::Health> {
+    pub fn health(&self) -> Arc<crate::observe::health::Health> {
         self.inner.health.clone()
     }
 
@@ -1168,11 +1170,11 @@ async fn process_batch(
         }
         // A record is normally one EventBridge event, classified whole; JSON Lines, arrays or
         // anything broken are split first, so each part is judged (and reported) on its own.
-        let single = crate::record::classify_single(&rec.data);
+        let single = crate::core::record::classify_single(&rec.data);
         let mut parts: Vec<Result<Classified, String>> = Vec::new();
         if single.is_none() {
             input::split_records(&rec.data, |item| match item {
-                Item::Record { bytes, .. } => parts.push(Ok(crate::record::classify(bytes))),
+                Item::Record { bytes, .. } => parts.push(Ok(crate::core::record::classify(bytes))),
                 Item::Malformed { pos, reason } => parts.push(Err(format!("{pos}: {reason}"))),
             });
         }
@@ -1437,7 +1439,11 @@ async fn ensure_loaded(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Res
     Ok(())
 }
 
-fn install_bucket(inner: &Inner, name: &str, v: crate::store::Versioned<crate::fold::BucketState>) {
+fn install_bucket(
+    inner: &Inner,
+    name: &str,
+    v: crate::aws::state_store::Versioned<crate::core::fold::BucketState>,
+) {
     set_version(inner, format!("bucket#{name}"), v.version);
     let mut p = inner.pipeline.lock().expect("pipeline lock");
     let fold = p.fold_mut();
@@ -1571,7 +1577,7 @@ async fn act(
         return Ok(());
     };
     let key = line.key.as_deref();
-    if ev.event_name == crate::record::EventName::DeleteBucket {
+    if ev.event_name == crate::core::record::EventName::DeleteBucket {
         return Ok(());
     }
     if is_self(inner, ev) {
@@ -1589,13 +1595,13 @@ async fn act(
             inner.incidents.outcome_of(&incident_id)
         }),
         retried("verify bucket", || {
-            verify::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
+            s3_read::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
         }),
         confirm_lease(inner, shard)
     );
     held?;
     if let Some((outcome, alerted)) = prior? {
-        if outcome != crate::incident::PENDING {
+        if outcome != crate::aws::incident::PENDING {
             // An earlier attempt finished this incident; this fold may not have seen it (the
             // lease moved, or that attempt's batch failed before its state was written), so
             // take what it did and what S3 shows now into the state this batch persists.
@@ -1643,7 +1649,7 @@ async fn act(
     }
     let exposure = match key {
         Some(k) => match retried("verify object", || {
-            verify::read_object(&inner.clients, &live, bucket, k)
+            s3_read::read_object(&inner.clients, &live, bucket, k)
         })
         .await
         {
@@ -1802,7 +1808,7 @@ fn incident_for(
             live_reasons
         },
         action: action.as_str().to_owned(),
-        outcome: crate::incident::PENDING.into(),
+        outcome: crate::aws::incident::PENDING.into(),
         remediation: None,
         error: None,
         event_time: ev.event_time.clone(),

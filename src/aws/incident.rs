@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError, Kind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::{Config, Mode};
-use crate::decision::{Action, Decider, PatternError};
-use crate::fold::{Fold, Note, Transition};
-use crate::record::{self, Classified, EventName, S3Event, Skip};
-use crate::transcript::Line;
+use crate::core::decision::{Action, Decider, PatternError};
+use crate::core::fold::{Fold, Note, Transition};
+use crate::core::record::{self, Classified, EventName, S3Event, Skip};
+use crate::core::transcript::Line;
 
 /// Counters over everything the pipeline saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,7 +144,11 @@ impl Pipeline {
         self.lines_for(event, outcomes)
     }
 
-    fn lines_for(&mut self, event: &S3Event, outcomes: Vec<crate::fold::Outcome>) -> Vec<Line> {
+    fn lines_for(
+        &mut self,
+        event: &S3Event,
+        outcomes: Vec<crate::core::fold::Outcome>,
+    ) -> Vec<Line> {
         let mut lines = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             let tags = outcome

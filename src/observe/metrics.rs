@@ -14,7 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::health::Health;
+use crate::observe::health::Health;
 
 /// Kinesis records received (one record may carry several events).
 pub const RECORDS_RECEIVED: &str = "bucketwarden_records_received_total";
@@ -183,9 +183,9 @@ pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheu
 /// Exports every counter of a bounded label set at 0 from the start: Prometheus's `increase()`
 /// ignores a series' first sample, so a counter born at 1 would hide the first remediation.
 fn register_zeros() {
-    use crate::decision::Action;
-    use crate::fold::Transition;
-    use crate::record::{EventName, Skip};
+    use crate::core::decision::Action;
+    use crate::core::fold::Transition;
+    use crate::core::record::{EventName, Skip};
     let zero = |c: metrics::Counter| c.increment(0);
     for name in [
         RECORDS_RECEIVED,
@@ -415,7 +415,7 @@ fn describe() {
 
 /// The replay's counters in Prometheus text format, under the live metric names, so a replay
 /// can be compared with a live run (`replay --metrics-out`).
-pub fn render_replay(stats: &crate::pipeline::Stats) -> String {
+pub fn render_replay(stats: &crate::core::pipeline::Stats) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let mut family = |name: &str, help: &str, samples: Vec<(String, u64)>| {
@@ -487,7 +487,7 @@ pub fn render_replay(stats: &crate::pipeline::Stats) -> String {
 }
 
 /// A scan's counters in Prometheus text format (`scan --metrics-out`).
-pub fn render_scan(s: &crate::scan::Summary) -> String {
+pub fn render_scan(s: &crate::commands::scan::Summary) -> String {
     format!(
         "# HELP {b} Buckets read by the scan\n# TYPE {b} counter\n{b} {}\n\
 # HELP {e} Exposed buckets found, by exemption\n# TYPE {e} counter\n{e}{{exempt=\"false\"}} {}\n{e}{{exempt=\"true\"}} {}\n\

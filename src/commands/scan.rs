@@ -10,18 +10,18 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::s3_fix::S3Remediator;
+use crate::aws::s3_read;
+use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
-use crate::aws_error::{from_sdk, AwsError, Kind};
+use crate::commands::found;
 use crate::config::{Config, Mode};
-use crate::decision::Decider;
-use crate::fold::Stamped;
-use crate::found;
-use crate::incident::{Alerter, IncidentTable};
-use crate::remediate::S3Remediator;
-use crate::store::StateStore;
-use crate::verify;
+use crate::core::decision::Decider;
+use crate::core::fold::Stamped;
 
-/// Reads per bucket issued together by `verify::read_bucket`, plus the tag read.
+/// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
 pub const REQUESTS_PER_BUCKET: usize = 7;
 
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ pub enum ScanError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
-    Pattern(#[from] crate::decision::PatternError),
+    Pattern(#[from] crate::core::decision::PatternError),
 }
 
 impl ScanError {
@@ -152,7 +152,7 @@ pub async fn scan(
         in_flight: AtomicUsize::new(0),
         max_in_flight: AtomicUsize::new(0),
     });
-    let buckets = verify::list_buckets(&clients).await?;
+    let buckets = s3_read::list_buckets(&clients).await?;
     let total = buckets.len();
     progress(0, total);
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
@@ -253,8 +253,8 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     let (live, tags) = {
         let _counted = InFlight::enter(s);
         tokio::join!(
-            verify::read_bucket(&s.clients, &bucket, &s.account, at),
-            verify::bucket_tags(&s.clients, &bucket)
+            s3_read::read_bucket(&s.clients, &bucket, &s.account, at),
+            s3_read::bucket_tags(&s.clients, &bucket)
         )
     };
     let (mut live, tags) = match (live, tags) {

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::Action;
-use crate::fold::{Note, Outcome, Transition};
-use crate::record::S3Event;
+use crate::core::decision::Action;
+use crate::core::fold::{Note, Outcome, Transition};
+use crate::core::record::S3Event;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

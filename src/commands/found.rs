@@ -2,9 +2,9 @@
 //! the incident (pending, then final), the remediation, and the alert. Owns that sequence; it
 //! must not decide whether the bucket is exposed or exempt — callers pass that in.
 
-use crate::incident::{Alerter, Incident, IncidentTable};
-use crate::metrics as m;
-use crate::remediate::{Remediator, S3Remediator};
+use crate::aws::incident::{Alerter, Incident, IncidentTable};
+use crate::aws::s3_fix::{Remediator, S3Remediator};
+use crate::observe::metrics as m;
 
 /// The effects an exposure found by a read goes through.
 pub struct Effects<'a> {
@@ -71,7 +71,7 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         source_ip: None,
         reasons: f.reasons.to_vec(),
         action: if f.alert_only { "alert" } else { "remediate" }.into(),
-        outcome: crate::incident::PENDING.into(),
+        outcome: crate::aws::incident::PENDING.into(),
         remediation: None,
         error: None,
         event_time: f.now.to_owned(),

@@ -1,0 +1,18 @@
+//! Effects at the edge: every AWS call the product makes goes through a small type in this room.
+//! Owns clients, error classification and retries, and the tables, stream, topic and S3 reads and
+//! writes; must not decide anything — judgements come from `core`.
+
+pub mod backoff;
+pub mod clients;
+pub mod dedup_table;
+pub mod error;
+pub mod faults;
+pub mod incident;
+pub mod kinesis;
+pub mod lease_table;
+pub mod permissions;
+pub mod s3_fix;
+pub mod s3_read;
+pub mod state_store;
+
+pub use clients::{load_config, Clients};
