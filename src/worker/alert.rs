@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use tracing::warn;
 
-use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
@@ -21,51 +21,27 @@ pub(super) async fn publish(
     ev: &S3Event,
     bucket: &str,
 ) -> Result<(), AwsError> {
-    // Re-publishing an incident recorded before a crash: the record itself is the message.
-    let r = inner
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&inner.config.names.incident_table)
-        .key(
-            "incidentId",
-            aws_sdk_dynamodb::types::AttributeValue::S(incident_id.to_owned()),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
-    let get = |k: &str| {
-        r.item()
-            .and_then(|i| i.get(k))
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-    };
+    // Re-publishing an incident recorded before a crash: the record itself is the message; the
+    // event's own fields come from the event.
+    let row = inner
+        .incidents
+        .get(incident_id)
+        .await?
+        .unwrap_or_else(|| Incident {
+            source: "stream".into(),
+            ..Incident::default()
+        });
     let incident = Incident {
         incident_id: incident_id.to_owned(),
         event_id: ev.event_id.clone(),
         event_name: ev.event_name.as_str().to_owned(),
         bucket: bucket.to_owned(),
-        key: get("key"),
         account: ev.account.clone(),
         region: ev.region.clone(),
         actor_arn: ev.actor_arn.clone(),
         source_ip: ev.source_ip.clone(),
-        reasons: r
-            .item()
-            .and_then(|i| i.get("reasons"))
-            .and_then(|v| v.as_l().ok())
-            .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
-            .unwrap_or_default(),
-        action: get("action").unwrap_or_default(),
-        outcome: get("outcome").unwrap_or_default(),
-        remediation: get("remediation"),
-        error: get("error"),
         event_time: ev.event_time.clone(),
-        detected_at: get("detectedAt").unwrap_or_default(),
-        remediated_at: get("remediatedAt"),
-        worker: get("worker").unwrap_or_default(),
-        source: get("source").unwrap_or_else(|| "stream".into()),
+        ..row
     };
     publish_incident(inner, &incident).await
 }
