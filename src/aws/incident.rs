@@ -4,13 +4,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::table::{self, TableSpec};
 use crate::aws::Clients;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -163,39 +161,12 @@ impl IncidentTable {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .clients
-            .dynamodb
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("incidentId")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("incidentId")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let spec = TableSpec {
+            name: &self.table,
+            key: "incidentId",
+            index: None,
+        };
+        table::create_if_missing(&self.clients.dynamodb, spec).await
     }
 
     /// The incident recorded under this id, read consistently; `None` when there is none.
@@ -438,39 +409,12 @@ impl DeadLetters {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .clients
-            .dynamodb
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let spec = TableSpec {
+            name: &self.table,
+            key: "id",
+            index: None,
+        };
+        table::create_if_missing(&self.clients.dynamodb, spec).await
     }
 
     /// DynamoDB items are limited to 400 KB; keep the first 350 KB of a huge record and say so.
