@@ -16,6 +16,7 @@ use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
+use crate::clock::now_rfc3339;
 use crate::commands::found;
 use crate::config::{Config, Mode};
 use crate::core::decision::Decider;
@@ -97,12 +98,6 @@ struct Shared {
     remediator: S3Remediator,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Scans every bucket; `progress(done, total)` is called as buckets finish, `report` with each
@@ -234,7 +229,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
             }
         }
     }
-    let at = jiff::Timestamp::now().as_millisecond();
+    let at = crate::clock::now_ms();
     let (live, tags) = {
         let _counted = InFlight::enter(s);
         tokio::join!(

@@ -11,6 +11,7 @@ use crate::aws::incident::Incident;
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::Remediator;
 use crate::aws::s3_read;
+use crate::clock::now_rfc3339;
 use crate::core::decision::Action;
 use crate::core::fold::Transition;
 use crate::core::record::S3Event;
@@ -20,7 +21,7 @@ use crate::observe::metrics as m;
 use super::alert::{publish, publish_incident};
 use super::leases::confirm_lease;
 use super::retry::retried;
-use super::{now_rfc3339, Inner};
+use super::Inner;
 
 /// Only the identity counts, never the userAgent: any caller can put `app/bucketwarden` in its
 /// user agent, and trusting it would let anyone open a bucket unremediated. bucketwarden's own

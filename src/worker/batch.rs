@@ -11,6 +11,7 @@ use tracing::warn;
 use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::clock::now_rfc3339;
 use crate::core::input::{self, Item};
 use crate::core::record::{Classified, S3Event, Skip};
 use crate::observe::metrics as m;
@@ -20,7 +21,7 @@ use super::leases::{lease_lost, lose, Held};
 use super::retry::retried;
 use super::shard::checkpoint;
 use super::state::persist;
-use super::{now_rfc3339, Inner};
+use super::Inner;
 
 /// What one batch touched and claimed, written out before its checkpoint.
 #[derive(Default)]

@@ -10,6 +10,7 @@ use tracing::{debug, info};
 use crate::aws::dedup_table::Claim;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::clock::now_ms;
 use crate::core::decision::Action;
 use crate::core::fold::{Note, Transition};
 use crate::core::record::S3Event;
@@ -20,7 +21,7 @@ use super::act::act;
 use super::batch::BatchWork;
 use super::retry::{retried, timed};
 use super::state::ensure_loaded;
-use super::{now_ms, Inner};
+use super::Inner;
 
 pub(super) async fn handle_event(
     inner: &Arc<Inner>,

@@ -9,10 +9,11 @@ use tracing::{info, warn};
 
 use super::lease::{Checkpoint, ExpiryTracker, Lease};
 use crate::aws::error::AwsError;
+use crate::clock::now_ms;
 use crate::commands::reconcile;
 use crate::observe::metrics as m;
 
-use super::{now_ms, Inner};
+use super::Inner;
 
 /// The reconciler's leader lease and schedule (DESIGN: one worker at a time, KCL-style lease).
 pub(super) struct ReconcileState {

@@ -115,16 +115,6 @@ pub struct Worker {
     inner: Arc<Inner>,
 }
 
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 impl Worker {
     pub async fn new(
         config: Config,

@@ -12,11 +12,12 @@ use super::lease::{Checkpoint, Lease};
 use crate::aws::backoff::Backoff;
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::kinesis::{ShardReader, MIN_GET_RECORDS_INTERVAL};
+use crate::clock::now_ms;
 use crate::observe::metrics as m;
 
 use super::batch::process_batch;
 use super::leases::{fenced, forget_loaded, lease_write, lose, Held};
-use super::{now_ms, Inner};
+use super::Inner;
 
 pub(super) fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
     let key = lease.key.clone();
