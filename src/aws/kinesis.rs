@@ -113,14 +113,6 @@ impl ShardReader {
         }
     }
 
-    pub fn shard(&self) -> &str {
-        &self.shard
-    }
-
-    pub fn last_delivered(&self) -> Option<&str> {
-        self.last_delivered.as_deref()
-    }
-
     async fn fresh_iterator(&self) -> Result<Option<String>, AwsError> {
         let req = self
             .client

@@ -120,10 +120,6 @@ impl LeaseTable {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.table
-    }
-
     /// Creates the table (hash key `leaseKey`, on-demand) unless it exists.
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
