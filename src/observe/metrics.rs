@@ -1,4 +1,4 @@
-//! Every metric name in one place (DESIGN §8: `bucketwarden_<name>_<unit>[_total]`, bounded labels
+//! Every metric name in one place (docs/DESIGN.md §8: `bucketwarden_<name>_<unit>[_total]`, bounded labels
 //! only — never a bucket name or key), the Prometheus recorder, and the HTTP endpoints `/metrics`,
 //! `/healthz` and `/readyz`. Owns naming and exposition, not counting policy: callers record
 //! through the `metrics` macros with these names; readiness is judged by `health`.

@@ -1,4 +1,4 @@
-//! The live worker (`bucketwarden run`, DESIGN §6–§7): takes and renews shard leases, reads each
+//! The live worker (`bucketwarden run`, docs/DESIGN.md §6–§7): takes and renews shard leases, reads each
 //! held shard, claims events in the fleet's dedup table, folds them with the same pipeline as
 //! replay, verifies against live S3 before acting, remediates, records incidents, alerts, persists
 //! state and only then checkpoints. Owns orchestration and ordering; every judgement is the pure
@@ -116,7 +116,7 @@ struct Inner {
     reconcile: ReconcileState,
 }
 
-/// The reconciler's leader lease and schedule (DESIGN: one worker at a time, KCL-style lease).
+/// The reconciler's leader lease and schedule (docs/DESIGN.md §7: one worker at a time, KCL-style lease).
 struct ReconcileState {
     every: Option<Duration>,
     concurrency: usize,
@@ -329,7 +329,7 @@ impl Worker {
     }
 }
 
-/// Retries a throttled or transient call with jittered backoff (DESIGN §7), so one throttled call
+/// Retries a throttled or transient call with jittered backoff (docs/DESIGN.md §7), so one throttled call
 /// does not fail a whole batch or lease round; other errors return at once.
 async fn retried<T, F, Fut>(what: &'static str, f: F) -> Result<T, AwsError>
 where
