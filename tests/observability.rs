@@ -527,7 +527,7 @@ async fn every_dashboard_and_rule_series_exists_before_any_event() {
             .map(|a| a.iter().filter_map(|n| n.as_str()).collect::<Vec<_>>())
             .unwrap_or_default()
             .into_iter()
-            .flat_map(|n| metric_tokens(n))
+            .flat_map(metric_tokens)
             .collect()
     };
     let mut missing = wanted.clone();
