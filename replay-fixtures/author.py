@@ -2,7 +2,7 @@
 """Authoring tool for the golden replay scenarios.
 
 Each scenario is written here as realistic CloudTrail records plus the transcript lines expected
-for them, worked out by hand from DESIGN §4/§5 and docs/REASONS.md (never produced by running
+for them, worked out by hand from docs/DESIGN.md §4/§5 and docs/REASONS.md (never produced by running
 bucketwarden). Running this script (re)writes the static files the golden test reads:
 replay-fixtures/NN-name/{events.json|events.json.gz|events.jsonl, expected.transcript,
 config.toml, args, README.md}. Edit a scenario here, re-run, and review the diff.
@@ -342,7 +342,7 @@ A_POL = "assumed:RestrictPublicBuckets-off@account"
 b = "f01-data"
 r = [create_bucket(b, 0)]
 scenario("01-create-bucket-defaults",
-         "CreateBucket without headers gets the post-April-2023 defaults (DESIGN §3): every block flag on, "
+         "CreateBucket without headers gets the post-April-2023 defaults (docs/DESIGN.md §3): every block flag on, "
          "BucketOwnerEnforced, private ACL, no policy. Everything about the bucket is known, so nothing is assumed.",
          r, [L(r[0])])
 

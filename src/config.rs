@@ -70,7 +70,7 @@ impl Default for Names {
     }
 }
 
-/// Consumer fleet tuning (DESIGN §7). Durations in milliseconds.
+/// Consumer fleet tuning (docs/DESIGN.md §7). Durations in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Fleet {

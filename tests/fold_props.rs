@@ -1,4 +1,4 @@
-//! Property tests of the fold (DESIGN §5): duplicates change nothing, a replay split in two (with
+//! Property tests of the fold (docs/DESIGN.md §5): duplicates change nothing, a replay split in two (with
 //! the state carried over through its serialised snapshot) equals one pass, and adding a
 //! protection never makes anything public.
 

@@ -1,4 +1,4 @@
-//! Fleet-wide event dedup (DESIGN §6): a conditional put on the event id, with a TTL, before any
+//! Fleet-wide event dedup (docs/DESIGN.md §6): a conditional put on the event id, with a TTL, before any
 //! effect. A claim is `claimed` while its batch is in flight and `done` once the batch's effects
 //! and state are written; a claim left `claimed` by a worker that died is taken over when the same
 //! record is read again, so a crash never loses an event and an event is never acted on twice,

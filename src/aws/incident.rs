@@ -1,4 +1,4 @@
-//! Incidents and alerts (DESIGN §6): one DynamoDB item per remediation or alert, keyed so that a
+//! Incidents and alerts (docs/DESIGN.md §6): one DynamoDB item per remediation or alert, keyed so that a
 //! retry after a crash finds and completes it instead of writing a second one, and one SNS JSON
 //! message per incident. Owns the record shape and its two sinks.
 

@@ -1,4 +1,4 @@
-//! The DynamoDB lease table (DESIGN §7) with KCL's attribute names. Every take, renew,
+//! The DynamoDB lease table (docs/DESIGN.md §7) with KCL's attribute names. Every take, renew,
 //! checkpoint and release is a conditional write on the expected `leaseCounter` and increments it.
 //! Owns the table's wire format; balancing and expiry are `lease`'s.
 

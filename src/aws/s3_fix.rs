@@ -1,4 +1,4 @@
-//! Remediation (DESIGN §6): turns a bucket's PublicAccessBlock fully on and tags it, or resets an
+//! Remediation (docs/DESIGN.md §6): turns a bucket's PublicAccessBlock fully on and tags it, or resets an
 //! exposed object's ACL to private. Only ever narrows access. Owns the S3 writes; deciding whether
 //! to act is the decision and verification's job.
 

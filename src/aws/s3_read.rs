@@ -1,4 +1,4 @@
-//! Verify before act (DESIGN §6): reads a bucket's (or object's) live access settings from S3 and
+//! Verify before act (docs/DESIGN.md §6): reads a bucket's (or object's) live access settings from S3 and
 //! S3 Control and judges them with the same exposure code as the fold. Events can be stale,
 //! duplicated or forged; this read is the ground truth. Owns reading only; it never writes.
 

@@ -1,4 +1,4 @@
-//! Persisted fold state (DESIGN §6): one DynamoDB item per bucket and per account, JSON state with
+//! Persisted fold state (docs/DESIGN.md §6): one DynamoDB item per bucket and per account, JSON state with
 //! a version number and conditional writes. A write that loses a race merges (per-component
 //! newest wins) and tries again, so two workers never lose each other's changes. Owns storage
 //! only; the merge rule is the fold's.

@@ -1,5 +1,5 @@
 //! Typed S3 changes: what a successful watched call sets, read from CloudTrail's
-//! `requestParameters` (DESIGN §3). Owns the mapping from event name to change; it does not
+//! `requestParameters` (docs/DESIGN.md §3). Owns the mapping from event name to change; it does not
 //! judge exposure (that is `exposure`) or hold state (that is `fold`).
 
 use serde_json::Value;

@@ -1,6 +1,6 @@
-//! Decisions: what to do about a transition (DESIGN §5). `became_public` is remediated, or only
+//! Decisions: what to do about a transition (docs/DESIGN.md §5). `became_public` is remediated, or only
 //! alerted when the bucket is exempt, the run is a dry run or the event was made by bucketwarden's
-//! own identity (DESIGN §6: its calls only narrow access, so one that widens it is forged or
+//! own identity (docs/DESIGN.md §6: its calls only narrow access, so one that widens it is forged or
 //! misused credentials, and acting on it could loop); nothing else acts. Pure: it reads no clock
 //! and performs no effect.
 

@@ -1,4 +1,4 @@
-//! Effective exposure (DESIGN §4): combines ACL and policy findings with the PublicAccessBlock
+//! Effective exposure (docs/DESIGN.md §4): combines ACL and policy findings with the PublicAccessBlock
 //! flags (ORed across account, bucket and access point) and object ownership, over three-valued
 //! knowledge (unknown protections assumed off, unknown grants assumed absent, and every assumption
 //! that matters named in the reasons). Pure: no state, no I/O.

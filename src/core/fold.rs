@@ -1,5 +1,5 @@
 //! The fold: per-bucket and per-account knowledge built from typed S3 events, and the exposure
-//! transition each event causes (DESIGN §5). Pure and deterministic: no clock, no I/O, no
+//! transition each event causes (docs/DESIGN.md §5). Pure and deterministic: no clock, no I/O, no
 //! randomness; the same events in the same order always give the same outcomes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -60,7 +60,7 @@ pub struct AccessPointState {
     pub block: BlockState,
 }
 
-/// Everything known about one bucket. `None` means unknown (DESIGN §5).
+/// Everything known about one bucket. `None` means unknown (docs/DESIGN.md §5).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BucketState {
     pub account: String,

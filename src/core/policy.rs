@@ -21,7 +21,7 @@ impl PolicyFindings {
     }
 
     fn unparseable() -> PolicyFindings {
-        // DESIGN §4: a policy is assumed public until shown otherwise.
+        // docs/DESIGN.md §4: a policy is assumed public until shown otherwise.
         PolicyFindings {
             reasons: vec!["policy:unparseable".into()],
         }

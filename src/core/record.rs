@@ -1,5 +1,5 @@
 //! CloudTrail record parsing: one JSON record, bare or inside an EventBridge envelope, to a
-//! classified S3 event (DESIGN §2). Owns the input quirks; knows nothing of state or exposure.
+//! classified S3 event (docs/DESIGN.md §2). Owns the input quirks; knows nothing of state or exposure.
 
 use std::borrow::Cow;
 
@@ -13,7 +13,7 @@ use crate::core::time;
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 
-/// The S3 calls bucketwarden watches (DESIGN §3). A closed set, so it can label metrics.
+/// The S3 calls bucketwarden watches (docs/DESIGN.md §3). A closed set, so it can label metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventName {
     CreateBucket,

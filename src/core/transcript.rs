@@ -1,4 +1,4 @@
-//! The decision transcript line (DESIGN §5): one JSON object per applied watched event and
+//! The decision transcript line (docs/DESIGN.md §5): one JSON object per applied watched event and
 //! affected bucket or object. Owns the wire shape only; `schemas/transcript-line.schema.json`
 //! is its contract.
 

@@ -15,7 +15,7 @@ use crate::observe::metrics as m;
 
 use super::Inner;
 
-/// The reconciler's leader lease and schedule (DESIGN: one worker at a time, KCL-style lease).
+/// The reconciler's leader lease and schedule (docs/DESIGN.md §7: one worker at a time, KCL-style lease).
 pub(super) struct ReconcileState {
     pub(super) every: Option<Duration>,
     pub(super) concurrency: usize,

@@ -1,4 +1,4 @@
-//! The live worker (`bucketwarden run`, DESIGN §6–§7): takes and renews shard leases, reads each
+//! The live worker (`bucketwarden run`, docs/DESIGN.md §6–§7): takes and renews shard leases, reads each
 //! held shard, claims events in the fleet's dedup table, folds them with the same pipeline as
 //! replay, verifies against live S3 before acting, remediates, records incidents, alerts, persists
 //! state and only then checkpoints. Owns orchestration and ordering; every judgement is the pure

@@ -95,6 +95,8 @@ pub(super) async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
     };
     let start = held.lease.lock().await.checkpoint.clone();
     info!(shard_id = %shard, from = start.as_str(), "shard consumer started");
+    // Per-shard series exist from the moment the shard is taken, not from its first event.
+    m::zero_shard(&shard);
     let mut reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, start);
     reader.limit = inner.s.max_records;
     let mut backoff = Backoff::new(
