@@ -27,6 +27,49 @@ fn stamped<T>(value: T, at: i64) -> Option<Stamped<T>> {
     Some(Stamped { value, at })
 }
 
+/// The bucket's tag set, when it was set and who set it: the `PutBucketTagging` caller's ARN, or
+/// `None` when the set came from a live read, a creation, a deletion or a state persisted before
+/// setters were recorded (serde default). Exemptions by tag may require a known setter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagState {
+    pub value: Vec<(String, String)>,
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+}
+
+impl TagState {
+    pub fn new(value: Vec<(String, String)>, at: i64, set_by: Option<String>) -> TagState {
+        TagState { value, at, set_by }
+    }
+
+    /// Keeps the newer of the two (this one on a tie). A newer copy without a setter that shows
+    /// the same tags as the older one (a live read confirming what an event set) takes the older
+    /// one's setter: the read says nothing about who set them, and a different set would have
+    /// come with its own event. Order-independent, like the other components.
+    fn merge_from(&mut self, other: &TagState) {
+        let (newer, older) = if other.at > self.at {
+            (other.clone(), &*self)
+        } else {
+            (self.clone(), other)
+        };
+        let set_by = match newer.set_by {
+            None if same_tags(&newer.value, &older.value) => older.set_by.clone(),
+            s => s,
+        };
+        *self = TagState { set_by, ..newer };
+    }
+}
+
+/// Tag sets are sets: order does not matter.
+fn same_tags(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
 /// The block flags of one level; `at` is when a Put/Delete last set all four.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct BlockState {
@@ -69,7 +112,7 @@ pub struct BucketState {
     pub policy: Option<Stamped<PolicyFindings>>,
     pub ownership: Option<Stamped<Ownership>>,
     pub block: BlockState,
-    pub tags: Option<Stamped<Vec<(String, String)>>>,
+    pub tags: Option<TagState>,
     pub website: Option<Stamped<bool>>,
     /// Objects whose ACL an event set, by key.
     pub objects: BTreeMap<String, Stamped<Acl>>,
@@ -103,7 +146,7 @@ impl BucketState {
                 flags: BlockFlags::known(BlockConfig::ALL_ON),
                 at: Some(at),
             },
-            tags: stamped(Vec::new(), at),
+            tags: Some(TagState::new(Vec::new(), at, None)),
             website: stamped(false, at),
             ..BucketState::new(account, region)
         }
@@ -136,7 +179,11 @@ impl BucketState {
         newer(&mut self.acl, &other.acl);
         newer(&mut self.policy, &other.policy);
         newer(&mut self.ownership, &other.ownership);
-        newer(&mut self.tags, &other.tags);
+        match (&mut self.tags, &other.tags) {
+            (Some(mine), Some(theirs)) => mine.merge_from(theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            (_, None) => {}
+        }
         newer(&mut self.website, &other.website);
         self.block.merge_from(&other.block);
         for (k, o) in &other.objects {
@@ -163,6 +210,20 @@ impl BucketState {
             .as_ref()
             .map(|t| t.value.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// Who set the tag set, when the fleet saw the `PutBucketTagging`.
+    pub fn tags_set_by(&self) -> Option<&str> {
+        self.tags.as_ref().and_then(|t| t.set_by.as_deref())
+    }
+
+    /// Who set `live_tags` (a tag set just read from S3), when this state knows the same set
+    /// and its setter.
+    pub fn setter_of(&self, live_tags: &[(String, String)]) -> Option<&str> {
+        self.tags
+            .as_ref()
+            .filter(|t| same_tags(&t.value, live_tags))
+            .and_then(|t| t.set_by.as_deref())
     }
 }
 
@@ -897,16 +958,16 @@ impl Fold {
                 }
             }
             Change::Tags(tags) => {
-                if !fresh(&b.tags, t) {
+                if b.tags.as_ref().is_some_and(|s| s.at > t) {
                     return false;
                 }
-                b.tags = stamped(tags.clone(), t);
+                b.tags = Some(TagState::new(tags.clone(), t, ev.actor_arn.clone()));
             }
             Change::DeleteTags => {
-                if !fresh(&b.tags, t) {
+                if b.tags.as_ref().is_some_and(|s| s.at > t) {
                     return false;
                 }
-                b.tags = stamped(Vec::new(), t);
+                b.tags = Some(TagState::new(Vec::new(), t, ev.actor_arn.clone()));
             }
             Change::Website(on) => {
                 if !fresh(&b.website, t) {
@@ -1169,5 +1230,111 @@ mod tests {
         assert!(again
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_tag_set_remembers_who_set_it() {
+        let mut f = Fold::default();
+        f.apply(&ev(
+            "c",
+            1_000,
+            EventName::CreateBucket,
+            None,
+            Change::CreateBucket {
+                acl: None,
+                ownership: None,
+            },
+        ));
+        let mut put = ev(
+            "t",
+            2_000,
+            EventName::PutBucketTagging,
+            None,
+            Change::Tags(tags(&[("k", "v")])),
+        );
+        put.actor_arn = Some("arn:aws:iam::111122223333:user/alice".into());
+        f.apply(&put);
+        let b = f.bucket("b1").unwrap();
+        assert_eq!(b.tags(), tags(&[("k", "v")]).as_slice());
+        assert_eq!(
+            b.tags_set_by(),
+            Some("arn:aws:iam::111122223333:user/alice")
+        );
+        let mut del = ev(
+            "d",
+            3_000,
+            EventName::DeleteBucketTagging,
+            None,
+            Change::DeleteTags,
+        );
+        del.actor_arn = Some("arn:aws:iam::111122223333:user/bob".into());
+        f.apply(&del);
+        assert_eq!(
+            f.bucket("b1").unwrap().tags_set_by(),
+            Some("arn:aws:iam::111122223333:user/bob")
+        );
+    }
+
+    #[test]
+    fn a_live_read_of_the_same_tags_keeps_the_setter_and_of_other_tags_forgets_it() {
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let seen = BucketState {
+            tags: Some(TagState::new(
+                tags(&[("a", "1"), ("b", "2")]),
+                10,
+                Some(alice.into()),
+            )),
+            ..BucketState::default()
+        };
+        // Newer, same set in another order, no setter: the setter stays, whichever side merges.
+        let same = BucketState {
+            tags: Some(TagState::new(tags(&[("b", "2"), ("a", "1")]), 20, None)),
+            ..BucketState::default()
+        };
+        let mut x = seen.clone();
+        x.merge_from(&same);
+        assert_eq!(
+            (x.tags.as_ref().unwrap().at, x.tags_set_by()),
+            (20, Some(alice))
+        );
+        let mut y = same.clone();
+        y.merge_from(&seen);
+        assert_eq!(
+            (y.tags.as_ref().unwrap().at, y.tags_set_by()),
+            (20, Some(alice))
+        );
+        assert_eq!(
+            seen.setter_of(&tags(&[("b", "2"), ("a", "1")])),
+            Some(alice)
+        );
+        // A different set read later: nobody the fleet saw set it.
+        let other = BucketState {
+            tags: Some(TagState::new(tags(&[("a", "1")]), 20, None)),
+            ..BucketState::default()
+        };
+        let mut z = seen.clone();
+        z.merge_from(&other);
+        assert_eq!(z.tags_set_by(), None);
+        assert_eq!(seen.setter_of(&tags(&[("a", "1")])), None);
+    }
+
+    #[test]
+    fn a_tag_state_persisted_without_a_setter_still_loads() {
+        // The shape written before setters were recorded.
+        let old = r#"{"value":[["bucketwarden:allow-public","true"]],"at":5}"#;
+        let t: TagState = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            t,
+            TagState::new(tags(&[("bucketwarden:allow-public", "true")]), 5, None)
+        );
+        // And a state without a setter writes the same shape back.
+        assert_eq!(serde_json::to_string(&t).unwrap(), old);
     }
 }
