@@ -800,6 +800,47 @@ scenario("35-create-bucket-public-acl",
          "and assumed off, and the bucket is public.",
          r, [PUB(r[0], ["acl:AllUsers:READ", A_ACL, "assumed:IgnorePublicAcls-off@bucket"])])
 
+# 36 -------------------------------------------------------------------------------------------
+ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
+
+
+def as_role(r, role="platform-admin", session="jane"):
+    """The record as made by a session of an IAM role (CloudTrail's AssumedRole identity)."""
+    r["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLEADMIN:" + session,
+        "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (ACCT, role, session),
+        "accountId": ACCT,
+        "accessKeyId": "ASIAEXAMPLEADMIN",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEADMIN",
+                                             "arn": "arn:aws:iam::%s:role/%s" % (ACCT, role),
+                                             "accountId": ACCT, "userName": role},
+                           "attributes": {"creationDate": t(0), "mfaAuthenticated": "true"}},
+    }
+    return r
+
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+UNAUTH = ["exemption:unauthorised-tag", "exemption:tag-set-by:" + ALICE]
+b, o = "f36-admin-tagged", "f36-self-tagged"
+r = [create_bucket(b, 0, ownership="ObjectWriter"),
+     as_role(put_tagging(b, 1, [("bucketwarden:allow-public", "true")])),
+     delete_pab(b, 2), put_acl(b, 3, canned=["public-read"]),
+     create_bucket(o, 4, ownership="ObjectWriter"), put_tagging(o, 5, [("bucketwarden:allow-public", "true")]),
+     delete_pab(o, 6), put_acl(o, 7, canned=["public-read"]),
+     put_tagging(b, 8, [("bucketwarden:allow-public", "true"), ("team", "web")]),
+     put_acl(b, 9, canned=["private"]), put_acl(b, 10, canned=["public-read"])]
+scenario("36-exemption-tag-setters",
+         "`[exemptions] tag_setters` names who may exempt a bucket by tag (a role ARN matches its sessions). The tag set by a "
+         "session of role platform-admin exempts f36-admin-tagged (alert); the same tag set by alice on f36-self-tagged is "
+         "ignored: remediate, with reasons exemption:unauthorised-tag and exemption:tag-set-by:<alice>. When alice re-tags "
+         "the admin's bucket (keeping the exempting tag), the tag set is now alice's, so the next exposure is remediated too.",
+         r, [L(r[0]), L(r[1]), L(r[2]), PUB(r[3], ["acl:AllUsers:READ", A_ACL], action="alert"),
+             L(r[4]), L(r[5]), L(r[6]), PUB(r[7], ["acl:AllUsers:READ", A_ACL] + UNAUTH),
+             PUB(r[8], ["acl:AllUsers:READ", A_ACL], transition="unchanged"), L(r[9], transition="became_not_public"),
+             PUB(r[10], ["acl:AllUsers:READ", A_ACL] + UNAUTH)],
+         config='[exemptions]\ntags = { "bucketwarden:allow-public" = "true" }\ntag_setters = ["%s"]\n' % ADMIN)
+
 if __name__ == "__main__":
     write_all()
     print("wrote %d scenarios" % len(SCENARIOS))
