@@ -206,10 +206,7 @@ async fn remediate(
     };
     let closed = found::act(&fx, &f).await == found::Outcome::Remediated;
     if closed {
-        state.block = fold::BlockState {
-            flags: BlockFlags::known(BlockConfig::ALL_ON),
-            at: Some(now_ms),
-        };
+        state.block = fold::BlockState::live(BlockFlags::known(BlockConfig::ALL_ON), now_ms);
     }
     closed
 }

@@ -21,10 +21,23 @@ use crate::core::record::S3Event;
 pub struct Stamped<T> {
     pub value: T,
     pub at: i64,
+    /// Confirmed by a live read of S3 (or written by bucketwarden itself), not only learned from
+    /// an event: an event on the stream can be forged, S3's answer cannot. Absent in states
+    /// persisted before it was recorded (serde default: learned from events).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub live: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn stamped<T>(value: T, at: i64) -> Option<Stamped<T>> {
-    Some(Stamped { value, at })
+    Some(Stamped {
+        value,
+        at,
+        live: false,
+    })
 }
 
 /// The bucket's tag set, when it was set and who set it: the `PutBucketTagging` caller's ARN, or
@@ -75,12 +88,26 @@ fn same_tags(a: &[(String, String)], b: &[(String, String)]) -> bool {
 pub struct BlockState {
     pub flags: BlockFlags,
     pub at: Option<i64>,
+    /// Confirmed by a live read or written by bucketwarden (see [`Stamped::live`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub live: bool,
 }
 
 impl BlockState {
+    /// Flags learned from an event.
     fn set(&mut self, flags: BlockFlags, at: i64) {
         self.flags = flags;
         self.at = Some(at);
+        self.live = false;
+    }
+
+    /// Flags S3 reported (a live read), or that bucketwarden's own remediation wrote.
+    pub fn live(flags: BlockFlags, at: i64) -> BlockState {
+        BlockState {
+            flags,
+            at: Some(at),
+            live: true,
+        }
     }
 
     pub fn merge_from(&mut self, other: &BlockState) {
@@ -145,6 +172,7 @@ impl BucketState {
             block: BlockState {
                 flags: BlockFlags::known(BlockConfig::ALL_ON),
                 at: Some(at),
+                live: false,
             },
             tags: Some(TagState::new(Vec::new(), at, None)),
             website: stamped(false, at),
@@ -269,6 +297,9 @@ pub enum Note {
     Duplicate,
     Stale,
     Assumed,
+    /// Not public only because of a protection the fold learned from events and no live read
+    /// confirmed (a forged protective event could hide a real public grant): live mode verifies.
+    Masked,
 }
 
 impl Note {
@@ -278,6 +309,7 @@ impl Note {
             Note::Duplicate => "duplicate",
             Note::Stale => "stale",
             Note::Assumed => "assumed",
+            Note::Masked => "masked",
         }
     }
 }
@@ -419,6 +451,7 @@ pub fn exposure_of(b: &BucketState, account_block: BlockFlags) -> Exposure {
         block: BlockState {
             flags: account_block,
             at: None,
+            live: true,
         },
         ..AccountState::default()
     };
@@ -436,6 +469,7 @@ pub fn object_exposure_of(
         block: BlockState {
             flags: account_block,
             at: None,
+            live: true,
         },
         ..AccountState::default()
     };
@@ -558,7 +592,7 @@ impl Fold {
     pub fn note_bucket_locked(&mut self, name: &str, at: i64) {
         if let Some(b) = self.buckets.get_mut(name) {
             if !b.block.is_newer_than(at) {
-                b.block.set(BlockFlags::known(BlockConfig::ALL_ON), at);
+                b.block = BlockState::live(BlockFlags::known(BlockConfig::ALL_ON), at);
             }
         }
     }
@@ -572,6 +606,7 @@ impl Fold {
                     Stamped {
                         value: Acl::PRIVATE,
                         at,
+                        live: true,
                     },
                 );
             }
@@ -581,10 +616,7 @@ impl Fold {
     /// Sets the account block from a live read, if newer than what is known.
     pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
         let entry = self.accounts.entry(account.to_owned()).or_default();
-        entry.block.merge_from(&BlockState {
-            flags,
-            at: Some(at),
-        });
+        entry.block.merge_from(&BlockState::live(flags, at));
     }
 
     /// Current exposure of a known bucket, for lines that change nothing.
@@ -612,7 +644,47 @@ impl Fold {
     /// re-evaluate every known bucket of the account), plus one per object whose exposure the
     /// event changed. Never empty.
     pub fn apply(&mut self, ev: &S3Event) -> Vec<Outcome> {
-        self.apply_inner(ev)
+        let mut out = self.apply_inner(ev);
+        for o in &mut out {
+            if matches!(o.note, None | Some(Note::Assumed))
+                && !o.exposure.public
+                && self.masked_unconfirmed(o)
+            {
+                o.note = Some(Note::Masked);
+            }
+        }
+        out
+    }
+
+    /// Whether a public grant in `o` is neutralised only by a protection that no live read
+    /// confirmed. The neutralised findings name their protection (`…:ignored-by:<label>`,
+    /// `…:restricted-by:<label>`, docs/REASONS.md); each label is one component of the state.
+    fn masked_unconfirmed(&self, o: &Outcome) -> bool {
+        let Some(b) = o.bucket.as_deref().and_then(|n| self.buckets.get(n)) else {
+            return false;
+        };
+        let account = self.accounts.get(&b.account);
+        o.exposure.reasons.iter().any(|r| {
+            let Some((finding, label)) = r
+                .split_once(":ignored-by:")
+                .or_else(|| r.split_once(":restricted-by:"))
+            else {
+                return false;
+            };
+            let confirmed = match label {
+                "BucketOwnerEnforced" => b.ownership.as_ref().is_some_and(|s| s.live),
+                l if l.ends_with("@bucket") => b.block.live,
+                l if l.ends_with("@account") => account.is_some_and(|a| a.block.live),
+                l if l.ends_with("@access-point") => finding
+                    .strip_prefix("access-point:")
+                    .and_then(|f| f.split_once(':'))
+                    .and_then(|(ap, _)| b.access_points.get(ap))
+                    .is_some_and(|ap| ap.block.live),
+                // A protection this fold does not know how to trace: verify.
+                _ => false,
+            };
+            !confirmed
+        })
     }
 
     /// The line(s) for an event the caller already knows is a duplicate.
@@ -951,8 +1023,14 @@ impl Fold {
                 if b.objects.get(key).is_some_and(|o| o.at > t) {
                     return false;
                 }
-                b.objects
-                    .insert(key.clone(), Stamped { value: *acl, at: t });
+                b.objects.insert(
+                    key.clone(),
+                    Stamped {
+                        value: *acl,
+                        at: t,
+                        live: false,
+                    },
+                );
                 if acl.is_public() {
                     prove_public_acl_allowed(b, account, t);
                 }
@@ -986,6 +1064,7 @@ impl Fold {
                     block: BlockState {
                         flags: BlockFlags::known(*block),
                         at: Some(t),
+                        live: false,
                     },
                 };
             }
@@ -1336,5 +1415,95 @@ mod tests {
         );
         // And a state without a setter writes the same shape back.
         assert_eq!(serde_json::to_string(&t).unwrap(), old);
+    }
+
+    fn masked_acl_fold() -> (Fold, Vec<Outcome>) {
+        use crate::core::exposure::BlockConfig;
+        let mut f = Fold::default();
+        let create = Change::CreateBucket {
+            acl: None,
+            ownership: Some(Ownership::ObjectWriter),
+        };
+        f.apply(&ev("c", 1_000, EventName::CreateBucket, None, create));
+        let forged = BlockConfig {
+            block_public_acls: false,
+            ignore_public_acls: true,
+            block_public_policy: false,
+            restrict_public_buckets: true,
+        };
+        f.apply(&ev(
+            "p",
+            2_000,
+            EventName::PutBucketPublicAccessBlock,
+            None,
+            Change::BucketBlock(forged),
+        ));
+        let out = f.apply(&ev("a", 3_000, EventName::PutBucketAcl, None, public_acl()));
+        (f, out)
+    }
+
+    #[test]
+    fn a_grant_masked_by_a_protection_learned_from_an_event_is_noted_masked() {
+        let (_, out) = masked_acl_fold();
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].exposure.public);
+        assert_eq!(out[0].note, Some(Note::Masked));
+        assert_eq!(
+            out[0].exposure.reasons,
+            vec!["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]
+        );
+    }
+
+    #[test]
+    fn a_grant_masked_by_a_protection_a_live_read_confirmed_is_not() {
+        use crate::core::exposure::BlockConfig;
+        let (mut f, _) = masked_acl_fold();
+        // S3 says IgnorePublicAcls really is on (newer than the events).
+        let live = BucketState {
+            block: BlockState::live(
+                BlockFlags::known(BlockConfig {
+                    block_public_acls: false,
+                    ignore_public_acls: true,
+                    block_public_policy: false,
+                    restrict_public_buckets: true,
+                }),
+                3_500,
+            ),
+            ..BucketState::default()
+        };
+        f.settle_bucket("b1", &live);
+        let out = f.apply(&ev(
+            "a2",
+            4_000,
+            EventName::PutBucketAcl,
+            None,
+            public_acl(),
+        ));
+        assert!(!out[0].exposure.public);
+        assert_eq!(out[0].note, None);
+        // An event changing the block again makes it unconfirmed again.
+        let again = BlockConfig {
+            block_public_acls: false,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        };
+        let out = f.apply(&ev(
+            "p2",
+            5_000,
+            EventName::PutBucketPublicAccessBlock,
+            None,
+            Change::BucketBlock(again),
+        ));
+        assert_eq!(out[0].note, Some(Note::Masked));
+    }
+
+    #[test]
+    fn provenance_persisted_before_it_was_recorded_reads_as_learned_from_events() {
+        let old = r#"{"flags":{"block_public_acls":true,"ignore_public_acls":true,"block_public_policy":true,"restrict_public_buckets":true},"at":5}"#;
+        let b: BlockState = serde_json::from_str(old).unwrap();
+        assert!(!b.live);
+        let s: Stamped<bool> = serde_json::from_str(r#"{"value":true,"at":5}"#).unwrap();
+        assert!(!s.live);
     }
 }
