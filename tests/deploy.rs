@@ -197,6 +197,40 @@ fn the_worker_role_conditions_equal_those_in_permissions_rs() {
     }
 }
 
+/// Who can put records on the stream is the boundary a forged record must cross: only the
+/// EventBridge rule's role may (docs/SECURITY.md).
+#[test]
+fn only_the_eventbridge_rule_may_put_records_on_the_stream() {
+    let t = template();
+    let p = &t["Resources"]["StreamResourcePolicy"]["Properties"];
+    assert_eq!(p["ResourceArn"], json!({"Fn::GetAtt": ["Stream", "Arn"]}));
+    let statements = p["ResourcePolicy"]["Statement"].as_array().unwrap();
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .expect("a Deny statement");
+    assert_eq!(deny["Principal"], "*");
+    let actions: BTreeSet<&str> = deny["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(["kinesis:PutRecord", "kinesis:PutRecords"])
+    );
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
+    );
+    // The rule's target uses that role.
+    assert_eq!(
+        t["Resources"]["S3CallsRule"]["Properties"]["Targets"][0]["RoleArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
+    );
+}
+
 /// The SDK operations (fluent method names) of each AWS SDK crate the product uses, from the
 /// crates' own `src/operation/` directories.
 fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {

@@ -106,7 +106,8 @@ async fn an_exemption_tag_counts_only_when_an_authorised_identity_set_it() {
     for (i, b) in [&by_admin, &by_other].into_iter().enumerate() {
         f.make_public_bucket(b).await;
         tag(&f, b).await;
-        let actor = (i == 0).then_some("arn:aws:sts::123456789012:assumed-role/platform-admin/jane");
+        let actor =
+            (i == 0).then_some("arn:aws:sts::123456789012:assumed-role/platform-admin/jane");
         let o = i as i64 * 10;
         let p = format!("ev-{i}");
         for ev in [
@@ -146,9 +147,14 @@ async fn an_exemption_tag_counts_only_when_an_authorised_identity_set_it() {
     assert_eq!(s(other, "action"), "remediate", "{}", w.log_text());
     assert_eq!(s(other, "outcome"), "remediated");
     let why = reasons(other);
-    assert!(why.contains(&"exemption:unauthorised-tag".to_owned()), "{why:?}");
     assert!(
-        why.contains(&format!("exemption:tag-set-by:arn:aws:iam::{ACCOUNT}:user/mallory")),
+        why.contains(&"exemption:unauthorised-tag".to_owned()),
+        "{why:?}"
+    );
+    assert!(
+        why.contains(&format!(
+            "exemption:tag-set-by:arn:aws:iam::{ACCOUNT}:user/mallory"
+        )),
         "{why:?}"
     );
     let alerts = f.alerts().await;
@@ -193,9 +199,11 @@ async fn a_forged_protective_record_does_not_keep_a_public_acl_open() {
         f.put_event(&b, &ev).await;
     }
     let w = f.spawn_worker("w1", &[]);
-    wait_for("the bucket blocked despite the forged record", LONG, || async {
-        f.block_of(&b).await == Some((true, true, true, true))
-    })
+    wait_for(
+        "the bucket blocked despite the forged record",
+        LONG,
+        || async { f.block_of(&b).await == Some((true, true, true, true)) },
+    )
     .await;
     wait_for("its incident", LONG, || async {
         f.incidents().await.len() == 1
@@ -206,5 +214,8 @@ async fn a_forged_protective_record_does_not_keep_a_public_acl_open() {
     assert_eq!(s(i, "eventId"), "ev-macl", "{}", w.log_text());
     assert_eq!(s(i, "action"), "remediate");
     assert_eq!(s(i, "outcome"), "remediated");
-    assert!(reasons(i).contains(&"acl:AllUsers:READ".to_owned()), "{i:?}");
+    assert!(
+        reasons(i).contains(&"acl:AllUsers:READ".to_owned()),
+        "{i:?}"
+    );
 }
