@@ -30,22 +30,12 @@ impl Action {
 }
 
 /// Turns transitions into actions under the configured exemptions and mode.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Decider {
     rules: Rules,
     dry_run: bool,
     /// bucketwarden's own identities (`[remediation] self_arns`).
     self_arns: Vec<String>,
-}
-
-impl Default for Decider {
-    fn default() -> Self {
-        Decider {
-            rules: Rules::default(),
-            dry_run: false,
-            self_arns: Vec::new(),
-        }
-    }
 }
 
 impl Decider {
