@@ -219,3 +219,123 @@ async fn a_forged_protective_record_does_not_keep_a_public_acl_open() {
         "{i:?}"
     );
 }
+
+/// Reconciliation reads tags live, which says nothing about who set them: on a server of this
+/// test alone (a pass lists the whole account), a tagged public bucket whose setter the fleet
+/// never saw is remediated with the reason and its fix; one whose same tag set the fleet saw an
+/// authorised session set stays exempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_honours_a_tag_only_when_the_fleet_saw_an_authorised_setter() {
+    use bucketwarden::aws::incident::{Alerter, IncidentTable};
+    use bucketwarden::aws::s3_fix::S3Remediator;
+    use bucketwarden::aws::state_store::StateStore;
+    use bucketwarden::commands::reconcile;
+    use bucketwarden::config::{Exemptions, Names};
+    use bucketwarden::core::decision::Decider;
+    use bucketwarden::core::fold::{BucketState, TagState};
+
+    let moto = start_moto();
+    let clients = clients_at(&moto.endpoint).await;
+    let names = Names::default();
+    bucketwarden::commands::init::init(&clients, &names, 1, Duration::from_secs(86400))
+        .await
+        .unwrap();
+    let (seen, unseen) = ("seen-admin-tag", "unseen-tag");
+    for b in [seen, unseen] {
+        open_with_public_acl(&clients.s3, b).await;
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .tag_set(
+                aws_sdk_s3::types::Tag::builder()
+                    .key(ALLOW)
+                    .value("true")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        clients
+            .s3
+            .put_bucket_tagging()
+            .bucket(b)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
+    }
+    let store = StateStore::new(clients.dynamodb.clone(), &names.state_table);
+    let now = jiff::Timestamp::now().as_millisecond();
+    // What the stream told the fleet an hour ago: the admin's session set this tag set.
+    let known = BucketState {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        tags: Some(TagState::new(
+            vec![(ALLOW.into(), "true".into())],
+            now - 3_600_000,
+            Some("arn:aws:sts::123456789012:assumed-role/platform-admin/jane".into()),
+        )),
+        ..BucketState::default()
+    };
+    store.save_bucket(seen, &known, 0).await.unwrap();
+    let exemptions = Exemptions {
+        tags: [(ALLOW.to_owned(), "true".to_owned())].into(),
+        tag_setters: Some(vec![ADMIN_ROLE.into()]),
+        ..Exemptions::default()
+    };
+    let decider = Decider::new(&exemptions, false).unwrap();
+    let topic = Alerter::ensure_topic(&clients, &names.alert_topic)
+        .await
+        .unwrap();
+    let alerter = Alerter::new(clients.clone(), topic);
+    let incidents = IncidentTable::new(clients.clone(), &names.incident_table);
+    let remediator = S3Remediator::new(clients.clone(), 2);
+    let leader = std::sync::atomic::AtomicBool::new(true);
+    let ctx = reconcile::Ctx {
+        clients: &clients,
+        store: &store,
+        incidents: &incidents,
+        alerter: &alerter,
+        remediator: &remediator,
+        decider: &decider,
+        account: ACCOUNT,
+        worker_id: "test",
+        interval_ms: 60_000,
+        concurrency: 2,
+        still_leader: &leader,
+    };
+    let report = reconcile::pass(&ctx, now).await.unwrap();
+    assert_eq!(report.remediated, 1, "{report:?}");
+    let blocked = |b: &'static str| {
+        let s3 = clients.s3.clone();
+        async move {
+            s3.get_public_access_block()
+                .bucket(b)
+                .send()
+                .await
+                .ok()
+                .and_then(|r| r.public_access_block_configuration().cloned())
+                .is_some_and(|c| c.block_public_acls() == Some(true))
+        }
+    };
+    assert!(
+        blocked(unseen).await,
+        "the unseen setter's tag was honoured"
+    );
+    assert!(
+        !blocked(seen).await,
+        "the authorised setter's tag was ignored"
+    );
+    let items = scan_table(&clients.dynamodb, &names.incident_table).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(s(&items[0], "bucket"), unseen);
+    let why = reasons(&items[0]);
+    assert!(
+        why.contains(&"exemption:unauthorised-tag".to_owned()),
+        "{why:?}"
+    );
+    assert!(
+        why.contains(
+            &"exemption:tag-set-by:unknown:re-tag-by-an-identity-in-tag_setters".to_owned()
+        ),
+        "{why:?}"
+    );
+}
