@@ -402,7 +402,7 @@ scenario("06-ownership-controls",
          "BucketOwnerEnforced disables ACLs, so a stored public ACL stops counting (became_not_public, the finding is shown "
          "as ignored-by:BucketOwnerEnforced); deleting the ownership controls restores ObjectWriter and the stored ACL applies again.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL]),
-             L(r[3], transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:BucketOwnerEnforced"]),
+             L(r[3], transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:BucketOwnerEnforced"], note="masked"),
              PUB(r[4], ["acl:AllUsers:READ", A_ACL])])
 
 # 07 -------------------------------------------------------------------------------------------
@@ -411,10 +411,11 @@ open_pol = policy(stmt("Public", "*"))
 r = [create_bucket(b, 0, ownership="ObjectWriter"), put_pab(b, 1, ipa=True), put_acl(b, 2, canned=["public-read"]),
      put_policy(b, 3, open_pol)]
 scenario("07-ignore-public-acls-only-covers-acls",
-         "IgnorePublicAcls on the bucket makes a public ACL ineffective (not public, shown ignored-by:IgnorePublicAcls@bucket) "
+         "IgnorePublicAcls on the bucket makes a public ACL ineffective (not public, shown ignored-by:IgnorePublicAcls@bucket; "
+         "note masked, since the protection is known only from an event) "
          "but does nothing to a public policy: Principal \"*\" makes the bucket public (RestrictPublicBuckets is off on the bucket "
          "and assumed off on the account).",
-         r, [L(r[0]), L(r[1]), L(r[2], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
+         r, [L(r[0]), L(r[1]), L(r[2], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
              PUB(r[3], ["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket", "policy:Public:principal-*", A_POL])])
 
 # 08 -------------------------------------------------------------------------------------------
@@ -424,7 +425,7 @@ r = [create_bucket(b, 0), put_pab(b, 1, rpb=True), put_policy(b, 2, pol), put_pa
 scenario("08-restrict-public-buckets",
          "RestrictPublicBuckets makes a public bucket policy ineffective ({\"AWS\":\"*\"} principal, shown restricted-by); "
          "turning the flag off exposes it. BucketOwnerEnforced from CreateBucket is irrelevant to policies.",
-         r, [L(r[0]), L(r[1]), L(r[2], reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@bucket"]),
+         r, [L(r[0]), L(r[1]), L(r[2], reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@bucket"], note="masked"),
              PUB(r[3], ["policy:S1:principal-*", A_POL])])
 
 # 09 -------------------------------------------------------------------------------------------
@@ -525,8 +526,8 @@ scenario("13-account-block-reevaluates-buckets",
          "reopens them, now with nothing assumed.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL]), L(r[3]), L(r[4]), PUB(r[5], ["policy:S1:principal-*", A_POL]),
              L(r[6]),
-             L(r[7], bucket=a, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@account"]),
-             L(r[7], bucket=bb, transition="became_not_public", reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@account"]),
+             L(r[7], bucket=a, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@account"], note="masked"),
+             L(r[7], bucket=bb, transition="became_not_public", reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@account"], note="masked"),
              L(r[7], bucket=c),
              PUB(r[8], ["acl:AllUsers:READ"], bucket=a, note=None),
              PUB(r[8], ["policy:S1:principal-*"], bucket=bb, note=None),
@@ -623,9 +624,9 @@ scenario("21-object-writes-with-acls",
              PUB(r[5], ["acl:AuthenticatedUsers:READ", A_ACL], key="c.bin"),
              L(r[6], key="d.txt"),
              L(r[7]),
-             L(r[7], key="a.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
-             L(r[7], key="b.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
-             L(r[7], key="c.bin", transition="became_not_public", reasons=["acl:AuthenticatedUsers:READ:ignored-by:IgnorePublicAcls@bucket"])])
+             L(r[7], key="a.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
+             L(r[7], key="b.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
+             L(r[7], key="c.bin", transition="became_not_public", reasons=["acl:AuthenticatedUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
 
 # 22 -------------------------------------------------------------------------------------------
 b = "f22-reexposed"
@@ -637,7 +638,7 @@ scenario("22-object-reexposed-by-bucket-block",
          "(object line became_not_public), deleting the block exposes it again — a bucket-level event that makes an object "
          "public is remediated like any other.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL], key=k),
-             L(r[3]), L(r[3], key=k, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
+             L(r[3]), L(r[3], key=k, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
              L(r[4]), PUB(r[4], ["acl:AllUsers:READ", A_ACL], key=k)])
 
 # 23 -------------------------------------------------------------------------------------------
@@ -799,6 +800,60 @@ scenario("35-create-bucket-public-acl",
          "makes such a call fail; a successful one therefore proves the block was off, so the bucket's other flags are unknown "
          "and assumed off, and the bucket is public.",
          r, [PUB(r[0], ["acl:AllUsers:READ", A_ACL, "assumed:IgnorePublicAcls-off@bucket"])])
+
+# 36 -------------------------------------------------------------------------------------------
+ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
+
+
+def as_role(r, role="platform-admin", session="jane"):
+    """The record as made by a session of an IAM role (CloudTrail's AssumedRole identity)."""
+    r["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLEADMIN:" + session,
+        "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (ACCT, role, session),
+        "accountId": ACCT,
+        "accessKeyId": "ASIAEXAMPLEADMIN",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEADMIN",
+                                             "arn": "arn:aws:iam::%s:role/%s" % (ACCT, role),
+                                             "accountId": ACCT, "userName": role},
+                           "attributes": {"creationDate": t(0), "mfaAuthenticated": "true"}},
+    }
+    return r
+
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+UNAUTH = ["exemption:unauthorised-tag", "exemption:tag-set-by:" + ALICE]
+b, o = "f36-admin-tagged", "f36-self-tagged"
+r = [create_bucket(b, 0, ownership="ObjectWriter"),
+     as_role(put_tagging(b, 1, [("bucketwarden:allow-public", "true")])),
+     delete_pab(b, 2), put_acl(b, 3, canned=["public-read"]),
+     create_bucket(o, 4, ownership="ObjectWriter"), put_tagging(o, 5, [("bucketwarden:allow-public", "true")]),
+     delete_pab(o, 6), put_acl(o, 7, canned=["public-read"]),
+     put_tagging(b, 8, [("bucketwarden:allow-public", "true"), ("team", "web")]),
+     put_acl(b, 9, canned=["private"]), put_acl(b, 10, canned=["public-read"])]
+scenario("36-exemption-tag-setters",
+         "`[exemptions] tag_setters` names who may exempt a bucket by tag (a role ARN matches its sessions). The tag set by a "
+         "session of role platform-admin exempts f36-admin-tagged (alert); the same tag set by alice on f36-self-tagged is "
+         "ignored: remediate, with reasons exemption:unauthorised-tag and exemption:tag-set-by:<alice>. When alice re-tags "
+         "the admin's bucket (keeping the exempting tag), the tag set is now alice's, so the next exposure is remediated too.",
+         r, [L(r[0]), L(r[1]), L(r[2]), PUB(r[3], ["acl:AllUsers:READ", A_ACL], action="alert"),
+             L(r[4]), L(r[5]), L(r[6]), PUB(r[7], ["acl:AllUsers:READ", A_ACL] + UNAUTH),
+             PUB(r[8], ["acl:AllUsers:READ", A_ACL], transition="unchanged"), L(r[9], transition="became_not_public"),
+             PUB(r[10], ["acl:AllUsers:READ", A_ACL] + UNAUTH)],
+         config='[exemptions]\ntags = { "bucketwarden:allow-public" = "true" }\ntag_setters = ["%s"]\n' % ADMIN)
+
+# 37 -------------------------------------------------------------------------------------------
+b = "f37-masked"
+r = [create_bucket(b, 0, ownership="ObjectWriter"), delete_pab(b, 1),
+     put_pab(b, 2, ipa=True, rpb=True),  # forged: put on the stream, never made to S3
+     put_acl(b, 3, canned=["public-read"])]
+scenario("37-forged-protection-masks-a-public-acl",
+         "A forged protective record: PutBucketPublicAccessBlock with IgnorePublicAcls and RestrictPublicBuckets on "
+         "(BlockPublicAcls off, so a public ACL is still accepted), dated just before a real public PutBucketAcl. The fold "
+         "judges the ACL ignored (not public, action none), but the protection was learned only from an event, so the line "
+         "carries note masked: the live worker verifies it against S3 as it does assumed lines (docs/SECURITY.md).",
+         r, [L(r[0]), L(r[1]), L(r[2]),
+             L(r[3], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
 
 if __name__ == "__main__":
     write_all()

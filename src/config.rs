@@ -117,6 +117,13 @@ pub struct Exemptions {
     /// A bucket carrying any of these tags (key = value) is exempt.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Who may exempt a bucket by tagging it: IAM ARNs, a role ARN matching every session of
+    /// that role (as `self_arns`). When set, an exempting tag counts only if the
+    /// `PutBucketTagging` that set it was made by one of these identities; a tag set by anyone
+    /// else, or found by a live read without a setter the fleet saw, is ignored and reported.
+    /// Unset (the default), whoever may call `s3:PutBucketTagging` on a bucket may exempt it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_setters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +160,14 @@ impl Remediation {
 /// Whether `actor` is one of `self_arns` or a session of one of its roles (the decision and the
 /// live worker share this test).
 pub fn is_self_arn(self_arns: &[String], actor: &str) -> bool {
-    self_arns.iter().any(|own| {
+    arn_matches(self_arns, actor)
+}
+
+/// Whether `actor` (a CloudTrail `userIdentity.arn`) is one of `arns` or a session of one of
+/// its IAM roles: `arn:aws:iam::<account>:role/<path/>name` matches
+/// `arn:aws:sts::<account>:assumed-role/<name>/<any session>`. Nothing else is a pattern.
+pub fn arn_matches(arns: &[String], actor: &str) -> bool {
+    arns.iter().any(|own| {
         own == actor
             || role_session_of(own).is_some_and(|(account, name)| {
                 actor
@@ -348,5 +362,23 @@ mod tests {
         assert!(!r.is_self_arn("arn:aws:sts::111122223333:assumed-role/other/x"));
         assert!(!r.is_self_arn("arn:aws:iam::111122223333:user/opsx"));
         assert!(!Remediation::default().is_self_arn("arn:aws:iam::111122223333:user/ops"));
+    }
+
+    #[test]
+    fn tag_setters_parse_and_default_to_unset() {
+        assert_eq!(Config::default().exemptions.tag_setters, None);
+        let c = Config::parse(
+            "[exemptions]\ntag_setters = [\"arn:aws:iam::111122223333:role/platform-admin\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.exemptions.tag_setters,
+            Some(vec![
+                "arn:aws:iam::111122223333:role/platform-admin".to_string()
+            ])
+        );
+        let empty = Config::parse("[exemptions]\ntag_setters = []\n", Path::new("x.toml")).unwrap();
+        assert_eq!(empty.exemptions.tag_setters, Some(Vec::new()));
     }
 }

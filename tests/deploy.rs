@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bucketwarden::aws::permissions::{worker_actions, INIT_ONLY, SCAN_ONLY, WORKER_CALLS};
+use bucketwarden::aws::permissions::{
+    conditions_of, worker_actions, INIT_ONLY, SCAN_ONLY, UNCONDITIONABLE_WRITES, WORKER_CALLS,
+};
 use bucketwarden::core::input::{self, Item};
 use bucketwarden::core::record::EventName;
 use serde_json::{json, Value};
@@ -118,6 +120,114 @@ fn the_worker_role_grants_exactly_the_calls_the_code_makes() {
     assert!(
         missing.is_empty() && extra.is_empty(),
         "worker role vs src/aws/permissions.rs: missing {missing:?}, extra {extra:?}"
+    );
+}
+
+/// Each granted action with the action-specific conditions of the statement granting it (every
+/// key but the account scope `aws:ResourceAccount`, which all S3 grants share), as
+/// (operator, key, value) triples.
+fn role_conditions(t: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+    let mut out: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
+    for p in t["Resources"]["WorkerRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+    {
+        for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+            let mut conds = BTreeSet::new();
+            if let Some(c) = s["Condition"].as_object() {
+                for (op, kv) in c {
+                    for (k, v) in kv.as_object().unwrap() {
+                        if k == "aws:ResourceAccount" {
+                            continue;
+                        }
+                        let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
+                        conds.insert((op.clone(), k.clone(), v.to_owned()));
+                    }
+                }
+            }
+            let actions: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                other => panic!("unexpected Action {other}"),
+            };
+            for a in actions {
+                assert!(
+                    out.insert(a.clone(), conds.clone()).is_none(),
+                    "{a} is granted by more than one statement: one must not widen the other"
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A stolen worker credential must not be able to open anything: the writes S3 lets IAM narrow
+/// are narrowed, in the template exactly as in src/aws/permissions.rs.
+#[test]
+fn the_worker_role_conditions_equal_those_in_permissions_rs() {
+    let granted = role_conditions(&template());
+    for (action, conds) in &granted {
+        let want: BTreeSet<(String, String, String)> = conditions_of(action)
+            .into_iter()
+            .map(|c| (c.operator.to_owned(), c.key.to_owned(), c.value.to_owned()))
+            .collect();
+        assert_eq!(
+            conds, &want,
+            "conditions of {action}: template vs permissions.rs"
+        );
+    }
+    // The ACL reset is limited to the canned private ACL.
+    assert!(granted["s3:PutObjectAcl"].contains(&(
+        "StringEquals".to_owned(),
+        "s3:x-amz-acl".to_owned(),
+        "private".to_owned()
+    )));
+    // Writes with no limiting key are still granted (remediation needs them) and are the ones
+    // docs/SECURITY.md covers by detection instead.
+    for a in UNCONDITIONABLE_WRITES {
+        assert!(granted.contains_key(a), "{a}");
+        assert!(conditions_of(a).is_empty(), "{a}");
+    }
+    let security = std::fs::read_to_string(root().join("docs/SECURITY.md")).unwrap();
+    for a in UNCONDITIONABLE_WRITES {
+        assert!(
+            security.contains(a),
+            "docs/SECURITY.md does not discuss {a}"
+        );
+    }
+}
+
+/// Who can put records on the stream is the boundary a forged record must cross: only the
+/// EventBridge rule's role may (docs/SECURITY.md).
+#[test]
+fn only_the_eventbridge_rule_may_put_records_on_the_stream() {
+    let t = template();
+    let p = &t["Resources"]["StreamResourcePolicy"]["Properties"];
+    assert_eq!(p["ResourceArn"], json!({"Fn::GetAtt": ["Stream", "Arn"]}));
+    let statements = p["ResourcePolicy"]["Statement"].as_array().unwrap();
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .expect("a Deny statement");
+    assert_eq!(deny["Principal"], "*");
+    let actions: BTreeSet<&str> = deny["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(["kinesis:PutRecord", "kinesis:PutRecords"])
+    );
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
+    );
+    // The rule's target uses that role.
+    assert_eq!(
+        t["Resources"]["S3CallsRule"]["Properties"]["Targets"][0]["RoleArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
     );
 }
 

@@ -156,6 +156,48 @@ pub const INIT_ONLY: [&str; 4] = [
 /// Operations in the source that only the operator-run `bucketwarden scan` calls (it finds each
 /// bucket's region); a deployed worker's role does not get them.
 pub const SCAN_ONLY: [&str; 1] = ["get_bucket_location"];
+/// An IAM condition that narrows one of the worker's permissions to what remediation needs (on
+/// top of the `aws:ResourceAccount` scope every S3 grant has), so that a stolen worker
+/// credential cannot use it to open anything. The deployment template's statement granting the
+/// action must carry exactly these (tests/deploy.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub iam_action: &'static str,
+    /// The IAM condition operator, e.g. `StringEquals`.
+    pub operator: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub why: &'static str,
+}
+
+/// The conditions on the worker's writes. From the Service Authorization Reference ("Actions,
+/// resources, and condition keys for Amazon S3"): `s3:x-amz-acl` ("Filters access by canned ACL in
+/// the request's x-amz-acl header") applies to PutObjectAcl, so the worker may only send the
+/// canned `private` ACL (src/aws/s3_fix.rs sends exactly that header, never an ACL body: a
+/// request without the header has no value for the key and StringEquals does not match).
+/// `s3:PutBucketPublicAccessBlock` and `s3:PutBucketTagging` have no condition key on the
+/// request's content (only the resource account, bucket tags, TLS version and signature
+/// details), so they cannot be limited to "all four flags on" or "only the remediated tag";
+/// docs/SECURITY.md says what covers that.
+pub const WORKER_CONDITIONS: [Condition; 1] = [Condition {
+    iam_action: "s3:PutObjectAcl",
+    operator: "StringEquals",
+    key: "s3:x-amz-acl",
+    value: "private",
+    why: "an object's ACL may only be reset to the canned private ACL",
+}];
+
+/// Worker writes that no S3 condition key can narrow (see [`WORKER_CONDITIONS`]).
+pub const UNCONDITIONABLE_WRITES: [&str; 2] =
+    ["s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging"];
+
+/// The conditions an IAM action of the worker must carry.
+pub fn conditions_of(iam_action: &str) -> Vec<&'static Condition> {
+    WORKER_CONDITIONS
+        .iter()
+        .filter(|c| c.iam_action == iam_action)
+        .collect()
+}
 
 /// The worker role's IAM actions, sorted and unique.
 pub fn worker_actions() -> Vec<&'static str> {

@@ -254,16 +254,23 @@ pub async fn read_bucket(
         (block?, acl?, policy?, ownership?, account_block?);
     let state = BucketState {
         account: account.to_owned(),
-        acl: Some(Stamped { value: acl, at }),
-        policy: Some(Stamped { value: policy, at }),
+        // Read from S3: confirmed, unlike what an event on the stream claims.
+        acl: Some(Stamped {
+            value: acl,
+            at,
+            live: true,
+        }),
+        policy: Some(Stamped {
+            value: policy,
+            at,
+            live: true,
+        }),
         ownership: Some(Stamped {
             value: ownership,
             at,
+            live: true,
         }),
-        block: BlockState {
-            flags: BlockFlags::known(block),
-            at: Some(at),
-        },
+        block: BlockState::live(BlockFlags::known(block), at),
         ..BucketState::default()
     };
     let mut exposure = fold::exposure_of(&state, account_block);

@@ -17,7 +17,7 @@ use crate::aws::Clients;
 use crate::commands::found;
 use crate::core::decision::Decider;
 use crate::core::exposure::{BlockConfig, BlockFlags};
-use crate::core::fold::{self, BucketState, Stamped};
+use crate::core::fold::{self, BucketState};
 use crate::observe::metrics as m;
 
 /// The leader lease's row in the lease table (not a shard; `LeaseTable::list` skips it).
@@ -148,18 +148,18 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         );
     }
     let mut state = live.state.clone();
-    state.tags = Some(Stamped {
-        value: tags.clone(),
-        at: now_ms,
-    });
+    state.tags = Some(fold::TagState::new(tags.clone(), now_ms, None));
     if let Some(k) = &known {
+        // Keeps the setter the stream saw when the live tags are the same set.
         state.merge_from(&k.value);
     }
-    let action = if now_public
-        && !ctx.decider.is_exempt(Some(bucket), &tags)
-        && ctx.still_leader.load(Ordering::Relaxed)
-    {
-        Some(remediate(ctx, bucket, &live.exposure.reasons, &mut state, now_ms).await)
+    let exemption = ctx
+        .decider
+        .exemption(Some(bucket), &tags, state.tags_set_by());
+    let action = if now_public && !exemption.exempt() && ctx.still_leader.load(Ordering::Relaxed) {
+        let mut reasons = live.exposure.reasons.clone();
+        reasons.extend(exemption.reasons());
+        Some(remediate(ctx, bucket, &reasons, &mut state, now_ms).await)
     } else {
         None
     };
@@ -206,10 +206,7 @@ async fn remediate(
     };
     let closed = found::act(&fx, &f).await == found::Outcome::Remediated;
     if closed {
-        state.block = fold::BlockState {
-            flags: BlockFlags::known(BlockConfig::ALL_ON),
-            at: Some(now_ms),
-        };
+        state.block = fold::BlockState::live(BlockFlags::known(BlockConfig::ALL_ON), now_ms);
     }
     closed
 }

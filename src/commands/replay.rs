@@ -238,11 +238,12 @@ pub fn render_summary(s: &Summary) -> String {
         ));
     }
     out.push_str(&format!(
-        "  notes         failed calls {}, duplicates {}, stale {}, assumed {}\n",
+        "  notes         failed calls {}, duplicates {}, stale {}, assumed {}, masked {}\n",
         group(count(&st.notes, &Note::FailedCall)),
         group(count(&st.notes, &Note::Duplicate)),
         group(count(&st.notes, &Note::Stale)),
-        group(count(&st.notes, &Note::Assumed))
+        group(count(&st.notes, &Note::Assumed)),
+        group(count(&st.notes, &Note::Masked))
     ));
     out.push_str(&format!(
         "  transitions   became_public {}, became_not_public {}, unchanged {}\n",

@@ -20,7 +20,8 @@ use crate::clock::now_rfc3339;
 use crate::commands::found;
 use crate::config::{Config, Mode};
 use crate::core::decision::Decider;
-use crate::core::fold::Stamped;
+use crate::core::exemption::Exemption;
+use crate::core::fold::TagState;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
 pub const REQUESTS_PER_BUCKET: usize = 7;
@@ -250,13 +251,21 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     };
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
-    line.exempt = s.decider.is_exempt(Some(&bucket), &tags);
+    let mut exemption = s.decider.exemption(Some(&bucket), &tags, None);
+    if exemption == (Exemption::UnauthorisedTag { setter: None }) {
+        // A live read does not say who set the tags; the fleet's state may know.
+        if let Ok(Some(known)) = s.store.load_bucket(&bucket).await {
+            let setter = known.value.setter_of(&tags);
+            exemption = s.decider.exemption(Some(&bucket), &tags, setter);
+        }
+    }
+    line.exempt = exemption.exempt();
+    if line.exposed {
+        line.reasons.extend(exemption.reasons());
+    }
     let mut seeded = false;
     if s.opts.seed_state {
-        live.state.tags = Some(Stamped {
-            value: tags.clone(),
-            at,
-        });
+        live.state.tags = Some(TagState::new(tags.clone(), at, None));
         live.state.region = line.region.clone().unwrap_or_default();
         seeded = match s.store.load_bucket(&bucket).await {
             Ok(current) => {

@@ -4,10 +4,11 @@
 //! misused credentials, and acting on it could loop); nothing else acts. Pure: it reads no clock
 //! and performs no effect.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Exemptions;
+pub use crate::core::exemption::PatternError;
+use crate::core::exemption::{Exemption, Rules};
 use crate::core::fold::Transition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,59 +29,19 @@ impl Action {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("invalid exemption pattern {pattern:?}: {source}")]
-pub struct PatternError {
-    pub pattern: String,
-    #[source]
-    pub source: globset::Error,
-}
-
 /// Turns transitions into actions under the configured exemptions and mode.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Decider {
-    buckets: GlobSet,
-    tags: Vec<(String, String)>,
+    rules: Rules,
     dry_run: bool,
     /// bucketwarden's own identities (`[remediation] self_arns`).
     self_arns: Vec<String>,
 }
 
-impl Default for Decider {
-    fn default() -> Self {
-        Decider {
-            buckets: GlobSet::empty(),
-            tags: Vec::new(),
-            dry_run: false,
-            self_arns: Vec::new(),
-        }
-    }
-}
-
 impl Decider {
     pub fn new(exemptions: &Exemptions, dry_run: bool) -> Result<Decider, PatternError> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &exemptions.buckets {
-            // Bucket names have no path separators, so `*` matches any run of characters.
-            let glob = Glob::new(pattern).map_err(|source| PatternError {
-                pattern: pattern.clone(),
-                source,
-            })?;
-            builder.add(glob);
-        }
-        let buckets = builder.build().map_err(|source| PatternError {
-            pattern: exemptions.buckets.join(", "),
-            source,
-        })?;
-        let mut tags: Vec<(String, String)> = exemptions
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        tags.sort();
         Ok(Decider {
-            buckets,
-            tags,
+            rules: Rules::new(exemptions)?,
             dry_run,
             self_arns: Vec::new(),
         })
@@ -96,13 +57,26 @@ impl Decider {
         self.dry_run
     }
 
-    /// A bucket is exempt when its name matches a pattern or it carries an exempting tag.
-    pub fn is_exempt(&self, bucket: Option<&str>, bucket_tags: &[(String, String)]) -> bool {
-        bucket.is_some_and(|b| self.buckets.is_match(b))
-            || self
-                .tags
-                .iter()
-                .any(|(k, v)| bucket_tags.iter().any(|(bk, bv)| bk == k && bv == v))
+    /// How the bucket stands with the exemptions (src/core/exemption.rs); `tags_set_by` is who
+    /// set its tag set, if the fleet saw it.
+    pub fn exemption(
+        &self,
+        bucket: Option<&str>,
+        bucket_tags: &[(String, String)],
+        tags_set_by: Option<&str>,
+    ) -> Exemption {
+        self.rules.evaluate(bucket, bucket_tags, tags_set_by)
+    }
+
+    /// A bucket is exempt when its name matches a pattern or it carries an exempting tag set by
+    /// an authorised identity.
+    pub fn is_exempt(
+        &self,
+        bucket: Option<&str>,
+        bucket_tags: &[(String, String)],
+        tags_set_by: Option<&str>,
+    ) -> bool {
+        self.exemption(bucket, bucket_tags, tags_set_by).exempt()
     }
 
     pub fn decide(
@@ -110,11 +84,12 @@ impl Decider {
         transition: Transition,
         bucket: Option<&str>,
         bucket_tags: &[(String, String)],
+        tags_set_by: Option<&str>,
     ) -> Action {
         if transition != Transition::BecamePublic {
             return Action::None;
         }
-        if self.dry_run || self.is_exempt(bucket, bucket_tags) {
+        if self.dry_run || self.is_exempt(bucket, bucket_tags, tags_set_by) {
             Action::Alert
         } else {
             Action::Remediate
@@ -129,9 +104,10 @@ impl Decider {
         transition: Transition,
         bucket: Option<&str>,
         bucket_tags: &[(String, String)],
+        tags_set_by: Option<&str>,
         actor: Option<&str>,
     ) -> Action {
-        match self.decide(transition, bucket, bucket_tags) {
+        match self.decide(transition, bucket, bucket_tags, tags_set_by) {
             Action::Remediate
                 if actor.is_some_and(|a| crate::config::is_self_arn(&self.self_arns, a)) =>
             {
@@ -151,6 +127,7 @@ mod tests {
         let ex = Exemptions {
             buckets: vec!["public-site-*".into()],
             tags: BTreeMap::from([("bucketwarden:allow-public".to_string(), "true".to_string())]),
+            tag_setters: None,
         };
         Decider::new(&ex, dry_run).unwrap()
     }
@@ -159,15 +136,15 @@ mod tests {
     fn only_became_public_acts() {
         let d = decider(false);
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &[]),
+            d.decide(Transition::BecamePublic, Some("data"), &[], None),
             Action::Remediate
         );
         assert_eq!(
-            d.decide(Transition::BecameNotPublic, Some("data"), &[]),
+            d.decide(Transition::BecameNotPublic, Some("data"), &[], None),
             Action::None
         );
         assert_eq!(
-            d.decide(Transition::Unchanged, Some("data"), &[]),
+            d.decide(Transition::Unchanged, Some("data"), &[], None),
             Action::None
         );
     }
@@ -176,21 +153,21 @@ mod tests {
     fn exempt_by_glob_or_tag_alerts() {
         let d = decider(false);
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("public-site-www"), &[]),
+            d.decide(Transition::BecamePublic, Some("public-site-www"), &[], None),
             Action::Alert
         );
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("public-sitex"), &[]),
+            d.decide(Transition::BecamePublic, Some("public-sitex"), &[], None),
             Action::Remediate
         );
         let tags = vec![("bucketwarden:allow-public".to_string(), "true".to_string())];
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &tags),
+            d.decide(Transition::BecamePublic, Some("data"), &tags, None),
             Action::Alert
         );
         let wrong = vec![("bucketwarden:allow-public".to_string(), "false".to_string())];
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &wrong),
+            d.decide(Transition::BecamePublic, Some("data"), &wrong, None),
             Action::Remediate
         );
     }
@@ -198,7 +175,7 @@ mod tests {
     #[test]
     fn dry_run_only_alerts() {
         assert_eq!(
-            decider(true).decide(Transition::BecamePublic, Some("data"), &[]),
+            decider(true).decide(Transition::BecamePublic, Some("data"), &[], None),
             Action::Alert
         );
     }
@@ -209,20 +186,57 @@ mod tests {
             .with_self_arns(&["arn:aws:iam::111122223333:role/bucketwarden-task".to_string()]);
         let own = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task/worker-1";
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(own)),
+            d.decide_event(Transition::BecamePublic, Some("data"), &[], None, Some(own)),
             Action::Alert
         );
         assert_eq!(
-            d.decide_event(Transition::BecameNotPublic, Some("data"), &[], Some(own)),
+            d.decide_event(
+                Transition::BecameNotPublic,
+                Some("data"),
+                &[],
+                None,
+                Some(own)
+            ),
             Action::None
         );
         let other = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task-2/worker-1";
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(other)),
+            d.decide_event(
+                Transition::BecamePublic,
+                Some("data"),
+                &[],
+                None,
+                Some(other)
+            ),
             Action::Remediate
         );
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], None),
+            d.decide_event(Transition::BecamePublic, Some("data"), &[], None, None),
+            Action::Remediate
+        );
+    }
+
+    #[test]
+    fn an_unauthorised_tag_does_not_exempt() {
+        let ex = Exemptions {
+            tags: BTreeMap::from([("bucketwarden:allow-public".to_string(), "true".to_string())]),
+            tag_setters: Some(vec!["arn:aws:iam::111122223333:role/platform-admin".into()]),
+            ..Exemptions::default()
+        };
+        let d = Decider::new(&ex, false).unwrap();
+        let tags = vec![("bucketwarden:allow-public".to_string(), "true".to_string())];
+        let admin = "arn:aws:sts::111122223333:assumed-role/platform-admin/jane";
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &tags, Some(admin)),
+            Action::Alert
+        );
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &tags, Some(alice)),
+            Action::Remediate
+        );
+        assert_eq!(
+            d.decide(Transition::BecamePublic, Some("data"), &tags, None),
             Action::Remediate
         );
     }
@@ -231,7 +245,7 @@ mod tests {
     fn bad_pattern_is_an_error() {
         let ex = Exemptions {
             buckets: vec!["a[".into()],
-            tags: BTreeMap::new(),
+            ..Exemptions::default()
         };
         assert!(Decider::new(&ex, false).is_err());
     }

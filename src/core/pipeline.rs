@@ -138,18 +138,27 @@ impl Pipeline {
     ) -> Vec<Line> {
         let mut lines = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            let tags = outcome
+            let (tags, set_by) = outcome
                 .bucket
                 .as_deref()
                 .and_then(|b| self.fold.bucket(b))
-                .map(|b| b.tags())
-                .unwrap_or(&[]);
+                .map(|b| (b.tags(), b.tags_set_by()))
+                .unwrap_or((&[], None));
             let action = self.decider.decide_event(
                 outcome.transition,
                 outcome.bucket.as_deref(),
                 tags,
+                set_by,
                 event.actor_arn.as_deref(),
             );
+            // An exempting tag that was ignored is reported with the decision it changed.
+            let ignored_tag = if outcome.transition == Transition::BecamePublic {
+                self.decider
+                    .exemption(outcome.bucket.as_deref(), tags, set_by)
+                    .reasons()
+            } else {
+                Vec::new()
+            };
             self.stats.lines += 1;
             *self
                 .stats
@@ -160,7 +169,9 @@ impl Pipeline {
             if let Some(note) = outcome.note {
                 *self.stats.notes.entry(note).or_default() += 1;
             }
-            lines.push(Line::new(event, outcome, action));
+            let mut line = Line::new(event, outcome, action);
+            line.reasons.extend(ignored_tag);
+            lines.push(line);
         }
         lines
     }

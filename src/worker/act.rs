@@ -175,18 +175,27 @@ pub(super) async fn act(
         return Ok(());
     }
     metrics::counter!(m::VERIFICATIONS, "result" => "exposed").increment(1);
+    let mut live_reasons = exposure.reasons.clone();
     let action = if line.action != Action::None {
         line.action
     } else {
         // An event judged on assumptions turned out exposed: decide as for a transition to public.
         let p = inner.pipeline.lock().expect("pipeline lock");
-        let tags = p
+        let (tags, set_by) = p
             .fold()
             .bucket(bucket)
-            .map(|b| b.tags().to_vec())
+            .map(|b| (b.tags().to_vec(), b.tags_set_by().map(str::to_owned)))
             .unwrap_or_default();
-        p.decider()
-            .decide(Transition::BecamePublic, Some(bucket), &tags)
+        let exemption = p
+            .decider()
+            .exemption(Some(bucket), &tags, set_by.as_deref());
+        live_reasons.extend(exemption.reasons());
+        p.decider().decide(
+            Transition::BecamePublic,
+            Some(bucket),
+            &tags,
+            set_by.as_deref(),
+        )
     };
     let mut incident = incident_for(
         inner,
@@ -196,7 +205,7 @@ pub(super) async fn act(
         key,
         &incident_id,
         action,
-        exposure.reasons.clone(),
+        live_reasons,
     );
     if action == Action::Remediate {
         retried("PutItem incident", || inner.incidents.put(&incident)).await?;
@@ -273,7 +282,16 @@ pub(super) fn incident_for(
         reasons: if live_reasons.is_empty() {
             line.reasons.clone()
         } else {
-            live_reasons
+            // The live read replaces the fold's findings, not the decision's own reasons.
+            let mut r = live_reasons;
+            r.extend(
+                line.reasons
+                    .iter()
+                    .filter(|x| x.starts_with("exemption:") && !r.contains(x))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            r
         },
         action: action.as_str().to_owned(),
         outcome: crate::aws::incident::PENDING.into(),

@@ -98,7 +98,15 @@ pub(super) async fn handle_event(
         // earlier event with a forged or skewed time must not hide a real change, so live S3
         // decides. Stale events are rare (the stream keeps each bucket in order).
         let stale = line.note == Some(Note::Stale);
-        if line.action != Action::None || line.note == Some(Note::Assumed) || stale || unfinished {
+        // A grant hidden only by protections learned from events is verified too: a forged
+        // protective event must not keep a real public grant from being seen (docs/SECURITY.md).
+        let masked = line.note == Some(Note::Masked);
+        if line.action != Action::None
+            || line.note == Some(Note::Assumed)
+            || masked
+            || stale
+            || unfinished
+        {
             Box::pin(act(inner, shard, rec, ev, line)).await?;
         }
     }
