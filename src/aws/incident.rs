@@ -27,6 +27,9 @@ pub struct Incident {
     pub reasons: Vec<String>,
     /// remediate | alert
     pub action: String,
+    /// The decision's rule (`core::decision::Rule`): why this action, e.g. `own_identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// pending | remediated | alerted | failed
     pub outcome: String,
     pub remediation: Option<String>,
@@ -102,6 +105,7 @@ fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
     put("remediation", &i.remediation);
     put("error", &i.error);
     put("remediatedAt", &i.remediated_at);
+    put("rule", &i.rule);
     for (k, v) in [
         ("eventName", &i.event_name),
         ("bucket", &i.bucket),

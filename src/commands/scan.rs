@@ -17,8 +17,8 @@ use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
 use crate::commands::found;
-use crate::config::{Config, Mode};
-use crate::core::decision::Decider;
+use crate::config::Config;
+use crate::core::decision::{Decider, Rule, Situation, Source, Trigger};
 use crate::core::fold::Stamped;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
@@ -141,7 +141,7 @@ pub async fn scan(
         None
     };
     let shared = Arc::new(Shared {
-        decider: Decider::new(&config.exemptions, config.remediation.mode == Mode::DryRun)?,
+        decider: Decider::from_config(&config, false)?,
         store: StateStore::new(clients.dynamodb.clone(), &config.names.state_table),
         incidents: IncidentTable::new(clients.clone(), &config.names.incident_table),
         remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
@@ -270,7 +270,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     };
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
-    line.exempt = s.decider.is_exempt(Some(&bucket), &tags);
+    line.exempt = s.decider.exemption(Some(&bucket), &tags).is_some();
     let mut seeded = false;
     if s.opts.seed_state {
         live.state.tags = Some(Stamped {
@@ -292,14 +292,25 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         };
     }
     if s.opts.remediate && line.exposed {
-        line.action = Some(remediate(s, &bucket, &line).await);
+        line.action = Some(act(s, &bucket, &tags, &line).await);
     }
     (line, seeded)
 }
 
-async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
+/// Acts on an exposed bucket as the decider says; the report's action label.
+async fn act(s: &Shared, bucket: &str, tags: &[(String, String)], line: &BucketReport) -> String {
+    // An operator's one-off scan knows nothing of what the stream alerted on: every exposure it
+    // finds is new to it.
+    let decision = s.decider.decide(&Situation {
+        trigger: Trigger::FoundExposed {
+            known_public: false,
+        },
+        bucket: Some(bucket),
+        tags,
+        actor: None,
+        source: Source::Scan,
+    });
     let now = now_rfc3339();
-    let dry_run = s.decider.dry_run();
     let fx = found::Effects {
         incidents: &s.incidents,
         alerter: s.alerter.as_ref(),
@@ -310,13 +321,13 @@ async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
         account: &s.account,
         region: line.region.as_deref().unwrap_or_default(),
         reasons: &line.reasons,
-        alert_only: line.exempt || dry_run,
-        source: "scan",
+        decision,
+        source: Source::Scan,
         worker: &s.opts.operator,
         now: &now,
     };
     match found::act(&fx, &f).await {
-        found::Outcome::Alerted if dry_run && !line.exempt => "dry-run".to_owned(),
+        found::Outcome::Alerted if decision.rule == Rule::DryRun => "dry-run".to_owned(),
         o => o.as_str().to_owned(),
     }
 }

@@ -221,6 +221,40 @@ impl Note {
     }
 }
 
+/// A target known closed (remediated by bucketwarden, or by an earlier attempt of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    Bucket,
+    Object(String),
+}
+
+/// What acting learned about a bucket, flowing back into the fold through [`Fold::settle`]:
+/// its live state, its account's live block, a target closed; stamped at `at` (the triggering
+/// event's time: CloudTrail times have second precision, and a re-opening in the same second
+/// must not look stale).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    pub bucket: String,
+    pub bucket_state: Option<BucketState>,
+    /// (account, its block as read live).
+    pub account_block: Option<(String, BlockFlags)>,
+    pub closed: Option<Closed>,
+    pub at: i64,
+}
+
+impl Settlement {
+    /// Nothing learned yet about `bucket`.
+    pub fn of(bucket: &str, at: i64) -> Settlement {
+        Settlement {
+            bucket: bucket.to_owned(),
+            bucket_state: None,
+            account_block: None,
+            closed: None,
+            at,
+        }
+    }
+}
+
 /// The effect of one event on one bucket or object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -484,17 +518,32 @@ impl Fold {
         }
     }
 
-    /// Settles a bucket's unknown components from a live read (live mode), stamped at `at`.
-    pub fn settle_bucket(&mut self, name: &str, live: &BucketState) {
-        if let Some(b) = self.buckets.get_mut(name) {
-            b.merge_from(live);
+    /// Takes in what acting learned — a live read, a target closed — in one place, whoever
+    /// learned it (the worker's act, a resumed incident, reconciliation).
+    pub fn settle(&mut self, s: &Settlement) {
+        if let Some(live) = &s.bucket_state {
+            if let Some(b) = self.buckets.get_mut(&s.bucket) {
+                b.merge_from(live);
+            }
+        }
+        if let Some((account, flags)) = &s.account_block {
+            let entry = self.accounts.entry(account.clone()).or_default();
+            entry.block.merge_from(&BlockState {
+                flags: *flags,
+                at: Some(s.at),
+            });
+        }
+        match &s.closed {
+            None => {}
+            Some(Closed::Bucket) => self.note_bucket_locked(&s.bucket, s.at),
+            Some(Closed::Object(key)) => self.note_object_private(&s.bucket, key, s.at),
         }
     }
 
-    /// Records a remediation the worker applied at `at` (the bucket's block turned fully on), so
-    /// that a later event re-opening the bucket is judged against the locked-down state even when
-    /// no CloudTrail event for the remediation itself arrives (or arrives later).
-    pub fn note_bucket_locked(&mut self, name: &str, at: i64) {
+    /// Records a remediation applied at `at` (the bucket's block turned fully on), so that a
+    /// later event re-opening the bucket is judged against the locked-down state even when no
+    /// CloudTrail event for the remediation itself arrives (or arrives later).
+    fn note_bucket_locked(&mut self, name: &str, at: i64) {
         if let Some(b) = self.buckets.get_mut(name) {
             if !b.block.is_newer_than(at) {
                 b.block.set(BlockFlags::known(BlockConfig::ALL_ON), at);
@@ -502,8 +551,8 @@ impl Fold {
         }
     }
 
-    /// Records that the worker reset an object's ACL to private at `at`.
-    pub fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
+    /// Records that an object's ACL was reset to private at `at`.
+    fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
         if let Some(b) = self.buckets.get_mut(bucket) {
             if b.objects.get(key).is_none_or(|o| o.at <= at) {
                 b.objects.insert(
@@ -515,15 +564,6 @@ impl Fold {
                 );
             }
         }
-    }
-
-    /// Sets the account block from a live read, if newer than what is known.
-    pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
-        let entry = self.accounts.entry(account.to_owned()).or_default();
-        entry.block.merge_from(&BlockState {
-            flags,
-            at: Some(at),
-        });
     }
 
     /// Current exposure of a known bucket, for lines that change nothing.
@@ -1110,7 +1150,10 @@ mod tests {
         ];
         let last = opened.iter().map(|e| f.apply(e)).last().unwrap();
         assert_eq!(last[0].transition, Transition::BecamePublic);
-        f.note_bucket_locked("b1", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Bucket),
+            ..Settlement::of("b1", 4_000)
+        });
         assert!(!f.bucket_exposure("b1").unwrap().public);
         // An event from before the remediation does not undo it…
         let late = f.apply(&ev(
@@ -1164,7 +1207,10 @@ mod tests {
         assert!(first
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
-        f.note_object_private("b1", "k", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Object("k".into())),
+            ..Settlement::of("b1", 4_000)
+        });
         let again = f.apply(&ev("4", 5_000, EventName::PutObjectAcl, Some("k"), put));
         assert!(again
             .iter()

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Mode};
-use crate::core::decision::{Action, Decider, PatternError};
+use crate::config::Config;
+use crate::core::decision::{Action, Decider, PatternError, Situation, Source, Trigger};
 use crate::core::fold::{Fold, Note, Transition};
 use crate::core::record::{self, Classified, EventName, S3Event, Skip};
 use crate::core::transcript::Line;
@@ -52,11 +52,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// `force_dry_run` (the `--dry-run` flag) overrides the config's mode.
     pub fn new(config: &Config, force_dry_run: bool) -> Result<Pipeline, PatternError> {
-        let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
         Ok(Pipeline {
             fold: Fold::new(config.dedup.window_ms()),
-            decider: Decider::new(&config.exemptions, dry_run)?
-                .with_self_arns(&config.remediation.self_arns),
+            decider: Decider::from_config(config, force_dry_run)?,
             stats: Stats::default(),
         })
     }
@@ -157,12 +155,16 @@ impl Pipeline {
                 .and_then(|b| self.fold.bucket(b))
                 .map(|b| b.tags())
                 .unwrap_or(&[]);
-            let action = self.decider.decide_event(
-                outcome.transition,
-                outcome.bucket.as_deref(),
-                tags,
-                event.actor_arn.as_deref(),
-            );
+            let action = self
+                .decider
+                .decide(&Situation {
+                    trigger: Trigger::Event(outcome.transition),
+                    bucket: outcome.bucket.as_deref(),
+                    tags,
+                    actor: event.actor_arn.as_deref(),
+                    source: Source::Stream,
+                })
+                .action;
             self.stats.lines += 1;
             *self
                 .stats

@@ -37,7 +37,8 @@ pub const EVENTS_FUTURE_DATED: &str = "bucketwarden_events_future_dated_total";
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
 pub const DECISIONS: &str = "bucketwarden_decisions_total";
-/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted | skipped_self)
+/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted); a transition
+/// made by bucketwarden's own identity is `alert`/`alerted` like any alert-only one
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
 pub const ALERTS: &str = "bucketwarden_alerts_total";
@@ -224,10 +225,8 @@ fn register_zeros() {
     for (action, outcome) in [
         ("remediate", "remediated"),
         ("remediate", "failed"),
-        ("remediate", "skipped_self"),
         ("alert", "alerted"),
         ("alert", "failed"),
-        ("alert", "skipped_self"),
     ] {
         zero(metrics::counter!(REMEDIATIONS, "action" => action, "outcome" => outcome));
     }

@@ -58,6 +58,7 @@ pub(super) async fn publish(
             .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
             .unwrap_or_default(),
         action: get("action").unwrap_or_default(),
+        rule: get("rule"),
         outcome: get("outcome").unwrap_or_default(),
         remediation: get("remediation"),
         error: get("error"),
