@@ -40,7 +40,9 @@ pub enum Rule {
     AlreadyKnownPublic,
     /// Made public by bucketwarden's own identity (`[remediation] self_arns`). Its own calls only
     /// ever narrow access, so one that widens it is forged or stolen credentials: alerted, never
-    /// remediated (remediating could also loop on itself).
+    /// remediated. The same for a live exposure found after one of its own events (`LiveExposed`):
+    /// acting on its own events could loop, and whoever opened the target has an event of their
+    /// own, decided on its own actor.
     OwnIdentity,
     /// The bucket's name matches an `[exemptions] buckets` pattern: alerted, not remediated.
     ExemptByName,
