@@ -1216,4 +1216,38 @@ mod tests {
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
     }
+
+    #[test]
+    fn a_settlement_takes_a_newer_account_block_and_never_an_older_one() {
+        let mut f = Fold::new(60_000);
+        let on = BlockFlags::known(BlockConfig::ALL_ON);
+        let off = BlockFlags::known(BlockConfig::ALL_OFF);
+        let block = |f: &Fold| f.account("111122223333").unwrap().block;
+        f.settle(&Settlement {
+            account_block: Some(("111122223333".into(), on)),
+            ..Settlement::of("b1", 2_000)
+        });
+        assert_eq!(block(&f).flags, on);
+        assert_eq!(block(&f).at, Some(2_000));
+        f.settle(&Settlement {
+            account_block: Some(("111122223333".into(), off)),
+            ..Settlement::of("b1", 1_000)
+        });
+        assert_eq!(
+            block(&f).flags,
+            on,
+            "an older read must not undo a newer one"
+        );
+        f.settle(&Settlement {
+            account_block: Some(("111122223333".into(), off)),
+            ..Settlement::of("b1", 3_000)
+        });
+        assert_eq!(block(&f).flags, off);
+        // A settlement about a bucket the fold does not know creates nothing.
+        f.settle(&Settlement {
+            closed: Some(Closed::Bucket),
+            ..Settlement::of("unknown", 4_000)
+        });
+        assert!(f.bucket_state("unknown").is_none());
+    }
 }
