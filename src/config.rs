@@ -142,11 +142,11 @@ pub struct Remediation {
     pub mode: Mode,
     /// Attempts per remediation call (AccessDenied and throttling are retried with backoff).
     pub attempts: u32,
-    /// bucketwarden's own identities (userIdentity.arn): their events are never remediated, so the
-    /// guardrail cannot loop on itself. An IAM role ARN also matches every session of that role
-    /// (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a task's
-    /// calls). Calls made with the SDK app name "bucketwarden" are recognised by their userAgent
-    /// as well.
+    /// bucketwarden's own identities (userIdentity.arn): a transition to public they cause is
+    /// alerted, never remediated (its own calls only narrow access, so such a call is forged or
+    /// stolen credentials; remediating could loop). An IAM role ARN also matches every session of
+    /// that role (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a
+    /// task's calls). Only the authenticated ARN counts, never the userAgent.
     pub self_arns: Vec<String>,
 }
 

@@ -25,6 +25,9 @@ pub struct Incident {
     pub reasons: Vec<String>,
     /// remediate | alert
     pub action: String,
+    /// The decision's rule (`core::decision::Rule`): why this action, e.g. `own_identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// pending | remediated | alerted | failed
     pub outcome: String,
     pub remediation: Option<String>,
@@ -100,6 +103,7 @@ fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
     put("remediation", &i.remediation);
     put("error", &i.error);
     put("remediatedAt", &i.remediated_at);
+    put("rule", &i.rule);
     for (k, v) in [
         ("eventName", &i.event_name),
         ("bucket", &i.bucket),
@@ -141,6 +145,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Incident {
             .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
             .unwrap_or_default(),
         action: get("action").unwrap_or_default(),
+        rule: get("rule"),
         outcome: get("outcome").unwrap_or_default(),
         remediation: get("remediation"),
         error: get("error"),
@@ -477,6 +482,7 @@ mod tests {
             source_ip: Some("192.0.2.1".into()),
             reasons: vec!["acl: AllUsers READ".into(), "policy".into()],
             action: "remediate".into(),
+            rule: Some("remediate".into()),
             outcome: "remediated".into(),
             remediation: Some("object_acl_private".into()),
             error: Some("none".into()),

@@ -18,9 +18,8 @@ use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
 use crate::clock::now_rfc3339;
 use crate::commands::found;
-use crate::config::{Config, Mode};
-use crate::core::decision::Decider;
-use crate::core::exemption::Exemption;
+use crate::config::Config;
+use crate::core::decision::{Decider, Exemption, Rule, Situation, Source, Trigger};
 use crate::core::fold::TagState;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
@@ -122,7 +121,7 @@ pub async fn scan(
         None
     };
     let shared = Arc::new(Shared {
-        decider: Decider::new(&config.exemptions, config.remediation.mode == Mode::DryRun)?,
+        decider: Decider::from_config(&config, false)?,
         store: StateStore::new(clients.dynamodb.clone(), &config.names.state_table),
         incidents: IncidentTable::new(clients.clone(), &config.names.incident_table),
         remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
@@ -251,12 +250,13 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     };
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
+    let mut setter: Option<String> = None;
     let mut exemption = s.decider.exemption(Some(&bucket), &tags, None);
     if exemption == (Exemption::UnauthorisedTag { setter: None }) {
         // A live read does not say who set the tags; the fleet's state may know.
         if let Ok(Some(known)) = s.store.load_bucket(&bucket).await {
-            let setter = known.value.setter_of(&tags);
-            exemption = s.decider.exemption(Some(&bucket), &tags, setter);
+            setter = known.value.setter_of(&tags).map(str::to_owned);
+            exemption = s.decider.exemption(Some(&bucket), &tags, setter.as_deref());
         }
     }
     line.exempt = exemption.exempt();
@@ -281,14 +281,32 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         };
     }
     if s.opts.remediate && line.exposed {
-        line.action = Some(remediate(s, &bucket, &line).await);
+        line.action = Some(act(s, &bucket, &tags, setter.as_deref(), &line).await);
     }
     (line, seeded)
 }
 
-async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
+/// Acts on an exposed bucket as the decider says; the report's action label.
+async fn act(
+    s: &Shared,
+    bucket: &str,
+    tags: &[(String, String)],
+    tags_set_by: Option<&str>,
+    line: &BucketReport,
+) -> String {
+    // An operator's one-off scan knows nothing of what the stream alerted on: every exposure it
+    // finds is new to it.
+    let decision = s.decider.decide(&Situation {
+        trigger: Trigger::FoundExposed {
+            known_public: false,
+        },
+        bucket: Some(bucket),
+        tags,
+        tags_set_by,
+        actor: None,
+        source: Source::Scan,
+    });
     let now = now_rfc3339();
-    let dry_run = s.decider.dry_run();
     let fx = found::Effects {
         incidents: &s.incidents,
         alerter: s.alerter.as_ref(),
@@ -299,13 +317,13 @@ async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
         account: &s.account,
         region: line.region.as_deref().unwrap_or_default(),
         reasons: &line.reasons,
-        alert_only: line.exempt || dry_run,
-        source: "scan",
+        decision,
+        source: Source::Scan,
         worker: &s.opts.operator,
         now: &now,
     };
     match found::act(&fx, &f).await {
-        found::Outcome::Alerted if dry_run && !line.exempt => "dry-run".to_owned(),
+        found::Outcome::Alerted if decision.rule == Rule::DryRun => "dry-run".to_owned(),
         o => o.as_str().to_owned(),
     }
 }

@@ -15,6 +15,9 @@ use crate::core::exposure::{
 use crate::core::policy::PolicyFindings;
 use crate::core::record::S3Event;
 
+mod settle;
+pub use settle::{Closed, Settlement};
+
 /// A component's value and the `eventTime` (ms) of the change that set it, so that an older event
 /// arriving later does not overwrite it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -568,46 +571,6 @@ impl Fold {
 
     pub fn bucket_state(&self, name: &str) -> Option<&BucketState> {
         self.buckets.get(name)
-    }
-
-    /// Settles a bucket's unknown components from a live read (live mode), stamped at `at`.
-    pub fn settle_bucket(&mut self, name: &str, live: &BucketState) {
-        if let Some(b) = self.buckets.get_mut(name) {
-            b.merge_from(live);
-        }
-    }
-
-    /// Records a remediation the worker applied at `at` (the bucket's block turned fully on), so
-    /// that a later event re-opening the bucket is judged against the locked-down state even when
-    /// no CloudTrail event for the remediation itself arrives (or arrives later).
-    pub fn note_bucket_locked(&mut self, name: &str, at: i64) {
-        if let Some(b) = self.buckets.get_mut(name) {
-            if !b.block.is_newer_than(at) {
-                b.block = BlockState::live(BlockFlags::known(BlockConfig::ALL_ON), at);
-            }
-        }
-    }
-
-    /// Records that the worker reset an object's ACL to private at `at`.
-    pub fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
-        if let Some(b) = self.buckets.get_mut(bucket) {
-            if b.objects.get(key).is_none_or(|o| o.at <= at) {
-                b.objects.insert(
-                    key.to_owned(),
-                    Stamped {
-                        value: Acl::PRIVATE,
-                        at,
-                        live: true,
-                    },
-                );
-            }
-        }
-    }
-
-    /// Sets the account block from a live read, if newer than what is known.
-    pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
-        let entry = self.accounts.entry(account.to_owned()).or_default();
-        entry.block.merge_from(&BlockState::live(flags, at));
     }
 
     /// Current exposure of a known bucket, for lines that change nothing.
@@ -1241,7 +1204,10 @@ mod tests {
         ];
         let last = opened.iter().map(|e| f.apply(e)).last().unwrap();
         assert_eq!(last[0].transition, Transition::BecamePublic);
-        f.note_bucket_locked("b1", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Bucket),
+            ..Settlement::of("b1", 4_000)
+        });
         assert!(!f.bucket_exposure("b1").unwrap().public);
         // An event from before the remediation does not undo it…
         let late = f.apply(&ev(
@@ -1295,7 +1261,10 @@ mod tests {
         assert!(first
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
-        f.note_object_private("b1", "k", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Object("k".into())),
+            ..Settlement::of("b1", 4_000)
+        });
         let again = f.apply(&ev("4", 5_000, EventName::PutObjectAcl, Some("k"), put));
         assert!(again
             .iter()
@@ -1462,7 +1431,10 @@ mod tests {
             ),
             ..BucketState::default()
         };
-        f.settle_bucket("b1", &live);
+        f.settle(&Settlement {
+            bucket_state: Some(live),
+            ..Settlement::of("b1", 3_500)
+        });
         let out = f.apply(&ev(
             "a2",
             4_000,

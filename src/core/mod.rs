@@ -9,6 +9,7 @@ pub mod exposure;
 pub mod fold;
 pub mod input;
 pub mod pipeline;
+pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod time;

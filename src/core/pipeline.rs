@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Mode};
-use crate::core::decision::{Action, Decider, PatternError};
+use crate::config::Config;
+use crate::core::decision::{Action, Decider, PatternError, Situation, Source, Trigger};
 use crate::core::fold::{Fold, Note, Transition};
 use crate::core::record::{self, Classified, EventName, S3Event, Skip};
 use crate::core::transcript::Line;
@@ -52,11 +52,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// `force_dry_run` (the `--dry-run` flag) overrides the config's mode.
     pub fn new(config: &Config, force_dry_run: bool) -> Result<Pipeline, PatternError> {
-        let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
         Ok(Pipeline {
             fold: Fold::new(config.dedup.window_ms()),
-            decider: Decider::new(&config.exemptions, dry_run)?
-                .with_self_arns(&config.remediation.self_arns),
+            decider: Decider::from_config(config, force_dry_run)?,
             stats: Stats::default(),
         })
     }
@@ -144,13 +142,17 @@ impl Pipeline {
                 .and_then(|b| self.fold.bucket(b))
                 .map(|b| (b.tags(), b.tags_set_by()))
                 .unwrap_or((&[], None));
-            let action = self.decider.decide_event(
-                outcome.transition,
-                outcome.bucket.as_deref(),
-                tags,
-                set_by,
-                event.actor_arn.as_deref(),
-            );
+            let action = self
+                .decider
+                .decide(&Situation {
+                    trigger: Trigger::Event(outcome.transition),
+                    bucket: outcome.bucket.as_deref(),
+                    tags,
+                    tags_set_by: set_by,
+                    actor: event.actor_arn.as_deref(),
+                    source: Source::Stream,
+                })
+                .action;
             // An exempting tag that was ignored is reported with the decision it changed.
             let ignored_tag = if outcome.transition == Transition::BecamePublic {
                 self.decider

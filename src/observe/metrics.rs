@@ -40,7 +40,8 @@ pub const EVENTS_FUTURE_DATED: &str = "bucketwarden_events_future_dated_total";
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
 pub const DECISIONS: &str = "bucketwarden_decisions_total";
-/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted | skipped_self)
+/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted); a transition
+/// made by bucketwarden's own identity is `alert`/`alerted` like any alert-only one
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
 pub const ALERTS: &str = "bucketwarden_alerts_total";
@@ -213,11 +214,11 @@ pub const SET_BY_FIRST_ROUND: [(&str, &str); 3] = [
 ];
 
 /// `action` × `outcome` of [`REMEDIATIONS`]: what an incident can end as (`aws::incident`
-/// outcomes; `skipped_self` counts events of bucketwarden's own identity).
+/// outcomes).
 fn remediation_outcomes(action: Action) -> &'static [&'static str] {
     match action {
-        Action::Remediate => &["remediated", "failed", "skipped_self"],
-        Action::Alert => &["alerted", "failed", "skipped_self"],
+        Action::Remediate => &["remediated", "failed"],
+        Action::Alert => &["alerted", "failed"],
         Action::None => &[],
     }
 }

@@ -1,20 +1,23 @@
-//! Verify, then act: reads live S3 before any effect, remediates or alerts, records the incident
-//! and publishes it, idempotent per incident id. Must not checkpoint or persist state.
+//! Verify, then act: reads what an earlier attempt recorded and what live S3 shows, asks the
+//! decider and the pure plan (`core::plan`) what to do, and carries the steps out — remediation,
+//! incident, alert, and what was learned settled into the fold — idempotent per incident id.
+//! Must not decide anything itself, checkpoint or persist state.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::Incident;
+use crate::aws::incident::{Incident, PENDING};
 use crate::aws::kinesis::KRecord;
-use crate::aws::s3_fix::Remediator;
-use crate::aws::s3_read;
-use crate::clock::now_rfc3339;
-use crate::core::decision::Action;
-use crate::core::fold::Transition;
-use crate::core::record::S3Event;
+use crate::aws::s3_fix::{Applied, Remediator};
+use crate::aws::s3_read::{self, LiveBucket};
+use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
+use crate::core::exposure::Exposure;
+use crate::core::fold::{Closed, Settlement, Transition};
+use crate::core::plan::{self, LiveVerdict, PriorOutcome, Reason, Recorded, Settle, Step, Target};
+use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
@@ -22,14 +25,16 @@ use super::alert::{publish, publish_incident};
 use super::leases::confirm_lease;
 use super::retry::retried;
 use super::Inner;
+use crate::clock::now_rfc3339;
 
-/// Only the identity counts, never the userAgent: any caller can put `app/bucketwarden` in its
-/// user agent, and trusting it would let anyone open a bucket unremediated. bucketwarden's own
-/// calls only ever close things, so without `self_arns` they cannot loop either.
-pub(super) fn is_self(inner: &Inner, ev: &S3Event) -> bool {
-    ev.actor_arn
-        .as_deref()
-        .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
+/// What the reads before acting gave.
+struct Reads {
+    prior: Option<PriorOutcome>,
+    verdict: LiveVerdict,
+    live: Option<LiveBucket>,
+    exposure: Option<Exposure>,
+    /// Why the target could not be read (returned for `RetryLater`).
+    error: Option<AwsError>,
 }
 
 /// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident
@@ -45,262 +50,436 @@ pub(super) async fn act(
         return Ok(());
     };
     let key = line.key.as_deref();
-    if ev.event_name == crate::core::record::EventName::DeleteBucket {
-        return Ok(());
-    }
-    if is_self(inner, ev) {
-        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "skipped_self").increment(1);
-        info!(shard_id = shard, bucket, event_id = ?ev.event_id, "event caused by bucketwarden itself; not acting");
-        return Ok(());
-    }
+    let target = if key.is_some() {
+        Target::Object
+    } else {
+        Target::Bucket
+    };
     let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
-    let mut resumed_pending = false;
-    // Both are reads: issue them together (the live read is wasted only on a retried batch whose
-    // incident is already final).
-    // The lease is proven at the same time: it must still be ours when we act.
+    let deleted = ev.event_name == EventName::DeleteBucket;
+    let reads = if deleted {
+        // The event deleted the bucket: nothing to read or to act on.
+        Reads {
+            prior: None,
+            verdict: LiveVerdict::BucketGone,
+            live: None,
+            exposure: None,
+            error: None,
+        }
+    } else {
+        read(inner, shard, ev, bucket, key, &incident_id).await?
+    };
+    let decision = decide(inner, ev, line, bucket);
+    let steps = plan::plan(reads.prior, reads.verdict, decision, target);
+    if !deleted && !matches!(reads.prior, Some(PriorOutcome::Final { .. })) {
+        let result = match reads.verdict {
+            LiveVerdict::Unread => "error",
+            LiveVerdict::Exposed => "exposed",
+            _ => "not_exposed",
+        };
+        metrics::counter!(m::VERIFICATIONS, "result" => result).increment(1);
+    }
+    let mut run = Run {
+        inner,
+        shard,
+        ev,
+        line,
+        bucket,
+        key,
+        incident_id: &incident_id,
+        decision,
+        reads,
+        incident: None,
+        remediation: None,
+    };
+    for step in steps {
+        if !run.step(step, rec).await? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The prior outcome, the bucket (and object) read live, and the lease proven, together.
+async fn read(
+    inner: &Arc<Inner>,
+    shard: &str,
+    ev: &S3Event,
+    bucket: &str,
+    key: Option<&str>,
+    incident_id: &str,
+) -> Result<Reads, AwsError> {
+    // All reads: issued together (the live read is wasted only on a retried batch whose incident
+    // is already final). The lease is proven at the same time: it must still be ours to act.
     let (prior, live, held) = tokio::join!(
-        retried("GetItem incident", || {
-            inner.incidents.outcome_of(&incident_id)
-        }),
+        retried("GetItem incident", || inner
+            .incidents
+            .outcome_of(incident_id)),
         retried("verify bucket", || {
             s3_read::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
         }),
         confirm_lease(inner, shard)
     );
     held?;
-    if let Some((outcome, alerted)) = prior? {
-        if outcome != crate::aws::incident::PENDING {
-            // An earlier attempt finished this incident; this fold may not have seen it (the
-            // lease moved, or that attempt's batch failed before its state was written), so
-            // take what it did and what S3 shows now into the state this batch persists.
-            {
-                let mut p = inner.pipeline.lock().expect("pipeline lock");
-                if let Ok(l) = &live {
-                    p.fold_mut().settle_bucket(bucket, &l.state);
-                    p.fold_mut()
-                        .settle_account_block(&ev.account, l.account_block, ev.time_ms);
-                }
-                if outcome == "remediated" {
-                    match key {
-                        Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
-                        None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
-                    }
-                }
+    let prior = prior?.map(|(outcome, alerted)| {
+        if outcome == PENDING {
+            PriorOutcome::Pending
+        } else {
+            PriorOutcome::Final {
+                remediated: outcome == "remediated",
+                alerted,
             }
-            if !alerted {
-                publish(inner, &incident_id, ev, bucket).await?;
-            }
-            return Ok(());
         }
-        resumed_pending = true;
-    }
+    });
     let live = match live {
         Ok(l) => l,
-        Err(e) if e.is(Kind::NotFound) => {
-            metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-            info!(
-                shard_id = shard,
-                bucket, "bucket no longer exists; nothing to do"
-            );
-            return Ok(());
-        }
         Err(e) => {
-            metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
-            return Err(e);
+            let verdict = if e.is(Kind::NotFound) {
+                LiveVerdict::BucketGone
+            } else {
+                LiveVerdict::Unread
+            };
+            return Ok(Reads {
+                prior,
+                verdict,
+                live: None,
+                exposure: None,
+                error: Some(e),
+            });
         }
     };
-    {
-        let mut p = inner.pipeline.lock().expect("pipeline lock");
-        p.fold_mut().settle_bucket(bucket, &live.state);
-        p.fold_mut()
-            .settle_account_block(&ev.account, live.account_block, ev.time_ms);
-    }
+    let final_prior = matches!(prior, Some(PriorOutcome::Final { .. }));
     let exposure = match key {
-        Some(k) => match retried("verify object", || {
-            s3_read::read_object(&inner.clients, &live, bucket, k)
-        })
-        .await
-        {
-            Ok((_, e)) => e,
-            Err(e) if e.is(Kind::NotFound) => {
-                metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-                return Ok(());
+        // A finished incident needs no object read: only the bucket's state is settled.
+        Some(k) if !final_prior => {
+            match retried("verify object", || {
+                s3_read::read_object(&inner.clients, &live, bucket, k)
+            })
+            .await
+            {
+                Ok((_, e)) => e,
+                Err(e) => {
+                    let verdict = if e.is(Kind::NotFound) {
+                        LiveVerdict::ObjectGone
+                    } else {
+                        LiveVerdict::Unread
+                    };
+                    return Ok(Reads {
+                        prior,
+                        verdict,
+                        live: (verdict == LiveVerdict::ObjectGone).then_some(live),
+                        exposure: None,
+                        error: Some(e),
+                    });
+                }
             }
-            Err(e) => {
-                metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
-                return Err(e);
-            }
+        }
+        _ => live.exposure.clone(),
+    };
+    Ok(Reads {
+        prior,
+        verdict: if exposure.public {
+            LiveVerdict::Exposed
+        } else {
+            LiveVerdict::NotExposed
         },
-        None => live.exposure.clone(),
-    };
-    if !exposure.public && resumed_pending {
-        // A previous attempt confirmed the exposure and recorded a pending incident, then died
-        // before recording the outcome; S3 shows the bucket closed now, so finish that incident.
-        let mut incident = incident_for(
-            inner,
-            ev,
-            line,
-            bucket,
-            key,
-            &incident_id,
-            line.action,
-            Vec::new(),
-        );
-        incident.outcome = "remediated".into();
-        incident.remediation = Some("completed_before_restart".into());
-        incident.remediated_at = Some(now_rfc3339());
-        // As after a remediation of our own: the fix is in the state this batch persists, or a
-        // live read that merely ties with the event's time would leave the bucket public in it.
-        {
-            let mut p = inner.pipeline.lock().expect("pipeline lock");
-            match key {
-                Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
-                None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
-            }
-        }
-        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
-        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "remediated").increment(1);
-        info!(
-            shard_id = shard,
-            bucket, key, "finished an incident a previous attempt left pending"
-        );
-        confirm_lease(inner, shard).await?;
-        return publish_incident(inner, &incident).await;
-    }
-    if !exposure.public {
-        metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-        if line.action != Action::None {
-            info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "live S3 is not exposed (stale or superseded event): no action");
-        }
-        return Ok(());
-    }
-    metrics::counter!(m::VERIFICATIONS, "result" => "exposed").increment(1);
-    let mut live_reasons = exposure.reasons.clone();
-    let action = if line.action != Action::None {
-        line.action
-    } else {
-        // An event judged on assumptions turned out exposed: decide as for a transition to public.
-        let p = inner.pipeline.lock().expect("pipeline lock");
-        let (tags, set_by) = p
-            .fold()
-            .bucket(bucket)
-            .map(|b| (b.tags().to_vec(), b.tags_set_by().map(str::to_owned)))
-            .unwrap_or_default();
-        let exemption = p
-            .decider()
-            .exemption(Some(bucket), &tags, set_by.as_deref());
-        live_reasons.extend(exemption.reasons());
-        p.decider().decide(
-            Transition::BecamePublic,
-            Some(bucket),
-            &tags,
-            set_by.as_deref(),
-        )
-    };
-    let mut incident = incident_for(
-        inner,
-        ev,
-        line,
-        bucket,
-        key,
-        &incident_id,
-        action,
-        live_reasons,
-    );
-    if action == Action::Remediate {
-        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
-        let result = match key {
-            Some(k) => inner.remediator.remediate_object(bucket, k).await,
-            None => {
-                inner
-                    .remediator
-                    .remediate_bucket(bucket, &now_rfc3339())
-                    .await
-            }
-        };
-        match result {
-            Ok(applied) => {
-                // No CloudTrail event for our own fix may ever reach this worker (or only
-                // later), so record it in the fold: a re-opening must be a new transition.
-                // Stamped with the triggering event's time, not the clock: CloudTrail times have
-                // second precision, and a re-opening in the same second must not look stale.
-                let at = ev.time_ms;
-                {
-                    let mut p = inner.pipeline.lock().expect("pipeline lock");
-                    match key {
-                        Some(k) => p.fold_mut().note_object_private(bucket, k, at),
-                        None => p.fold_mut().note_bucket_locked(bucket, at),
-                    }
-                }
-                incident.outcome = "remediated".into();
-                incident.remediation = Some(applied.as_str().to_owned());
-                incident.remediated_at = Some(now_rfc3339());
-                if let Some(arrival) = rec.arrival {
-                    if let Ok(d) = SystemTime::now().duration_since(arrival) {
-                        metrics::histogram!(m::REMEDIATION_LATENCY).record(d.as_secs_f64());
-                    }
-                }
-                info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, remediation = applied.as_str(), "remediated");
-            }
-            Err(e) => {
-                incident.outcome = "failed".into();
-                incident.error = Some(e.to_string());
-                error!(shard_id = shard, bucket, key, event_id = ?ev.event_id, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
-            }
-        }
-    } else {
-        incident.outcome = "alerted".into();
-        info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "public and exempt or dry-run: alert only");
-    }
-    retried("PutItem incident", || inner.incidents.put(&incident)).await?;
-    metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
-    confirm_lease(inner, shard).await?;
-    publish_incident(inner, &incident).await
+        live: Some(live),
+        exposure: Some(exposure),
+        error: None,
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn incident_for(
-    inner: &Inner,
-    ev: &S3Event,
-    line: &Line,
-    bucket: &str,
-    key: Option<&str>,
-    incident_id: &str,
-    action: Action,
-    live_reasons: Vec<String>,
-) -> Incident {
-    Incident {
-        incident_id: incident_id.to_owned(),
-        event_id: ev.event_id.clone(),
-        event_name: ev.event_name.as_str().to_owned(),
-        bucket: bucket.to_owned(),
-        key: key.map(str::to_owned),
-        account: ev.account.clone(),
-        region: ev.region.clone(),
-        actor_arn: ev.actor_arn.clone(),
-        source_ip: ev.source_ip.clone(),
-        reasons: if live_reasons.is_empty() {
-            line.reasons.clone()
-        } else {
-            // The live read replaces the fold's findings, not the decision's own reasons.
-            let mut r = live_reasons;
-            r.extend(
-                line.reasons
-                    .iter()
-                    .filter(|x| x.starts_with("exemption:") && !r.contains(x))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-            r
-        },
-        action: action.as_str().to_owned(),
-        outcome: crate::aws::incident::PENDING.into(),
-        remediation: None,
-        error: None,
-        event_time: ev.event_time.clone(),
-        detected_at: now_rfc3339(),
-        remediated_at: None,
-        worker: inner.s.worker_id.clone(),
-        source: "stream".into(),
+/// The decider's answer should live S3 show the target exposed: the line's own transition when
+/// it became public, otherwise the live exposure (`Trigger::LiveExposed`). Same decider, same
+/// inputs as the line's: fold tags and the event's actor.
+fn decide(inner: &Inner, ev: &S3Event, line: &Line, bucket: &str) -> Decision {
+    let trigger = if line.transition == Transition::BecamePublic {
+        Trigger::Event(Transition::BecamePublic)
+    } else {
+        Trigger::LiveExposed
+    };
+    let p = inner.pipeline.lock().expect("pipeline lock");
+    let (tags, tags_set_by) = p
+        .fold()
+        .bucket(bucket)
+        .map(|b| (b.tags(), b.tags_set_by()))
+        .unwrap_or((&[], None));
+    p.decider().decide(&Situation {
+        trigger,
+        bucket: Some(bucket),
+        tags,
+        tags_set_by,
+        actor: ev.actor_arn.as_deref(),
+        source: Source::Stream,
+    })
+}
+
+/// Carries out one plan.
+struct Run<'a> {
+    inner: &'a Arc<Inner>,
+    shard: &'a str,
+    ev: &'a S3Event,
+    line: &'a Line,
+    bucket: &'a str,
+    key: Option<&'a str>,
+    incident_id: &'a str,
+    decision: Decision,
+    reads: Reads,
+    incident: Option<Incident>,
+    remediation: Option<Result<Applied, AwsError>>,
+}
+
+impl Run<'_> {
+    /// One step; false when the plan ends here.
+    async fn step(&mut self, step: Step, rec: &KRecord) -> Result<bool, AwsError> {
+        let (inner, shard, bucket, key) = (self.inner, self.shard, self.bucket, self.key);
+        let event_id = self.ev.event_id.as_deref();
+        match step {
+            Step::SettleFold(settle) => {
+                if let Some(s) = self.settlement(settle) {
+                    inner
+                        .pipeline
+                        .lock()
+                        .expect("pipeline lock")
+                        .fold_mut()
+                        .settle(&s);
+                }
+            }
+            Step::RecordPending => {
+                let incident = self.incident_for(self.decision);
+                retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+                self.incident = Some(incident);
+            }
+            Step::Remediate(target) => {
+                let result = match (target, key) {
+                    (Target::Object, Some(k)) => inner.remediator.remediate_object(bucket, k).await,
+                    _ => {
+                        inner
+                            .remediator
+                            .remediate_bucket(bucket, &now_rfc3339())
+                            .await
+                    }
+                };
+                match &result {
+                    Ok(applied) => {
+                        if let Some(arrival) = rec.arrival {
+                            if let Ok(d) = SystemTime::now().duration_since(arrival) {
+                                metrics::histogram!(m::REMEDIATION_LATENCY).record(d.as_secs_f64());
+                            }
+                        }
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            remediation = applied.as_str(),
+                            "remediated"
+                        );
+                    }
+                    Err(e) => {
+                        error!(shard_id = shard, bucket, key, event_id, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+                    }
+                }
+                self.remediation = Some(result);
+            }
+            Step::RecordOutcome(recorded) => {
+                let mut incident = match recorded {
+                    Recorded::CompletedBeforeRestart => {
+                        // Only a remediation records a pending incident.
+                        let mut i = self.incident_for(Decision {
+                            action: Action::Remediate,
+                            rule: Rule::Remediate,
+                        });
+                        i.reasons = self.line.reasons.clone();
+                        i
+                    }
+                    _ => self
+                        .incident
+                        .take()
+                        .unwrap_or_else(|| self.incident_for(self.decision)),
+                };
+                match recorded {
+                    Recorded::Remediation => match &self.remediation {
+                        Some(Ok(applied)) => {
+                            incident.outcome = "remediated".into();
+                            incident.remediation = Some(applied.as_str().to_owned());
+                            incident.remediated_at = Some(now_rfc3339());
+                        }
+                        Some(Err(e)) => {
+                            incident.outcome = "failed".into();
+                            incident.error = Some(e.to_string());
+                        }
+                        None => {
+                            incident.outcome = "failed".into();
+                            incident.error = Some("no remediation was attempted".into());
+                        }
+                    },
+                    Recorded::Alerted => {
+                        incident.outcome = "alerted".into();
+                        match self.decision.rule {
+                            Rule::OwnIdentity => {
+                                warn!(shard_id = shard, bucket, key, event_id, actor = ?self.ev.actor_arn, "made public by bucketwarden's own identity (forged or stolen credentials?): alert only, never remediated")
+                            }
+                            rule => info!(
+                                shard_id = shard,
+                                bucket,
+                                key,
+                                event_id,
+                                rule = rule.as_str(),
+                                "public and exempt or dry-run: alert only"
+                            ),
+                        }
+                    }
+                    Recorded::CompletedBeforeRestart => {
+                        incident.outcome = "remediated".into();
+                        incident.remediation = Some("completed_before_restart".into());
+                        incident.remediated_at = Some(now_rfc3339());
+                        info!(
+                            shard_id = shard,
+                            bucket, key, "finished an incident a previous attempt left pending"
+                        );
+                    }
+                }
+                retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+                metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                self.incident = Some(incident);
+            }
+            Step::Alert => {
+                if let Some(incident) = &self.incident {
+                    confirm_lease(inner, shard).await?;
+                    publish_incident(inner, incident).await?;
+                }
+            }
+            Step::Republish => publish(inner, self.incident_id, self.ev, bucket).await?,
+            Step::RetryLater => {
+                return Err(self.reads.error.take().unwrap_or_else(|| {
+                    AwsError::other("s3", "verify", "live read failed".to_owned())
+                }));
+            }
+            Step::NothingToDo(reason) => {
+                match reason {
+                    Reason::Gone => {
+                        info!(
+                            shard_id = shard,
+                            bucket, key, "bucket or object no longer exists; nothing to do"
+                        )
+                    }
+                    Reason::NotExposed if self.line.action != Action::None => {
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            "live S3 is not exposed (stale or superseded event): no action"
+                        )
+                    }
+                    Reason::DecidedNone => {
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            rule = self.decision.rule.as_str(),
+                            "exposed; decided no action"
+                        )
+                    }
+                    Reason::NotExposed | Reason::AlreadyDone => {}
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// What a `SettleFold` step tells the fold, stamped at the event's time: CloudTrail times
+    /// have second precision, and a re-opening in the same second must not look stale.
+    fn settlement(&self, settle: Settle) -> Option<Settlement> {
+        let at = self.ev.time_ms;
+        let closed = || match self.key {
+            Some(k) => Closed::Object(k.to_owned()),
+            None => Closed::Bucket,
+        };
+        let base = Settlement::of(self.bucket, at);
+        match settle {
+            Settle::Live => {
+                let live = self.reads.live.as_ref()?;
+                Some(Settlement {
+                    bucket_state: Some(live.state.clone()),
+                    account_block: Some((self.ev.account.clone(), live.account_block)),
+                    ..base
+                })
+            }
+            // No CloudTrail event for the fix may ever reach this worker (or only later), so
+            // the fold records it: a re-opening must be a new transition.
+            Settle::Closed => Some(Settlement {
+                closed: Some(closed()),
+                ..base
+            }),
+            Settle::ClosedIfRemediated => {
+                matches!(self.remediation, Some(Ok(_))).then(|| Settlement {
+                    closed: Some(closed()),
+                    ..base
+                })
+            }
+        }
+    }
+
+    /// Why an exempting tag on the bucket was ignored (`[exemptions] tag_setters`), if it was.
+    fn exemption_reasons(&self) -> Vec<String> {
+        let p = self.inner.pipeline.lock().expect("pipeline lock");
+        let (tags, set_by) = p
+            .fold()
+            .bucket(self.bucket)
+            .map(|b| (b.tags(), b.tags_set_by()))
+            .unwrap_or((&[], None));
+        p.decider()
+            .exemption(Some(self.bucket), tags, set_by)
+            .reasons()
+    }
+
+    fn incident_for(&self, decision: Decision) -> Incident {
+        let ev = self.ev;
+        let live_reasons = self
+            .reads
+            .exposure
+            .as_ref()
+            .map(|e| e.reasons.clone())
+            .unwrap_or_default();
+        Incident {
+            incident_id: self.incident_id.to_owned(),
+            event_id: ev.event_id.clone(),
+            event_name: ev.event_name.as_str().to_owned(),
+            bucket: self.bucket.to_owned(),
+            key: self.key.map(str::to_owned),
+            account: ev.account.clone(),
+            region: ev.region.clone(),
+            actor_arn: ev.actor_arn.clone(),
+            source_ip: ev.source_ip.clone(),
+            reasons: {
+                // The live read replaces the fold's findings, not the decision's own reasons: an
+                // exempting tag that was ignored is reported whichever findings are shown.
+                let mut r = if live_reasons.is_empty() {
+                    self.line.reasons.clone()
+                } else {
+                    live_reasons
+                };
+                for x in self.exemption_reasons() {
+                    if !r.contains(&x) {
+                        r.push(x);
+                    }
+                }
+                r
+            },
+            action: decision.action.as_str().to_owned(),
+            rule: Some(decision.rule.as_str().to_owned()),
+            outcome: PENDING.into(),
+            remediation: None,
+            error: None,
+            event_time: ev.event_time.clone(),
+            detected_at: now_rfc3339(),
+            remediated_at: None,
+            worker: self.inner.s.worker_id.clone(),
+            source: Source::Stream.as_str().into(),
+        }
     }
 }

@@ -139,8 +139,8 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
         Ok(report) => {
             {
                 let mut p = inner.pipeline.lock().expect("pipeline lock");
-                for (bucket, state) in &report.corrected {
-                    p.fold_mut().settle_bucket(bucket, state);
+                for settlement in &report.corrected {
+                    p.fold_mut().settle(settlement);
                 }
             }
             metrics::counter!(m::RECONCILE_PASSES).increment(1);
@@ -151,6 +151,7 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
                 drift = report.drift,
                 remediated = report.remediated,
                 failed = report.failed,
+                alerted = report.alerted,
                 unreadable = report.errors,
                 seconds = started.elapsed().as_secs_f64(),
                 "reconciliation pass done"

@@ -64,7 +64,6 @@ use retry::retried;
 /// What every room of the worker shares: settings, the edge types, the fold, the leases held.
 struct Inner {
     s: Settings,
-    config: Config,
     clients: Clients,
     stream: String,
     leases: LeaseTable,
@@ -150,10 +149,8 @@ impl Worker {
                 every: (config.reconcile.interval_ms > 0)
                     .then(|| Duration::from_millis(config.reconcile.interval_ms)),
                 concurrency: config.reconcile.concurrency.max(1),
-                decider: crate::core::decision::Decider::new(
-                    &config.exemptions,
-                    config.remediation.mode == crate::config::Mode::DryRun,
-                )?,
+                // The same decider as the stream's pipeline: one set of rules for every path.
+                decider: crate::core::decision::Decider::from_config(&config, false)?,
                 leader: tokio::sync::Mutex::new(None),
                 last_renewed: Mutex::new(None),
                 still_leader: std::sync::atomic::AtomicBool::new(false),
@@ -162,7 +159,6 @@ impl Worker {
                 account: tokio::sync::OnceCell::new(),
             },
             s: settings,
-            config,
             clients,
         };
         Ok(Worker {
