@@ -252,7 +252,7 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
                 ))?;
             Change::AccessPointPolicy {
                 name,
-                policy: policy::analyze(doc),
+                policy: policy::analyze_access_point(doc),
             }
         }
         E::DeleteAccessPointPolicy => Change::DeleteAccessPointPolicy {

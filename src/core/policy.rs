@@ -1,7 +1,7 @@
 //! Resource-policy analysis by AWS's rules for "public" (S3 User Guide, "The meaning of
 //! 'public'"): a policy is public unless every `Allow` statement is pinned to fixed principals or
-//! carries a fixed restricting condition. Owns judging one policy document; knows nothing of
-//! buckets or blocks.
+//! carries a fixed restricting condition. Owns judging one policy document (a bucket's or an
+//! access point's: the two differ on `s3:DataAccessPointArn`); knows nothing of buckets or blocks.
 
 use std::net::IpAddr;
 
@@ -28,8 +28,19 @@ impl PolicyFindings {
     }
 }
 
-/// The condition keys AWS accepts as restricting a statement to non-public, lower-cased.
-const RESTRICTING_KEYS: [&str; 12] = [
+/// Whose policy is judged: AWS applies the same rules to both "except" that a wildcard
+/// access-point name in `s3:DataAccessPointArn` keeps only a bucket policy non-public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Bucket,
+    AccessPoint,
+}
+
+/// The condition keys that restrict a statement to non-public with a fixed value, lower-cased:
+/// those AWS lists (`aws:PrincipalOrgID` is its example of "an AWS principal"), then the keys
+/// docs/REASONS.md decides on where the text is silent (each pins the caller to one account or
+/// organization, as the listed `aws:PrincipalOrgID` and `aws:SourceAccount` do).
+const RESTRICTING_KEYS: [&str; 15] = [
     "aws:sourceip",
     "aws:sourcearn",
     "aws:sourcevpc",
@@ -37,12 +48,21 @@ const RESTRICTING_KEYS: [&str; 12] = [
     "aws:sourceowner",
     "aws:sourceaccount",
     "aws:principalorgid",
-    "aws:principalaccount",
     "aws:userid",
     "s3:x-amz-server-side-encryption-aws-kms-key-id",
     "s3:dataaccesspointarn",
     "s3:dataaccesspointaccount",
+    // Not in AWS's list: decisions (docs/REASONS.md).
+    "aws:principalaccount",
+    "aws:principalorgpaths",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
 ];
+
+/// The principal types AWS accepts as fixed when their value is: an AWS account, user or role
+/// (`AWS`; `CanonicalUser` names an account) and service principals. `Federated` is not among
+/// them: AWS's first example of a public policy is `{"Federated": "graph.facebook.com"}`.
+const FIXED_PRINCIPAL_TYPES: [&str; 3] = ["AWS", "CanonicalUser", "Service"];
 
 /// Positive operators that can pin a value. Negated operators (`StringNotEquals`, `NotIpAddress`,
 /// …) match everything except the value and never restrict; `Null`, `Bool`, numeric and date
@@ -56,9 +76,15 @@ const RESTRICTING_OPERATORS: [&str; 6] = [
     "ipaddress",
 ];
 
+/// How broad a principal is, narrowest first; every kind but `Fixed` is public unless a
+/// restricting condition pins the statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Principal {
     Fixed,
+    /// A web or SAML identity provider: anyone it signs in.
+    Federated,
+    /// A principal type S3 does not define (S3 rejects such a policy; only odd captures have it).
+    Unrecognised,
     Variable,
     Wildcard,
     Star,
@@ -99,9 +125,16 @@ fn classify_principal(p: &Value) -> Option<Principal> {
         Value::String(s) => Some(classify_value(s)),
         Value::Object(map) => {
             let mut worst = Principal::Fixed;
-            for v in map.values() {
+            for (kind, v) in map {
+                let fixed = if kind == "Federated" {
+                    Principal::Federated
+                } else if FIXED_PRINCIPAL_TYPES.contains(&kind.as_str()) {
+                    Principal::Fixed
+                } else {
+                    Principal::Unrecognised
+                };
                 for s in value_strings(v)? {
-                    worst = worst.max(classify_value(&s));
+                    worst = worst.max(classify_value(&s).max(fixed));
                 }
             }
             Some(worst)
@@ -118,6 +151,29 @@ fn classify_principal(p: &Value) -> Option<Principal> {
 
 fn is_fixed(s: &str) -> bool {
     !(s.contains('*') || s.contains('?') || s.contains("${"))
+}
+
+/// AWS: in a bucket policy `s3:DataAccessPointArn` "can contain a wildcard for the access point
+/// name without rendering the policy public, as long as the account id is fixed". Only the name
+/// may hold the wildcard: partition, service, Region and account must be fixed, the account
+/// present (the text allows the name and nothing else; a wildcard Region is not covered).
+fn access_point_arn_with_fixed_account(s: &str) -> bool {
+    let parts: Vec<&str> = s.trim().splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let Some(name) = resource.strip_prefix("accesspoint/") else {
+        return false;
+    };
+    arn == "arn"
+        && [partition, service, region, account]
+            .iter()
+            .all(|p| is_fixed(p))
+        && service == "s3"
+        && !account.is_empty()
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && !name.contains("${")
 }
 
 const PRIVATE_V4: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -145,7 +201,7 @@ fn narrow_enough(cidr: &str) -> bool {
 }
 
 /// One fixed restricting condition is enough: conditions are ANDed.
-fn has_restricting_condition(cond: Option<&Value>) -> bool {
+fn has_restricting_condition(cond: Option<&Value>, kind: PolicyKind) -> bool {
     let Some(Value::Object(ops)) = cond else {
         return false;
     };
@@ -170,7 +226,13 @@ fn has_restricting_condition(cond: Option<&Value>) -> bool {
             let Some(values) = value_strings(value) else {
                 continue;
             };
-            if values.is_empty() || !values.iter().all(|v| is_fixed(v)) {
+            let fixed = |v: &String| {
+                is_fixed(v)
+                    || (kind == PolicyKind::Bucket
+                        && key == "s3:dataaccesspointarn"
+                        && access_point_arn_with_fixed_account(v))
+            };
+            if values.is_empty() || !values.iter().all(fixed) {
                 continue;
             }
             let ok = if key == "aws:sourceip" {
@@ -186,9 +248,18 @@ fn has_restricting_condition(cond: Option<&Value>) -> bool {
     false
 }
 
-/// Judges a policy document given as an object or as a string holding JSON (CloudTrail records
-/// `bucketPolicy` both ways, access-point policies as a string).
+/// Judges a bucket policy given as an object or as a string holding JSON (CloudTrail records
+/// `bucketPolicy` both ways).
 pub fn analyze(policy: &Value) -> PolicyFindings {
+    analyze_as(policy, PolicyKind::Bucket)
+}
+
+/// Judges an access point's policy (CloudTrail records it as a string holding JSON).
+pub fn analyze_access_point(policy: &Value) -> PolicyFindings {
+    analyze_as(policy, PolicyKind::AccessPoint)
+}
+
+pub fn analyze_as(policy: &Value, kind: PolicyKind) -> PolicyFindings {
     let parsed;
     let doc = match policy {
         Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -225,15 +296,18 @@ pub fn analyze(policy: &Value) -> PolicyFindings {
             continue;
         }
         let cause = if st.get("NotPrincipal").is_some() {
-            // Allow with NotPrincipal grants to everyone but the named principals.
-            Some("notprincipal")
+            // Allow with NotPrincipal grants to everyone but the named principals: as broad as
+            // "*", so the same fixed restricting conditions pin it.
+            (!has_restricting_condition(st.get("Condition"), kind)).then_some("notprincipal")
         } else {
             match st.get("Principal").map(classify_principal) {
                 None => Some("principal-missing"),
                 Some(None) => Some("unparseable"),
                 Some(Some(Principal::Fixed)) => None,
-                Some(Some(_)) if has_restricting_condition(st.get("Condition")) => None,
+                Some(Some(_)) if has_restricting_condition(st.get("Condition"), kind) => None,
                 Some(Some(Principal::Star)) => Some("principal-*"),
+                Some(Some(Principal::Federated)) => Some("principal-federated"),
+                Some(Some(Principal::Unrecognised)) => Some("principal-unrecognised"),
                 Some(Some(Principal::Wildcard)) => Some("principal-wildcard"),
                 Some(Some(Principal::Variable)) => Some("principal-variable"),
             }
@@ -299,10 +373,6 @@ mod tests {
         )));
         assert!(!public(&stmt(
             json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
-            Value::Null
-        )));
-        assert!(!public(&stmt(
-            json!({"Federated": "cognito-identity.amazonaws.com"}),
             Value::Null
         )));
     }
@@ -485,5 +555,310 @@ mod tests {
             analyze(&json!({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]})).reasons,
             vec!["policy:#1:principal-missing"]
         );
+    }
+
+    // ---- AWS's text, sentence by sentence (S3 User Guide, "Blocking public access to your
+    // Amazon S3 storage", section "The meaning of 'public'"). ----
+
+    fn bare(statement: Value) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [statement]})
+    }
+
+    #[test]
+    fn aws_federated_principal_example_is_public() {
+        // AWS: "Under these rules, the following example policies are considered public." — the
+        // first: { "Principal": { "Federated": "graph.facebook.com" }, "Resource": "*",
+        // "Action": "s3:PutObject", "Effect": "Allow" }
+        let doc = bare(
+            json!({"Principal": {"Federated": "graph.facebook.com"}, "Resource": "*", "Action": "s3:PutObject", "Effect": "Allow"}),
+        );
+        assert_eq!(analyze(&doc).reasons, vec!["policy:#1:principal-federated"]);
+        // The same holds for every identity provider: "cognito-identity.amazonaws.com" signs in
+        // anyone an identity pool admits, unauthenticated identities included.
+        assert_eq!(
+            analyze(&stmt(
+                json!({"Federated": "cognito-identity.amazonaws.com"}),
+                Value::Null
+            ))
+            .reasons,
+            vec!["policy:S1:principal-federated"]
+        );
+        assert_eq!(
+            analyze(&stmt(
+                json!({"Federated": "arn:aws:iam::111122223333:saml-provider/corp"}),
+                Value::Null
+            ))
+            .reasons,
+            vec!["policy:S1:principal-federated"]
+        );
+        // A fixed AWS principal next to it does not make the statement fixed.
+        assert!(public(&stmt(
+            json!({"AWS": "111122223333", "Federated": "graph.facebook.com"}),
+            Value::Null
+        )));
+    }
+
+    #[test]
+    fn aws_fixed_principals_are_accounts_users_roles_and_services() {
+        // AWS: "To be considered non-public, a bucket policy must grant access only to fixed
+        // values (values that don't contain a wildcard or an AWS Identity and Access Management
+        // Policy Variable) for one or more of the following: An AWS principal, user, role, or
+        // service principal (e.g. aws:PrincipalOrgID)"
+        for p in [
+            json!({"AWS": "arn:aws:iam::111122223333:user/alice"}),
+            json!({"AWS": "arn:aws:iam::111122223333:role/reader"}),
+            json!({"AWS": "111122223333"}),
+            json!({"Service": "logging.s3.amazonaws.com"}),
+            json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
+        ] {
+            assert!(!public(&stmt(p.clone(), Value::Null)), "{p}");
+        }
+        // A principal type S3 does not define is not one of them.
+        assert_eq!(
+            analyze(&stmt(json!({"Unknown": "x"}), Value::Null)).reasons,
+            vec!["policy:S1:principal-unrecognised"]
+        );
+    }
+
+    #[test]
+    fn aws_federated_principal_is_made_non_public_by_the_same_fixed_conditions() {
+        // AWS: "You can make these policies non-public by including any of the condition keys
+        // listed previously, using a fixed value." (said of all three examples, the Federated
+        // one included)
+        let fed = json!({"Federated": "graph.facebook.com"});
+        for cond in [
+            json!({"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}),
+            json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-exampleorgid"}}),
+        ] {
+            assert!(!public(&stmt(fed.clone(), cond.clone())), "{cond}");
+        }
+        for cond in [
+            json!({"StringLike": {"aws:SourceVpc": "vpc-*"}}),
+            json!({"StringEquals": {"s3:prefix": "home/"}}),
+            json!({"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:pool"}}),
+        ] {
+            assert!(public(&stmt(fed.clone(), cond.clone())), "{cond}");
+        }
+    }
+
+    #[test]
+    fn aws_star_examples() {
+        // AWS (second example, public): { "Principal": "*", "Resource": "*", "Action":
+        // "s3:PutObject", "Effect": "Allow" }
+        assert!(public(&bare(
+            json!({"Principal": "*", "Resource": "*", "Action": "s3:PutObject", "Effect": "Allow"})
+        )));
+        // AWS (third example, public): ... "Condition": { "StringLike": {"aws:SourceVpc": "vpc-*"}}
+        assert!(public(&bare(
+            json!({"Principal": "*", "Resource": "*", "Action": "s3:PutObject", "Effect": "Allow", "Condition": {"StringLike": {"aws:SourceVpc": "vpc-*"}}})
+        )));
+        // AWS: "you can make the last policy preceding non-public by setting aws:SourceVpc to a
+        // fixed value": "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-91237329"}}
+        assert!(!public(&bare(
+            json!({"Principal": "*", "Resource": "*", "Action": "s3:PutObject", "Effect": "Allow", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-91237329"}}})
+        )));
+    }
+
+    #[test]
+    fn aws_policy_variables_are_not_fixed_values() {
+        // AWS: "fixed values (values that don't contain a wildcard or an AWS Identity and Access
+        // Management Policy Variable)"
+        assert!(public(&stmt(
+            json!("*"),
+            json!({"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}})
+        )));
+        assert!(public(&stmt(
+            json!("*"),
+            json!({"StringEquals": {"aws:SourceVpce": "vpce-?"}})
+        )));
+    }
+
+    #[test]
+    fn aws_source_ip_breadth_sentence() {
+        // AWS: "Bucket policies that grant access conditioned on the aws:SourceIp condition key
+        // with very broad IP ranges (for example, 0.0.0.0/1) are evaluated as "public." This
+        // includes values broader than /8 for IPv4 and /32 for IPv6 (excluding RFC1918 private
+        // ranges)."
+        let ip = |c: &str| stmt(json!("*"), json!({"IpAddress": {"aws:SourceIp": c}}));
+        assert!(public(&ip("0.0.0.0/1")));
+        assert!(public(&ip("96.0.0.0/7")));
+        assert!(!public(&ip("96.0.0.0/8")));
+        assert!(public(&ip("2001:db8::/31")));
+        assert!(!public(&ip("2001:db8::/32")));
+        assert!(!public(&ip("172.16.0.0/12")));
+    }
+
+    #[test]
+    fn aws_user_id_outside_the_role_pattern() {
+        // AWS: "aws:userid, outside the pattern "AROLEID:*""
+        assert!(public(&stmt(
+            json!("*"),
+            json!({"StringLike": {"aws:userid": "AROAEXAMPLEROLEID:*"}})
+        )));
+        assert!(!public(&stmt(
+            json!("*"),
+            json!({"StringEquals": {"aws:userid": "AIDAEXAMPLEUSERID"}})
+        )));
+    }
+
+    #[test]
+    fn aws_data_access_point_arn_wildcard_name_in_a_bucket_policy() {
+        // AWS: "When used in a bucket policy, this value can contain a wildcard for the access
+        // point name without rendering the policy public, as long as the account id is fixed.
+        // For example, allowing access to arn:aws:s3:us-west-2:123456789012:accesspoint/* would
+        // permit access to any access point associated with account 123456789012 in Region
+        // us-west-2, without rendering the bucket policy public."
+        let ap = |arn: &str| {
+            stmt(
+                json!("*"),
+                json!({"ArnLike": {"s3:DataAccessPointArn": arn}}),
+            )
+        };
+        assert!(!public(&ap(
+            "arn:aws:s3:us-west-2:123456789012:accesspoint/*"
+        )));
+        assert!(!public(&ap(
+            "arn:aws:s3:us-west-2:123456789012:accesspoint/team-?-*"
+        )));
+        // "as long as the account id is fixed": a wildcard account is public.
+        assert!(public(&ap("arn:aws:s3:us-west-2:*:accesspoint/*")));
+        assert!(public(&ap(
+            "arn:aws:s3:us-west-2:1234567890??:accesspoint/ap"
+        )));
+        assert!(public(&ap("arn:aws:s3:us-west-2::accesspoint/*")));
+        // Decision (docs/REASONS.md): the text allows the wildcard in the name only, so a
+        // wildcard Region (or partition or service) is public; so is a variable in the name.
+        assert!(public(&ap("arn:aws:s3:*:123456789012:accesspoint/*")));
+        assert!(public(&ap(
+            "arn:aws:*:us-west-2:123456789012:accesspoint/*"
+        )));
+        assert!(public(&ap(
+            "arn:aws:s3:us-west-2:123456789012:accesspoint/${aws:username}"
+        )));
+        assert!(public(&ap("*")));
+        assert!(public(&ap("arn:aws:s3:us-west-2:123456789012:*")));
+    }
+
+    #[test]
+    fn aws_data_access_point_arn_wildcard_in_an_access_point_policy() {
+        // AWS: "An access point policy that grants access to a set of access points using
+        // s3:DataAccessPointArn is considered public. [...] a bucket policy that grants access to
+        // values of s3:DataAccessPointArn that match
+        // arn:aws:s3:us-west-2:123456789012:accesspoint/* is not considered public. However, the
+        // same statement in an access point policy would render the access point public."
+        let doc = stmt(
+            json!("*"),
+            json!({"ArnLike": {"s3:DataAccessPointArn": "arn:aws:s3:us-west-2:123456789012:accesspoint/*"}}),
+        );
+        assert!(!analyze(&doc).is_public());
+        assert_eq!(
+            analyze_access_point(&doc).reasons,
+            vec!["policy:S1:principal-*"]
+        );
+        // "The rules [...] are generally the same for access points as for buckets": a fixed
+        // access point ARN restricts in both.
+        let fixed = stmt(
+            json!("*"),
+            json!({"ArnEquals": {"s3:DataAccessPointArn": "arn:aws:s3:us-west-2:123456789012:accesspoint/ap1"}}),
+        );
+        assert!(!analyze(&fixed).is_public());
+        assert!(!analyze_access_point(&fixed).is_public());
+    }
+
+    #[test]
+    fn aws_every_listed_key_restricts_with_a_fixed_value() {
+        // AWS lists: aws:SourceIp, aws:SourceArn, aws:SourceVpc, aws:SourceVpce,
+        // aws:SourceOwner, aws:SourceAccount, s3:x-amz-server-side-encryption-aws-kms-key-id,
+        // aws:userid, s3:DataAccessPointArn, s3:DataAccessPointAccount, and aws:PrincipalOrgID
+        // as its example of "An AWS principal".
+        for key in [
+            "aws:SourceArn",
+            "aws:SourceVpc",
+            "aws:SourceVpce",
+            "aws:SourceOwner",
+            "aws:SourceAccount",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            "aws:userid",
+            "s3:DataAccessPointArn",
+            "s3:DataAccessPointAccount",
+            "aws:PrincipalOrgID",
+        ] {
+            assert!(
+                !public(&stmt(json!("*"), json!({"StringEquals": {key: "fixed-1"}}))),
+                "{key}"
+            );
+            assert!(
+                public(&stmt(json!("*"), json!({"StringLike": {key: "fixed-*"}}))),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn decided_keys_where_aws_is_silent() {
+        // Decision (docs/REASONS.md): keys that pin the caller to one account or organization
+        // restrict like aws:PrincipalOrgID / aws:SourceAccount, with a fixed value only.
+        for key in [
+            "aws:PrincipalAccount",
+            "aws:PrincipalOrgPaths",
+            "aws:SourceOrgID",
+            "aws:SourceOrgPaths",
+        ] {
+            assert!(
+                !public(&stmt(
+                    json!("*"),
+                    json!({"StringEquals": {key: "o-exampleorgid/r-ab12/ou-ab12-11111111/"}})
+                )),
+                "{key}"
+            );
+            assert!(
+                public(&stmt(
+                    json!("*"),
+                    json!({"ForAnyValue:StringLike": {key: "o-exampleorgid/*"}})
+                )),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn decided_deny_never_cancels_a_public_allow() {
+        // AWS judges what a policy grants ("must grant access only to fixed values"); a Deny
+        // grants nothing, so it neither is public nor makes an Allow non-public (docs/REASONS.md).
+        let doc = json!({"Statement": [
+            {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+            {"Sid": "OnlyVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}
+        ]});
+        assert_eq!(analyze(&doc).reasons, vec!["policy:Open:principal-*"]);
+    }
+
+    #[test]
+    fn decided_notprincipal_is_pinned_like_star() {
+        let np = json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
+            "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}]});
+        assert!(!public(&np));
+        let np = json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/bob"},
+            "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}]});
+        assert_eq!(analyze(&np).reasons, vec!["policy:#1:notprincipal"]);
+    }
+
+    #[test]
+    fn aws_actions_do_not_matter() {
+        // AWS: "Amazon S3 block public access reviews policies for current actions and any
+        // potential actions that might be added in the future": the Action does not make a
+        // statement non-public.
+        for action in [
+            json!("s3:GetObject"),
+            json!("s3:ListBucket"),
+            json!(["s3:GetObjectTagging"]),
+            json!("s3:NoSuchActionYet"),
+        ] {
+            let doc = bare(
+                json!({"Effect": "Allow", "Principal": "*", "Action": action, "Resource": "*"}),
+            );
+            assert!(public(&doc), "{doc}");
+        }
     }
 }
