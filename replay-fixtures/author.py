@@ -276,12 +276,16 @@ def eventbridge(r, detail_type="AWS API Call via CloudTrail"):
 
 # -- expected lines ------------------------------------------------------------------------------
 
-def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None):
+def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None,
+      warnings=None):
     if bucket == "same":
         bucket = (r.get("requestParameters") or {}).get("bucketName")
-    return {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
+    line = {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
             "account": r["recipientAccountId"], "region": r["awsRegion"], "bucket": bucket, "key": key,
             "exposure": exposure, "transition": transition, "action": action, "reasons": list(reasons), "note": note}
+    if warnings:
+        line["warnings"] = list(warnings)
+    return line
 
 
 def PUB(r, reasons, transition="became_public", action="remediate", note="assumed", **kw):
@@ -742,13 +746,16 @@ c0 = create_bucket(b, 0, ownership="ObjectWriter")
 no_time = put_acl(b, 2, canned=["public-read"])
 del no_time["eventTime"]
 ok = delete_pab(b, 3)
+no_time_at_all = eventbridge(no_time)
+del no_time_at_all["time"]
 r = [json.dumps(eventbridge(c0), separators=(",", ":")),
      json.dumps(eventbridge(put_acl(b, 1, canned=["public-read"])))[:180],
-     json.dumps(eventbridge(no_time), separators=(",", ":")),
+     json.dumps(no_time_at_all, separators=(",", ":")),
      "this line is not JSON at all",
      json.dumps(eventbridge(ok), separators=(",", ":"))]
 scenario("31-malformed-input",
-         "Bad input never stops a replay: a truncated line, a record without eventTime and a line that is not JSON are "
+         "Bad input never stops a replay: a truncated line, a record without any time (no eventTime, and its EventBridge "
+         "envelope has no `time` to fall back on) and a line that is not JSON are "
          "reported with file and position and counted as malformed; the valid events around them are processed.",
          r, [L(c0), L(ok)], form="jsonl")
 
@@ -799,6 +806,35 @@ scenario("35-create-bucket-public-acl",
          "makes such a call fail; a successful one therefore proves the block was off, so the bucket's other flags are unknown "
          "and assumed off, and the bucket is public.",
          r, [PUB(r[0], ["acl:AllUsers:READ", A_ACL, "assumed:IgnorePublicAcls-off@bucket"])])
+
+# 36 -------------------------------------------------------------------------------------------
+b = "f36-odd-fields"
+c36 = create_bucket(b, 0, ownership="ObjectWriter")
+d36 = delete_pab(b, 1)
+d36["userAgent"] = 7
+d36["requestID"] = 12345
+d36["readOnly"] = "false"
+d36["userIdentity"]["arn"] = {"not": "a string"}
+a36 = put_acl(b, 2, canned=["public-read"])
+p36 = put_acl(b, 3, canned=["private"])
+e36 = [eventbridge(copy.deepcopy(x)) for x in (c36, d36, a36, p36)]
+for e in (e36[0], e36[2]):
+    e["account"] = int(ACCT)  # as in other CloudTrail tools' public fixtures
+del e36[3]["detail"]["eventTime"]
+e36[3]["time"] = t(4)
+l36 = L(p36, transition="became_not_public", warnings=["eventTime:missing"])
+l36["event_time"] = t(4)
+scenario("36-eventbridge-odd-field-types",
+         "A field the decision does not need never sinks a record: EventBridge events whose `account` is a JSON number "
+         "(as in other CloudTrail tools' public fixtures) are decided, the PutBucketAcl inside included (the account comes "
+         "from the detail's recipientAccountId); a userAgent, requestID, readOnly or userIdentity.arn of the wrong type is "
+         "dropped; a detail without eventTime takes the envelope's `time`. Each oddity is a warning: the line's `warnings` "
+         "(field:problem) and a `warning:` line with the record's position in the replay report, never a malformed record.",
+         [json.dumps(e, separators=(",", ":")) for e in e36],
+         [L(c36, warnings=["envelope.account:number"]),
+          L(d36, warnings=["userIdentity.arn:object", "userAgent:number", "requestID:number", "readOnly:string"]),
+          PUB(a36, ["acl:AllUsers:READ", A_ACL], warnings=["envelope.account:number"]),
+          l36], form="jsonl")
 
 if __name__ == "__main__":
     write_all()

@@ -1078,6 +1078,7 @@ mod tests {
             user_agent: None,
             error_code: None,
             change: Some(change),
+            oddities: Vec::new(),
         }
     }
 

@@ -1,13 +1,12 @@
 //! CloudTrail record parsing: one JSON record, bare or inside an EventBridge envelope, to a
 //! classified S3 event (DESIGN §2). Owns the input quirks; knows nothing of state or exposure.
 
-use std::borrow::Cow;
-
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::core::change::{self, Change};
+use crate::core::loose::{Identity, JsonKind, Loose, Probe, IDENTITY_OTHERS};
 use crate::core::time;
 
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
@@ -132,6 +131,8 @@ pub struct S3Event {
     pub user_agent: Option<String>,
     pub error_code: Option<String>,
     pub change: Option<Change>,
+    /// Fields of the wrong type (or taken from a second source), reported but not fatal.
+    pub oddities: Vec<Oddity>,
 }
 
 impl S3Event {
@@ -181,51 +182,116 @@ pub enum Classified {
     Malformed(String),
 }
 
-#[derive(Deserialize)]
-struct Identity<'a> {
-    #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
-    #[serde(rename = "accountId", borrow, default)]
-    account_id: Option<Cow<'a, str>>,
+/// A field the decision does not need, or needs but found in a second source, that was of the
+/// wrong type or unusable: reported with the record's position and counted, never a reason to
+/// drop the record. `field` is one of [`ODDITY_FIELDS`] (a bounded metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oddity {
+    pub field: &'static str,
+    /// What was found: a JSON kind (`number`, `bool`, …), `missing` or `not RFC 3339`.
+    pub problem: &'static str,
 }
 
-/// The fields of a record or envelope that classification needs; everything else is skipped by
-/// serde without allocation, which keeps the 90% of records that are not watched cheap. `D` is
-/// what `detail` becomes: the inner record itself (one pass over the bytes), its raw text, or
-/// nothing inside a detail.
+impl Oddity {
+    /// `field:problem`, as transcripts and reports show it.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.field, self.problem)
+    }
+}
+
+/// Every field an oddity can name, in the order an event lists them. CloudTrail record fields
+/// keep their names (inside an
+/// EventBridge event they are the `detail`'s); the EventBridge event's own are `envelope.*`.
+pub const ODDITY_FIELDS: [&str; 27] = [
+    "eventVersion",
+    "eventTime",
+    "eventID",
+    "awsRegion",
+    "recipientAccountId",
+    "errorCode",
+    "errorMessage",
+    "userIdentity",
+    "userIdentity.arn",
+    "userIdentity.accountId",
+    IDENTITY_OTHERS[0],
+    IDENTITY_OTHERS[1],
+    IDENTITY_OTHERS[2],
+    IDENTITY_OTHERS[3],
+    "sourceIPAddress",
+    "userAgent",
+    "requestID",
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "eventCategory",
+    "envelope.version",
+    "envelope.id",
+    "envelope.source",
+    "envelope.account",
+    "envelope.time",
+    "envelope.region",
+];
+
+/// The fields of a record or envelope that classification needs or reports on; everything else
+/// is skipped by serde without allocation, which keeps the 90% of records that are not watched
+/// cheap. Every field is read leniently (`Loose`, `Probe`): a wrong type is an oddity, not a
+/// parse error. `D` is what `detail` becomes: the inner record itself (one pass over the
+/// bytes), its raw text, or nothing inside a detail.
 #[derive(Deserialize)]
 struct Head<'a, D> {
     #[serde(rename = "detail-type", borrow, default)]
-    detail_type: Option<Cow<'a, str>>,
+    detail_type: Option<Loose<'a>>,
     #[serde(default = "none")]
     detail: Option<D>,
     /// Only looked at to tell a whole CloudTrail log file (`{"Records":[…]}`) from one record.
     #[serde(rename = "Records", default)]
     records: Option<IgnoredAny>,
     #[serde(borrow, default)]
-    account: Option<Cow<'a, str>>,
+    account: Option<Loose<'a>>,
     #[serde(borrow, default)]
-    region: Option<Cow<'a, str>>,
+    region: Option<Loose<'a>>,
+    #[serde(borrow, default)]
+    time: Option<Loose<'a>>,
+    #[serde(default)]
+    version: Option<Probe>,
+    #[serde(default)]
+    id: Option<Probe>,
+    #[serde(default)]
+    source: Option<Probe>,
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Option<Loose<'a>>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Option<Loose<'a>>,
     #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<Loose<'a>>,
     #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
+    event_time: Option<Loose<'a>>,
     #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
+    aws_region: Option<Loose<'a>>,
     #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
+    recipient_account_id: Option<Loose<'a>>,
     #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
+    error_code: Option<Loose<'a>>,
     #[serde(rename = "userIdentity", borrow, default)]
     user_identity: Option<Identity<'a>>,
     #[serde(rename = "sourceIPAddress", borrow, default)]
-    source_ip: Option<Cow<'a, str>>,
+    source_ip: Option<Loose<'a>>,
     #[serde(rename = "userAgent", borrow, default)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Loose<'a>>,
+    #[serde(rename = "eventVersion", default)]
+    event_version: Option<Probe>,
+    #[serde(rename = "errorMessage", default)]
+    error_message: Option<Probe>,
+    #[serde(rename = "requestID", default)]
+    request_id: Option<Probe>,
+    #[serde(rename = "readOnly", default)]
+    read_only: Option<Probe>,
+    #[serde(rename = "eventType", default)]
+    event_type: Option<Probe>,
+    #[serde(rename = "managementEvent", default)]
+    management_event: Option<Probe>,
+    #[serde(rename = "eventCategory", default)]
+    event_category: Option<Probe>,
     #[serde(rename = "requestParameters", borrow, default)]
     request_parameters: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -271,17 +337,31 @@ pub fn classify_single(bytes: &[u8]) -> Option<Classified> {
     Some(classify_parsed(head))
 }
 
+/// Whether `detail-type` names an API call; `Err` when it is there but not a string (needed to
+/// tell what the event is, so no fallback).
+fn is_api_call(dt: &Loose) -> Result<bool, Classified> {
+    match dt {
+        Loose::Str(s) => Ok(s == API_CALL_DETAIL_TYPE),
+        Loose::Wrong(k, _) => Err(Classified::Malformed(format!(
+            "detail-type is a {}",
+            k.as_str()
+        ))),
+    }
+}
+
 fn classify_parsed(head: OnePass) -> Classified {
-    if let Some(dt) = head.detail_type.as_deref() {
-        if dt != API_CALL_DETAIL_TYPE {
-            return Classified::Skipped(Skip::OtherDetailType);
+    if let Some(dt) = &head.detail_type {
+        match is_api_call(dt) {
+            Ok(true) => {}
+            Ok(false) => return Classified::Skipped(Skip::OtherDetailType),
+            Err(c) => return c,
         }
         let Some(inner) = &head.detail else {
             return Classified::Malformed("EventBridge event without detail".into());
         };
-        return classify_head(inner, head.account.as_deref(), head.region.as_deref());
+        return classify_head(inner, Some(&Envelope::of(&head)));
     }
-    classify_head(&head, None, None)
+    classify_head(&head, None)
 }
 
 /// The detail kept raw, parsed only for an API call: exact error messages for broken input.
@@ -290,9 +370,11 @@ fn classify_two_pass(bytes: &[u8]) -> Classified {
         Ok(h) => h,
         Err(e) => return Classified::Malformed(format!("not a JSON object record: {e}")),
     };
-    if let Some(dt) = head.detail_type.as_deref() {
-        if dt != API_CALL_DETAIL_TYPE {
-            return Classified::Skipped(Skip::OtherDetailType);
+    if let Some(dt) = &head.detail_type {
+        match is_api_call(dt) {
+            Ok(true) => {}
+            Ok(false) => return Classified::Skipped(Skip::OtherDetailType),
+            Err(c) => return c,
         }
         let Some(detail) = head.detail else {
             return Classified::Malformed("EventBridge event without detail".into());
@@ -305,57 +387,228 @@ fn classify_two_pass(bytes: &[u8]) -> Classified {
                 ))
             }
         };
-        return classify_head(&inner, head.account.as_deref(), head.region.as_deref());
+        return classify_head(&inner, Some(&Envelope::of(&head)));
     }
-    classify_head(&head, None, None)
+    classify_head(&head, None)
 }
 
-fn classify_head<D>(
-    h: &Head<D>,
-    env_account: Option<&str>,
-    env_region: Option<&str>,
-) -> Classified {
-    let Some(source) = h.event_source.as_deref() else {
-        return Classified::Malformed("not a CloudTrail record: no eventSource".into());
+/// What an EventBridge envelope adds to its detail: second sources for account, Region and
+/// time, and the oddities of its own fields.
+struct Envelope<'h, 'a> {
+    account: Option<&'h Loose<'a>>,
+    region: Option<&'h Loose<'a>>,
+    time: Option<&'h Loose<'a>>,
+    oddities: Vec<Oddity>,
+}
+
+impl<'h, 'a> Envelope<'h, 'a> {
+    fn of<D>(h: &'h Head<'a, D>) -> Envelope<'h, 'a> {
+        let mut oddities = Vec::new();
+        let loose = [
+            ("envelope.account", &h.account),
+            ("envelope.region", &h.region),
+            ("envelope.time", &h.time),
+        ];
+        for (field, v) in loose {
+            if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+                oddities.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+        let probes = [
+            ("envelope.version", h.version),
+            ("envelope.id", h.id),
+            ("envelope.source", h.source),
+        ];
+        probe_oddities(&probes, JsonKind::String, &mut oddities);
+        Envelope {
+            account: h.account.as_ref(),
+            region: h.region.as_ref(),
+            time: h.time.as_ref(),
+            oddities,
+        }
+    }
+}
+
+fn probe_oddities(probes: &[(&'static str, Option<Probe>)], want: JsonKind, out: &mut Vec<Oddity>) {
+    for (field, p) in probes {
+        if let Some(Probe(k)) = p {
+            if *k != want && *k != JsonKind::Null {
+                out.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+    }
+}
+
+/// The wrong-typed fields of a record (or detail).
+fn record_oddities<D>(h: &Head<D>, out: &mut Vec<Oddity>) {
+    let loose = [
+        ("eventTime", &h.event_time),
+        ("eventID", &h.event_id),
+        ("awsRegion", &h.aws_region),
+        ("recipientAccountId", &h.recipient_account_id),
+        ("errorCode", &h.error_code),
+        ("sourceIPAddress", &h.source_ip),
+        ("userAgent", &h.user_agent),
+    ];
+    for (field, v) in loose {
+        if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+            out.push(Oddity {
+                field,
+                problem: k.as_str(),
+            });
+        }
+    }
+    if let Some(id) = &h.user_identity {
+        if let Some(k) = id.not_object {
+            out.push(Oddity {
+                field: "userIdentity",
+                problem: k.as_str(),
+            });
+        }
+        for (field, v) in [
+            ("userIdentity.arn", &id.arn),
+            ("userIdentity.accountId", &id.account_id),
+        ] {
+            if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+                out.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+        let others: Vec<(&'static str, Option<Probe>)> =
+            IDENTITY_OTHERS.into_iter().zip(id.others).collect();
+        probe_oddities(&others, JsonKind::String, out);
+    }
+    probe_oddities(
+        &[
+            ("eventVersion", h.event_version),
+            ("errorMessage", h.error_message),
+            ("requestID", h.request_id),
+            ("eventType", h.event_type),
+            ("eventCategory", h.event_category),
+        ],
+        JsonKind::String,
+        out,
+    );
+    probe_oddities(
+        &[
+            ("readOnly", h.read_only),
+            ("managementEvent", h.management_event),
+        ],
+        JsonKind::Bool,
+        out,
+    );
+}
+
+fn classify_head<D>(h: &Head<D>, env: Option<&Envelope>) -> Classified {
+    let source = match &h.event_source {
+        None => return Classified::Malformed("not a CloudTrail record: no eventSource".into()),
+        Some(Loose::Wrong(k, _)) => {
+            return Classified::Malformed(format!(
+                "not a CloudTrail record: eventSource is a {}",
+                k.as_str()
+            ))
+        }
+        Some(Loose::Str(s)) => s,
     };
     if !is_s3_source(source) {
         return Classified::Skipped(Skip::NotS3);
     }
-    let Some(name) = h.event_name.as_deref() else {
-        return Classified::Malformed("S3 record without eventName".into());
+    let name = match &h.event_name {
+        None => return Classified::Malformed("S3 record without eventName".into()),
+        Some(Loose::Wrong(k, _)) => {
+            return Classified::Malformed(format!("S3 record's eventName is a {}", k.as_str()))
+        }
+        Some(Loose::Str(s)) => s,
     };
     let Some(event_name) = EventName::parse(name) else {
         return Classified::Skipped(Skip::Unwatched);
     };
-    match build_event(h, event_name, env_account, env_region) {
+    match build_event(h, event_name, env) {
         Ok(Some(ev)) => Classified::Event(Box::new(ev)),
         Ok(None) => Classified::Skipped(Skip::Unwatched),
         Err(msg) => Classified::Malformed(format!("{name}: {msg}")),
     }
 }
 
-fn non_empty(s: Option<&Cow<str>>) -> Option<String> {
-    s.map(|c| c.trim())
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
+fn text(v: Option<&Loose>) -> Option<String> {
+    v.and_then(Loose::text).map(str::to_owned)
+}
+
+/// An account id written as a JSON number lost its leading zeros; account ids are 12 digits.
+fn account_from_number(v: Option<&Loose>) -> Option<String> {
+    v.and_then(Loose::whole_number)
+        .filter(|n| *n <= 999_999_999_999)
+        .map(|n| format!("{n:012}"))
+}
+
+/// The event time: the record's `eventTime`, else (inside an EventBridge event) the envelope's
+/// `time`, which EventBridge sets from it.
+fn event_time(
+    h_time: Option<&Loose>,
+    env: Option<&Envelope>,
+    oddities: &mut Vec<Oddity>,
+) -> Result<(String, i64), String> {
+    let own = h_time.and_then(Loose::text);
+    if let Some(t) = own {
+        if let Some(ms) = time::parse_millis(t) {
+            return Ok((t.to_owned(), ms));
+        }
+    }
+    let fallback = env
+        .and_then(|e| e.time)
+        .and_then(Loose::text)
+        .and_then(|t| time::parse_millis(t).map(|ms| (t.to_owned(), ms)));
+    match (fallback, own, h_time.and_then(Loose::wrong)) {
+        (Some(found), own, wrong) => {
+            // A wrong type was already reported by `record_oddities`.
+            if wrong.is_none() {
+                oddities.push(Oddity {
+                    field: "eventTime",
+                    problem: if own.is_some() {
+                        "not RFC 3339"
+                    } else {
+                        "missing"
+                    },
+                });
+            }
+            Ok(found)
+        }
+        (None, Some(t), _) => Err(format!("eventTime {t:?} is not RFC 3339")),
+        (None, None, Some(k)) => Err(format!("eventTime is a {}", k.as_str())),
+        (None, None, None) => Err("no eventTime".into()),
+    }
 }
 
 fn build_event<D>(
     h: &Head<D>,
     event_name: EventName,
-    env_account: Option<&str>,
-    env_region: Option<&str>,
+    env: Option<&Envelope>,
 ) -> Result<Option<S3Event>, String> {
-    let event_time = non_empty(h.event_time.as_ref()).ok_or("no eventTime")?;
-    let time_ms = time::parse_millis(&event_time)
-        .ok_or_else(|| format!("eventTime {event_time:?} is not RFC 3339"))?;
+    let mut oddities = env.map(|e| e.oddities.clone()).unwrap_or_default();
+    record_oddities(h, &mut oddities);
+    let (event_time, time_ms) = event_time(h.event_time.as_ref(), env, &mut oddities)?;
+    // One documented order, whatever the order in the input.
+    oddities.sort_by_key(|o| ODDITY_FIELDS.iter().position(|f| *f == o.field));
     let identity = h.user_identity.as_ref();
-    let account = non_empty(h.recipient_account_id.as_ref())
-        .or_else(|| identity.and_then(|i| non_empty(i.account_id.as_ref())))
-        .or_else(|| env_account.filter(|a| !a.is_empty()).map(str::to_owned))
+    let identity_account = identity.and_then(|i| i.account_id.as_ref());
+    let env_account = env.and_then(|e| e.account);
+    let account = text(h.recipient_account_id.as_ref())
+        .or_else(|| text(identity_account))
+        .or_else(|| text(env_account))
+        .or_else(|| account_from_number(h.recipient_account_id.as_ref()))
+        .or_else(|| account_from_number(identity_account))
+        .or_else(|| account_from_number(env_account))
         .ok_or("no recipientAccountId or userIdentity.accountId")?;
-    let region = non_empty(h.aws_region.as_ref())
-        .or_else(|| env_region.filter(|r| !r.is_empty()).map(str::to_owned))
+    let region = text(h.aws_region.as_ref())
+        .or_else(|| text(env.and_then(|e| e.region)))
         .ok_or("no awsRegion")?;
     let params: serde_json::Value = match h.request_parameters {
         Some(raw) => {
@@ -363,7 +616,12 @@ fn build_event<D>(
         }
         None => serde_json::Value::Null,
     };
-    let error_code = non_empty(h.error_code.as_ref());
+    // Any errorCode but null or "" marks a failed call, whatever its type (CloudTrail writes it
+    // only for failures); a wrong type is also an oddity.
+    let error_code = match &h.error_code {
+        Some(Loose::Wrong(k, _)) if *k != JsonKind::Null => Some(format!("<{}>", k.as_str())),
+        other => text(other.as_ref()),
+    };
     let resources: serde_json::Value = match h.resources {
         Some(raw) => serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null),
         None => serde_json::Value::Null,
@@ -396,7 +654,7 @@ fn build_event<D>(
         return Err("no object key in requestParameters".into());
     }
     Ok(Some(S3Event {
-        event_id: non_empty(h.event_id.as_ref()),
+        event_id: text(h.event_id.as_ref()),
         event_time,
         time_ms,
         event_name,
@@ -404,11 +662,12 @@ fn build_event<D>(
         region,
         bucket: target.bucket,
         key: target.key,
-        actor_arn: identity.and_then(|i| non_empty(i.arn.as_ref())),
-        source_ip: non_empty(h.source_ip.as_ref()),
-        user_agent: non_empty(h.user_agent.as_ref()),
+        actor_arn: text(identity.and_then(|i| i.arn.as_ref())),
+        source_ip: text(h.source_ip.as_ref()),
+        user_agent: text(h.user_agent.as_ref()),
         error_code,
         change,
+        oddities,
     }))
 }
 
@@ -440,7 +699,15 @@ mod tests {
         let other = envelope("AWS Service Event via CloudTrail", DETAIL);
         let odd_detail = envelope("AWS Service Event via CloudTrail", r#""a string""#);
         let broken_detail = envelope(API_CALL_DETAIL_TYPE, r#"{"eventSource": 5}"#);
-        for raw in [DETAIL, &api, &other, &odd_detail, &broken_detail] {
+        let not_a_record = envelope(API_CALL_DETAIL_TYPE, r#""a string""#);
+        for raw in [
+            DETAIL,
+            &api,
+            &other,
+            &odd_detail,
+            &broken_detail,
+            &not_a_record,
+        ] {
             assert_eq!(
                 classify(raw.as_bytes()),
                 classify_two_pass(raw.as_bytes()),
@@ -453,6 +720,10 @@ mod tests {
             Classified::Skipped(Skip::OtherDetailType)
         );
         match classify(broken_detail.as_bytes()) {
+            Classified::Malformed(m) => assert!(m.contains("eventSource is a number"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match classify(not_a_record.as_bytes()) {
             Classified::Malformed(m) => assert!(m.contains("EventBridge detail"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -509,5 +780,164 @@ mod tests {
         assert_eq!(ev.time_ms, before);
         // Exactly at the limit is allowed.
         assert!(!ev.cap_time(before));
+    }
+
+    fn event(raw: &str) -> S3Event {
+        match classify(raw.as_bytes()) {
+            Classified::Event(ev) => {
+                assert_eq!(
+                    classify_two_pass(raw.as_bytes()),
+                    Classified::Event(ev.clone()),
+                    "{raw}"
+                );
+                *ev
+            }
+            other => panic!("not an event: {other:?}\n{raw}"),
+        }
+    }
+
+    fn labels(ev: &S3Event) -> Vec<String> {
+        ev.oddities.iter().map(Oddity::label).collect()
+    }
+
+    /// An EventBridge event as other CloudTrail tools' public fixtures have it: `account` a
+    /// JSON number.
+    fn numeric_account_envelope(detail: &str) -> String {
+        format!(
+            r#"{{"version":"0","id":"x","detail-type":"{API_CALL_DETAIL_TYPE}","source":"aws.s3","account":111122223333,"time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":[],"detail":{detail}}}"#
+        )
+    }
+
+    #[test]
+    fn a_numeric_envelope_account_is_a_warning_not_a_lost_record() {
+        let ev = event(&numeric_account_envelope(DETAIL));
+        assert_eq!(ev.account, "111122223333", "detail.recipientAccountId");
+        assert!(matches!(ev.change, Some(Change::BucketAcl(_))));
+        assert_eq!(labels(&ev), vec!["envelope.account:number"]);
+        // Without any string account, the number is the account (12 digits, zero-padded).
+        let detail = DETAIL.replace(r#","recipientAccountId":"111122223333""#, "");
+        let raw = numeric_account_envelope(&detail).replace("111122223333", "12345678901");
+        assert_eq!(event(&raw).account, "012345678901");
+    }
+
+    #[test]
+    fn fields_the_decision_does_not_need_never_sink_a_record() {
+        let detail = DETAIL.replace(
+            r#""eventVersion":"1.09","#,
+            r#""eventVersion":1.09,"userAgent":{"ua":1},"sourceIPAddress":["198.51.100.7"],"requestID":42,"readOnly":"false","eventType":7,"managementEvent":"true","eventCategory":false,"errorMessage":null,"userIdentity":{"type":1,"principalId":[],"arn":5,"accountId":{},"accessKeyId":true,"userName":2},"#,
+        );
+        let ev = event(
+            &envelope(API_CALL_DETAIL_TYPE, &detail)
+                .replace(r#""version":"0","id":"x","#, r#""version":0,"id":["x"],"#)
+                .replace(r#""source":"aws.s3","#, r#""source":{},"#),
+        );
+        assert!(matches!(ev.change, Some(Change::BucketAcl(_))));
+        assert_eq!(ev.user_agent, None);
+        assert_eq!(ev.actor_arn, None);
+        let mut got = labels(&ev);
+        got.sort();
+        let mut want = vec![
+            "envelope.version:number",
+            "envelope.id:array",
+            "envelope.source:object",
+            "eventVersion:number",
+            "userAgent:object",
+            "sourceIPAddress:array",
+            "requestID:number",
+            "readOnly:string",
+            "eventType:number",
+            "managementEvent:string",
+            "eventCategory:bool",
+            "userIdentity.type:number",
+            "userIdentity.principalId:array",
+            "userIdentity.arn:number",
+            "userIdentity.accountId:object",
+            "userIdentity.accessKeyId:bool",
+            "userIdentity.userName:number",
+        ];
+        want.sort();
+        assert_eq!(got, want);
+        for o in &ev.oddities {
+            assert!(ODDITY_FIELDS.contains(&o.field), "{o:?}");
+        }
+        // userIdentity itself of the wrong type; a numeric eventID is no id.
+        let detail = DETAIL.replace(r#""eventID":"e1""#, r#""eventID":17,"userIdentity":"root""#);
+        let ev = event(&detail);
+        assert_eq!(ev.event_id, None);
+        assert_eq!(labels(&ev), vec!["eventID:number", "userIdentity:string"]);
+    }
+
+    #[test]
+    fn a_value_with_a_second_source_falls_back_to_it() {
+        // Region from the envelope.
+        let detail = DETAIL.replace(r#""awsRegion":"us-east-1""#, r#""awsRegion":5"#);
+        let ev = event(
+            &envelope(API_CALL_DETAIL_TYPE, &detail)
+                .replace(r#""region":"us-east-1""#, r#""region":"eu-west-1""#),
+        );
+        assert_eq!(ev.region, "eu-west-1");
+        assert_eq!(labels(&ev), vec!["awsRegion:number"]);
+        // Event time from the envelope's `time` (missing, unparseable or of the wrong type).
+        let env_time = |detail: &str| {
+            envelope(API_CALL_DETAIL_TYPE, detail).replace(
+                r#""account":"111122223333""#,
+                r#""account":"111122223333","time":"2026-11-23T10:00:07Z""#,
+            )
+        };
+        for (replacement, label) in [
+            ("", "eventTime:missing"),
+            (r#""eventTime":"yesterday","#, "eventTime:not RFC 3339"),
+            (r#""eventTime":1764000000,"#, "eventTime:number"),
+        ] {
+            let detail = DETAIL.replace(r#""eventTime":"2026-11-23T10:00:00Z","#, replacement);
+            let ev = event(&env_time(&detail));
+            assert_eq!(ev.event_time, "2026-11-23T10:00:07Z");
+            assert_eq!(labels(&ev), vec![label]);
+        }
+        // Account from userIdentity when recipientAccountId is odd.
+        let detail = DETAIL.replace(
+            r#""recipientAccountId":"111122223333""#,
+            r#""recipientAccountId":true,"userIdentity":{"accountId":"444455556666"}"#,
+        );
+        let ev = event(&detail);
+        assert_eq!(ev.account, "444455556666");
+        assert_eq!(labels(&ev), vec!["recipientAccountId:bool"]);
+    }
+
+    #[test]
+    fn what_the_decision_needs_and_cannot_replace_is_still_malformed() {
+        let malformed = |raw: &str| match classify(raw.as_bytes()) {
+            Classified::Malformed(m) => {
+                assert_eq!(
+                    classify_two_pass(raw.as_bytes()),
+                    Classified::Malformed(m.clone())
+                );
+                m
+            }
+            other => panic!("{other:?}"),
+        };
+        let bare_time = DETAIL.replace(r#""eventTime":"2026-11-23T10:00:00Z","#, "");
+        assert_eq!(malformed(&bare_time), "PutBucketAcl: no eventTime");
+        let odd_time = DETAIL.replace(r#""2026-11-23T10:00:00Z""#, "[]");
+        assert_eq!(malformed(&odd_time), "PutBucketAcl: eventTime is a array");
+        assert!(malformed(&DETAIL.replace(r#""s3.amazonaws.com""#, "3"))
+            .contains("eventSource is a number"));
+        assert!(
+            malformed(&DETAIL.replace(r#""PutBucketAcl""#, "{}")).contains("eventName is a object")
+        );
+        let dt = envelope(API_CALL_DETAIL_TYPE, DETAIL)
+            .replace(&format!(r#""{API_CALL_DETAIL_TYPE}""#), "1");
+        assert_eq!(malformed(&dt), "detail-type is a number");
+    }
+
+    #[test]
+    fn an_error_code_of_any_type_marks_a_failed_call() {
+        let ev = event(&DETAIL.replace(r#""eventID":"e1""#, r#""eventID":"e1","errorCode":403"#));
+        assert!(ev.failed());
+        assert_eq!(ev.error_code.as_deref(), Some("<number>"));
+        assert_eq!(labels(&ev), vec!["errorCode:number"]);
+        let ev = event(&DETAIL.replace(r#""eventID":"e1""#, r#""eventID":"e1","errorCode":null"#));
+        assert!(!ev.failed());
+        assert!(ev.oddities.is_empty());
     }
 }
