@@ -485,7 +485,7 @@ r = [create_bucket(b, 0), delete_pab(b, 1)] + [put_policy(b, 2 + i, policy(stmt(
 scenario("11-policy-restricting-conditions",
          "Principal \"*\" with one fixed restricting condition is not public, for every condition key AWS lists: aws:SourceIp "
          "no broader than /8, aws:SourceArn, aws:SourceVpc, aws:SourceVpce, aws:SourceOwner, aws:SourceAccount, "
-         "aws:PrincipalOrgID, aws:PrincipalAccount, aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
+         "aws:PrincipalOrgID, aws:PrincipalAccount (not in AWS's list: a decision, docs/REASONS.md), aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
          "s3:DataAccessPointArn, s3:DataAccessPointAccount; conditions are ANDed, and RFC 1918 ranges broader than /8 are allowed.",
          r, [L(x) for x in r])
 
@@ -691,18 +691,27 @@ b = "f27-data"
 ap_pol = policy(stmt("S1", "*", resource="arn:aws:s3:us-east-1:444455556666:accesspoint/f27-ap/object/*"))
 r = [create_bucket(b, 0, account=acct), delete_pab(b, 1, account=acct), create_access_point(acct, "f27-ap", b, 2),
      put_access_point_policy(acct, "f27-ap", 3, ap_pol), delete_access_point_policy(acct, "f27-ap", 4),
-     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol)]
+     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol),
+     create_access_point(acct, "f27-vpc-ap", b, 6), put_access_point_policy(acct, "f27-vpc-ap", 7, ap_pol)]
 r[2]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["VpcConfiguration"] = {"VpcId": "vpc-1a2b3c4d"}
 scenario("27-access-points",
          "Access points (s3-control): CreateAccessPoint ties the access point to its bucket; PutAccessPointPolicy names only the "
          "access point, and a public access-point policy exposes the bucket through it (same policy rules; RestrictPublicBuckets "
          "ORed across account, bucket and access point). An access point whose creation predates the history has no known "
-         "bucket: its line has bucket null and everything about it is assumed.",
+         "bucket: its line has bucket null and everything about it is assumed, its network origin (Internet) included. "
+         "An access point created with a VpcConfiguration has a VPC network origin and \"is always considered non-public, "
+         "regardless of the contents of its access point policy\" (S3 User Guide): its public policy is shown restricted-by "
+         "NetworkOrigin-VPC.",
          r, [L(r[0]), L(r[1]), L(r[2], bucket=b),
              PUB(r[3], ["access-point:f27-ap:policy:S1:principal-*", A_POL], bucket=b),
              L(r[4], bucket=b, transition="became_not_public"),
              PUB(r[5], ["access-point:f27-legacy-ap:policy:S1:principal-*", A_POL, "assumed:RestrictPublicBuckets-off@bucket",
-                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap"], bucket=None)])
+                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap",
+                        "assumed:NetworkOrigin-Internet@access-point:f27-legacy-ap"], bucket=None),
+             L(r[6], bucket=b),
+             L(r[7], bucket=b, reasons=["access-point:f27-vpc-ap:policy:S1:principal-*:restricted-by:NetworkOrigin-VPC@access-point"])])
 
 # 28 -------------------------------------------------------------------------------------------
 b = "f28-site"

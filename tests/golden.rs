@@ -140,7 +140,9 @@ fn the_whole_directory_replays_with_a_readable_summary() {
         .find(|l| l.starts_with("warning: ") && l.contains("36-eventbridge-odd-field-types"))
         .unwrap_or_else(|| panic!("no warning line for scenario 36:\n{stderr}"));
     assert!(
-        warning.contains("line 1, column 1 (record 1): decided anyway; odd fields envelope.account:number"),
+        warning.contains(
+            "line 1, column 1 (record 1): decided anyway; odd fields envelope.account:number"
+        ),
         "{warning}"
     );
     assert!(

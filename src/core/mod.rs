@@ -14,3 +14,6 @@ pub mod record;
 pub mod time;
 pub mod trail_event;
 pub mod transcript;
+
+#[cfg(test)]
+mod exposure_aws_tests;
