@@ -202,7 +202,8 @@ impl Oddity {
 /// Every field an oddity can name, in the order an event lists them. CloudTrail record fields
 /// keep their names (inside an
 /// EventBridge event they are the `detail`'s); the EventBridge event's own are `envelope.*`.
-pub const ODDITY_FIELDS: [&str; 27] = [
+pub const ODDITY_FIELDS: [&str; 28] = [
+    "record",
     "eventVersion",
     "eventTime",
     "eventID",
@@ -315,8 +316,51 @@ pub fn classify(bytes: &[u8]) -> Classified {
         Ok(head) => classify_parsed(head),
         // Also when the detail of another detail-type is not shaped like a record, which the
         // slower path below skips without reading it.
-        Err(_) => classify_two_pass(bytes),
+        Err(_) => match classify_two_pass(bytes) {
+            Err(Duplicate) => classify_deduplicated(bytes),
+            Ok(c) => c,
+        },
     }
+}
+
+/// A repeated key in a field `Head` reads (serde's derive rejects those).
+#[derive(Debug)]
+struct Duplicate;
+
+fn is_duplicate(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with("duplicate field")
+}
+
+/// JSON allows a repeated key, and a field the decision may not even need must not sink the
+/// record: it is read the way serde_json reads any object (the last value wins) and reported as
+/// the oddity `record:duplicate key`. Only on that error path, so sound records pay nothing.
+fn classify_deduplicated(bytes: &[u8]) -> Classified {
+    let clean = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok());
+    let Some(clean) = clean else {
+        return Classified::Malformed("not a JSON object record: a repeated key".into());
+    };
+    // A serde_json::Value has no repeated keys, so this cannot come back here.
+    let mut c = match serde_json::from_slice::<OnePass>(&clean) {
+        Ok(head) => classify_parsed(head),
+        Err(_) => match classify_two_pass(&clean) {
+            Ok(c) => c,
+            Err(Duplicate) => {
+                Classified::Malformed("not a JSON object record: a repeated key".into())
+            }
+        },
+    };
+    if let Classified::Event(ev) = &mut c {
+        ev.oddities.insert(
+            0,
+            Oddity {
+                field: "record",
+                problem: "duplicate key",
+            },
+        );
+    }
+    c
 }
 
 /// The common case of a Kinesis record, decided without splitting it first: exactly one JSON
@@ -365,31 +409,40 @@ fn classify_parsed(head: OnePass) -> Classified {
 }
 
 /// The detail kept raw, parsed only for an API call: exact error messages for broken input.
-fn classify_two_pass(bytes: &[u8]) -> Classified {
+/// `Err` only for a repeated key, which the caller reads again without it.
+fn classify_two_pass(bytes: &[u8]) -> Result<Classified, Duplicate> {
     let head: Head<&RawValue> = match serde_json::from_slice(bytes) {
         Ok(h) => h,
-        Err(e) => return Classified::Malformed(format!("not a JSON object record: {e}")),
+        Err(e) if is_duplicate(&e) => return Err(Duplicate),
+        Err(e) => {
+            return Ok(Classified::Malformed(format!(
+                "not a JSON object record: {e}"
+            )))
+        }
     };
     if let Some(dt) = &head.detail_type {
         match is_api_call(dt) {
             Ok(true) => {}
-            Ok(false) => return Classified::Skipped(Skip::OtherDetailType),
-            Err(c) => return c,
+            Ok(false) => return Ok(Classified::Skipped(Skip::OtherDetailType)),
+            Err(c) => return Ok(c),
         }
         let Some(detail) = head.detail else {
-            return Classified::Malformed("EventBridge event without detail".into());
+            return Ok(Classified::Malformed(
+                "EventBridge event without detail".into(),
+            ));
         };
         let inner: Head<IgnoredAny> = match serde_json::from_str(detail.get()) {
             Ok(h) => h,
+            Err(e) if is_duplicate(&e) => return Err(Duplicate),
             Err(e) => {
-                return Classified::Malformed(format!(
+                return Ok(Classified::Malformed(format!(
                     "EventBridge detail is not a CloudTrail record: {e}"
-                ))
+                )))
             }
         };
-        return classify_head(&inner, Some(&Envelope::of(&head)));
+        return Ok(classify_head(&inner, Some(&Envelope::of(&head))));
     }
-    classify_head(&head, None)
+    Ok(classify_head(&head, None))
 }
 
 /// What an EventBridge envelope adds to its detail: second sources for account, Region and
@@ -710,7 +763,7 @@ mod tests {
         ] {
             assert_eq!(
                 classify(raw.as_bytes()),
-                classify_two_pass(raw.as_bytes()),
+                classify_two_pass(raw.as_bytes()).ok().unwrap(),
                 "{raw}"
             );
         }
@@ -785,11 +838,9 @@ mod tests {
     fn event(raw: &str) -> S3Event {
         match classify(raw.as_bytes()) {
             Classified::Event(ev) => {
-                assert_eq!(
-                    classify_two_pass(raw.as_bytes()),
-                    Classified::Event(ev.clone()),
-                    "{raw}"
-                );
+                if let Ok(two) = classify_two_pass(raw.as_bytes()) {
+                    assert_eq!(two, Classified::Event(ev.clone()), "{raw}");
+                }
                 *ev
             }
             other => panic!("not an event: {other:?}\n{raw}"),
@@ -909,7 +960,7 @@ mod tests {
         let malformed = |raw: &str| match classify(raw.as_bytes()) {
             Classified::Malformed(m) => {
                 assert_eq!(
-                    classify_two_pass(raw.as_bytes()),
+                    classify_two_pass(raw.as_bytes()).ok().unwrap(),
                     Classified::Malformed(m.clone())
                 );
                 m
@@ -939,5 +990,23 @@ mod tests {
         let ev = event(&DETAIL.replace(r#""eventID":"e1""#, r#""eventID":"e1","errorCode":null"#));
         assert!(!ev.failed());
         assert!(ev.oddities.is_empty());
+    }
+
+    #[test]
+    fn a_repeated_key_is_read_last_wins_and_reported() {
+        // A repeated field the decision does not need (and one it does: the last value wins, as
+        // serde_json reads any object).
+        let raw = DETAIL.replace(
+            r#""eventID":"e1""#,
+            r#""eventID":"e1","requestID":"a","requestID":"b","awsRegion":"eu-west-1""#,
+        );
+        let ev = event(&raw);
+        assert_eq!(ev.region, "eu-west-1");
+        assert_eq!(labels(&ev), vec!["record:duplicate key"]);
+        let ev = event(
+            &envelope(API_CALL_DETAIL_TYPE, &raw)
+                .replace(r#""version":"0","#, r#""version":"0","version":"1","#),
+        );
+        assert_eq!(labels(&ev), vec!["record:duplicate key"]);
     }
 }
