@@ -276,12 +276,16 @@ def eventbridge(r, detail_type="AWS API Call via CloudTrail"):
 
 # -- expected lines ------------------------------------------------------------------------------
 
-def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None):
+def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None,
+      warnings=None):
     if bucket == "same":
         bucket = (r.get("requestParameters") or {}).get("bucketName")
-    return {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
+    line = {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
             "account": r["recipientAccountId"], "region": r["awsRegion"], "bucket": bucket, "key": key,
             "exposure": exposure, "transition": transition, "action": action, "reasons": list(reasons), "note": note}
+    if warnings:
+        line["warnings"] = list(warnings)
+    return line
 
 
 def PUB(r, reasons, transition="became_public", action="remediate", note="assumed", **kw):
@@ -482,7 +486,7 @@ r = [create_bucket(b, 0), delete_pab(b, 1)] + [put_policy(b, 2 + i, policy(stmt(
 scenario("11-policy-restricting-conditions",
          "Principal \"*\" with one fixed restricting condition is not public, for every condition key AWS lists: aws:SourceIp "
          "no broader than /8, aws:SourceArn, aws:SourceVpc, aws:SourceVpce, aws:SourceOwner, aws:SourceAccount, "
-         "aws:PrincipalOrgID, aws:PrincipalAccount, aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
+         "aws:PrincipalOrgID, aws:PrincipalAccount (not in AWS's list: a decision, docs/REASONS.md), aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
          "s3:DataAccessPointArn, s3:DataAccessPointAccount; conditions are ANDed, and RFC 1918 ranges broader than /8 are allowed.",
          r, [L(x) for x in r])
 
@@ -688,18 +692,28 @@ b = "f27-data"
 ap_pol = policy(stmt("S1", "*", resource="arn:aws:s3:us-east-1:444455556666:accesspoint/f27-ap/object/*"))
 r = [create_bucket(b, 0, account=acct), delete_pab(b, 1, account=acct), create_access_point(acct, "f27-ap", b, 2),
      put_access_point_policy(acct, "f27-ap", 3, ap_pol), delete_access_point_policy(acct, "f27-ap", 4),
-     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol)]
+     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol),
+     create_access_point(acct, "f27-vpc-ap", b, 6), put_access_point_policy(acct, "f27-vpc-ap", 7, ap_pol)]
 r[2]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["VpcConfiguration"] = {"VpcId": "vpc-1a2b3c4d"}
 scenario("27-access-points",
          "Access points (s3-control): CreateAccessPoint ties the access point to its bucket; PutAccessPointPolicy names only the "
          "access point, and a public access-point policy exposes the bucket through it (same policy rules; RestrictPublicBuckets "
          "ORed across account, bucket and access point). An access point whose creation predates the history has no known "
-         "bucket: its line has bucket null and everything about it is assumed.",
+         "bucket: its line has bucket null and everything about it is assumed, its network origin (Internet) included. "
+         "An access point created with a VpcConfiguration has a VPC network origin and \"is always considered non-public, "
+         "regardless of the contents of its access point policy\" (S3 User Guide): its public policy is shown restricted-by "
+         "NetworkOrigin-VPC, and the line is marked masked: the network origin is known only from an event, so the live "
+         "worker verifies it against S3 (docs/SECURITY.md).",
          r, [L(r[0]), L(r[1]), L(r[2], bucket=b),
              PUB(r[3], ["access-point:f27-ap:policy:S1:principal-*", A_POL], bucket=b),
              L(r[4], bucket=b, transition="became_not_public"),
              PUB(r[5], ["access-point:f27-legacy-ap:policy:S1:principal-*", A_POL, "assumed:RestrictPublicBuckets-off@bucket",
-                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap"], bucket=None)])
+                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap",
+                        "assumed:NetworkOrigin-Internet@access-point:f27-legacy-ap"], bucket=None),
+             L(r[6], bucket=b),
+             L(r[7], bucket=b, reasons=["access-point:f27-vpc-ap:policy:S1:principal-*:restricted-by:NetworkOrigin-VPC@access-point"], note="masked")])
 
 # 28 -------------------------------------------------------------------------------------------
 b = "f28-site"
@@ -743,13 +757,16 @@ c0 = create_bucket(b, 0, ownership="ObjectWriter")
 no_time = put_acl(b, 2, canned=["public-read"])
 del no_time["eventTime"]
 ok = delete_pab(b, 3)
+no_time_at_all = eventbridge(no_time)
+del no_time_at_all["time"]
 r = [json.dumps(eventbridge(c0), separators=(",", ":")),
      json.dumps(eventbridge(put_acl(b, 1, canned=["public-read"])))[:180],
-     json.dumps(eventbridge(no_time), separators=(",", ":")),
+     json.dumps(no_time_at_all, separators=(",", ":")),
      "this line is not JSON at all",
      json.dumps(eventbridge(ok), separators=(",", ":"))]
 scenario("31-malformed-input",
-         "Bad input never stops a replay: a truncated line, a record without eventTime and a line that is not JSON are "
+         "Bad input never stops a replay: a truncated line, a record without any time (no eventTime, and its EventBridge "
+         "envelope has no `time` to fall back on) and a line that is not JSON are "
          "reported with file and position and counted as malformed; the valid events around them are processed.",
          r, [L(c0), L(ok)], form="jsonl")
 
@@ -854,6 +871,35 @@ scenario("37-forged-protection-masks-a-public-acl",
          "carries note masked: the live worker verifies it against S3 as it does assumed lines (docs/SECURITY.md).",
          r, [L(r[0]), L(r[1]), L(r[2]),
              L(r[3], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
+
+# 38 -------------------------------------------------------------------------------------------
+b = "f36-odd-fields"
+c36 = create_bucket(b, 0, ownership="ObjectWriter")
+d36 = delete_pab(b, 1)
+d36["userAgent"] = 7
+d36["requestID"] = 12345
+d36["readOnly"] = "false"
+d36["userIdentity"]["arn"] = {"not": "a string"}
+a36 = put_acl(b, 2, canned=["public-read"])
+p36 = put_acl(b, 3, canned=["private"])
+e36 = [eventbridge(copy.deepcopy(x)) for x in (c36, d36, a36, p36)]
+for e in (e36[0], e36[2]):
+    e["account"] = int(ACCT)  # as in other CloudTrail tools' public fixtures
+del e36[3]["detail"]["eventTime"]
+e36[3]["time"] = t(4)
+l36 = L(p36, transition="became_not_public", warnings=["eventTime:missing"])
+l36["event_time"] = t(4)
+scenario("38-eventbridge-odd-field-types",
+         "A field the decision does not need never sinks a record: EventBridge events whose `account` is a JSON number "
+         "(as in other CloudTrail tools' public fixtures) are decided, the PutBucketAcl inside included (the account comes "
+         "from the detail's recipientAccountId); a userAgent, requestID, readOnly or userIdentity.arn of the wrong type is "
+         "dropped; a detail without eventTime takes the envelope's `time`. Each oddity is a warning: the line's `warnings` "
+         "(field:problem) and a `warning:` line with the record's position in the replay report, never a malformed record.",
+         [json.dumps(e, separators=(",", ":")) for e in e36],
+         [L(c36, warnings=["envelope.account:number"]),
+          L(d36, warnings=["userIdentity.arn:object", "userAgent:number", "requestID:number", "readOnly:string"]),
+          PUB(a36, ["acl:AllUsers:READ", A_ACL], warnings=["envelope.account:number"]),
+          l36], form="jsonl")
 
 if __name__ == "__main__":
     write_all()

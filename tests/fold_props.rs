@@ -192,6 +192,7 @@ fn events(gens: &[Gen]) -> Vec<S3Event> {
                 } else {
                     Some(g.change.clone())
                 },
+                oddities: Vec::new(),
             }
         })
         .collect()
@@ -260,6 +261,7 @@ proptest! {
             user_agent: None,
             error_code: None,
             change: Some(change),
+            oddities: Vec::new(),
         });
         let out = fold.apply(evs.last().unwrap());
         for o in &out {

@@ -273,25 +273,44 @@ pub async fn read_bucket(
         block: BlockState::live(BlockFlags::known(block), at),
         ..BucketState::default()
     };
-    let mut exposure = fold::exposure_of(&state, account_block);
-    // S3's own verdict is a second opinion: if it calls the policy public while ours does not,
-    // act on the safer side and say why.
-    if policy_status_public == Some(true)
-        && !exposure.public
-        && !account_block.restrict_public_buckets.unwrap_or(false)
-        && !block.restrict_public_buckets
-    {
-        exposure.public = true;
-        exposure
-            .reasons
-            .push("policy:s3-policy-status-public".into());
-    }
+    let core_policy_public = state.policy.as_ref().is_some_and(|p| p.value.is_public());
+    let restricted =
+        account_block.restrict_public_buckets.unwrap_or(false) || block.restrict_public_buckets;
+    let exposure = with_policy_status(
+        fold::exposure_of(&state, account_block),
+        core_policy_public,
+        policy_status_public,
+        restricted,
+    );
     Ok(LiveBucket {
         state,
         account_block,
         policy_status_public,
         exposure,
     })
+}
+
+/// S3's own verdict on the policy (`GetBucketPolicyStatus.IsPublic`) combined with the core's,
+/// on the safer side (docs/REASONS.md): when S3 calls the policy public and the core does not,
+/// the bucket is exposed (reason `policy:s3-policy-status-public`) unless RestrictPublicBuckets
+/// is on at the account or the bucket, which neutralises any public policy; when the core calls
+/// it public and S3 does not, the core's verdict stands — it departs from S3's only where AWS's
+/// text leaves room and it chose the cautious side, and the remedy (the block turned on) changes
+/// nothing for a policy S3 deems non-public ("RestrictPublicBuckets only applies to buckets that
+/// have public policies"). An unreadable status (`None`) changes nothing.
+pub fn with_policy_status(
+    mut exposure: Exposure,
+    core_policy_public: bool,
+    s3_says_public: Option<bool>,
+    restricted: bool,
+) -> Exposure {
+    if s3_says_public == Some(true) && !core_policy_public && !restricted {
+        exposure.public = true;
+        exposure
+            .reasons
+            .push("policy:s3-policy-status-public".into());
+    }
+    exposure
 }
 
 /// Reads one object's ACL and judges it under the live bucket settings.
@@ -314,4 +333,63 @@ pub async fn read_object(
         acl,
         fold::object_exposure_of(&live.state, &acl, live.account_block),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exposure(public: bool, reasons: &[&str]) -> Exposure {
+        Exposure {
+            public,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            assumed: false,
+        }
+    }
+
+    #[test]
+    fn s3_calling_the_policy_public_exposes_the_bucket_unless_restricted() {
+        // S3 says public, the core does not (e.g. a condition key AWS does not list).
+        let got = with_policy_status(exposure(false, &[]), false, Some(true), false);
+        assert_eq!(got, exposure(true, &["policy:s3-policy-status-public"]));
+        // Also named when the bucket is already exposed by its ACL.
+        let got = with_policy_status(
+            exposure(true, &["acl:AllUsers:READ"]),
+            false,
+            Some(true),
+            false,
+        );
+        assert_eq!(
+            got,
+            exposure(
+                true,
+                &["acl:AllUsers:READ", "policy:s3-policy-status-public"]
+            )
+        );
+        // AWS: RestrictPublicBuckets "restricts access to an access point or bucket with a
+        // public policy to only AWS service principals and authorized users within the bucket
+        // owner's account".
+        let got = with_policy_status(exposure(false, &[]), false, Some(true), true);
+        assert_eq!(got, exposure(false, &[]));
+    }
+
+    #[test]
+    fn the_core_calling_the_policy_public_stands_when_s3_does_not() {
+        let core = exposure(true, &["policy:S1:principal-federated"]);
+        assert_eq!(
+            with_policy_status(core.clone(), true, Some(false), false),
+            core
+        );
+        // No status (not readable): the core's verdict alone.
+        assert_eq!(with_policy_status(core.clone(), true, None, false), core);
+        let private = exposure(false, &[]);
+        assert_eq!(
+            with_policy_status(private.clone(), false, None, false),
+            private
+        );
+        assert_eq!(
+            with_policy_status(private.clone(), false, Some(false), false),
+            private
+        );
+    }
 }

@@ -60,6 +60,9 @@ pub struct Summary {
     pub bytes_decoded: u64,
     pub stats: Stats,
     pub problems: Vec<Problem>,
+    /// Decided records with fields of the wrong type (or taken from a second source), the
+    /// first `MAX_REPORTED`; `reason` lists them as `field:problem`.
+    pub warnings: Vec<Problem>,
     pub buckets: usize,
     pub elapsed: Duration,
 }
@@ -88,7 +91,19 @@ pub fn run(
         let mut sink = |item: Item<'_>| {
             let problem = match item {
                 Item::Record { pos, bytes } => match pipeline.process(bytes) {
-                    Processed::Applied { lines, .. } => {
+                    Processed::Applied { event, lines } => {
+                        if !event.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
+                            let odd: Vec<String> =
+                                event.oddities.iter().map(|o| o.label()).collect();
+                            let reason = format!("decided anyway; odd fields {}", odd.join(", "));
+                            let _ =
+                                writeln!(report, "warning: {}: {pos}: {reason}", file.display());
+                            summary.warnings.push(Problem {
+                                file: file.clone(),
+                                position: pos.to_string(),
+                                reason,
+                            });
+                        }
                         if out_err.is_none() {
                             for line in &lines {
                                 let mut text = line.to_json();
@@ -235,6 +250,37 @@ pub fn render_summary(s: &Summary) -> String {
         out.push_str(&format!(
             "      … {} more (see the malformed: lines above)\n",
             group(st.malformed - 5)
+        ));
+    }
+    let odd_records = s.warnings.len() as u64;
+    out.push_str(&format!(
+        "  warnings      {:>12}  (odd fields in decided records{})\n",
+        group(st.oddities_total()),
+        if st.oddities.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                st.oddities
+                    .iter()
+                    .map(|(f, n)| format!("{f} {}", group(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    for w in s.warnings.iter().take(5) {
+        out.push_str(&format!(
+            "      {}: {}: {}\n",
+            w.file.display(),
+            w.position,
+            w.reason
+        ));
+    }
+    if odd_records > 5 {
+        out.push_str(&format!(
+            "      … {} more records (see the warning: lines above)\n",
+            group(odd_records - 5)
         ));
     }
     out.push_str(&format!(

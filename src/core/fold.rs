@@ -131,6 +131,10 @@ impl BlockState {
 pub struct AccessPointState {
     pub policy: Option<Stamped<PolicyFindings>>,
     pub block: BlockState,
+    /// Network origin VPC (None = unknown: created before the history, or state saved before
+    /// the origin was kept). Fixed at creation, like the block.
+    #[serde(default)]
+    pub vpc_origin: Option<bool>,
 }
 
 /// Everything known about one bucket. `None` means unknown (docs/DESIGN.md §5).
@@ -229,6 +233,7 @@ impl BucketState {
             let mine = self.access_points.entry(name.clone()).or_default();
             newer(&mut mine.policy, &ap.policy);
             mine.block.merge_from(&ap.block);
+            mine.vpc_origin = mine.vpc_origin.or(ap.vpc_origin);
         }
         self.deleted_at = match (self.deleted_at, other.deleted_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -422,6 +427,7 @@ fn ap_views(b: &BucketState) -> Vec<AccessPointView<'_>> {
             name: name.as_str(),
             policy: ap.policy.as_ref().map(|s| &s.value),
             block: ap.block.flags,
+            vpc_origin: ap.vpc_origin,
         })
         .collect()
 }
@@ -714,6 +720,7 @@ impl Fold {
             name,
             policy: policy.as_ref(),
             block: BlockFlags::UNKNOWN,
+            vpc_origin: None,
         }];
         let private = Acl::PRIVATE;
         let none = PolicyFindings::default();
@@ -1007,7 +1014,11 @@ impl Fold {
                 }
                 b.website = stamped(*on, t);
             }
-            Change::CreateAccessPoint { name: ap, block } => {
+            Change::CreateAccessPoint {
+                name: ap,
+                block,
+                vpc_origin,
+            } => {
                 account.access_points.insert(ap.clone(), name.to_owned());
                 let entry = b.access_points.entry(ap.clone()).or_default();
                 if entry.block.is_newer_than(t) {
@@ -1020,6 +1031,7 @@ impl Fold {
                         at: Some(t),
                         live: false,
                     },
+                    vpc_origin: Some(*vpc_origin),
                 };
             }
             Change::DeleteAccessPoint { name: ap } => {
@@ -1172,6 +1184,7 @@ mod tests {
             user_agent: None,
             error_code: None,
             change: Some(change),
+            oddities: Vec::new(),
         }
     }
 

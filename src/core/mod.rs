@@ -8,6 +8,7 @@ pub mod exemption;
 pub mod exposure;
 pub mod fold;
 pub mod input;
+pub mod loose;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
@@ -15,3 +16,6 @@ pub mod record;
 pub mod time;
 pub mod trail_event;
 pub mod transcript;
+
+#[cfg(test)]
+mod exposure_aws_tests;

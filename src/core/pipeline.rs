@@ -20,6 +20,8 @@ pub struct Stats {
     pub notes: BTreeMap<Note, u64>,
     pub transitions: BTreeMap<Transition, u64>,
     pub actions: BTreeMap<Action, u64>,
+    /// Oddities of applied events, by field (`record::ODDITY_FIELDS`).
+    pub oddities: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -29,6 +31,10 @@ impl Stats {
 
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
+    }
+
+    pub fn oddities_total(&self) -> u64 {
+        self.oddities.values().sum()
     }
 }
 
@@ -125,6 +131,9 @@ impl Pipeline {
     /// Folds one typed event and decides on each outcome.
     pub fn apply(&mut self, event: &S3Event) -> Vec<Line> {
         *self.stats.events.entry(event.event_name).or_default() += 1;
+        for o in &event.oddities {
+            *self.stats.oddities.entry(o.field).or_default() += 1;
+        }
         let outcomes = self.fold.apply(event);
         self.lines_for(event, outcomes)
     }

@@ -1051,7 +1051,8 @@ mod tests {
             e.change,
             Some(Change::CreateAccessPoint {
                 name: "ap1".into(),
-                block: BlockConfig::ALL_ON
+                block: BlockConfig::ALL_ON,
+                vpc_origin: false,
             })
         );
         let p = head(

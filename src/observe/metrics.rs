@@ -36,6 +36,9 @@ pub const EVENTS_DUPLICATE: &str = "bucketwarden_events_duplicate_total";
 /// Events whose `eventTime` was past their record's arrival on the stream (forged or a broken
 /// clock); they are ordered at the arrival instead.
 pub const EVENTS_FUTURE_DATED: &str = "bucketwarden_events_future_dated_total";
+/// Fields of decided events that had the wrong type or were taken from a second source, label
+/// `field` (one of `record::ODDITY_FIELDS`, bounded). The record was decided, not lost.
+pub const EVENTS_ODDITIES: &str = "bucketwarden_events_oddities_total";
 /// label `transition`
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
@@ -99,7 +102,7 @@ pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 37] = [
+pub const ALL: [&str; 38] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -109,6 +112,7 @@ pub const ALL: [&str; 37] = [
     EVENTS_MALFORMED,
     EVENTS_DUPLICATE,
     EVENTS_FUTURE_DATED,
+    EVENTS_ODDITIES,
     TRANSITIONS,
     DECISIONS,
     REMEDIATIONS,
@@ -275,6 +279,9 @@ pub fn describe_and_zero() {
     for e in EventName::ALL {
         zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));
     }
+    for field in crate::core::record::ODDITY_FIELDS {
+        zero(metrics::counter!(EVENTS_ODDITIES, "field" => field));
+    }
     for s in every!(Skip {
         OtherDetailType,
         NotS3,
@@ -423,6 +430,10 @@ fn describe() {
         EVENTS_FUTURE_DATED,
         "Events dated after their arrival on the stream, ordered at the arrival"
     );
+    describe_counter!(
+        EVENTS_ODDITIES,
+        "Fields of decided events of the wrong type or taken from a second source, by field"
+    );
     describe_counter!(TRANSITIONS, "Exposure transitions, by kind");
     describe_counter!(DECISIONS, "Decisions, by action, before verification");
     describe_counter!(
@@ -509,6 +520,14 @@ fn describe() {
     );
 }
 
+/// Counts a decided event's oddities (the live worker calls this for each event it classifies;
+/// replay counts them in `pipeline::Stats`).
+pub fn count_oddities(event: &crate::core::record::S3Event) {
+    for o in &event.oddities {
+        metrics::counter!(EVENTS_ODDITIES, "field" => o.field).increment(1);
+    }
+}
+
 /// The replay's counters in Prometheus text format, under the live metric names, so a replay
 /// can be compared with a live run (`replay --metrics-out`).
 pub fn render_replay(stats: &crate::core::pipeline::Stats) -> String {
@@ -549,6 +568,15 @@ pub fn render_replay(stats: &crate::core::pipeline::Stats) -> String {
         EVENTS_MALFORMED,
         "Records that could not be parsed",
         vec![(String::new(), stats.malformed)],
+    );
+    family(
+        EVENTS_ODDITIES,
+        "Fields of decided events of the wrong type or taken from a second source, by field",
+        stats
+            .oddities
+            .iter()
+            .map(|(f, n)| (label("field", f), *n))
+            .collect(),
     );
     let duplicates = stats
         .notes

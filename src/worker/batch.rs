@@ -106,6 +106,8 @@ pub(super) async fn process_batch(
                 }
                 Classified::Event(mut ev) => {
                     classified_count += 1;
+                    // Decided anyway; the wrong-typed fields it carried are counted, not lost.
+                    m::count_oddities(&ev);
                     cap_future_time(shard, rec, &mut ev);
                     events.push((i, ev));
                 }
