@@ -9,7 +9,7 @@ use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
-use crate::worker::lease::Checkpoint;
+use crate::core::lease::Checkpoint;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 pub const MIN_GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);

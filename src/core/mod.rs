@@ -1,5 +1,6 @@
-//! The pure core: parse → fold → exposure → decision → transcript. Owns every judgement the
-//! product makes; must not touch tokio, the AWS SDK, the network or a clock (callers pass time in).
+//! The pure core: parse → fold → exposure → decision → transcript, and the fleet's lease plan.
+//! Owns every judgement the product makes; must not touch tokio, the AWS SDK, the network or a
+//! clock (callers pass time in).
 
 pub mod acl;
 pub mod change;
@@ -8,6 +9,7 @@ pub mod event_name;
 pub mod exposure;
 pub mod fold;
 pub mod input;
+pub mod lease;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

@@ -9,7 +9,8 @@
 //! - `mod.rs` — `Worker`, its shared `Inner`, and the run loop (lease rounds, discovery, the
 //!   reconciler's round) until shutdown.
 //! - `settings` — `Settings` from the config and flags, the default worker id.
-//! - `lease` — the pure lease record, expiry tracking and balancing plan (no I/O).
+//! - `lease` — (re-exported from `core::lease`) the pure lease record, expiry tracking and
+//!   balancing plan, with no I/O.
 //! - `leases` — leases held by this process: take, renew, confirm before an effect, fence, lose.
 //! - `discovery` — the stream's shards and their missing leases.
 //! - `leader` — the reconciler's leader lease and pass.
@@ -27,13 +28,14 @@ mod batch;
 mod discovery;
 mod event;
 mod leader;
-pub mod lease;
 mod leases;
 mod retry;
 mod settings;
 mod shard;
 mod state;
 
+/// The pure lease plan lives in `core`; the worker is its only driver.
+pub use crate::core::lease;
 pub use settings::{default_worker_id, Settings};
 
 use std::collections::{HashMap, HashSet};
