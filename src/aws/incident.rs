@@ -12,9 +12,6 @@ use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 use crate::aws::Clients;
 
-pub use crate::aws::alerter::Alerter;
-pub use crate::aws::dead_letters::DeadLetters;
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub incident_id: String,

@@ -2,7 +2,8 @@
 //! the incident (pending, then final), the remediation, and the alert. Owns that sequence; it
 //! must not decide whether the bucket is exposed or exempt — callers pass that in.
 
-use crate::aws::incident::{Alerter, Incident, IncidentTable};
+use crate::aws::alerter::Alerter;
+use crate::aws::incident::{Incident, IncidentTable};
 use crate::aws::s3_fix::{Remediator, S3Remediator};
 use crate::clock::now_rfc3339;
 use crate::observe::metrics as m;

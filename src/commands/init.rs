@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use crate::aws::alerter::Alerter;
+use crate::aws::dead_letters::DeadLetters;
 use crate::aws::dedup_table::DedupTable;
 use crate::aws::error::AwsError;
-use crate::aws::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::kinesis;
 use crate::aws::lease_table::LeaseTable;
 use crate::aws::state_store::StateStore;

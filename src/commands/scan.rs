@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::alerter::Alerter;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;

@@ -1,6 +1,6 @@
 //! The consume loop of one shard: read a batch, process it, and only then checkpoint it
-//! (commit after effect: a crash re-reads, never skips). Also the checkpoint write, SHARD_END and
-//! the graceful release. Must not classify or act on records itself: that is `batch`'s.
+//! (commit after effect: a crash re-reads, never skips), SHARD_END and the graceful release; the
+//! fenced checkpoint write itself is `leases`'. Must not classify or act on records itself: that is `batch`'s.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,13 +10,13 @@ use tracing::{debug, info, warn};
 
 use super::lease::{Checkpoint, Lease};
 use crate::aws::backoff::Backoff;
-use crate::aws::error::{AwsError, Kind};
+use crate::aws::error::Kind;
 use crate::aws::kinesis::{Batch, KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
 use crate::clock::now_ms;
 use crate::observe::metrics as m;
 
 use super::batch::process_batch;
-use super::leases::{fenced, forget_loaded, lease_write, lose, Held};
+use super::leases::{checkpoint, fenced, forget_loaded, lose, Held};
 use super::Inner;
 
 pub(super) fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
@@ -50,40 +50,6 @@ impl Drop for ConsumerEnds {
     fn drop(&mut self) {
         if let Ok(mut c) = self.inner.consuming.lock() {
             c.remove(&self.shard);
-        }
-    }
-}
-
-/// Checkpoints under the lease lock (renewal shares the counter). `Ok(false)`: the lease is gone.
-pub(super) async fn checkpoint(
-    inner: &Inner,
-    shard: &str,
-    held: &Held,
-    cp: Checkpoint,
-) -> Result<bool, AwsError> {
-    if fenced(inner, held) {
-        return Ok(false);
-    }
-    let mut lease = held.lease.lock().await;
-    let t = Instant::now();
-    let r = lease_write(
-        inner,
-        "Checkpoint",
-        inner.leases.checkpoint(&lease, &inner.s.worker_id, &cp),
-    )
-    .await;
-    metrics::histogram!(m::CHECKPOINT_LATENCY).record(t.elapsed().as_secs_f64());
-    match r? {
-        Some(l) => {
-            *lease = l;
-            // From before the write, as in `renew_held`.
-            *held.last_renewed.lock().expect("renew lock") = t;
-            debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
-            Ok(true)
-        }
-        None => {
-            metrics::counter!(m::CHECKPOINT_CONFLICTS).increment(1);
-            Ok(false)
         }
     }
 }
