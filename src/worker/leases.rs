@@ -1,7 +1,8 @@
 //! The shard leases this process holds: taking them (one balancing round), renewing them on a
-//! fixed beat, checkpointing (a fenced write sharing the renewal's counter), proving one is still held before an effect (a fenced renewal), self-fencing when
-//! renewal lapses, and losing them. Owns the `Held` record of a lease; the plan of what to take
-//! is `lease`'s (pure), the table's writes `aws::lease_table`'s. Must not read shards.
+//! fixed beat, checkpointing (a fenced write sharing the renewal's counter), proving one is still
+//! held before an effect (a fenced renewal), self-fencing when renewal lapses, and losing them.
+//! Owns the `Held` record of a lease; the plan of what to take is `lease`'s (pure), the table's
+//! writes `aws::lease_table`'s. Must not read shards.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
