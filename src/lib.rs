@@ -10,7 +10,8 @@
 //!
 //! - [`core`] — the pure pipeline: input forms → typed records → changes → exposure → fold →
 //!   decision → transcript. No tokio, no AWS SDK, no clock: time is passed in. Replay, the live
-//!   worker, reconciliation and scan all decide through [`core::decision`].
+//!   worker, reconciliation and scan all decide through [`core::decision`]. The fleet's lease
+//!   plan (which shards to take or steal) is here too, pure, with time passed in.
 //! - [`aws`] — effects at the edge, one small type per table, stream or service: clients and
 //!   retry hints, lease/dedup/state/incident tables, the alerter, Kinesis reads, S3 reads
 //!   (verification) and S3 writes (remediation), the IAM permissions the code needs.

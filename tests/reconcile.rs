@@ -266,7 +266,7 @@ async fn reconciliation_alerts_once_on_an_exempt_public_bucket_and_leaves_it_ope
     let config = init_fleet(&endpoint, dir.path());
     let clients = clients_at(&endpoint).await;
     // Alerts observed as an operator would: an SQS queue subscribed to the topic.
-    let topic = bucketwarden::aws::incident::Alerter::ensure_topic(&clients, "bucketwarden-alerts")
+    let topic = bucketwarden::aws::alerter::Alerter::ensure_topic(&clients, "bucketwarden-alerts")
         .await
         .unwrap();
     let sqs = aws_sdk_sqs::Client::new(&sdk_config_at(&endpoint, None).await);

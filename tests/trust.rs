@@ -226,7 +226,8 @@ async fn a_forged_protective_record_does_not_keep_a_public_acl_open() {
 /// authorised session set stays exempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_honours_a_tag_only_when_the_fleet_saw_an_authorised_setter() {
-    use bucketwarden::aws::incident::{Alerter, IncidentTable};
+    use bucketwarden::aws::alerter::Alerter;
+    use bucketwarden::aws::incident::IncidentTable;
     use bucketwarden::aws::s3_fix::S3Remediator;
     use bucketwarden::aws::state_store::StateStore;
     use bucketwarden::commands::reconcile;

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
-use crate::worker::lease::{Checkpoint, Lease};
+use crate::core::lease::{Checkpoint, Lease};
 
 const KEY: &str = "leaseKey";
 /// Rows that are not shards (the reconciler's leader lease) start with this; `list` skips them.

@@ -2,8 +2,10 @@
 //! Owns clients, error classification and retries, and the tables, stream, topic and S3 reads and
 //! writes; must not decide anything — judgements come from `core`.
 
+pub mod alerter;
 pub mod backoff;
 pub mod clients;
+pub mod dead_letters;
 pub mod dedup_table;
 pub mod error;
 pub mod faults;

@@ -3,7 +3,8 @@
 //! the remediation, the alert. Owns those effects; the action comes from the decider and the
 //! order from the plan, never from here.
 
-use crate::aws::incident::{Alerter, Incident, IncidentTable};
+use crate::aws::alerter::Alerter;
+use crate::aws::incident::{Incident, IncidentTable};
 use crate::aws::s3_fix::{Remediator, S3Remediator};
 use crate::clock::now_rfc3339;
 use crate::core::decision::{Decision, Source};

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::warn;
 
+use crate::aws::alerter::Alerter;
 use crate::aws::error::AwsError;
-use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::alerter::Alerter;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
@@ -21,6 +22,7 @@ use crate::commands::found;
 use crate::config::Config;
 use crate::core::decision::{Decider, Exemption, Rule, Situation, Source, Trigger};
 use crate::core::fold::TagState;
+use crate::observe::metrics as m;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
 pub const REQUESTS_PER_BUCKET: usize = 7;
@@ -384,6 +386,25 @@ pub fn render_summary(s: &Summary) -> String {
 
 /// How long to wait between progress redraws.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// A scan's counters in Prometheus text format (`scan --metrics-out`).
+pub fn render_metrics(s: &Summary) -> String {
+    format!(
+        "# HELP {b} Buckets read by the scan\n# TYPE {b} counter\n{b} {}\n\
+# HELP {e} Exposed buckets found, by exemption\n# TYPE {e} counter\n{e}{{exempt=\"false\"}} {}\n{e}{{exempt=\"true\"}} {}\n\
+# HELP {r} Buckets that could not be read\n# TYPE {r} counter\n{r} {}\n\
+# HELP {d} How long the scan took\n# TYPE {d} gauge\n{d} {}\n",
+        s.buckets,
+        s.exposed - s.exposed_exempt,
+        s.exposed_exempt,
+        s.errors,
+        s.seconds,
+        b = m::SCAN_BUCKETS,
+        e = m::SCAN_EXPOSED,
+        r = m::SCAN_ERRORS,
+        d = m::SCAN_DURATION,
+    )
+}
 
 #[cfg(test)]
 mod tests {

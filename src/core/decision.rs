@@ -1,4 +1,4 @@
-//! Decisions: what to do about a situation (DESIGN §5), for every path alike — replay, the live
+//! Decisions: what to do about a situation (docs/DESIGN.md §5), for every path alike — replay, the live
 //! stream, reconciliation and scan call [`Decider::decide`] with the same [`Situation`] and get
 //! the same [`Decision`]: an [`Action`] and the [`Rule`] that produced it. A transition to public
 //! is remediated, or only alerted when it was made by bucketwarden's own identity, the bucket is

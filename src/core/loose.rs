@@ -1,5 +1,5 @@
 //! Lenient readers for record fields: any JSON value is accepted, so a field of the wrong type
-//! never fails the whole record (DESIGN §2: bad input never loses data). What was wrong is kept
+//! never fails the whole record (docs/DESIGN.md §2: bad input never loses data). What was wrong is kept
 //! for the caller to report as an oddity. Owns only the reading; which fields matter and what
 //! replaces a wrong one is `record`'s business.
 

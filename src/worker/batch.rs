@@ -3,7 +3,6 @@
 //! chunk's buckets concurrently while each bucket keeps its order. Must not judge exposure or
 //! act: each event goes to `event`.
 
-use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use tracing::warn;
@@ -17,36 +16,10 @@ use crate::core::record::{Classified, S3Event, Skip};
 use crate::observe::metrics as m;
 
 use super::event::handle_event;
-use super::leases::{lease_lost, lose, Held};
+use super::leases::{checkpoint, lease_lost, lose, Held};
 use super::retry::retried;
-use super::shard::checkpoint;
-use super::state::persist;
+use super::state::{persist, BatchWork, BUCKETS_IN_FLIGHT};
 use super::Inner;
-
-/// What one batch touched and claimed, written out before its checkpoint.
-#[derive(Default)]
-pub(super) struct BatchWork {
-    pub(super) seen_ids: HashSet<String>,
-    pub(super) claimed: Vec<String>,
-    pub(super) buckets: BTreeSet<String>,
-    pub(super) accounts: BTreeSet<String>,
-    pub(super) refreshed_accounts: HashSet<String>,
-}
-
-impl BatchWork {
-    /// Folds in what one bucket's queue did.
-    fn absorb(&mut self, other: BatchWork) {
-        self.seen_ids.extend(other.seen_ids);
-        self.claimed.extend(other.claimed);
-        self.buckets.extend(other.buckets);
-        self.accounts.extend(other.accounts);
-        self.refreshed_accounts.extend(other.refreshed_accounts);
-    }
-}
-
-/// Transitions of different buckets in one batch are handled together, up to this many at once;
-/// each bucket's events stay in order.
-pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
 
 pub(super) async fn process_batch(
     inner: &Arc<Inner>,

@@ -18,9 +18,8 @@ use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
 use super::act::act;
-use super::batch::BatchWork;
 use super::retry::{retried, timed};
-use super::state::ensure_loaded;
+use super::state::{ensure_loaded, BatchWork};
 use super::Inner;
 
 pub(super) async fn handle_event(

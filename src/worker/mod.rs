@@ -9,17 +9,22 @@
 //! - `mod.rs` — `Worker`, its shared `Inner`, and the run loop (lease rounds, discovery, the
 //!   reconciler's round) until shutdown.
 //! - `settings` — `Settings` from the config and flags, the default worker id.
-//! - `lease` — the pure lease record, expiry tracking and balancing plan (no I/O).
-//! - `leases` — leases held by this process: take, renew, confirm before an effect, fence, lose.
+//! - `lease` — (re-exported from `core::lease`) the pure lease record, expiry tracking and
+//!   balancing plan, with no I/O.
+//! - `leases` — leases held by this process: take, renew, checkpoint, confirm before an effect,
+//!   fence, lose.
 //! - `discovery` — the stream's shards and their missing leases.
 //! - `leader` — the reconciler's leader lease and pass.
 //! - `shard` — one shard's consume loop; effects first, checkpoint after.
 //! - `batch` — classify records, dead-letter poison, chunking, buckets in parallel.
 //! - `event` — one event: dedup claim, fold, hand to `act`.
-//! - `state` — load and persist bucket/account state with versions.
+//! - `state` — what a batch touched, and loading and persisting bucket/account state.
 //! - `act` — verify against live S3, remediate or alert, record the incident.
 //! - `alert` — publish an incident's alert once across the fleet.
 //! - `retry` — retried edge calls and their latency histograms.
+//!
+//! The rooms import each other without a circle: `shard` → `batch` → `event` → `act` → `alert`,
+//! with `leases`, `state` and `retry` below them; `mod.rs` hands `shard`'s consumer to `leases`.
 
 mod act;
 mod alert;
@@ -27,13 +32,14 @@ mod batch;
 mod discovery;
 mod event;
 mod leader;
-pub mod lease;
 mod leases;
 mod retry;
 mod settings;
 mod shard;
 mod state;
 
+/// The pure lease plan lives in `core`; the worker is its only driver.
+pub use crate::core::lease;
 pub use settings::{default_worker_id, Settings};
 
 use std::collections::{HashMap, HashSet};
@@ -44,10 +50,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::aws::alerter::Alerter;
 use crate::aws::backoff::Backoff;
+use crate::aws::dead_letters::DeadLetters;
 use crate::aws::dedup_table::DedupTable;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::lease_table::LeaseTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::state_store::StateStore;
@@ -60,6 +68,7 @@ use leader::{leader_round, release_leadership, ReconcileState};
 use lease::ExpiryTracker;
 use leases::{renew_loop, take_round, Held};
 use retry::retried;
+use shard::start_consumer;
 
 /// What every room of the worker shares: settings, the edge types, the fold, the leases held.
 struct Inner {
@@ -204,7 +213,7 @@ impl Worker {
                 let leases = retried("Scan leases", || inner.leases.list()).await?;
                 // Known shards first: taking over a dead worker's shard must not wait behind
                 // discovery's calls. New shards' leases are taken in the next round.
-                take_round(inner, &mut tracker, leases.clone()).await?;
+                take_round(inner, &mut tracker, leases.clone(), start_consumer).await?;
                 // A failed discovery only delays new shards.
                 let created = if due {
                     match discover(inner, &leases).await {
@@ -220,7 +229,7 @@ impl Worker {
                 // New shards (a fresh stream, a split): take them now rather than a round later.
                 if created.is_some_and(|n| n > 0) {
                     let leases = retried("Scan leases", || inner.leases.list()).await?;
-                    take_round(inner, &mut tracker, leases).await?;
+                    take_round(inner, &mut tracker, leases, start_consumer).await?;
                 }
                 Ok::<bool, AwsError>(created.is_some())
             }

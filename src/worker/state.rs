@@ -2,13 +2,39 @@
 //! (`ensure_loaded`), installing another worker's writes, and persisting a batch's changes with
 //! version checks, then marking its events done. Must not decide or act.
 
+use std::collections::{BTreeSet, HashSet};
+
 use crate::aws::error::AwsError;
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
-use super::batch::{BatchWork, BUCKETS_IN_FLIGHT};
 use super::retry::{retried, timed};
 use super::Inner;
+
+/// What one batch touched and claimed, written out before its checkpoint.
+#[derive(Default)]
+pub(super) struct BatchWork {
+    pub(super) seen_ids: HashSet<String>,
+    pub(super) claimed: Vec<String>,
+    pub(super) buckets: BTreeSet<String>,
+    pub(super) accounts: BTreeSet<String>,
+    pub(super) refreshed_accounts: HashSet<String>,
+}
+
+impl BatchWork {
+    /// Folds in what one bucket's queue did.
+    pub(super) fn absorb(&mut self, other: BatchWork) {
+        self.seen_ids.extend(other.seen_ids);
+        self.claimed.extend(other.claimed);
+        self.buckets.extend(other.buckets);
+        self.accounts.extend(other.accounts);
+        self.refreshed_accounts.extend(other.refreshed_accounts);
+    }
+}
+
+/// Transitions of different buckets in one batch are handled together, up to this many at once;
+/// each bucket's events stay in order.
+pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
 
 pub(super) async fn ensure_loaded(
     inner: &Inner,
