@@ -315,8 +315,7 @@ impl Dedup {
 /// IAM's role name rule: 1 to 64 characters of `[\w+=,.@-]`.
 fn is_role_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
@@ -499,7 +498,10 @@ mod tests {
             ("role = \"x\"", "unknown field `role`"),
             ("session_duration_s = 899", "between 900 and 43200"),
             ("session_duration_s = 43201", "between 900 and 43200"),
-            ("session_duration_s = 900\nrefresh_before_s = 900", "less than"),
+            (
+                "session_duration_s = 900\nrefresh_before_s = 900",
+                "less than",
+            ),
             ("role_name = \"a/b\"", "not an IAM role name"),
             ("max_clients = 0", "max_clients"),
         ] {

@@ -167,7 +167,10 @@ fn the_member_role_grants_exactly_the_s3_calls_made_in_a_member_account() {
     assert_eq!(trust.len(), 1, "{trust:?}");
     assert_eq!(trust[0]["Effect"], "Allow");
     assert_eq!(trust[0]["Action"], "sts:AssumeRole");
-    assert_eq!(trust[0]["Principal"], json!({"AWS": {"Ref": "WorkerRoleArn"}}));
+    assert_eq!(
+        trust[0]["Principal"],
+        json!({"AWS": {"Ref": "WorkerRoleArn"}})
+    );
     assert_eq!(
         trust[0]["Condition"]["StringEquals"]["sts:ExternalId"],
         json!({"Ref": "ExternalId"})
@@ -184,13 +187,15 @@ fn every_rule_forwards_the_same_pattern_and_the_bus_admits_only_the_organization
     assert_eq!(&org_rule["EventPattern"], pattern);
     assert_eq!(org_rule["EventBusName"], json!({"Ref": "CentralBus"}));
     assert_eq!(
-        org_rule["Targets"][0],
-        central["Resources"]["S3CallsRule"]["Properties"]["Targets"][0],
+        org_rule["Targets"][0], central["Resources"]["S3CallsRule"]["Properties"]["Targets"][0],
         "the central rule targets the stream like the account's own rule"
     );
     let fwd = &member["Resources"]["ForwardS3CallsRule"]["Properties"];
     assert_eq!(&fwd["EventPattern"], pattern);
-    assert_eq!(fwd["Targets"][0]["Arn"], json!({"Ref": "CentralEventBusArn"}));
+    assert_eq!(
+        fwd["Targets"][0]["Arn"],
+        json!({"Ref": "CentralEventBusArn"})
+    );
 
     let policy = &central["Resources"]["CentralBusPolicy"]["Properties"]["Statement"];
     assert_eq!(policy["Action"], "events:PutEvents");

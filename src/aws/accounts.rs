@@ -230,7 +230,11 @@ impl Accounts {
             return Ok(c.clone());
         }
         let clients = self.build(account, region);
-        self.inner.clients.lock().unwrap().insert(key, clients.clone());
+        self.inner
+            .clients
+            .lock()
+            .unwrap()
+            .insert(key, clients.clone());
         Ok(clients)
     }
 
@@ -466,9 +470,10 @@ impl ProvideCredentials for MemberCredentials {
         Self: 'a,
     {
         future::ProvideCredentials::new(async move {
-            let inner = self.accounts.upgrade().ok_or_else(|| {
-                CredentialsError::not_loaded("the accounts registry was dropped")
-            })?;
+            let inner = self
+                .accounts
+                .upgrade()
+                .ok_or_else(|| CredentialsError::not_loaded("the accounts registry was dropped"))?;
             Accounts { inner }
                 .credentials(&self.account)
                 .await

@@ -448,7 +448,10 @@ fn describe() {
         ACCOUNTS_FAILING,
         "Member accounts whose last AssumeRole failed (retried with backoff)"
     );
-    describe_counter!(ASSUME_ROLE, "AssumeRole calls into member accounts, by outcome");
+    describe_counter!(
+        ASSUME_ROLE,
+        "AssumeRole calls into member accounts, by outcome"
+    );
     describe_counter!(
         RECONCILE_BUCKETS,
         "Buckets read live by reconciliation (stale or unknown state)"
