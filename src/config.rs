@@ -33,6 +33,7 @@ pub struct Accounts {
     /// The role assumed in each member account.
     pub role_name: String,
     /// Passed to AssumeRole as `ExternalId`; the member role's trust policy requires it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// The accounts the fleet acts in besides its own: a list of 12-digit ids, or "organization"
     /// (any account; the worker role's `aws:ResourceOrgID` condition is then what refuses an
@@ -319,6 +320,13 @@ fn is_role_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
+/// STS's ExternalId rule: 2 to 1224 characters of `[\w+=,.@:/-]`.
+fn is_external_id(s: &str) -> bool {
+    (2..=1224).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -376,6 +384,8 @@ impl Config {
                 "accounts.failure_backoff_ms must be at least 1 and at most failure_backoff_max_ms"
                     .to_string(),
             )
+        } else if a.external_id.as_deref().is_some_and(|e| !is_external_id(e)) {
+            Some("accounts.external_id must be 2-1224 of A-Z a-z 0-9 +=,.@:/- (AWS's rule)".into())
         } else if !is_role_name(&a.role_name) {
             Some(format!(
                 "accounts.role_name {:?} is not an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
@@ -504,6 +514,7 @@ mod tests {
             ),
             ("role_name = \"a/b\"", "not an IAM role name"),
             ("max_clients = 0", "max_clients"),
+            ("external_id = \"a b\"", "external_id"),
         ] {
             let err = Config::parse(&format!("[accounts]\n{text}\n"), Path::new("x.toml"))
                 .expect_err(text)
