@@ -21,11 +21,13 @@
 //! - [`dev_trail`] — a loopback S3 proxy that turns a laptop's S3 calls into CloudTrail events.
 //! - [`observe`] — metric names and emitters, health and readiness.
 //! - [`config`] — the configuration file (serde, unknown keys rejected).
+//! - [`clock`] — the wall clock, read at the edge only (never by `core`).
 //!
 //! The contracts these rooms implement (input forms, watched events, the meaning of public,
 //! ordering, live mode, the fleet) are written down in `docs/DESIGN.md`.
 
 pub mod aws;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod core;

@@ -6,13 +6,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::table::{self, TableSpec};
 
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
@@ -52,38 +50,12 @@ impl DedupTable {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("eventId")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("eventId")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        let created = match r {
-            Ok(_) => true,
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    false
-                } else {
-                    return Err(e);
-                }
-            }
+        let spec = TableSpec {
+            name: &self.table,
+            key: "eventId",
+            index: None,
         };
+        let created = table::create_if_missing(&self.client, spec).await?;
         self.client
             .update_time_to_live()
             .table_name(&self.table)

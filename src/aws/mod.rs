@@ -15,5 +15,6 @@ pub mod permissions;
 pub mod s3_fix;
 pub mod s3_read;
 pub mod state_store;
+pub mod table;
 
 pub use clients::{load_config, Clients};

@@ -116,21 +116,31 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
     Ok(out)
 }
 
-/// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
-pub async fn bucket_tags(
-    clients: &Clients,
-    bucket: &str,
-) -> Result<Vec<(String, String)>, AwsError> {
+/// The region the bucket lives in (GetBucketLocation).
+pub async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
+    let r = clients
+        .s3
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
+    // An empty constraint is us-east-1, as S3 has always answered.
+    Ok(r.location_constraint()
+        .map(|c| c.as_str().to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned()))
+}
+
+/// The bucket's tag set in S3's order, empty when it has none (NoSuchTagSet). The one reader of
+/// GetBucketTagging: exemptions read it sorted, remediation keeps it when it adds its own tag.
+pub async fn tag_set(clients: &Clients, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
     match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(r) => {
-            let mut t: Vec<(String, String)> = r
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
-            t.sort();
-            Ok(t)
-        }
+        Ok(r) => Ok(r
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()),
         Err(e) => {
             let e = from_sdk("s3", "GetBucketTagging", e);
             if e.code == "NoSuchTagSet" {
@@ -140,6 +150,16 @@ pub async fn bucket_tags(
             }
         }
     }
+}
+
+/// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
+pub async fn bucket_tags(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut t = tag_set(clients, bucket).await?;
+    t.sort();
+    Ok(t)
 }
 
 /// Reads the bucket's block, ACL, policy, ownership and the account's block.

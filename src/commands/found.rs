@@ -4,6 +4,7 @@
 
 use crate::aws::incident::{Alerter, Incident, IncidentTable};
 use crate::aws::s3_fix::{Remediator, S3Remediator};
+use crate::clock::now_rfc3339;
 use crate::observe::metrics as m;
 
 /// The effects an exposure found by a read goes through.
@@ -43,12 +44,6 @@ impl Outcome {
             Outcome::Alerted => "alerted",
         }
     }
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Records, remediates (unless alert-only) and alerts; failures to record or alert are logged,

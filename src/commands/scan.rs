@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{Alerter, IncidentTable};
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
+use crate::clock::now_rfc3339;
 use crate::commands::found;
 use crate::config::{Config, Mode};
 use crate::core::decision::Decider;
@@ -86,21 +87,6 @@ impl ScanError {
     }
 }
 
-async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
-    let r = clients
-        .s3
-        .get_bucket_location()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
-    // An empty constraint is us-east-1, as S3 has always answered.
-    Ok(r.location_constraint()
-        .map(|c| c.as_str().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned()))
-}
-
 struct Shared {
     clients: Clients,
     opts: Options,
@@ -112,12 +98,6 @@ struct Shared {
     remediator: S3Remediator,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Scans every bucket; `progress(done, total)` is called as buckets finish, `report` with each
@@ -240,7 +220,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         error: None,
     };
     if let Some(want) = &s.opts.region {
-        match bucket_region(&s.clients, &bucket).await {
+        match s3_read::bucket_region(&s.clients, &bucket).await {
             Ok(r) if &r == want => line.region = Some(r),
             Ok(_) => return (line, false),
             Err(e) => {
@@ -249,7 +229,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
             }
         }
     }
-    let at = jiff::Timestamp::now().as_millisecond();
+    let at = crate::clock::now_ms();
     let (live, tags) = {
         let _counted = InFlight::enter(s);
         tokio::join!(

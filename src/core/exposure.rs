@@ -100,13 +100,6 @@ impl BlockFlags {
             restrict_public_buckets: Some(c.restrict_public_buckets),
         }
     }
-
-    pub fn is_fully_known(&self) -> bool {
-        self.block_public_acls.is_some()
-            && self.ignore_public_acls.is_some()
-            && self.block_public_policy.is_some()
-            && self.restrict_public_buckets.is_some()
-    }
 }
 
 /// S3 Object Ownership. `BucketOwnerEnforced` disables ACLs entirely.

@@ -475,15 +475,6 @@ impl Fold {
         self.buckets.get(name)
     }
 
-    /// Forgets a bucket (e.g. after its shard's lease moved away), so the next event reloads it.
-    pub fn evict_bucket(&mut self, name: &str) {
-        if let Some(b) = self.buckets.remove(name) {
-            if let Some(a) = self.accounts.get_mut(&b.account) {
-                a.buckets.remove(name);
-            }
-        }
-    }
-
     /// Settles a bucket's unknown components from a live read (live mode), stamped at `at`.
     pub fn settle_bucket(&mut self, name: &str, live: &BucketState) {
         if let Some(b) = self.buckets.get_mut(name) {

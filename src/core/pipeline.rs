@@ -106,19 +106,6 @@ impl Pipeline {
         }
     }
 
-    /// Classifies one record and counts it; events are left for the caller to apply (live mode
-    /// claims them in the dedup table first).
-    pub fn classify(&mut self, bytes: &[u8]) -> Classified {
-        self.stats.records += 1;
-        let c = record::classify(bytes);
-        match &c {
-            Classified::Skipped(skip) => *self.stats.skipped.entry(*skip).or_default() += 1,
-            Classified::Malformed(_) => self.stats.malformed += 1,
-            Classified::Event(_) => {}
-        }
-        c
-    }
-
     pub fn process(&mut self, bytes: &[u8]) -> Processed {
         self.stats.records += 1;
         match record::classify(bytes) {
