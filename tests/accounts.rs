@@ -432,3 +432,151 @@ async fn a_denied_member_is_reported_and_backed_off_while_another_works() {
     // Own + good covered, denied failing.
     assert_eq!(accts.status(), (2, 1));
 }
+
+// ---------------------------------------------------------------- scan --all-accounts
+
+fn bucketwarden(endpoint: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
+    for (k, v) in aws_env() {
+        cmd.env(k, v);
+    }
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env_remove("BUCKETWARDEN_CONFIG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_all_accounts_reads_and_remediates_each_member_through_its_role() {
+    // A moto of this test alone: scan lists every bucket of each account.
+    let moto = start_moto();
+    let e = moto.endpoint.clone();
+    let (a, b, c) = (account(8), account(9), account(10));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bucketwarden.toml");
+    std::fs::write(
+        &config,
+        format!("[accounts]\nallowed = [\"{a}\", \"{b}\"]\n[remediation]\nattempts = 2\n"),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let init = bucketwarden(&e, &["init", "--shards", "1", "--config", cfg]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+
+    let base = sdk_config_at(&e, None).await;
+    let accts = Accounts::new(&base, &accounts_config(&[&a, &b, &c]))
+        .await
+        .unwrap();
+    let in_a = accts.s3_for(&a, "us-east-1").await.unwrap();
+    let in_b = accts.s3_for(&b, "us-east-1").await.unwrap();
+    let in_c = accts.s3_for(&c, "us-east-1").await.unwrap();
+    let own = accts.s3_for(ACCOUNT, "us-east-1").await.unwrap();
+    open_with_public_acl(&in_a.s3, "member-a-open").await;
+    in_b.s3
+        .create_bucket()
+        .bucket("member-b-closed")
+        .send()
+        .await
+        .unwrap();
+    own.s3
+        .create_bucket()
+        .bucket("own-closed")
+        .send()
+        .await
+        .unwrap();
+    // C is not in the scan's config: its open bucket must not be seen.
+    open_with_public_acl(&in_c.s3, "member-c-open").await;
+
+    let out = bucketwarden(
+        &e,
+        &[
+            "scan",
+            "--all-accounts",
+            "--format",
+            "jsonl",
+            "--no-progress",
+            "--config",
+            cfg,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "exposed and open: {stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: std::collections::BTreeMap<String, (String, bool)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["bucket"].as_str().unwrap().to_owned(),
+                (
+                    l["account"].as_str().unwrap().to_owned(),
+                    l["exposed"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(seen["member-a-open"], (a.clone(), true), "{stderr}");
+    assert_eq!(seen["member-b-closed"], (b.clone(), false));
+    assert_eq!(seen["own-closed"], (ACCOUNT.to_owned(), false));
+    assert!(!seen.contains_key("member-c-open"), "{seen:?}");
+    for acct in [ACCOUNT, a.as_str(), b.as_str()] {
+        assert!(stderr.contains(&format!("of account {acct}")), "{stderr}");
+    }
+
+    // --remediate fixes A's bucket in A (through the member role), and the exit is clean.
+    let out = bucketwarden(
+        &e,
+        &[
+            "scan",
+            "--all-accounts",
+            "--remediate",
+            "--no-progress",
+            "--config",
+            cfg,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let block = in_a
+        .s3
+        .get_public_access_block()
+        .bucket("member-a-open")
+        .send()
+        .await
+        .unwrap();
+    let c = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    // C's bucket was never touched.
+    assert!(in_c
+        .s3
+        .get_public_access_block()
+        .bucket("member-c-open")
+        .send()
+        .await
+        .is_err());
+
+    // "organization" cannot be listed: a clear refusal, exit 1.
+    std::fs::write(&config, "[accounts]\nallowed = \"organization\"\n").unwrap();
+    let out = bucketwarden(
+        &e,
+        &["scan", "--all-accounts", "--no-progress", "--config", cfg],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be listed"));
+}

@@ -16,6 +16,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::config::SharedCredentialsProvider;
 
 use crate::aws::error::{from_sdk, AwsError};
+use crate::aws::Clients;
 use crate::config;
 use crate::core::accounts::{admit, needs_refresh, Admit, Circuit, Lru};
 use crate::observe::metrics;
@@ -27,6 +28,18 @@ pub struct S3Clients {
     pub region: String,
     pub s3: aws_sdk_s3::Client,
     pub s3control: aws_sdk_s3control::Client,
+}
+
+impl S3Clients {
+    /// `base` (the fleet's tables, stream and topic) with this account's S3 clients: what the
+    /// code that takes [`Clients`] needs to read and remediate in this account.
+    pub fn over(self, base: &Clients) -> Clients {
+        Clients {
+            s3: self.s3,
+            s3control: self.s3control,
+            ..base.clone()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
