@@ -103,7 +103,7 @@ pub const ASSUME_ROLE: &str = "bucketwarden_assume_role_total";
 pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 40] = [
+pub const ALL: [&str; 37] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -141,9 +141,6 @@ pub const ALL: [&str; 40] = [
     RECONCILE_BUCKETS,
     RECONCILE_DRIFT,
     RECONCILE_DURATION,
-    ACCOUNTS_COVERED,
-    ACCOUNTS_FAILING,
-    ASSUME_ROLE,
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
