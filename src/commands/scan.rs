@@ -80,9 +80,15 @@ pub enum ScanError {
     #[error(transparent)]
     Pattern(#[from] crate::core::decision::PatternError),
     #[error(transparent)]
-    Account(#[from] AccountError),
+    Account(Box<AccountError>),
     #[error("scan --all-accounts needs [accounts] allowed as a list of account ids: \"organization\" cannot be listed without AWS Organizations")]
     Unlistable,
+}
+
+impl From<AccountError> for ScanError {
+    fn from(e: AccountError) -> ScanError {
+        ScanError::Account(Box::new(e))
+    }
 }
 
 impl ScanError {
