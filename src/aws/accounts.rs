@@ -274,18 +274,13 @@ impl Accounts {
             return Ok(r.clone());
         }
         let clients = self.s3_for(account, "us-east-1").await?;
-        let out = clients
-            .s3
-            .get_bucket_location()
-            .bucket(bucket)
-            .send()
+        let region = crate::aws::s3_read::bucket_location(&clients.s3, bucket)
             .await
-            .map_err(|e| AccountError::Region {
+            .map_err(|source| AccountError::Region {
                 account: account.to_owned(),
                 bucket: bucket.to_owned(),
-                source: from_sdk("s3", "GetBucketLocation", e),
+                source,
             })?;
-        let region = region_of_location(out.location_constraint().map(|c| c.as_str()));
         self.inner
             .regions
             .lock()
@@ -454,15 +449,6 @@ impl Accounts {
     }
 }
 
-/// GetBucketLocation's answer as a region: none (or empty) is us-east-1, `EU` is eu-west-1.
-fn region_of_location(constraint: Option<&str>) -> String {
-    match constraint {
-        None | Some("") => "us-east-1".into(),
-        Some("EU") => "eu-west-1".into(),
-        Some(r) => r.to_owned(),
-    }
-}
-
 /// The credentials provider of a member's clients: asks [`Accounts`] on every signing, so
 /// renewal follows the configured margin.
 #[derive(Debug)]
@@ -498,16 +484,6 @@ impl ProvideCredentials for MemberCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_locations_map_to_regions() {
-        // AWS: "Buckets in Region us-east-1 have a LocationConstraint of null"; "EU" is the
-        // legacy name of eu-west-1.
-        assert_eq!(region_of_location(None), "us-east-1");
-        assert_eq!(region_of_location(Some("")), "us-east-1");
-        assert_eq!(region_of_location(Some("EU")), "eu-west-1");
-        assert_eq!(region_of_location(Some("ap-south-1")), "ap-south-1");
-    }
 
     #[test]
     fn refusal_is_final_and_failures_are_retryable() {
