@@ -454,7 +454,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
         out.flush()?;
         eprint!("{}", bucketwarden::commands::scan::render_summary(&summary));
         if let Some(path) = &args.metrics_out {
-            std::fs::write(path, bucketwarden::observe::metrics::render_scan(&summary))
+            std::fs::write(path, bucketwarden::commands::scan::render_metrics(&summary))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let open = summary.exposed - summary.exposed_exempt - summary.remediated;
@@ -581,11 +581,8 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
     drop(out);
     eprint!("{}", replay::render_summary(&summary));
     if let Some(path) = &args.metrics_out {
-        std::fs::write(
-            path,
-            bucketwarden::observe::metrics::render_replay(&summary.stats),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, replay::render_metrics(&summary.stats))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(summary.exit_code() as u8)
 }

@@ -3,8 +3,10 @@
 //! writes; must not decide anything — judgements come from `core`.
 
 pub mod accounts;
+pub mod alerter;
 pub mod backoff;
 pub mod clients;
+pub mod dead_letters;
 pub mod dedup_table;
 pub mod error;
 pub mod faults;

@@ -12,6 +12,7 @@ use crate::core::fold::{Note, Transition};
 use crate::core::input::{self, InputError, Item};
 use crate::core::pipeline::{Pipeline, Processed, Stats};
 use crate::core::record::Skip;
+use crate::observe::metrics as m;
 
 /// How many malformed records are reported one by one before only counting them.
 pub const MAX_REPORTED: usize = 50;
@@ -263,6 +264,79 @@ pub fn render_summary(s: &Summary) -> String {
     for u in &s.unreadable {
         out.push_str(&format!("  UNREADABLE    {u}\n"));
     }
+    out
+}
+
+/// The replay's counters in Prometheus text format, under the live metric names, so a replay
+/// can be compared with a live run (`replay --metrics-out`).
+pub fn render_metrics(stats: &Stats) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let label = |k: &str, v: &str| format!("{{{k}=\"{v}\"}}");
+    family(
+        m::RECORDS_RECEIVED,
+        "Records read (replay: records in the input)",
+        vec![(String::new(), stats.records)],
+    );
+    family(
+        m::EVENTS_APPLIED,
+        "Watched S3 events applied to the fold, by event name",
+        stats
+            .events
+            .iter()
+            .map(|(e, n)| (label("event_name", e.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::EVENTS_SKIPPED,
+        "Records skipped, by reason",
+        stats
+            .skipped
+            .iter()
+            .map(|(s, n)| (label("reason", s.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::EVENTS_MALFORMED,
+        "Records that could not be parsed",
+        vec![(String::new(), stats.malformed)],
+    );
+    let duplicates = stats
+        .notes
+        .iter()
+        .filter(|(n, _)| n.as_str() == "duplicate")
+        .map(|(_, v)| *v)
+        .sum();
+    family(
+        m::EVENTS_DUPLICATE,
+        "Events seen before (same event id)",
+        vec![(String::new(), duplicates)],
+    );
+    family(
+        m::TRANSITIONS,
+        "Exposure transitions, by kind",
+        stats
+            .transitions
+            .iter()
+            .map(|(t, n)| (label("transition", t.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::DECISIONS,
+        "Decisions, by action",
+        stats
+            .actions
+            .iter()
+            .map(|(a, n)| (label("action", a.as_str()), *n))
+            .collect(),
+    );
     out
 }
 

@@ -23,6 +23,7 @@ use crate::commands::found;
 use crate::config::{Config, Mode};
 use crate::core::decision::Decider;
 use crate::core::fold::Stamped;
+use crate::observe::metrics as m;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
 pub const REQUESTS_PER_BUCKET: usize = 7;
@@ -455,6 +456,25 @@ pub fn render_summary(s: &Summary) -> String {
 
 /// How long to wait between progress redraws.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// A scan's counters in Prometheus text format (`scan --metrics-out`).
+pub fn render_metrics(s: &Summary) -> String {
+    format!(
+        "# HELP {b} Buckets read by the scan\n# TYPE {b} counter\n{b} {}\n\
+# HELP {e} Exposed buckets found, by exemption\n# TYPE {e} counter\n{e}{{exempt=\"false\"}} {}\n{e}{{exempt=\"true\"}} {}\n\
+# HELP {r} Buckets that could not be read\n# TYPE {r} counter\n{r} {}\n\
+# HELP {d} How long the scan took\n# TYPE {d} gauge\n{d} {}\n",
+        s.buckets,
+        s.exposed - s.exposed_exempt,
+        s.exposed_exempt,
+        s.errors,
+        s.seconds,
+        b = m::SCAN_BUCKETS,
+        e = m::SCAN_EXPOSED,
+        r = m::SCAN_ERRORS,
+        d = m::SCAN_DURATION,
+    )
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use crate::core::acl::{Acl, AclError};
+use crate::core::event_name::EventName;
 use crate::core::exposure::{BlockConfig, ExposureError, Ownership};
 use crate::core::policy::{self, PolicyFindings};
-use crate::core::record::EventName;
 
 /// What one successful call changes.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod acl;
 pub mod change;
 pub mod decision;
+pub mod event_name;
 pub mod exposure;
 pub mod fold;
 pub mod input;

@@ -8,113 +8,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::core::change::{self, Change};
+pub use crate::core::event_name::EventName;
 use crate::core::time;
 
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
-
-/// The S3 calls bucketwarden watches (DESIGN §3). A closed set, so it can label metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventName {
-    CreateBucket,
-    DeleteBucket,
-    PutBucketAcl,
-    PutBucketPolicy,
-    DeleteBucketPolicy,
-    PutBucketPublicAccessBlock,
-    DeleteBucketPublicAccessBlock,
-    PutAccountPublicAccessBlock,
-    DeleteAccountPublicAccessBlock,
-    PutBucketOwnershipControls,
-    DeleteBucketOwnershipControls,
-    PutObjectAcl,
-    PutObject,
-    CopyObject,
-    CreateMultipartUpload,
-    PutBucketTagging,
-    DeleteBucketTagging,
-    CreateAccessPoint,
-    DeleteAccessPoint,
-    PutAccessPointPolicy,
-    DeleteAccessPointPolicy,
-    PutBucketWebsite,
-    DeleteBucketWebsite,
-}
-
-impl EventName {
-    pub const ALL: [EventName; 23] = [
-        EventName::CreateBucket,
-        EventName::DeleteBucket,
-        EventName::PutBucketAcl,
-        EventName::PutBucketPolicy,
-        EventName::DeleteBucketPolicy,
-        EventName::PutBucketPublicAccessBlock,
-        EventName::DeleteBucketPublicAccessBlock,
-        EventName::PutAccountPublicAccessBlock,
-        EventName::DeleteAccountPublicAccessBlock,
-        EventName::PutBucketOwnershipControls,
-        EventName::DeleteBucketOwnershipControls,
-        EventName::PutObjectAcl,
-        EventName::PutObject,
-        EventName::CopyObject,
-        EventName::CreateMultipartUpload,
-        EventName::PutBucketTagging,
-        EventName::DeleteBucketTagging,
-        EventName::CreateAccessPoint,
-        EventName::DeleteAccessPoint,
-        EventName::PutAccessPointPolicy,
-        EventName::DeleteAccessPointPolicy,
-        EventName::PutBucketWebsite,
-        EventName::DeleteBucketWebsite,
-    ];
-
-    pub fn parse(s: &str) -> Option<EventName> {
-        EventName::ALL.iter().copied().find(|n| n.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventName::CreateBucket => "CreateBucket",
-            EventName::DeleteBucket => "DeleteBucket",
-            EventName::PutBucketAcl => "PutBucketAcl",
-            EventName::PutBucketPolicy => "PutBucketPolicy",
-            EventName::DeleteBucketPolicy => "DeleteBucketPolicy",
-            EventName::PutBucketPublicAccessBlock => "PutBucketPublicAccessBlock",
-            EventName::DeleteBucketPublicAccessBlock => "DeleteBucketPublicAccessBlock",
-            EventName::PutAccountPublicAccessBlock => "PutAccountPublicAccessBlock",
-            EventName::DeleteAccountPublicAccessBlock => "DeleteAccountPublicAccessBlock",
-            EventName::PutBucketOwnershipControls => "PutBucketOwnershipControls",
-            EventName::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
-            EventName::PutObjectAcl => "PutObjectAcl",
-            EventName::PutObject => "PutObject",
-            EventName::CopyObject => "CopyObject",
-            EventName::CreateMultipartUpload => "CreateMultipartUpload",
-            EventName::PutBucketTagging => "PutBucketTagging",
-            EventName::DeleteBucketTagging => "DeleteBucketTagging",
-            EventName::CreateAccessPoint => "CreateAccessPoint",
-            EventName::DeleteAccessPoint => "DeleteAccessPoint",
-            EventName::PutAccessPointPolicy => "PutAccessPointPolicy",
-            EventName::DeleteAccessPointPolicy => "DeleteAccessPointPolicy",
-            EventName::PutBucketWebsite => "PutBucketWebsite",
-            EventName::DeleteBucketWebsite => "DeleteBucketWebsite",
-        }
-    }
-
-    /// Object-level data events that matter only when they carry an ACL.
-    pub fn is_object_write(self) -> bool {
-        matches!(
-            self,
-            EventName::PutObject | EventName::CopyObject | EventName::CreateMultipartUpload
-        )
-    }
-
-    pub fn is_account_level(self) -> bool {
-        matches!(
-            self,
-            EventName::PutAccountPublicAccessBlock | EventName::DeleteAccountPublicAccessBlock
-        )
-    }
-}
 
 /// A watched S3 call, typed. `change` is `None` exactly when the call failed.
 #[derive(Debug, Clone, PartialEq)]
