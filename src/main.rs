@@ -547,7 +547,7 @@ fn run_scan_accounts(
         }
         let total = sc::total(&summaries);
         if let Some(path) = &args.metrics_out {
-            std::fs::write(path, bucketwarden::observe::metrics::render_scan(&total))
+            std::fs::write(path, sc::render_metrics(&total))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let open = total.exposed - total.exposed_exempt - total.remediated;
