@@ -14,7 +14,8 @@
 //!   plan (which shards to take or steal) is here too, pure, with time passed in.
 //! - [`aws`] — effects at the edge, one small type per table, stream or service: clients and
 //!   retry hints, lease/dedup/state/incident tables, the alerter, Kinesis reads, S3 reads
-//!   (verification) and S3 writes (remediation), the IAM permissions the code needs.
+//!   (verification) and S3 writes (remediation), the accounts the fleet acts in (assumed roles),
+//!   the IAM permissions the code needs.
 //! - [`worker`] — the live fleet member (`bucketwarden run`): leases, shard consumers, batches,
 //!   state load/persist, acting on decisions, alerts. Orchestration only; judgement is `core`'s.
 //! - [`commands`] — one module per other command: `replay`, `scan`, `init`, and the reconciler's

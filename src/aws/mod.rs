@@ -2,6 +2,7 @@
 //! Owns clients, error classification and retries, and the tables, stream, topic and S3 reads and
 //! writes; must not decide anything — judgements come from `core`.
 
+pub mod accounts;
 pub mod alerter;
 pub mod backoff;
 pub mod clients;

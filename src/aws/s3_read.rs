@@ -118,18 +118,30 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
 
 /// The region the bucket lives in (GetBucketLocation).
 pub async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
-    let r = clients
-        .s3
+    bucket_location(&clients.s3, bucket).await
+}
+
+/// GetBucketLocation with any S3 client (e.g. a member account's, `aws::accounts`).
+pub async fn bucket_location(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<String, AwsError> {
+    let r = s3
         .get_bucket_location()
         .bucket(bucket)
         .send()
         .await
         .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
-    // An empty constraint is us-east-1, as S3 has always answered.
-    Ok(r.location_constraint()
-        .map(|c| c.as_str().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned()))
+    Ok(region_of_location(
+        r.location_constraint().map(|c| c.as_str()),
+    ))
+}
+
+/// GetBucketLocation's answer as a region: none or empty is us-east-1 (as S3 has always
+/// answered), `EU` the legacy name of eu-west-1.
+fn region_of_location(constraint: Option<&str>) -> String {
+    match constraint {
+        None | Some("") => "us-east-1".into(),
+        Some("EU") => "eu-west-1".into(),
+        Some(r) => r.to_owned(),
+    }
 }
 
 /// The bucket's tag set in S3's order, empty when it has none (NoSuchTagSet). The one reader of
@@ -391,5 +403,15 @@ mod tests {
             with_policy_status(private.clone(), false, Some(false), false),
             private
         );
+    }
+
+    #[test]
+    fn bucket_locations_map_to_regions() {
+        // AWS (GetBucketLocation): "Buckets in Region us-east-1 have a LocationConstraint of
+        // null. Buckets with a LocationConstraint of EU reside in eu-west-1."
+        assert_eq!(region_of_location(None), "us-east-1");
+        assert_eq!(region_of_location(Some("")), "us-east-1");
+        assert_eq!(region_of_location(Some("EU")), "eu-west-1");
+        assert_eq!(region_of_location(Some("ap-south-1")), "ap-south-1");
     }
 }

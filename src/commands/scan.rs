@@ -1,7 +1,8 @@
 //! `bucketwarden scan`: every bucket of the account read live (block, ACL, policy, ownership,
 //! tags and the account block) with a bounded number of buckets in flight, judged by the same
 //! exposure code as the stream, reported, and optionally written to the state table and
-//! remediated. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
+//! remediated; with `--all-accounts`, the same in every account of `[accounts] allowed` through
+//! the member role. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::accounts::{AccountError, Accounts};
 use crate::aws::alerter::Alerter;
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::IncidentTable;
@@ -44,6 +46,7 @@ pub struct Options {
 /// One bucket's line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BucketReport {
+    pub account: String,
     pub bucket: String,
     pub region: Option<String>,
     pub exposed: bool,
@@ -78,13 +81,24 @@ pub enum ScanError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Pattern(#[from] crate::core::decision::PatternError),
+    #[error(transparent)]
+    Account(Box<AccountError>),
+    #[error("scan --all-accounts needs [accounts] allowed as a list of account ids: \"organization\" cannot be listed without AWS Organizations")]
+    Unlistable,
+}
+
+impl From<AccountError> for ScanError {
+    fn from(e: AccountError) -> ScanError {
+        ScanError::Account(Box::new(e))
+    }
 }
 
 impl ScanError {
     pub fn retryable(&self) -> bool {
         match self {
             ScanError::Aws(e) => e.retryable(),
-            ScanError::Pattern(_) => false,
+            ScanError::Pattern(_) | ScanError::Unlistable => false,
+            ScanError::Account(e) => e.retryable(),
         }
     }
 }
@@ -187,6 +201,89 @@ pub async fn scan(
     Ok(summary)
 }
 
+/// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed`.
+pub fn all_accounts(accounts: &Accounts, config: &Config) -> Result<Vec<String>, ScanError> {
+    let mut out = vec![accounts.own_account().to_owned()];
+    match &config.accounts.allowed {
+        crate::config::Allowed::Own => {}
+        crate::config::Allowed::List(list) => {
+            out.extend(
+                list.iter()
+                    .filter(|a| !out.contains(a))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        crate::config::Allowed::Organization => return Err(ScanError::Unlistable),
+    }
+    Ok(out)
+}
+
+/// [`scan`] in each of `accounts` in turn: the own account with `base`, a member with its
+/// assumed role's S3 clients (tables, incidents and alerts stay the fleet's). An account that
+/// cannot be reached is its own result, and the others go on.
+pub async fn scan_accounts(
+    base: Clients,
+    registry: &Accounts,
+    accounts: &[String],
+    config: Config,
+    opts: Options,
+    mut progress: impl FnMut(&str, usize, usize),
+    mut report: impl FnMut(&BucketReport),
+) -> Vec<(String, Result<Summary, ScanError>)> {
+    let region = base
+        .s3
+        .config()
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+    let mut out = Vec::new();
+    for account in accounts {
+        let clients = match registry.s3_for(account, &region).await {
+            Ok(c) => c.over(&base),
+            Err(e) => {
+                out.push((account.clone(), Err(e.into())));
+                continue;
+            }
+        };
+        let opts = Options {
+            account: Some(account.clone()),
+            ..opts.clone()
+        };
+        let r = scan(
+            clients,
+            config.clone(),
+            opts,
+            |done, total| progress(account, done, total),
+            &mut report,
+        )
+        .await;
+        out.push((account.clone(), r));
+    }
+    out
+}
+
+/// The sum of several accounts' summaries (for `--metrics-out` over accounts): counts add up,
+/// the rate is recomputed, the peak in flight is the largest.
+pub fn total(summaries: &[&Summary]) -> Summary {
+    let mut t = Summary {
+        account: "all".into(),
+        ..Summary::default()
+    };
+    for s in summaries {
+        t.buckets += s.buckets;
+        t.exposed += s.exposed;
+        t.exposed_exempt += s.exposed_exempt;
+        t.errors += s.errors;
+        t.remediated += s.remediated;
+        t.remediation_failed += s.remediation_failed;
+        t.seeded += s.seeded;
+        t.seconds += s.seconds;
+        t.max_requests_in_flight = t.max_requests_in_flight.max(s.max_requests_in_flight);
+    }
+    t.buckets_per_second = t.buckets as f64 / t.seconds.max(1e-9);
+    t
+}
+
 /// Counts requests in flight for the summary (`REQUESTS_PER_BUCKET` per bucket being read).
 struct InFlight<'a>(&'a Shared);
 
@@ -213,6 +310,7 @@ impl Drop for InFlight<'_> {
 /// cannot be read is a line with `error`.
 async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     let mut line = BucketReport {
+        account: s.account.clone(),
         bucket: bucket.clone(),
         region: None,
         exposed: false,
@@ -412,6 +510,7 @@ mod tests {
 
     fn line(bucket: &str, exposed: bool) -> BucketReport {
         BucketReport {
+            account: "111122223333".into(),
             bucket: bucket.into(),
             region: None,
             exposed,

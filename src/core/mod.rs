@@ -2,6 +2,7 @@
 //! Owns every judgement the product makes; must not touch tokio, the AWS SDK, the network or a
 //! clock (callers pass time in).
 
+pub mod accounts;
 pub mod acl;
 pub mod change;
 pub mod decision;

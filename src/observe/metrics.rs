@@ -100,6 +100,14 @@ pub const SCAN_EXPOSED: &str = "bucketwarden_scan_exposed_total";
 pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 /// `scan --metrics-out`: how long the scan took.
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
+/// Accounts the fleet holds working access to: its own, and members whose last AssumeRole worked.
+pub const ACCOUNTS_COVERED: &str = "bucketwarden_accounts_covered";
+/// Members whose last AssumeRole failed (backing off). No per-account label: bounded.
+pub const ACCOUNTS_FAILING: &str = "bucketwarden_accounts_failing";
+/// labels `outcome` (ok | error)
+pub const ASSUME_ROLE: &str = "bucketwarden_assume_role_total";
+/// The `reason` of EVENTS_SKIPPED for an event naming an account outside `[accounts] allowed`.
+pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
 pub const ALL: [&str; 38] = [
@@ -144,7 +152,19 @@ pub const ALL: [&str; 38] = [
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
-pub const UNPANELLED: [(&str, &str); 4] = [
+pub const UNPANELLED: [(&str, &str); 7] = [
+    (
+        ACCOUNTS_COVERED,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
+    (
+        ACCOUNTS_FAILING,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
+    (
+        ASSUME_ROLE,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
     (
         SCAN_BUCKETS,
         "written by `scan --metrics-out` (a one-shot command, not scraped)",
@@ -289,6 +309,10 @@ pub fn describe_and_zero() {
     }) {
         zero(metrics::counter!(EVENTS_SKIPPED, "reason" => s.as_str()));
     }
+    zero(metrics::counter!(EVENTS_SKIPPED, "reason" => SKIP_ACCOUNT_NOT_ALLOWED));
+    for outcome in ["ok", "error"] {
+        zero(metrics::counter!(ASSUME_ROLE, "outcome" => outcome));
+    }
     for t in every!(Transition {
         BecamePublic,
         BecameNotPublic,
@@ -343,6 +367,21 @@ pub fn zero_shard(shard_id: &str) {
     for name in [SHARD_RECORDS_READ, SHARD_BYTES_READ, ITERATOR_EXPIRIES] {
         metrics::counter!(name, "shard_id" => shard_id.to_owned()).increment(0);
     }
+}
+
+/// An event naming an account outside `[accounts] allowed` was skipped.
+pub fn account_not_allowed() {
+    metrics::counter!(EVENTS_SKIPPED, "reason" => SKIP_ACCOUNT_NOT_ALLOWED).increment(1);
+}
+
+/// One AssumeRole call into a member account, by outcome (`ok` | `error`).
+pub fn assume_role(outcome: &'static str) {
+    metrics::counter!(ASSUME_ROLE, "outcome" => outcome).increment(1);
+}
+
+pub fn accounts_gauges(covered: usize, failing: usize) {
+    metrics::gauge!(ACCOUNTS_COVERED).set(covered as f64);
+    metrics::gauge!(ACCOUNTS_FAILING).set(failing as f64);
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on an already bound listener until the process
@@ -505,6 +544,18 @@ fn describe() {
         "1 on the worker holding the reconciler lease"
     );
     describe_counter!(RECONCILE_PASSES, "Reconciliation passes completed");
+    describe_gauge!(
+        ACCOUNTS_COVERED,
+        "Accounts with working access: the fleet's own and members whose last AssumeRole worked"
+    );
+    describe_gauge!(
+        ACCOUNTS_FAILING,
+        "Member accounts whose last AssumeRole failed (retried with backoff)"
+    );
+    describe_counter!(
+        ASSUME_ROLE,
+        "AssumeRole calls into member accounts, by outcome"
+    );
     describe_counter!(
         RECONCILE_BUCKETS,
         "Buckets read live by reconciliation (stale or unknown state)"
