@@ -697,14 +697,7 @@ fn bucket_created_after(b: &BucketState, t: i64) -> bool {
 /// unknown again.
 fn prove_public_acl_allowed(b: &mut BucketState, account: &mut AccountState, t: i64) {
     for block in [&mut b.block, &mut account.block] {
-        if block.flags.block_public_acls == Some(true) {
-            block.flags = BlockFlags {
-                block_public_acls: Some(false),
-                ..BlockFlags::UNKNOWN
-            };
-        } else {
-            block.flags.block_public_acls = Some(false);
-        }
+        prove_off(block, |f| &mut f.block_public_acls);
     }
     if b.ownership
         .as_ref()
@@ -716,12 +709,14 @@ fn prove_public_acl_allowed(b: &mut BucketState, account: &mut AccountState, t: 
 
 /// Likewise, a successful public policy proves BlockPublicPolicy was off.
 fn prove_public_policy_allowed(block: &mut BlockState, _t: i64) {
-    if block.flags.block_public_policy == Some(true) {
-        block.flags = BlockFlags {
-            block_public_policy: Some(false),
-            ..BlockFlags::UNKNOWN
-        };
-    } else {
-        block.flags.block_public_policy = Some(false);
+    prove_off(block, |f| &mut f.block_public_policy);
+}
+
+/// Sets one block flag off, as a successful call proved it; if it was believed on, a change was
+/// missed, and the flags that change set with it are unknown again.
+fn prove_off(block: &mut BlockState, flag: fn(&mut BlockFlags) -> &mut Option<bool>) {
+    if *flag(&mut block.flags) == Some(true) {
+        block.flags = BlockFlags::UNKNOWN;
     }
+    *flag(&mut block.flags) = Some(false);
 }

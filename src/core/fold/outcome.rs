@@ -123,16 +123,21 @@ pub(super) fn snapshot(b: &BucketState, account: Option<&AccountState>) -> Snaps
 /// A bucket's exposure from a full state, outside any fold (used to judge a live S3 read with
 /// exactly the rules the fold uses).
 pub fn exposure_of(b: &BucketState, account_block: BlockFlags) -> Exposure {
-    let account = AccountState {
+    let account = live_account(account_block);
+    let aps = ap_views(b);
+    exposure::bucket_exposure(&view_of(b, Some(&account), &aps))
+}
+
+/// An account known only by its block as read live (no stamp: it is judged, not merged).
+fn live_account(account_block: BlockFlags) -> AccountState {
+    AccountState {
         block: BlockState {
             flags: account_block,
             at: None,
             live: true,
         },
         ..AccountState::default()
-    };
-    let aps = ap_views(b);
-    exposure::bucket_exposure(&view_of(b, Some(&account), &aps))
+    }
 }
 
 /// An object's exposure under a full bucket state.
@@ -141,14 +146,7 @@ pub fn object_exposure_of(
     object_acl: &Acl,
     account_block: BlockFlags,
 ) -> Exposure {
-    let account = AccountState {
-        block: BlockState {
-            flags: account_block,
-            at: None,
-            live: true,
-        },
-        ..AccountState::default()
-    };
+    let account = live_account(account_block);
     let aps = ap_views(b);
     exposure::object_exposure(Some(object_acl), &view_of(b, Some(&account), &aps))
 }
