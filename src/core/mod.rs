@@ -2,11 +2,13 @@
 //! product makes; must not touch tokio, the AWS SDK, the network or a clock (callers pass time in).
 
 pub mod acl;
+pub mod archive;
 pub mod change;
 pub mod decision;
 pub mod exposure;
 pub mod fold;
 pub mod input;
+pub mod merge;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
