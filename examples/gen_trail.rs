@@ -10,17 +10,17 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 /// splitmix64: tiny, seeded, and identical on every machine.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     fn uuid(&mut self) -> String {
@@ -70,7 +70,7 @@ fn s3_record(r: &mut Rng, i: u64, name: &str, bucket: &str, params: &str, data: 
     )
 }
 
-fn other_record(r: &mut Rng, i: u64) -> String {
+pub fn other_record(r: &mut Rng, i: u64) -> String {
     const CALLS: [(&str, &str, &str); 6] = [
         (
             "ec2.amazonaws.com",
@@ -112,7 +112,7 @@ fn other_record(r: &mut Rng, i: u64) -> String {
     )
 }
 
-fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
+pub fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
     let b = format!("bench-bucket-{:05}", r.below(buckets));
     let host = format!(r#""Host":"{b}.s3.us-east-1.amazonaws.com""#);
     let pick = r.below(4);
@@ -226,7 +226,7 @@ fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
     }
 }
 
-fn read_or_noise(r: &mut Rng, i: u64, buckets: u64) -> String {
+pub fn read_or_noise(r: &mut Rng, i: u64, buckets: u64) -> String {
     let b = format!("bench-bucket-{:05}", r.below(buckets));
     let key = format!(
         "data/{}/part-{:06}.parquet",

@@ -534,6 +534,8 @@ mod tests {
             shard_of("a", u32::MAX),
             (0xaf63_dc4c_8601_ec8cu64 % u64::from(u32::MAX)) as u32
         );
+        // The README's python one-liner prints 1 for this account and 4 shards.
+        assert_eq!(shard_of("111122223333", 4), 1);
         // Every account lands in exactly one shard.
         for a in ["111122223333", "444455556666", "000000000001"] {
             let hits = (0..5).filter(|i| shard_of(a, 5) == *i).count();

@@ -257,7 +257,7 @@ pub fn run(
             Msg::Batch(b) => {
                 let bad = b.bad.len() as u64;
                 let events = b.events.len() as u64;
-                pipeline.count_classified(b.records - bad - events, &b.skipped);
+                pipeline.count_classified(b.records - bad, &b.skipped);
                 for _ in 0..bad {
                     pipeline.count_malformed();
                 }
@@ -277,7 +277,7 @@ pub fn run(
                     t.events += events;
                     t.malformed += bad;
                 }
-                // The events' own count (records minus skipped and malformed) is added by apply.
+                // Events are counted by name when applied; their records were counted above.
                 for (pos, ev) in b.events {
                     if file.trail.is_some() {
                         reorder.push(ev.time_ms, file_ranks[i], pos, ev);
