@@ -98,6 +98,9 @@ pub enum Flow {
 /// Runs `work(i, send)` for i in 0..n on `jobs` threads (at most `2 * jobs` files ahead of the
 /// consumer) and calls `consume(i, msg)` for every message, file by file in index order, on
 /// this thread; `tick` runs about once a second while waiting (progress).
+// The job's sink (`FnMut(Msg) -> bool`, false once the consumer stopped) is spelled out: an alias
+// would fix the sink's lifetime to the job's.
+#[allow(clippy::type_complexity)]
 pub fn run_ordered(
     n: usize,
     jobs: usize,

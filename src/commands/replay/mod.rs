@@ -332,7 +332,6 @@ pub fn run(
     };
     let mut tick = || {};
     jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
-    drop(consume);
     reorder.finish(|ev| apply(&mut pipeline, &mut out_err, &ev));
     if let Some(e) = out_err.take() {
         return Err(ReplayError::Output(e));
