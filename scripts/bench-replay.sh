@@ -20,13 +20,18 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "archive" ]; then
   RECORDS=${2:-1000000}
   RUNS=${3:-1}
-  echo "==> building release binaries"
-  cargo build --release --quiet --bin bucketwarden --example gen_archive
+  # PROFILE=dev measures the test profile instead (only when a release build is out of reach).
+  PROFILE=${PROFILE:-release}
+  if [ "$PROFILE" = release ]; then BIN=target/release; else BIN=target/debug; fi
+  echo "==> building $PROFILE binaries"
+  cargo build --profile "$PROFILE" --quiet --bin bucketwarden
   DIR=target/bench/archive-${RECORDS}
   if [ ! -d "$DIR/AWSLogs" ]; then
+    # Examples build with the dev-dependencies: only when the archive must be generated.
+    cargo build --profile "$PROFILE" --quiet --example gen_archive
     echo "==> generating $DIR ($RECORDS records, seed 42)"
     rm -rf "$DIR"
-    target/release/examples/gen_archive "$DIR" "$RECORDS" 10000 42 4 2
+    $BIN/examples/gen_archive "$DIR" "$RECORDS" 10000 42 4 2
   fi
   port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   endpoint=$(./scripts/moto.sh "$port" .run/moto-bench-$port.pid)
@@ -35,10 +40,10 @@ if [ "${1:-}" = "archive" ]; then
   echo "==> uploading the archive to moto ($endpoint)"
   .venv/bin/aws --endpoint-url "$endpoint" s3 mb s3://bench-archive >/dev/null
   .venv/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --only-show-errors "$DIR/AWSLogs" s3://bench-archive/AWSLogs
-  python3 - "$DIR" "$RECORDS" "$RUNS" "$endpoint" <<'PY'
+  python3 - "$DIR" "$RECORDS" "$RUNS" "$endpoint" "$BIN/bucketwarden" <<'PY'
 import os, re, subprocess, sys, time
 
-d, records, runs, endpoint = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+d, records, runs, endpoint, exe = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 files = sorted(os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs if f.endswith(".json.gz"))
 size = sum(os.path.getsize(f) for f in files)
 listing = os.path.join(d, "..", "archive-files.txt")
@@ -63,10 +68,10 @@ def measure(cmd, env=None, shell=False):
 
 pin = ["taskset", "-c", "0"]
 gz, gz_rss, _ = measure(f"xargs -0 taskset -c 0 gzip -dc < {listing} > /dev/null", shell=True)
-a, a_rss, _ = measure(pin + ["target/release/bucketwarden", "replay", "--no-progress", "--jobs", "1", d])
-b, b_rss, b_err = measure(["target/release/bucketwarden", "replay", "--no-progress", d])
+a, a_rss, _ = measure(pin + [exe, "replay", "--no-progress", "--jobs", "1", d])
+b, b_rss, b_err = measure([exe, "replay", "--no-progress", d])
 env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
-c, c_rss, c_err = measure(["target/release/bucketwarden", "replay", "--no-progress", "s3://bench-archive/"], env=env)
+c, c_rss, c_err = measure([exe, "replay", "--no-progress", "s3://bench-archive/"], env=env)
 req = re.search(r"S3 requests.*", c_err)
 cores = os.cpu_count()
 print(f"archive         {d}: {len(files):,} files, {size/1e6:.1f} MB gzip, {records:,} records; {cores} cores; best of {runs}")
