@@ -62,7 +62,9 @@ pub(super) async fn act(
     let deleted = ev.event_name == EventName::DeleteBucket;
     let (clients, remediator) = match clients_for(inner, ev, bucket).await {
         Ok(c) => c,
-        Err(e) => return account_failed(inner, shard, ev, line, bucket, key, &incident_id, e).await,
+        Err(e) => {
+            return account_failed(inner, shard, ev, line, bucket, key, &incident_id, e).await
+        }
     };
     let reads = if deleted {
         // The event deleted the bucket: nothing to read or to act on.
