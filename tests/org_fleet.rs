@@ -179,3 +179,94 @@ async fn members_are_locked_down_in_their_own_accounts_and_a_stranger_is_never_a
         "the refusal is logged with the account: {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_be_assumed_is_a_failed_incident_and_the_shard_goes_on() {
+    let (e, g) = (account(5), account(6));
+    let base = sdk_config_at(&moto().endpoint, None).await;
+    let setup = Accounts::new(
+        &base,
+        &config::Accounts {
+            allowed: Allowed::List(vec![e.clone(), g.clone()]),
+            ..config::Accounts::default()
+        },
+    )
+    .await
+    .unwrap();
+    let s3e = setup.s3_for(&e, "us-east-1").await.unwrap().s3;
+    let s3g = setup.s3_for(&g, "us-east-1").await.unwrap().s3;
+    let pid = std::process::id();
+    let (be, bg) = (format!("bw-org-{pid}-e"), format!("bw-org-{pid}-g"));
+    open_with_public_acl(&s3e, &be).await;
+    open_with_public_acl(&s3g, &bg).await;
+
+    let proxy = FaultProxy::start(&moto().endpoint, 11, Duration::from_secs(1)).await;
+    let f = Fleet::new(
+        "orgfail",
+        1,
+        &format!("[accounts]\nallowed = [\"{e}\", \"{g}\"]\nfailure_backoff_ms = 60000\n"),
+    )
+    .await;
+    let mut w = f.spawn_worker("w1", &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    wait_for("the worker to start", Duration::from_secs(30), || async {
+        w.log_text().contains("worker starting")
+    })
+    .await;
+    // STS answers every call with an error from now on: e's role cannot be assumed.
+    proxy.set_rates(
+        "sts",
+        support::fault_proxy::Rates {
+            server_error: 1.0,
+            ..Default::default()
+        },
+    );
+    let t = now_time();
+    f.put_event(
+        "k",
+        &in_account(put_bucket_acl_public(&be, "orgf-e", &t), &e),
+    )
+    .await;
+    let failed = wait_for("e's failed incident", Duration::from_secs(60), || async {
+        f.incidents()
+            .await
+            .iter()
+            .any(|i| s(i, "eventId") == "orgf-e" && s(i, "outcome") == "failed")
+    })
+    .await;
+    eprintln!("failed incident after {failed:?}");
+    // STS is back; the same shard goes on to g's event.
+    proxy.clear_rates();
+    f.put_event(
+        "k",
+        &in_account(put_bucket_acl_public(&bg, "orgf-g", &t), &g),
+    )
+    .await;
+    wait_for("g remediated", Duration::from_secs(60), || async {
+        f.incidents()
+            .await
+            .iter()
+            .any(|i| s(i, "eventId") == "orgf-g" && s(i, "outcome") == "remediated")
+    })
+    .await;
+    let incidents = f.incidents().await;
+    let log = w.log_text();
+    w.terminate(Duration::from_secs(10));
+    let ie = incidents
+        .iter()
+        .find(|i| s(i, "eventId") == "orgf-e")
+        .unwrap();
+    assert_eq!(s(ie, "account"), e, "{ie:?}");
+    assert!(
+        s(ie, "error").contains("AssumeRole"),
+        "the AWS error is on the incident: {ie:?}"
+    );
+    // An operator was told about e as well as g.
+    let alerts = f.alerts().await;
+    assert!(
+        alerts.iter().any(|(_, a)| a.to_string().contains("orgf-e")),
+        "{alerts:?}\n{log}"
+    );
+    // e's bucket is still public (nothing could be done there); g's is locked down.
+    assert_eq!(block_in(&s3e, &be).await, None, "{log}");
+    assert_eq!(block_in(&s3g, &bg).await, Some(true), "{log}");
+}
