@@ -203,20 +203,10 @@ pub async fn scan(
 
 /// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed`.
 pub fn all_accounts(accounts: &Accounts, config: &Config) -> Result<Vec<String>, ScanError> {
-    let mut out = vec![accounts.own_account().to_owned()];
-    match &config.accounts.allowed {
-        crate::config::Allowed::Own => {}
-        crate::config::Allowed::List(list) => {
-            out.extend(
-                list.iter()
-                    .filter(|a| !out.contains(a))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        crate::config::Allowed::Organization => return Err(ScanError::Unlistable),
-    }
-    Ok(out)
+    let own = accounts.own_account().to_owned();
+    let members = crate::core::accounts::members(&config.accounts.allowed, &own)
+        .ok_or(ScanError::Unlistable)?;
+    Ok(std::iter::once(own).chain(members).collect())
 }
 
 /// [`scan`] in each of `accounts` in turn: the own account with `base`, a member with its
