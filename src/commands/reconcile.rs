@@ -243,6 +243,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
             trigger: Trigger::FoundExposed {
                 known_public: was_public == Some(true),
             },
+            account: Some(ctx.account),
             bucket: Some(bucket),
             tags: &tags,
             tags_set_by: tags_set_by.as_deref(),
@@ -253,7 +254,12 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         let mut reasons = live.exposure.reasons.clone();
         reasons.extend(
             ctx.decider
-                .exemption(Some(bucket), &tags, tags_set_by.as_deref())
+                .exemption(
+                    Some(ctx.account),
+                    Some(bucket),
+                    &tags,
+                    tags_set_by.as_deref(),
+                )
                 .reasons(),
         );
         Some(act(ctx, bucket, &reasons, decision, &mut state, now_ms).await)

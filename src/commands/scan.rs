@@ -341,12 +341,16 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
     let mut setter: Option<String> = None;
-    let mut exemption = s.decider.exemption(Some(&bucket), &tags, None);
+    let mut exemption = s
+        .decider
+        .exemption(Some(&s.account), Some(&bucket), &tags, None);
     if exemption == (Exemption::UnauthorisedTag { setter: None }) {
         // A live read does not say who set the tags; the fleet's state may know.
         if let Ok(Some(known)) = s.store.load_bucket(&bucket).await {
             setter = known.value.setter_of(&tags).map(str::to_owned);
-            exemption = s.decider.exemption(Some(&bucket), &tags, setter.as_deref());
+            exemption =
+                s.decider
+                    .exemption(Some(&s.account), Some(&bucket), &tags, setter.as_deref());
         }
     }
     line.exempt = exemption.exempt();
@@ -390,6 +394,7 @@ async fn act(
         trigger: Trigger::FoundExposed {
             known_public: false,
         },
+        account: Some(&s.account),
         bucket: Some(bucket),
         tags,
         tags_set_by,

@@ -220,7 +220,15 @@ pub const PER_SHARD: [&str; 3] = [SHARD_RECORDS_READ, SHARD_BYTES_READ, ITERATOR
 
 /// Gauges with no honest value at start-up, with who sets them (moments later, before any event
 /// can be processed).
-pub const SET_BY_FIRST_ROUND: [(&str, &str); 3] = [
+pub const SET_BY_FIRST_ROUND: [(&str, &str); 5] = [
+    (
+        ACCOUNTS_COVERED,
+        "aws::accounts::Accounts::new, at start-up once STS named the own account",
+    ),
+    (
+        ACCOUNTS_FAILING,
+        "aws::accounts::Accounts::new, at start-up once STS named the own account",
+    ),
     (FLEET_SHARDS, "the first lease round counts the open shards"),
     (
         FLEET_LEASED_SHARDS,
