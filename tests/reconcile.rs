@@ -447,6 +447,31 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         "members' buckets leaked into the own account: {own_listed:?}"
     );
 
+    // Alerts observed as an operator would: an SQS queue subscribed to the topic.
+    let clients = clients_at(&endpoint).await;
+    let topic = bucketwarden::aws::alerter::Alerter::ensure_topic(&clients, "bucketwarden-alerts")
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config_at(&endpoint, None).await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("member-alerts-q")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:member-alerts-q"))
+        .send()
+        .await
+        .unwrap();
+
     let proxy = support::fault_proxy::FaultProxy::start(&endpoint, 3, Duration::from_secs(1)).await;
     let w = Worker::spawn(&proxy.endpoint, &config, dir.path(), "w1");
     wait_for("both members' buckets locked down", LONG, || async {
@@ -504,6 +529,28 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         Some(3.0),
         "{log}"
     );
+    // The alerts name the account too (the remediated ones and the exempt one).
+    let seen = std::sync::Mutex::new(Vec::new());
+    wait_for("three alerts", LONG, || async {
+        let new = drain_alerts(&sqs, &queue_url).await;
+        let mut seen = seen.lock().unwrap();
+        seen.extend(new);
+        seen.len() >= 3
+    })
+    .await;
+    let alerts = seen.into_inner().unwrap();
+    for (bucket, account) in [
+        ("member-a-open", MEMBER_A),
+        ("member-b-open", MEMBER_B),
+        ("public-site-b", MEMBER_B),
+    ] {
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["bucket"] == bucket && a["account"] == account),
+            "no alert for {bucket} naming {account}: {alerts:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
