@@ -295,6 +295,9 @@ if $stay; then
   info "$aws_cli --endpoint-url $trail s3api delete-public-access-block --bucket my-bucket"
   info "$aws_cli --endpoint-url $trail s3api put-bucket-acl --bucket my-bucket --acl public-read"
   info "$aws_cli --endpoint-url $moto s3api get-public-access-block --bucket my-bucket"
+  if $two_accounts; then
+    info "in member account $member: eval \$($aws_cli --endpoint-url $moto sts assume-role --role-arn arn:aws:iam::$member:role/developer --role-session-name you --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text | awk '{ print \"export AWS_ACCESS_KEY_ID=\"\$1\" AWS_SECRET_ACCESS_KEY=\"\$2\" AWS_SESSION_TOKEN=\"\$3 }'), then the same commands"
+  fi
   info "tail -f $run_dir/worker-*.log $run_dir/dev-trail.log"
   wait "${pids[0]}" || true
 else

@@ -427,7 +427,9 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
     let config = init_fleet_with(
         &endpoint,
         dir.path(),
-        &format!("\n[accounts]\nallowed = [\"{MEMBER_A}\", \"{MEMBER_B}\"]\n"),
+        &format!(
+            "\n[accounts]\nallowed = [\"{MEMBER_A}\", \"{MEMBER_B}\"]\n\n[exemptions.accounts.\"{MEMBER_B}\"]\nbuckets = [\"cdn-*\"]\n"
+        ),
     );
     let registry = setup_registry(&endpoint).await;
     let (s3a, s3b, s3c) = (
@@ -439,6 +441,9 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
     open_with_public_acl(&s3a, "member-a-open").await;
     open_with_public_acl(&s3b, "member-b-open").await;
     open_with_public_acl(&s3b, "public-site-b").await;
+    // B's own exemption covers B's cdn-* buckets, never A's.
+    open_with_public_acl(&s3b, "cdn-in-b").await;
+    open_with_public_acl(&s3a, "cdn-in-a").await;
     open_with_public_acl(&s3c, "stranger-open").await;
     let own = clients_at(&endpoint).await.s3;
     let own_listed = own.list_buckets().send().await.unwrap();
@@ -478,8 +483,8 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         blocked(&s3a, "member-a-open").await && blocked(&s3b, "member-b-open").await
     })
     .await;
-    wait_for("three reconcile incidents", LONG, || async {
-        reconcile_incidents_by_account(&endpoint).await.len() >= 3
+    wait_for("five reconcile incidents", LONG, || async {
+        reconcile_incidents_by_account(&endpoint).await.len() >= 5
     })
     .await;
     // Several more passes: credentials are cached, nothing is assumed again.
@@ -493,8 +498,18 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         vec![
             (
                 MEMBER_A.to_string(),
+                "cdn-in-a".to_string(),
+                "remediated".to_string()
+            ),
+            (
+                MEMBER_A.to_string(),
                 "member-a-open".to_string(),
                 "remediated".to_string()
+            ),
+            (
+                MEMBER_B.to_string(),
+                "cdn-in-b".to_string(),
+                "alerted".to_string()
             ),
             (
                 MEMBER_B.to_string(),
@@ -514,6 +529,11 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         "exempt, alerted only"
     );
     assert!(
+        !blocked(&s3b, "cdn-in-b").await,
+        "exempt in B, alerted only"
+    );
+    assert!(blocked(&s3a, "cdn-in-a").await, "B's exemption covered A");
+    assert!(
         !blocked(&s3c, "stranger-open").await,
         "a not-allowed account was touched\n{log}"
     );
@@ -531,11 +551,11 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
     );
     // The alerts name the account too (the remediated ones and the exempt one).
     let seen = std::sync::Mutex::new(Vec::new());
-    wait_for("three alerts", LONG, || async {
+    wait_for("five alerts", LONG, || async {
         let new = drain_alerts(&sqs, &queue_url).await;
         let mut seen = seen.lock().unwrap();
         seen.extend(new);
-        seen.len() >= 3
+        seen.len() >= 5
     })
     .await;
     let alerts = seen.into_inner().unwrap();
@@ -543,6 +563,8 @@ async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never
         ("member-a-open", MEMBER_A),
         ("member-b-open", MEMBER_B),
         ("public-site-b", MEMBER_B),
+        ("cdn-in-b", MEMBER_B),
+        ("cdn-in-a", MEMBER_A),
     ] {
         assert!(
             alerts
