@@ -901,6 +901,23 @@ scenario("38-eventbridge-odd-field-types",
           PUB(a36, ["acl:AllUsers:READ", A_ACL], warnings=["envelope.account:number"]),
           l36], form="jsonl")
 
+# 39 -------------------------------------------------------------------------------------------
+b, m, g = "f39-cdn-www", "f39-media-www", "f39-team-site"
+r = [create_bucket(b, 0, ownership="ObjectWriter"), delete_pab(b, 1), put_acl(b, 2, canned=["public-read"]),
+     create_bucket(m, 3, ownership="ObjectWriter"), delete_pab(m, 4), put_acl(m, 5, canned=["public-read"]),
+     create_bucket(g, 6, ownership="ObjectWriter"), put_tagging(g, 7, [("team:public", "yes")]),
+     delete_pab(g, 8), put_acl(g, 9, canned=["public-read"])]
+scenario("39-exemption-per-account",
+         "`[exemptions.accounts.\"<id>\"]` exempts the buckets of that account only (the bucket owner's account is the "
+         "record's recipientAccountId). Account %s's own glob `f39-cdn-*` exempts f39-cdn-www (alert) and its own tag "
+         "team:public=yes exempts f39-team-site (alert); the glob `f39-media-*` belongs to another account (121212121212), "
+         "so f39-media-www in %s is remediated." % (ACCT, ACCT),
+         r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL], action="alert"),
+             L(r[3]), L(r[4]), PUB(r[5], ["acl:AllUsers:READ", A_ACL]),
+             L(r[6]), L(r[7]), L(r[8]), PUB(r[9], ["acl:AllUsers:READ", A_ACL], action="alert")],
+         config='[exemptions.accounts."%s"]\nbuckets = ["f39-cdn-*"]\ntags = { "team:public" = "yes" }\n\n'
+                '[exemptions.accounts."121212121212"]\nbuckets = ["f39-media-*"]\n' % ACCT)
+
 if __name__ == "__main__":
     write_all()
     print("wrote %d scenarios" % len(SCENARIOS))

@@ -4,19 +4,27 @@
 # Then the tutorial, with the AWS CLI through dev-trail: a bucket made public three ways, each
 # locked down by the fleet, with the time each step took. Stops everything it started on exit.
 #
-# usage: scripts/demo.sh [--stay]     --stay keeps the fleet running for you to poke at (Ctrl-C ends)
+# usage: scripts/demo.sh [--stay] [--two-accounts]
+#   --stay          keeps the fleet running for you to poke at (Ctrl-C ends)
+#   --two-accounts  the fleet also guards a member account ([accounts] allowed = [member]); a
+#                   4th step makes a bucket public there with the member role's credentials
 # ports: BUCKETWARDEN_DEMO_MOTO_PORT (5000), BUCKETWARDEN_DEMO_TRAIL_PORT (4567),
-#        BUCKETWARDEN_DEMO_METRICS_PORTS ("9464 9465", one per worker)
+#        BUCKETWARDEN_DEMO_METRICS_PORTS ("9464 9465", one per worker);
+# member account: BUCKETWARDEN_DEMO_MEMBER (111111111111)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stay=false
-case "${1:-}" in
-  --stay) stay=true ;;
-  "") ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
-esac
+two_accounts=false
+for arg in "$@"; do
+  case "$arg" in
+    --stay) stay=true ;;
+    --two-accounts) two_accounts=true ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+member=${BUCKETWARDEN_DEMO_MEMBER:-111111111111}
 
 moto_port=${BUCKETWARDEN_DEMO_MOTO_PORT:-5000}
 trail_port=${BUCKETWARDEN_DEMO_TRAIL_PORT:-4567}
@@ -82,6 +90,13 @@ step "build bucketwarden (the test profile and features, so scripts/test.sh reus
 cargo build --locked --lib --bins --tests
 bw=target/debug/bucketwarden
 config=examples/bucketwarden.toml
+if $two_accounts; then
+  # The example configuration, with the member account allowed.
+  config="$run_dir/bucketwarden-two-accounts.toml"
+  sed "s/^allowed = \[\]/allowed = [\"$member\"]/" examples/bucketwarden.toml > "$config"
+  grep -q "^allowed = \[\"$member\"\]" "$config" || die "could not allow $member in $config"
+  info "config: $config ([accounts] allowed = [\"$member\"])"
+fi
 
 step "bucketwarden init: stream (2 shards), lease/dedup/state/incident/dead-letter tables, alert topic"
 "$bw" init --config "$config" --shards 2 | sed 's/^/    /'
@@ -215,12 +230,63 @@ wait_for "incident recorded" 60 "$t0" incident_for "$obj_bucket"
 wait_for "alert delivered" 60 "$t0" alert_for "$obj_bucket"
 info "the bucket itself is untouched: only the object was public"
 
+if $two_accounts; then
+  member_bucket="demo-member-$suffix"
+  step "4. A second account: a bucket made public in member account $member"
+  # A person in the member account: the credentials of a role there. moto runs an assumed role's
+  # calls in the role's account; dev-trail records them in that account (recipientAccountId), and
+  # the fleet acts there through [accounts] role_name, which it assumes itself.
+  read -r m_key m_secret m_token < <(aws_emu sts assume-role \
+    --role-arn "arn:aws:iam::$member:role/developer" --role-session-name demo \
+    --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)
+  aws_member() {
+    AWS_ACCESS_KEY_ID=$m_key AWS_SECRET_ACCESS_KEY=$m_secret AWS_SESSION_TOKEN=$m_token \
+      "$aws_cli" --endpoint-url "$trail" "$@"
+  }
+  # What is really there in the member account (read with the same credentials, not through dev-trail).
+  aws_member_emu() {
+    AWS_ACCESS_KEY_ID=$m_key AWS_SECRET_ACCESS_KEY=$m_secret AWS_SESSION_TOKEN=$m_token \
+      "$aws_cli" --endpoint-url "$moto" "$@"
+  }
+  info "credentials of arn:aws:iam::$member:role/developer (aws sts assume-role), used below as aws_member"
+  printf '    $ %s\n' "aws_member s3api create-bucket --bucket $member_bucket --object-ownership ObjectWriter"
+  aws_member s3api create-bucket --bucket "$member_bucket" --object-ownership ObjectWriter > /dev/null
+  printf '    $ %s\n' "aws_member s3api delete-public-access-block --bucket $member_bucket"
+  aws_member s3api delete-public-access-block --bucket "$member_bucket" > /dev/null
+  t0=$(now)
+  printf '    $ %s\n' "aws_member s3api put-bucket-acl --bucket $member_bucket --acl public-read"
+  aws_member s3api put-bucket-acl --bucket "$member_bucket" --acl public-read > /dev/null
+  member_block_on() {
+    [ "$(aws_member_emu s3api get-public-access-block --bucket "$1" --output text \
+      --query 'PublicAccessBlockConfiguration.[BlockPublicAcls,IgnorePublicAcls,BlockPublicPolicy,RestrictPublicBuckets]')" = "True	True	True	True" ]
+  }
+  only_in_member() {
+    aws_member_emu s3api list-buckets --query 'Buckets[].Name' --output text | grep -qw "$1" &&
+      ! aws_emu s3api list-buckets --query 'Buckets[].Name' --output text | grep -qw "$1"
+  }
+  wait_for "the bucket lives in $member only" 30 "$t0" only_in_member "$member_bucket"
+  wait_for "PublicAccessBlock on, in $member" 60 "$t0" member_block_on "$member_bucket"
+  wait_for "incident recorded" 60 "$t0" incident_for "$member_bucket"
+  wait_for "alert delivered" 60 "$t0" alert_for "$member_bucket"
+  incident_account=$(aws_emu dynamodb scan --table-name bucketwarden-incidents --filter-expression '#b = :b' \
+    --expression-attribute-names '{"#b":"bucket"}' \
+    --expression-attribute-values "{\":b\":{\"S\":\"$member_bucket\"}}" \
+    --query 'Items[0].account.S' --output text)
+  [ "$incident_account" = "$member" ] || die "the incident names account $incident_account, not $member"
+  aws_emu dynamodb scan --table-name bucketwarden-incidents --filter-expression '#b = :b' \
+    --expression-attribute-names '{"#b":"bucket"}' \
+    --expression-attribute-values "{\":b\":{\"S\":\"$member_bucket\"}}" --output json \
+    --query 'Items[0].{account:account.S,actor:actorArn.S,action:action.S,outcome:outcome.S}' \
+    | sed 's/^/    incident: /'
+  info "locked down in its own account by the fleet's assumed role ($(grep -c 'assumed the member role' "$run_dir"/worker-*.log | awk -F: '{ s += $2 } END { print s }') AssumeRole so far)"
+fi
+
 step "metrics"
 for p in "${metrics_ports[@]}"; do
   info "http://127.0.0.1:$p/metrics"
 done
 curl -fsS "http://127.0.0.1:${metrics_ports[0]}/metrics" "http://127.0.0.1:${metrics_ports[1]}/metrics" \
-  | grep -E '^bucketwarden_(remediations_total|transitions_total)' | sed 's/^/    /' || true
+  | grep -E '^bucketwarden_(remediations_total|transitions_total|accounts_covered|assume_role_total)' | sed 's/^/    /' || true
 
 if $stay; then
   step "the fleet keeps running; try it yourself (README: \"Try it yourself\"), Ctrl-C to stop"
@@ -229,6 +295,9 @@ if $stay; then
   info "$aws_cli --endpoint-url $trail s3api delete-public-access-block --bucket my-bucket"
   info "$aws_cli --endpoint-url $trail s3api put-bucket-acl --bucket my-bucket --acl public-read"
   info "$aws_cli --endpoint-url $moto s3api get-public-access-block --bucket my-bucket"
+  if $two_accounts; then
+    info "in member account $member: eval \$($aws_cli --endpoint-url $moto sts assume-role --role-arn arn:aws:iam::$member:role/developer --role-session-name you --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text | awk '{ print \"export AWS_ACCESS_KEY_ID=\"\$1\" AWS_SECRET_ACCESS_KEY=\"\$2\" AWS_SESSION_TOKEN=\"\$3 }'), then the same commands"
+  fi
   info "tail -f $run_dir/worker-*.log $run_dir/dev-trail.log"
   wait "${pids[0]}" || true
 else

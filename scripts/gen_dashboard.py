@@ -140,6 +140,16 @@ panel("timeseries", "Reconciliation pass duration (p99)", [
     (quantile(0.99, "bucketwarden_reconcile_duration_seconds"), "p99"),
 ], x=12, unit="s")
 
+row("Accounts")
+panel("stat", "Accounts covered", [f"max(bucketwarden_accounts_covered{{{SEL}}})"], w=6, h=4, x=0, stack_y=False,
+      desc="The fleet's own account and the members whose last AssumeRole worked (members are assumed on first use).")
+panel("stat", "Member accounts failing", [f"max(bucketwarden_accounts_failing{{{SEL}}})"], w=6, h=4, x=6,
+      desc="Members whose last AssumeRole failed: the fleet backs off and retries them; their buckets are not guarded meanwhile.")
+panel("timeseries", "AssumeRole calls and unreachable members", [
+    (f"sum by (outcome) (increase(bucketwarden_assume_role_total{{{SEL}}}[1h]))", "AssumeRole {{outcome}} (1 h)"),
+    (f"sum(increase(bucketwarden_reconcile_accounts_unreachable_total{{{SEL}}}[1h]))", "members skipped by reconciliation (1 h)"),
+], x=12, h=8, stack_y=True, desc="At most one AssumeRole per member per credential lifetime, plus renewals; a steady error count is a member's role missing or denying.")
+
 dashboard = {
     "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "Prometheus scraping the bucketwarden workers",
                   "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"}],

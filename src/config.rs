@@ -223,6 +223,23 @@ pub struct Exemptions {
     /// Unset (the default), whoever may call `s3:PutBucketTagging` on a bucket may exempt it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_setters: Option<Vec<String>>,
+    /// Exemptions for the buckets of one account only (keyed by its 12-digit id), on top of the
+    /// ones above: `[exemptions.accounts."111111111111"] buckets = [...]`. Their tags count under
+    /// the same `tag_setters`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, AccountExemptions>,
+}
+
+/// One account's own exemptions (`[exemptions.accounts."<id>"]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountExemptions {
+    /// Glob patterns on the names of this account's buckets.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// A bucket of this account carrying any of these tags (key = value) is exempt.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -384,6 +401,19 @@ impl Config {
                 message: "fleet.failover_ms must be at least 1000".into(),
             });
         }
+        if let Some(bad) = config
+            .exemptions
+            .accounts
+            .keys()
+            .find(|k| !is_account_id(k))
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "exemptions.accounts key {bad:?} is not an AWS account id (12 digits)"
+                ),
+            });
+        }
         let a = &config.accounts;
         // AWS: "The value can range from 900 seconds (15 minutes) up to the maximum session
         // duration setting for the role" (at most 12 hours).
@@ -478,6 +508,43 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("unknown field `bucket`"), "{msg}");
         assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn per_account_exemptions_parse_and_reject_bad_ids_and_unknown_keys() {
+        let c = Config::parse(
+            "[exemptions.accounts.\"111111111111\"]\nbuckets = [\"cdn-*\"]\ntags = { \"team:public\" = \"yes\" }\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        let a = &c.exemptions.accounts["111111111111"];
+        assert_eq!(a.buckets, vec!["cdn-*"]);
+        assert_eq!(a.tags["team:public"], "yes");
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text, Path::new("x")).unwrap(), c);
+        for (text, needle) in [
+            (
+                "[exemptions.accounts.\"11111111111\"]\nbuckets = [\"x\"]\n",
+                "not an AWS account id (12 digits)",
+            ),
+            (
+                "[exemptions.accounts.prod]\nbuckets = [\"x\"]\n",
+                "\"prod\" is not an AWS account id",
+            ),
+            (
+                "[exemptions.accounts.\"111111111111\"]\nbucket = [\"x\"]\n",
+                "unknown field `bucket`",
+            ),
+            (
+                "[exemptions.accounts.\"111111111111\"]\ntag_setters = []\n",
+                "unknown field `tag_setters`",
+            ),
+        ] {
+            let err = Config::parse(text, Path::new("x.toml"))
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

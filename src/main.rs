@@ -413,7 +413,15 @@ fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
         let clients = bucketwarden::aws::Clients::from_env().await?;
         let stream = opts.stream.clone();
         let upstream = opts.upstream.clone();
-        let proxy = bucketwarden::dev_trail::DevTrail::bind(opts).await?;
+        let default_account = opts.account_id.clone();
+        let sdk = bucketwarden::aws::clients::load_config().await;
+        let identities = std::sync::Arc::new(bucketwarden::dev_trail::identity::Identities::new(
+            &sdk,
+            &default_account,
+        ));
+        let proxy = bucketwarden::dev_trail::DevTrail::bind(opts)
+            .await?
+            .with_identities(identities);
         let addr = proxy.local_addr();
         println!("dev-trail listening on http://{addr} (S3 calls forwarded to {upstream}, events to stream {stream})");
         std::io::stdout().flush().ok();

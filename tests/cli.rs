@@ -156,4 +156,19 @@ fn example_config_parses_and_matches_its_schema() {
     assert!(!v.is_valid(&serde_json::json!({"accounts": {"allowed": "everyone"}})));
     assert!(!v.is_valid(&serde_json::json!({"accounts": {"session_duration_s": 60}})));
     assert!(v.is_valid(&serde_json::json!({"accounts": {"allowed": "organization"}})));
+    // Per-account exemptions: keys are account ids, the same two keys inside.
+    let per_account = serde_json::json!({"exemptions": {"accounts": {
+        "111111111111": {"buckets": ["cdn-*"], "tags": {"team:public": "yes"}}}}});
+    assert!(v.is_valid(&per_account));
+    let parsed: bucketwarden::config::Config = serde_json::from_value(per_account).unwrap();
+    assert_eq!(
+        parsed.exemptions.accounts["111111111111"].buckets,
+        ["cdn-*"]
+    );
+    assert!(
+        !v.is_valid(&serde_json::json!({"exemptions": {"accounts": {"prod": {"buckets": []}}}}))
+    );
+    assert!(!v.is_valid(
+        &serde_json::json!({"exemptions": {"accounts": {"111111111111": {"tag_setters": []}}}})
+    ));
 }

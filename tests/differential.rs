@@ -40,8 +40,8 @@
 //!   recorded history, so replay's line for it has no bucket: a live worker verifies and fixes
 //!   buckets, and has nothing to act on for a line without one.
 //!
-//! Beyond the fixtures: exemption by tag (23) and by name glob (24) run with the fleet's
-//! exemptions, dry-run by flag (25) and by configuration (26) on the dry-run fleet, and
+//! Beyond the fixtures: exemption by tag (23), by name glob (24) and per account (39, in the
+//! fixture account made moto's) run with the fleet's exemptions, dry-run by flag (25) and by configuration (26) on the dry-run fleet, and
 //! `own_identity_transition_to_public_is_alerted_live_as_in_replay` makes a bucket public from a
 //! session of a role in `self_arns` (docs/DESIGN.md §6: alerted with an incident, never skipped).
 
@@ -357,7 +357,7 @@ async fn play_live(f: &Fleet, s: &Scenario) -> Result<(), String> {
     Ok(())
 }
 
-/// The fleet's configuration, shared verbatim by replay: exemptions of scenarios 23 and 24 (their
+/// The fleet's configuration, shared verbatim by replay: exemptions of scenarios 23, 24 and 39 (their
 /// names rewritten like the buckets), own identity, and dry-run for the dry-run fleet.
 fn fleet_toml(tag: &str, dry_run: bool) -> String {
     let mut toml = String::new();
@@ -379,6 +379,17 @@ fn fleet_toml(tag: &str, dry_run: bool) -> String {
     out.push_str(&format!(
         "self_arns = [\"arn:aws:iam::{ACCOUNT}:role/{SELF_ROLE}\"]\n"
     ));
+    // Scenario 39's per-account exemptions (sub-tables of [exemptions], keyed by the fixture
+    // account, which the rewrite makes moto's).
+    let per_account = std::fs::read_to_string(
+        root()
+            .join("replay-fixtures")
+            .join("39-exemption-per-account")
+            .join("config.toml"),
+    )
+    .unwrap();
+    out.push('\n');
+    out.push_str(&rewrite(&per_account, tag));
     out
 }
 

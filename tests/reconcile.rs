@@ -57,16 +57,19 @@ impl Worker {
 
     /// The reconciler gauge from /metrics (None while it does not answer).
     fn leader(&self) -> Option<f64> {
+        self.metric("bucketwarden_reconcile_leader")
+    }
+
+    /// An unlabelled series from /metrics (None while it does not answer).
+    fn metric(&self, name: &str) -> Option<f64> {
         let out = Command::new("curl")
             .args(["-fsS", &format!("http://127.0.0.1:{}/metrics", self.port)])
             .output()
             .ok()?;
-        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-            l.strip_prefix("bucketwarden_reconcile_leader ")?
-                .trim()
-                .parse()
-                .ok()
-        })
+        let prefix = format!("{name} ");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str())?.trim().parse().ok())
     }
 
     fn log_text(&self) -> String {
@@ -104,11 +107,16 @@ async fn reconcile_incidents(endpoint: &str) -> Vec<(String, String)> {
 /// A fleet's config on a private moto, initialised: exemptions by the `public-site-*` name and
 /// the `bucketwarden:allow-public = true` tag, reconciliation every `INTERVAL_MS`.
 fn init_fleet(endpoint: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    init_fleet_with(endpoint, dir, "")
+}
+
+/// [`init_fleet`] with `extra` appended to the config (e.g. an `[accounts]` table).
+fn init_fleet_with(endpoint: &str, dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     let config = dir.join("bucketwarden.toml");
     std::fs::write(
         &config,
         format!(
-            "[exemptions]\nbuckets = [\"public-site-*\"]\ntags = {{ \"bucketwarden:allow-public\" = \"true\" }}\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n\n[reconcile]\ninterval_ms = {INTERVAL_MS}\n"
+            "[exemptions]\nbuckets = [\"public-site-*\"]\ntags = {{ \"bucketwarden:allow-public\" = \"true\" }}\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n\n[reconcile]\ninterval_ms = {INTERVAL_MS}\n{extra}"
         ),
     )
     .unwrap();
@@ -362,4 +370,278 @@ async fn reconciliation_alerts_once_on_an_exempt_public_bucket_and_leaves_it_ope
         "alerted again\n{}",
         w.log_text()
     );
+}
+
+/// Members of the fleets below; the third is never allowed.
+const MEMBER_A: &str = "111111111111";
+const MEMBER_B: &str = "222222222222";
+const STRANGER: &str = "333333333333";
+
+/// A registry reaching every account of these tests on `endpoint` (moto runs an assumed role's
+/// calls in that role's account). Its clients hold it weakly: keep it alive while they are used.
+async fn setup_registry(endpoint: &str) -> bucketwarden::aws::accounts::Accounts {
+    let base = sdk_config_at(endpoint, None).await;
+    bucketwarden::aws::accounts::Accounts::new(
+        &base,
+        &bucketwarden::config::Accounts {
+            allowed: bucketwarden::config::Allowed::List(vec![
+                MEMBER_A.to_owned(),
+                MEMBER_B.to_owned(),
+                STRANGER.to_owned(),
+            ]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// S3 clients acting in `account` through `registry`.
+async fn s3_in(
+    registry: &bucketwarden::aws::accounts::Accounts,
+    account: &str,
+) -> aws_sdk_s3::Client {
+    registry.s3_for(account, "us-east-1").await.unwrap().s3
+}
+
+/// The reconcile incidents as (account, bucket, outcome).
+async fn reconcile_incidents_by_account(endpoint: &str) -> Vec<(String, String, String)> {
+    let ddb = clients_at(endpoint).await.dynamodb;
+    let mut v: Vec<_> = scan_table(&ddb, "bucketwarden-incidents")
+        .await
+        .iter()
+        .filter(|i| s(i, "source") == "reconcile")
+        .map(|i| (s(i, "account"), s(i, "bucket"), s(i, "outcome")))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_covers_every_allowed_member_in_its_own_account_and_never_a_stranger() {
+    // moto runs an assumed role's calls in the role's account, so each member's buckets live
+    // apart, as in AWS; AssumeRole is counted at a loopback proxy between the worker and moto.
+    let moto = start_moto();
+    let endpoint = moto.endpoint.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = init_fleet_with(
+        &endpoint,
+        dir.path(),
+        &format!(
+            "\n[accounts]\nallowed = [\"{MEMBER_A}\", \"{MEMBER_B}\"]\n\n[exemptions.accounts.\"{MEMBER_B}\"]\nbuckets = [\"cdn-*\"]\n"
+        ),
+    );
+    let registry = setup_registry(&endpoint).await;
+    let (s3a, s3b, s3c) = (
+        s3_in(&registry, MEMBER_A).await,
+        s3_in(&registry, MEMBER_B).await,
+        s3_in(&registry, STRANGER).await,
+    );
+    // Public behind the stream's back in each member; an exempt one in B; one in the stranger.
+    open_with_public_acl(&s3a, "member-a-open").await;
+    open_with_public_acl(&s3b, "member-b-open").await;
+    open_with_public_acl(&s3b, "public-site-b").await;
+    // B's own exemption covers B's cdn-* buckets, never A's.
+    open_with_public_acl(&s3b, "cdn-in-b").await;
+    open_with_public_acl(&s3a, "cdn-in-a").await;
+    open_with_public_acl(&s3c, "stranger-open").await;
+    let own = clients_at(&endpoint).await.s3;
+    let own_listed = own.list_buckets().send().await.unwrap();
+    assert!(
+        own_listed.buckets().is_empty(),
+        "members' buckets leaked into the own account: {own_listed:?}"
+    );
+
+    // Alerts observed as an operator would: an SQS queue subscribed to the topic.
+    let clients = clients_at(&endpoint).await;
+    let topic = bucketwarden::aws::alerter::Alerter::ensure_topic(&clients, "bucketwarden-alerts")
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config_at(&endpoint, None).await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("member-alerts-q")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:member-alerts-q"))
+        .send()
+        .await
+        .unwrap();
+
+    let proxy = support::fault_proxy::FaultProxy::start(&endpoint, 3, Duration::from_secs(1)).await;
+    let w = Worker::spawn(&proxy.endpoint, &config, dir.path(), "w1");
+    wait_for("both members' buckets locked down", LONG, || async {
+        blocked(&s3a, "member-a-open").await && blocked(&s3b, "member-b-open").await
+    })
+    .await;
+    wait_for("five reconcile incidents", LONG, || async {
+        reconcile_incidents_by_account(&endpoint).await.len() >= 5
+    })
+    .await;
+    // Several more passes: credentials are cached, nothing is assumed again.
+    wait_for("three passes", LONG, || async {
+        w.log_text().matches("reconciliation pass done").count() >= 3
+    })
+    .await;
+    let log = w.log_text();
+    assert_eq!(
+        reconcile_incidents_by_account(&endpoint).await,
+        vec![
+            (
+                MEMBER_A.to_string(),
+                "cdn-in-a".to_string(),
+                "remediated".to_string()
+            ),
+            (
+                MEMBER_A.to_string(),
+                "member-a-open".to_string(),
+                "remediated".to_string()
+            ),
+            (
+                MEMBER_B.to_string(),
+                "cdn-in-b".to_string(),
+                "alerted".to_string()
+            ),
+            (
+                MEMBER_B.to_string(),
+                "member-b-open".to_string(),
+                "remediated".to_string()
+            ),
+            (
+                MEMBER_B.to_string(),
+                "public-site-b".to_string(),
+                "alerted".to_string()
+            ),
+        ],
+        "one incident per exposure, naming its account\n{log}"
+    );
+    assert!(
+        !blocked(&s3b, "public-site-b").await,
+        "exempt, alerted only"
+    );
+    assert!(
+        !blocked(&s3b, "cdn-in-b").await,
+        "exempt in B, alerted only"
+    );
+    assert!(blocked(&s3a, "cdn-in-a").await, "B's exemption covered A");
+    assert!(
+        !blocked(&s3c, "stranger-open").await,
+        "a not-allowed account was touched\n{log}"
+    );
+    assert_eq!(
+        proxy.operation_count("sts", "AssumeRole"),
+        2,
+        "one AssumeRole per member over several passes, none for the stranger\n{}\n{log}",
+        proxy.report()
+    );
+    assert!(!log.contains(STRANGER), "{log}");
+    assert_eq!(
+        w.metric("bucketwarden_accounts_covered"),
+        Some(3.0),
+        "{log}"
+    );
+    // The alerts name the account too (the remediated ones and the exempt one).
+    let seen = std::sync::Mutex::new(Vec::new());
+    wait_for("five alerts", LONG, || async {
+        let new = drain_alerts(&sqs, &queue_url).await;
+        let mut seen = seen.lock().unwrap();
+        seen.extend(new);
+        seen.len() >= 5
+    })
+    .await;
+    let alerts = seen.into_inner().unwrap();
+    for (bucket, account) in [
+        ("member-a-open", MEMBER_A),
+        ("member-b-open", MEMBER_B),
+        ("public-site-b", MEMBER_B),
+        ("cdn-in-b", MEMBER_B),
+        ("cdn-in-a", MEMBER_A),
+    ] {
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["bucket"] == bucket && a["account"] == account),
+            "no alert for {bucket} naming {account}: {alerts:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_be_assumed_is_reported_backs_off_and_the_own_account_goes_on() {
+    let moto = start_moto();
+    let endpoint = moto.endpoint.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = init_fleet_with(
+        &endpoint,
+        dir.path(),
+        &format!("\n[accounts]\nallowed = [\"{MEMBER_A}\"]\nfailure_backoff_ms = 600000\nfailure_backoff_max_ms = 600000\n"),
+    );
+    let registry = setup_registry(&endpoint).await;
+    let s3a = s3_in(&registry, MEMBER_A).await;
+    open_with_public_acl(&s3a, "member-a-unreached").await;
+    let own = clients_at(&endpoint).await.s3;
+    open_with_public_acl(&own, "own-open").await;
+
+    let proxy = support::fault_proxy::FaultProxy::start(&endpoint, 5, Duration::from_secs(1)).await;
+    let w = Worker::spawn(&proxy.endpoint, &config, dir.path(), "w1");
+    wait_for("the worker to start", LONG, || async {
+        w.log_text().contains("worker starting")
+    })
+    .await;
+    // Every STS call fails from now on (GetCallerIdentity already answered): A's role cannot be
+    // assumed.
+    proxy.set_rates(
+        "sts",
+        support::fault_proxy::Rates {
+            server_error: 1.0,
+            ..Default::default()
+        },
+    );
+    wait_for("the own account's bucket locked down", LONG, || async {
+        blocked(&own, "own-open").await
+    })
+    .await;
+    wait_for("A reported unreachable", LONG, || async {
+        w.log_text().contains("cannot reach the member account")
+    })
+    .await;
+    let attempts = proxy.operation_count("sts", "AssumeRole");
+    assert!(attempts >= 1, "{}", proxy.report());
+    let passes = w.log_text().matches("reconciliation pass done").count();
+    wait_for("two more passes", LONG, || async {
+        w.log_text().matches("reconciliation pass done").count() >= passes + 2
+    })
+    .await;
+    let log = w.log_text();
+    // Backing off: no AssumeRole in the passes after the failure.
+    assert_eq!(
+        proxy.operation_count("sts", "AssumeRole"),
+        attempts,
+        "AssumeRole retried inside the backoff\n{}\n{log}",
+        proxy.report()
+    );
+    assert!(log.contains("backing off"), "{log}");
+    assert!(log.contains(MEMBER_A), "the account is named: {log}");
+    assert!(
+        w.metric("bucketwarden_reconcile_accounts_unreachable_total")
+            .is_some_and(|n| n >= 3.0),
+        "{log}"
+    );
+    assert_eq!(w.metric("bucketwarden_accounts_failing"), Some(1.0));
+    assert!(
+        !blocked(&s3a, "member-a-unreached").await,
+        "nothing could be done in A"
+    );
+    let found = reconcile_incidents_by_account(&endpoint).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "own-open");
 }

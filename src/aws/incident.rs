@@ -68,9 +68,11 @@ impl Incident {
             "failed" => "REMEDIATION FAILED",
             _ => "alert only",
         };
+        // The account after the bucket: in an organization the bucket name alone does not say
+        // whose it is, and SNS's 100-character cap cuts from the end.
         let s: String = format!(
-            "bucketwarden: {what} in {} became public ({verb})",
-            self.bucket
+            "bucketwarden: {what} in {} (account {}) became public ({verb})",
+            self.bucket, self.account
         )
         .chars()
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
@@ -351,6 +353,21 @@ mod tests {
             worker: "w:1".into(),
             source: "scan".into(),
         }
+    }
+
+    #[test]
+    fn the_subject_names_the_bucket_and_its_account() {
+        let i = full();
+        assert_eq!(
+            i.subject(),
+            "bucketwarden: object in b (account 123456789012) became public (locked down)"
+        );
+        let long = Incident {
+            bucket: "x".repeat(63),
+            ..full()
+        };
+        assert!(long.subject().len() <= 99);
+        assert!(long.subject().contains(&"x".repeat(63)));
     }
 
     #[test]

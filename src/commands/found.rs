@@ -98,7 +98,7 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
             Step::SettleFold(_) => {}
             Step::RecordPending => {
                 if let Err(e) = fx.incidents.put(&incident).await {
-                    tracing::warn!(bucket = f.bucket, error = %e, "pending incident not recorded");
+                    tracing::warn!(account = f.account, bucket = f.bucket, error = %e, "pending incident not recorded");
                 }
             }
             Step::Remediate(_) => {
@@ -106,11 +106,11 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
                     Ok(applied) => {
                         incident.remediation = Some(applied.as_str().to_owned());
                         incident.remediated_at = Some(now_rfc3339());
-                        tracing::info!(bucket = f.bucket, source = f.source.as_str(), reasons = ?f.reasons, "exposure found by reading S3 is locked down");
+                        tracing::info!(account = f.account, bucket = f.bucket, source = f.source.as_str(), reasons = ?f.reasons, "exposure found by reading S3 is locked down");
                         Outcome::Remediated
                     }
                     Err(e) => {
-                        tracing::error!(bucket = f.bucket, source = f.source.as_str(), error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+                        tracing::error!(account = f.account, bucket = f.bucket, source = f.source.as_str(), error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
                         incident.error = Some(e.to_string());
                         Outcome::Failed
                     }
@@ -119,12 +119,12 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
             Step::RecordOutcome(recorded) => {
                 if recorded == Recorded::Alerted {
                     outcome = Outcome::Alerted;
-                    tracing::warn!(bucket = f.bucket, source = f.source.as_str(), rule = f.decision.rule.as_str(), reasons = ?f.reasons, "exposure found by reading S3: alert only");
+                    tracing::warn!(account = f.account, bucket = f.bucket, source = f.source.as_str(), rule = f.decision.rule.as_str(), reasons = ?f.reasons, "exposure found by reading S3: alert only");
                 }
                 incident.outcome = outcome.as_str().into();
                 metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
                 if let Err(e) = fx.incidents.put(&incident).await {
-                    tracing::warn!(bucket = f.bucket, error = %e, "incident not recorded");
+                    tracing::warn!(account = f.account, bucket = f.bucket, error = %e, "incident not recorded");
                 }
             }
             Step::Alert | Step::Republish => {

@@ -1,14 +1,16 @@
-//! One reconciliation pass: every bucket of the account whose known state is older than the
-//! interval (or unknown) is read live, compared with what the stream made of it (drift), corrected
+//! One reconciliation pass: in the fleet's own account and then every allowed member (through
+//! its assumed role), every bucket whose known state is older than the interval (or unknown) is
+//! read live, compared with what the stream made of it (drift), corrected
 //! in the state table, and, when exposed, acted on as the decider says — remediated, or alerted
-//! when exempt, in dry-run or already known public to the stream (then not alerted again). Owns
-//! the pass; the leader lease that decides who runs it is the worker's, exposure is judged by
+//! when exempt, in dry-run or already known public to the stream (then not alerted again). A member
+//! that cannot be reached is reported and the other accounts go on. Owns the pass; the leader lease that decides who runs it is the worker's, exposure is judged by
 //! `s3_read`/`fold` and the action by `decision`, never here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::warn;
 
+use crate::aws::accounts::{AccountError, Accounts};
 use crate::aws::alerter::Alerter;
 use crate::aws::error::AwsError;
 use crate::aws::incident::IncidentTable;
@@ -68,7 +70,77 @@ enum Outcome {
     Error,
 }
 
-/// Runs one pass at `now_ms` (wall clock, the stamp of what is read).
+/// One account's part of a pass over several accounts.
+#[derive(Debug)]
+pub enum AccountPass {
+    Done(PassReport),
+    /// The member could not be reached (AssumeRole failed, or it is backing off after failing):
+    /// none of its buckets were read this pass.
+    Unreachable(AccountError),
+    /// ListBuckets (or another account-wide call) failed.
+    Failed(AwsError),
+}
+
+/// The leader's pass over every account it covers: its own first with `ctx`'s clients, then
+/// each member of `accounts` in turn with the member's S3 clients (state, incidents and alerts
+/// stay the fleet's). A member that cannot be reached is logged, counted and skipped, and the
+/// others go on; its backoff is `Accounts`' (no AssumeRole while its circuit is open), so a pass
+/// per interval never makes a hot loop. Stops between accounts once leadership is lost.
+pub async fn pass_accounts(
+    ctx: &Ctx<'_>,
+    registry: &Accounts,
+    members: &[String],
+    remediation_attempts: u32,
+    now_ms: i64,
+) -> Vec<(String, AccountPass)> {
+    let mut out = Vec::with_capacity(members.len() + 1);
+    out.push((
+        ctx.account.to_owned(),
+        match pass(ctx, now_ms).await {
+            Ok(r) => AccountPass::Done(r),
+            Err(e) => AccountPass::Failed(e),
+        },
+    ));
+    let region = ctx
+        .clients
+        .s3
+        .config()
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+    for account in members.iter().filter(|a| a.as_str() != ctx.account) {
+        if !ctx.still_leader.load(Ordering::Relaxed) {
+            break;
+        }
+        let clients = match registry.s3_for(account, &region).await {
+            Ok(c) => c.over(ctx.clients),
+            Err(e) => {
+                m::reconcile_account_unreachable();
+                tracing::error!(account = %account, error = %e,
+                    "reconcile: cannot reach the member account; its buckets are not checked this pass");
+                out.push((account.clone(), AccountPass::Unreachable(e)));
+                continue;
+            }
+        };
+        let remediator = S3Remediator::new(clients.clone(), remediation_attempts);
+        let member = Ctx {
+            clients: &clients,
+            remediator: &remediator,
+            account,
+            ..*ctx
+        };
+        let r = match pass(&member, now_ms).await {
+            Ok(r) => AccountPass::Done(r),
+            Err(e) => {
+                tracing::warn!(account = %account, error = %e, "reconcile: member account pass failed");
+                AccountPass::Failed(e)
+            }
+        };
+        out.push((account.clone(), r));
+    }
+    out
+}
+
+/// Runs one pass over `ctx`'s account at `now_ms` (wall clock, the stamp of what is read).
 pub async fn pass(ctx: &Ctx<'_>, now_ms: i64) -> Result<PassReport, AwsError> {
     use futures_util::stream::{self, StreamExt};
     let buckets = s3_read::list_buckets(ctx.clients).await?;
@@ -116,7 +188,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     let known = match ctx.store.load_bucket(bucket).await {
         Ok(k) => k,
         Err(e) => {
-            warn!(bucket, error = %e, "reconcile: state unreadable");
+            warn!(account = ctx.account, bucket, error = %e, "reconcile: state unreadable");
             return Outcome::Error;
         }
     };
@@ -134,7 +206,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     let (live, tags) = match (live, tags) {
         (Ok(l), Ok(t)) => (l, t),
         (Err(e), _) | (_, Err(e)) => {
-            warn!(bucket, error = %e, "reconcile: bucket unreadable");
+            warn!(account = ctx.account, bucket, error = %e, "reconcile: bucket unreadable");
             return Outcome::Error;
         }
     };
@@ -150,6 +222,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     if drift {
         metrics::counter!(m::RECONCILE_DRIFT).increment(1);
         warn!(
+            account = ctx.account,
             bucket,
             known_public = ?was_public,
             live_public = now_public,
@@ -170,6 +243,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
             trigger: Trigger::FoundExposed {
                 known_public: was_public == Some(true),
             },
+            account: Some(ctx.account),
             bucket: Some(bucket),
             tags: &tags,
             tags_set_by: tags_set_by.as_deref(),
@@ -180,7 +254,12 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         let mut reasons = live.exposure.reasons.clone();
         reasons.extend(
             ctx.decider
-                .exemption(Some(bucket), &tags, tags_set_by.as_deref())
+                .exemption(
+                    Some(ctx.account),
+                    Some(bucket),
+                    &tags,
+                    tags_set_by.as_deref(),
+                )
                 .reasons(),
         );
         Some(act(ctx, bucket, &reasons, decision, &mut state, now_ms).await)
@@ -189,7 +268,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     };
     let expected = known.as_ref().map_or(0, |k| k.version);
     if let Err(e) = ctx.store.save_bucket(bucket, &state, expected).await {
-        warn!(bucket, error = %e, "reconcile: corrected state not saved");
+        warn!(account = ctx.account, bucket, error = %e, "reconcile: corrected state not saved");
     }
     Outcome::Read {
         drift,

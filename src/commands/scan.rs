@@ -203,20 +203,10 @@ pub async fn scan(
 
 /// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed`.
 pub fn all_accounts(accounts: &Accounts, config: &Config) -> Result<Vec<String>, ScanError> {
-    let mut out = vec![accounts.own_account().to_owned()];
-    match &config.accounts.allowed {
-        crate::config::Allowed::Own => {}
-        crate::config::Allowed::List(list) => {
-            out.extend(
-                list.iter()
-                    .filter(|a| !out.contains(a))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        crate::config::Allowed::Organization => return Err(ScanError::Unlistable),
-    }
-    Ok(out)
+    let own = accounts.own_account().to_owned();
+    let members = crate::core::accounts::members(&config.accounts.allowed, &own)
+        .ok_or(ScanError::Unlistable)?;
+    Ok(std::iter::once(own).chain(members).collect())
 }
 
 /// [`scan`] in each of `accounts` in turn: the own account with `base`, a member with its
@@ -351,12 +341,16 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
     let mut setter: Option<String> = None;
-    let mut exemption = s.decider.exemption(Some(&bucket), &tags, None);
+    let mut exemption = s
+        .decider
+        .exemption(Some(&s.account), Some(&bucket), &tags, None);
     if exemption == (Exemption::UnauthorisedTag { setter: None }) {
         // A live read does not say who set the tags; the fleet's state may know.
         if let Ok(Some(known)) = s.store.load_bucket(&bucket).await {
             setter = known.value.setter_of(&tags).map(str::to_owned);
-            exemption = s.decider.exemption(Some(&bucket), &tags, setter.as_deref());
+            exemption =
+                s.decider
+                    .exemption(Some(&s.account), Some(&bucket), &tags, setter.as_deref());
         }
     }
     line.exempt = exemption.exempt();
@@ -400,6 +394,7 @@ async fn act(
         trigger: Trigger::FoundExposed {
             known_public: false,
         },
+        account: Some(&s.account),
         bucket: Some(bucket),
         tags,
         tags_set_by,

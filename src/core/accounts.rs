@@ -36,6 +36,25 @@ pub fn admit(allowed: &Allowed, own: &str, account: &str) -> Admit {
     }
 }
 
+/// The members to visit one by one besides `own` (`scan --all-accounts`, reconciliation): the
+/// allowed list without `own` and without repeats, in its order. `None` for `"organization"`,
+/// which cannot be listed without AWS Organizations.
+pub fn members(allowed: &Allowed, own: &str) -> Option<Vec<String>> {
+    match allowed {
+        Allowed::Own => Some(Vec::new()),
+        Allowed::List(list) => {
+            let mut out: Vec<String> = Vec::new();
+            for a in list {
+                if a != own && !out.contains(a) {
+                    out.push(a.clone());
+                }
+            }
+            Some(out)
+        }
+        Allowed::Organization => None,
+    }
+}
+
 /// Whether credentials expiring at `expires_ms` must be renewed at `now_ms`: when less than
 /// `refresh_before_ms` is left (so no call is signed with credentials about to lapse).
 pub fn needs_refresh(expires_ms: i64, now_ms: i64, refresh_before_ms: i64) -> bool {
@@ -166,6 +185,22 @@ mod tests {
         for junk in ["", "1111", "11111111111x", "111111111111:role/x", "*"] {
             assert_eq!(admit(&Allowed::Organization, OWN, junk), Admit::Refused);
         }
+    }
+
+    #[test]
+    fn members_are_the_allowed_list_without_the_own_account_or_repeats() {
+        assert_eq!(members(&Allowed::Own, OWN), Some(vec![]));
+        let list = Allowed::List(vec![
+            "111111111111".into(),
+            OWN.into(),
+            "222222222222".into(),
+            "111111111111".into(),
+        ]);
+        assert_eq!(
+            members(&list, OWN),
+            Some(vec!["111111111111".to_string(), "222222222222".to_string()])
+        );
+        assert_eq!(members(&Allowed::Organization, OWN), None);
     }
 
     #[test]

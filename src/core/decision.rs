@@ -110,6 +110,9 @@ impl Source {
 #[derive(Debug, Clone, Copy)]
 pub struct Situation<'a> {
     pub trigger: Trigger,
+    /// The account that owns the bucket (the event's `recipientAccountId`, or the account a
+    /// read was made in); `None` when unknown. Selects `[exemptions.accounts."<id>"]`.
+    pub account: Option<&'a str>,
     pub bucket: Option<&'a str>,
     pub tags: &'a [(String, String)],
     /// Who set the bucket's tag set (the `PutBucketTagging` caller's ARN), when the fleet saw it:
@@ -210,11 +213,12 @@ impl Decider {
     /// The one place exemptions are evaluated; reports (scan's EXEMPT column) ask here too.
     pub fn exemption(
         &self,
+        account: Option<&str>,
         bucket: Option<&str>,
         tags: &[(String, String)],
         tags_set_by: Option<&str>,
     ) -> Exemption {
-        self.rules.evaluate(bucket, tags, tags_set_by)
+        self.rules.evaluate(account, bucket, tags, tags_set_by)
     }
 
     /// Only the authenticated ARN counts; a userAgent can be set by any caller.
@@ -235,7 +239,8 @@ impl Decider {
         };
         let alert_rule = if self.is_own(s.actor) {
             Some(Rule::OwnIdentity)
-        } else if let Some(rule) = match self.exemption(s.bucket, s.tags, s.tags_set_by) {
+        } else if let Some(rule) = match self.exemption(s.account, s.bucket, s.tags, s.tags_set_by)
+        {
             Exemption::ByName => Some(Rule::ExemptByName),
             Exemption::ByTag => Some(Rule::ExemptByTag),
             // An ignored tag exempts nothing: the bucket is decided as if it had none.
@@ -278,6 +283,7 @@ mod tests {
             buckets: vec!["public-site-*".into()],
             tags: BTreeMap::from([(ALLOW.0.to_string(), ALLOW.1.to_string())]),
             tag_setters: None,
+            ..Exemptions::default()
         };
         Decider::new(&ex, dry_run)
             .unwrap()
@@ -297,6 +303,7 @@ mod tests {
     ) -> Decision {
         d.decide(&Situation {
             trigger,
+            account: None,
             bucket: Some(bucket),
             tags,
             tags_set_by: None,
@@ -374,15 +381,15 @@ mod tests {
     fn exemption_is_one_small_function() {
         let dc = decider(false);
         assert_eq!(
-            dc.exemption(Some("public-site-a"), &[], None),
+            dc.exemption(None, Some("public-site-a"), &[], None),
             Exemption::ByName
         );
         assert_eq!(
-            dc.exemption(Some("data"), &allow_tag(), None),
+            dc.exemption(None, Some("data"), &allow_tag(), None),
             Exemption::ByTag
         );
-        assert_eq!(dc.exemption(Some("data"), &[], None), Exemption::None);
-        assert_eq!(dc.exemption(None, &[], None), Exemption::None);
+        assert_eq!(dc.exemption(None, Some("data"), &[], None), Exemption::None);
+        assert_eq!(dc.exemption(None, None, &[], None), Exemption::None);
     }
 
     #[test]
@@ -524,6 +531,7 @@ mod tests {
         let found = |dc: &Decider, bucket, tags: &[(String, String)], known_public| {
             dc.decide(&Situation {
                 trigger: Trigger::FoundExposed { known_public },
+                account: None,
                 bucket: Some(bucket),
                 tags,
                 tags_set_by: None,
@@ -575,6 +583,7 @@ mod tests {
             let by = |source| {
                 dc.decide(&Situation {
                     trigger,
+                    account: None,
                     bucket: Some("public-site-a"),
                     tags: &[],
                     tags_set_by: None,
@@ -610,11 +619,51 @@ mod tests {
     }
 
     #[test]
+    fn an_accounts_exemptions_hold_on_every_path_in_that_account_only() {
+        let config = Config::parse(
+            "[exemptions.accounts.\"111111111111\"]\nbuckets = [\"cdn-*\"]\n",
+            std::path::Path::new("x.toml"),
+        )
+        .unwrap();
+        let dc = Decider::from_config(&config, false).unwrap();
+        for trigger in [
+            Trigger::Event(Transition::BecamePublic),
+            Trigger::LiveExposed,
+            Trigger::FoundExposed {
+                known_public: false,
+            },
+        ] {
+            for source in [Source::Stream, Source::Reconcile, Source::Scan] {
+                let at = |account| {
+                    dc.decide(&Situation {
+                        trigger,
+                        account,
+                        bucket: Some("cdn-images"),
+                        tags: &[],
+                        tags_set_by: None,
+                        actor: None,
+                        source,
+                    })
+                };
+                assert_eq!(
+                    at(Some("111111111111")),
+                    d(Action::Alert, Rule::ExemptByName),
+                    "{trigger:?} {source:?}"
+                );
+                assert_eq!(
+                    at(Some("222222222222")),
+                    d(Action::Remediate, Rule::Remediate)
+                );
+                assert_eq!(at(None), d(Action::Remediate, Rule::Remediate));
+            }
+        }
+    }
+
+    #[test]
     fn bad_pattern_is_an_error() {
         let ex = Exemptions {
             buckets: vec!["a[".into()],
-            tags: BTreeMap::new(),
-            tag_setters: None,
+            ..Exemptions::default()
         };
         assert!(Decider::new(&ex, false).is_err());
     }

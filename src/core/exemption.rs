@@ -1,6 +1,9 @@
 //! Exemptions: whether a bucket that became public is exempt from remediation — by a glob on its
-//! name, or by an exempting tag that an authorised identity set (`[exemptions] tag_setters`).
+//! name, or by an exempting tag that an authorised identity set (`[exemptions] tag_setters`),
+//! fleet-wide or for the buckets of one account (`[exemptions.accounts."<id>"]`).
 //! Pure: it judges names, tags and the tag set's setter; deciding the action is the decision's.
+
+use std::collections::HashMap;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -57,29 +60,29 @@ impl Exemption {
     }
 }
 
-/// The configured exemption rules.
+/// Name patterns and exempting tags: the fleet-wide set, or one account's.
 #[derive(Debug, Clone)]
-pub struct Rules {
+struct Set {
     buckets: GlobSet,
     tags: Vec<(String, String)>,
-    /// `None`: whoever set a tag is trusted (the default).
-    tag_setters: Option<Vec<String>>,
 }
 
-impl Default for Rules {
+impl Default for Set {
     fn default() -> Self {
-        Rules {
+        Set {
             buckets: GlobSet::empty(),
             tags: Vec::new(),
-            tag_setters: None,
         }
     }
 }
 
-impl Rules {
-    pub fn new(exemptions: &Exemptions) -> Result<Rules, PatternError> {
+impl Set {
+    fn new(
+        patterns: &[String],
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Set, PatternError> {
         let mut builder = GlobSetBuilder::new();
-        for pattern in &exemptions.buckets {
+        for pattern in patterns {
             // Bucket names have no path separators, so `*` matches any run of characters.
             let glob = Glob::new(pattern).map_err(|source| PatternError {
                 pattern: pattern.clone(),
@@ -88,37 +91,66 @@ impl Rules {
             builder.add(glob);
         }
         let buckets = builder.build().map_err(|source| PatternError {
-            pattern: exemptions.buckets.join(", "),
+            pattern: patterns.join(", "),
             source,
         })?;
-        let mut tags: Vec<(String, String)> = exemptions
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut tags: Vec<(String, String)> =
+            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         tags.sort();
+        Ok(Set { buckets, tags })
+    }
+
+    fn names(&self, bucket: &str) -> bool {
+        self.buckets.is_match(bucket)
+    }
+
+    fn tagged(&self, tags: &[(String, String)]) -> bool {
+        self.tags
+            .iter()
+            .any(|(k, v)| tags.iter().any(|(bk, bv)| bk == k && bv == v))
+    }
+}
+
+/// The configured exemption rules.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    fleet: Set,
+    /// Per account id: exemptions for that account's buckets only, on top of `fleet`.
+    accounts: HashMap<String, Set>,
+    /// `None`: whoever set a tag is trusted (the default).
+    tag_setters: Option<Vec<String>>,
+}
+
+impl Rules {
+    pub fn new(exemptions: &Exemptions) -> Result<Rules, PatternError> {
+        let accounts = exemptions
+            .accounts
+            .iter()
+            .map(|(id, a)| Ok((id.clone(), Set::new(&a.buckets, &a.tags)?)))
+            .collect::<Result<HashMap<_, _>, PatternError>>()?;
         Ok(Rules {
-            buckets,
-            tags,
+            fleet: Set::new(&exemptions.buckets, &exemptions.tags)?,
+            accounts,
             tag_setters: exemptions.tag_setters.clone(),
         })
     }
 
-    /// Judges a bucket by name, then by its tag set and who set it (`set_by`, the
-    /// `PutBucketTagging` caller's ARN; `None` when unknown). A name match needs no tag.
+    /// Judges a bucket of `account` (the bucket owner's account; `None` when unknown, then only
+    /// the fleet-wide exemptions apply) by name, then by its tag set and who set it (`set_by`,
+    /// the `PutBucketTagging` caller's ARN; `None` when unknown). A name match needs no tag.
     pub fn evaluate(
         &self,
+        account: Option<&str>,
         bucket: Option<&str>,
         tags: &[(String, String)],
         set_by: Option<&str>,
     ) -> Exemption {
-        if bucket.is_some_and(|b| self.buckets.is_match(b)) {
+        let own = account.and_then(|a| self.accounts.get(a));
+        let sets = || std::iter::once(&self.fleet).chain(own);
+        if bucket.is_some_and(|b| sets().any(|s| s.names(b))) {
             return Exemption::ByName;
         }
-        let tagged = self
-            .tags
-            .iter()
-            .any(|(k, v)| tags.iter().any(|(bk, bv)| bk == k && bv == v));
+        let tagged = sets().any(|s| s.tagged(tags));
         if !tagged {
             return Exemption::None;
         }
@@ -146,6 +178,7 @@ mod tests {
             buckets: vec!["public-site-*".into()],
             tags: BTreeMap::from([("bucketwarden:allow-public".to_string(), "true".to_string())]),
             tag_setters,
+            ..Exemptions::default()
         })
         .unwrap()
     }
@@ -158,13 +191,22 @@ mod tests {
     fn without_tag_setters_any_setter_exempts() {
         let r = rules(None);
         assert_eq!(
-            r.evaluate(Some("data"), &allow(), Some(ALICE)),
+            r.evaluate(None, Some("data"), &allow(), Some(ALICE)),
             Exemption::ByTag
         );
-        assert_eq!(r.evaluate(Some("data"), &allow(), None), Exemption::ByTag);
-        assert_eq!(r.evaluate(Some("data"), &[], Some(ALICE)), Exemption::None);
+        assert_eq!(
+            r.evaluate(None, Some("data"), &allow(), None),
+            Exemption::ByTag
+        );
+        assert_eq!(
+            r.evaluate(None, Some("data"), &[], Some(ALICE)),
+            Exemption::None
+        );
         let wrong = vec![("bucketwarden:allow-public".to_string(), "yes".to_string())];
-        assert_eq!(r.evaluate(Some("data"), &wrong, None), Exemption::None);
+        assert_eq!(
+            r.evaluate(None, Some("data"), &wrong, None),
+            Exemption::None
+        );
     }
 
     #[test]
@@ -172,32 +214,37 @@ mod tests {
         let r = rules(Some(vec![ADMIN_ROLE.into()]));
         // A session of the role, as CloudTrail records an assumed role's call.
         assert_eq!(
-            r.evaluate(Some("data"), &allow(), Some(ADMIN_SESSION)),
+            r.evaluate(None, Some("data"), &allow(), Some(ADMIN_SESSION)),
             Exemption::ByTag
         );
         assert_eq!(
-            r.evaluate(Some("data"), &allow(), Some(ALICE)),
+            r.evaluate(None, Some("data"), &allow(), Some(ALICE)),
             Exemption::UnauthorisedTag {
                 setter: Some(ALICE.into())
             }
         );
         // Another role whose name only starts the same is not the role.
         let other = "arn:aws:sts::111122223333:assumed-role/platform-admin-2/x";
-        assert!(!r.evaluate(Some("data"), &allow(), Some(other)).exempt());
+        assert!(!r
+            .evaluate(None, Some("data"), &allow(), Some(other))
+            .exempt());
         // A setter the fleet never saw is not trusted.
         assert_eq!(
-            r.evaluate(Some("data"), &allow(), None),
+            r.evaluate(None, Some("data"), &allow(), None),
             Exemption::UnauthorisedTag { setter: None }
         );
         // No exempting tag: nothing to report.
-        assert_eq!(r.evaluate(Some("data"), &[], Some(ALICE)), Exemption::None);
+        assert_eq!(
+            r.evaluate(None, Some("data"), &[], Some(ALICE)),
+            Exemption::None
+        );
     }
 
     #[test]
     fn an_empty_tag_setters_list_trusts_no_tag() {
         let r = rules(Some(Vec::new()));
         assert!(!r
-            .evaluate(Some("data"), &allow(), Some(ADMIN_SESSION))
+            .evaluate(None, Some("data"), &allow(), Some(ADMIN_SESSION))
             .exempt());
     }
 
@@ -205,10 +252,10 @@ mod tests {
     fn a_name_match_needs_no_tag_setter() {
         let r = rules(Some(vec![ADMIN_ROLE.into()]));
         assert_eq!(
-            r.evaluate(Some("public-site-www"), &allow(), Some(ALICE)),
+            r.evaluate(None, Some("public-site-www"), &allow(), Some(ALICE)),
             Exemption::ByName
         );
-        assert_eq!(r.evaluate(None, &[], None), Exemption::None);
+        assert_eq!(r.evaluate(None, None, &[], None), Exemption::None);
     }
 
     #[test]
@@ -228,6 +275,64 @@ mod tests {
         assert_eq!(
             Exemption::UnauthorisedTag { setter: None }.reasons()[1],
             TAG_SETTER_UNKNOWN
+        );
+    }
+
+    #[test]
+    fn an_accounts_exemptions_cover_only_that_accounts_buckets() {
+        const A: &str = "111111111111";
+        const B: &str = "222222222222";
+        let r = Rules::new(&Exemptions {
+            buckets: vec!["public-site-*".into()],
+            tag_setters: Some(vec![ADMIN_ROLE.into()]),
+            accounts: BTreeMap::from([(
+                A.to_string(),
+                crate::config::AccountExemptions {
+                    buckets: vec!["cdn-*".into()],
+                    tags: BTreeMap::from([("team:public".to_string(), "yes".to_string())]),
+                },
+            )]),
+            ..Exemptions::default()
+        })
+        .unwrap();
+        let team = vec![("team:public".to_string(), "yes".to_string())];
+        // A's own patterns and tags exempt A's buckets.
+        assert_eq!(
+            r.evaluate(Some(A), Some("cdn-images"), &[], None),
+            Exemption::ByName
+        );
+        assert_eq!(
+            r.evaluate(Some(A), Some("data"), &team, Some(ADMIN_SESSION)),
+            Exemption::ByTag
+        );
+        // ...under the same tag_setters as the fleet-wide tags.
+        assert_eq!(
+            r.evaluate(Some(A), Some("data"), &team, Some(ALICE)),
+            Exemption::UnauthorisedTag {
+                setter: Some(ALICE.into())
+            }
+        );
+        // Never another account's, nor a bucket whose account is unknown.
+        assert_eq!(
+            r.evaluate(Some(B), Some("cdn-images"), &[], None),
+            Exemption::None
+        );
+        assert_eq!(
+            r.evaluate(Some(B), Some("data"), &team, Some(ADMIN_SESSION)),
+            Exemption::None
+        );
+        assert_eq!(
+            r.evaluate(None, Some("cdn-images"), &[], None),
+            Exemption::None
+        );
+        // The fleet-wide ones still hold in every account.
+        assert_eq!(
+            r.evaluate(Some(B), Some("public-site-x"), &[], None),
+            Exemption::ByName
+        );
+        assert_eq!(
+            r.evaluate(Some(A), Some("public-site-x"), &[], None),
+            Exemption::ByName
         );
     }
 

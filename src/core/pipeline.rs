@@ -155,6 +155,7 @@ impl Pipeline {
                 .decider
                 .decide(&Situation {
                     trigger: Trigger::Event(outcome.transition),
+                    account: Some(&event.account),
                     bucket: outcome.bucket.as_deref(),
                     tags,
                     tags_set_by: set_by,
@@ -165,7 +166,12 @@ impl Pipeline {
             // An exempting tag that was ignored is reported with the decision it changed.
             let ignored_tag = if outcome.transition == Transition::BecamePublic {
                 self.decider
-                    .exemption(outcome.bucket.as_deref(), tags, set_by)
+                    .exemption(
+                        Some(&event.account),
+                        outcome.bucket.as_deref(),
+                        tags,
+                        set_by,
+                    )
                     .reasons()
             } else {
                 Vec::new()

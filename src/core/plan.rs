@@ -465,6 +465,7 @@ mod tests {
                     buckets: vec!["public-site-*".into()],
                     tags: [("allow".to_string(), "yes".to_string())].into(),
                     tag_setters: None,
+                    ..crate::config::Exemptions::default()
                 };
                 let d = Decider::new(&ex, dry_run)
                     .unwrap()
@@ -478,6 +479,7 @@ mod tests {
                 let actor = own.then_some("arn:aws:sts::1:assumed-role/bw/worker");
                 let decision = d.decide(&Situation {
                     trigger,
+                    account: None,
                     bucket: Some(bucket),
                     tags: &tags,
                     tags_set_by: None,

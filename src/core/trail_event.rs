@@ -17,6 +17,35 @@ pub use request::{bucket_and_key, classify, RequestHead, WatchedCall};
 
 use request::credential_scope;
 
+/// Who made a call, as STS names the caller of its access key (dev-trail asks the emulator once
+/// per access key): an assumed role's session is attributed to the role's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: String,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>` or an IAM user's ARN.
+    pub arn: String,
+    /// STS's `UserId` (`AROA…:<session>` for a role session).
+    pub principal_id: String,
+}
+
+impl Caller {
+    /// `(role name, role ARN)` when this is a role session.
+    fn role(&self) -> Option<(&str, String)> {
+        let (head, rest) = self.arn.split_once(":assumed-role/")?;
+        let partition = head.strip_prefix("arn:")?.split(':').next()?;
+        let role = rest.split('/').next().filter(|r| !r.is_empty())?;
+        Some((
+            role,
+            format!("arn:{partition}:iam::{}:role/{role}", self.account),
+        ))
+    }
+}
+
+/// The access key id a request was signed with (header or presigned query), if any.
+pub fn access_key(head: &RequestHead) -> Option<String> {
+    credential_scope(head).0
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     pub event_id: String,
@@ -30,6 +59,9 @@ pub struct CallContext {
     pub default_region: String,
     /// `None` on success; otherwise S3's error code and message.
     pub error: Option<(String, String)>,
+    /// The caller behind the request's access key, when known: its account is the call's
+    /// (`recipientAccountId`, `userIdentity`), unless S3 Control names the account.
+    pub caller: Option<Caller>,
 }
 
 /// Besides the ACL headers (`acl::CANNED_HEADER`, `acl::GRANT_HEADERS`).
@@ -53,17 +85,48 @@ pub fn eventbridge_event(
     ctx: &CallContext,
 ) -> Value {
     let (access_key, scope_region) = credential_scope(head);
-    // S3 Control names the account in a header; moto selects an account by `x-moto-account-id`;
-    // otherwise the emulator's default account (its access keys carry none).
+    // S3 Control names the account in a header; then the account of the credentials' caller
+    // (an assumed role's calls are made in the role's account); moto selects an account by
+    // `x-moto-account-id`; otherwise the emulator's default account.
+    let caller = ctx.caller.as_ref().filter(|_| access_key.is_some());
     let account = head
         .header("x-amz-account-id")
-        .or_else(|| head.header("x-moto-account-id"))
         .map(str::to_owned)
+        .or_else(|| caller.map(|c| c.account.clone()))
+        .or_else(|| head.header("x-moto-account-id").map(str::to_owned))
         .unwrap_or_else(|| ctx.default_account.clone());
     let region = scope_region.unwrap_or_else(|| ctx.default_region.clone());
     let user = access_key.clone().unwrap_or_else(|| "anonymous".into());
-    let user_identity = match &access_key {
-        Some(k) => json!({
+    let user_identity = match (&access_key, caller) {
+        // CloudTrail's userIdentity for a role session: the session ARN, its account, and the
+        // role that issued it.
+        (Some(k), Some(c)) => match c.role() {
+            Some((role, role_arn)) => json!({
+                "type": "AssumedRole",
+                "principalId": c.principal_id,
+                "arn": c.arn,
+                "accountId": c.account,
+                "accessKeyId": k,
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": c.principal_id.split(':').next().unwrap_or(""),
+                        "arn": role_arn,
+                        "accountId": c.account,
+                        "userName": role,
+                    },
+                },
+            }),
+            None => json!({
+                "type": "IAMUser",
+                "principalId": c.principal_id,
+                "arn": c.arn,
+                "accountId": c.account,
+                "accessKeyId": k,
+                "userName": c.arn.rsplit('/').next().unwrap_or(k),
+            }),
+        },
+        (Some(k), None) => json!({
             "type": "IAMUser",
             "principalId": k,
             "arn": format!("arn:aws:iam::{account}:user/{k}"),
@@ -71,7 +134,7 @@ pub fn eventbridge_event(
             "accessKeyId": k,
             "userName": user,
         }),
-        None => json!({"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}),
+        (None, _) => json!({"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}),
     };
 
     let mut params = Map::new();

@@ -1,7 +1,10 @@
 //! `bucketwarden dev-trail`: a loopback proxy in front of an emulator's S3 that forwards every
 //! request unchanged and, for each watched call, puts on the Kinesis stream the EventBridge event
 //! CloudTrail would have delivered. Owns the proxy, its body handling and the ordered event
-//! sender; what a request means and how its event looks belong to `trail_event`.
+//! sender; what a request means and how its event looks belong to `trail_event`, who is behind
+//! an access key to `identity`.
+
+pub mod identity;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -110,6 +113,7 @@ struct Queued {
 
 struct Shared {
     opts: Options,
+    identities: Option<Arc<identity::Identities>>,
     upstream: Uri,
     client: Client<HttpConnector, ProxyBody>,
     events: mpsc::Sender<Queued>,
@@ -121,6 +125,7 @@ pub struct DevTrail {
     listener: TcpListener,
     opts: Options,
     upstream: Uri,
+    identities: Option<Arc<identity::Identities>>,
 }
 
 impl DevTrail {
@@ -143,7 +148,17 @@ impl DevTrail {
             listener,
             opts,
             upstream,
+            identities: None,
         })
+    }
+
+    /// Attributes each call to the account of its credentials' caller (STS GetCallerIdentity
+    /// asked of the emulator through `sts`, once per access key): an assumed role's calls are
+    /// recorded in the role's account, as CloudTrail would. Without it every call is recorded
+    /// in the default account (or the one an `x-moto-account-id` header names).
+    pub fn with_identities(mut self, identities: Arc<identity::Identities>) -> DevTrail {
+        self.identities = Some(identities);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -172,6 +187,7 @@ impl DevTrail {
             client: Client::builder(TokioExecutor::new()).build(connector),
             upstream: self.upstream,
             opts: self.opts,
+            identities: self.identities,
             events: tx,
             stats: stats.clone(),
         });
@@ -425,6 +441,10 @@ async fn queue_event(
     request_id: Option<String>,
     error: Option<(String, String)>,
 ) {
+    let caller = match (&shared.identities, trail_event::access_key(head)) {
+        (Some(ids), Some(key)) => ids.caller(&key).await,
+        _ => None,
+    };
     let now = crate::clock::now_ms();
     let ctx = CallContext {
         event_id: uuid::Uuid::new_v4().to_string(),
@@ -434,6 +454,7 @@ async fn queue_event(
         default_account: shared.opts.account_id.clone(),
         default_region: shared.opts.region.clone(),
         error: error.clone(),
+        caller,
     };
     let event = trail_event::eventbridge_event(call, head, document, &ctx);
     let queued = Queued {

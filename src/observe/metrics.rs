@@ -92,6 +92,9 @@ pub const RECONCILE_BUCKETS: &str = "bucketwarden_reconcile_buckets_read_total";
 /// Buckets whose live exposure differed from what the stream made of them.
 pub const RECONCILE_DRIFT: &str = "bucketwarden_reconcile_drift_total";
 pub const RECONCILE_DURATION: &str = "bucketwarden_reconcile_duration_seconds";
+/// Member accounts a reconciliation pass could not reach (AssumeRole failed or backing off).
+pub const RECONCILE_ACCOUNTS_UNREACHABLE: &str =
+    "bucketwarden_reconcile_accounts_unreachable_total";
 /// `scan --metrics-out`: buckets read.
 pub const SCAN_BUCKETS: &str = "bucketwarden_scan_buckets_total";
 /// `scan --metrics-out`: exposed buckets found, label `exempt`.
@@ -110,7 +113,7 @@ pub const ASSUME_ROLE: &str = "bucketwarden_assume_role_total";
 pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 38] = [
+pub const ALL: [&str; 42] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -149,22 +152,14 @@ pub const ALL: [&str; 38] = [
     RECONCILE_BUCKETS,
     RECONCILE_DRIFT,
     RECONCILE_DURATION,
+    RECONCILE_ACCOUNTS_UNREACHABLE,
+    ACCOUNTS_COVERED,
+    ACCOUNTS_FAILING,
+    ASSUME_ROLE,
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
-pub const UNPANELLED: [(&str, &str); 7] = [
-    (
-        ACCOUNTS_COVERED,
-        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
-    ),
-    (
-        ACCOUNTS_FAILING,
-        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
-    ),
-    (
-        ASSUME_ROLE,
-        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
-    ),
+pub const UNPANELLED: [(&str, &str); 4] = [
     (
         SCAN_BUCKETS,
         "written by `scan --metrics-out` (a one-shot command, not scraped)",
@@ -225,7 +220,15 @@ pub const PER_SHARD: [&str; 3] = [SHARD_RECORDS_READ, SHARD_BYTES_READ, ITERATOR
 
 /// Gauges with no honest value at start-up, with who sets them (moments later, before any event
 /// can be processed).
-pub const SET_BY_FIRST_ROUND: [(&str, &str); 3] = [
+pub const SET_BY_FIRST_ROUND: [(&str, &str); 5] = [
+    (
+        ACCOUNTS_COVERED,
+        "aws::accounts::Accounts::new, at start-up once STS named the own account",
+    ),
+    (
+        ACCOUNTS_FAILING,
+        "aws::accounts::Accounts::new, at start-up once STS named the own account",
+    ),
     (FLEET_SHARDS, "the first lease round counts the open shards"),
     (
         FLEET_LEASED_SHARDS,
@@ -293,6 +296,7 @@ pub fn describe_and_zero() {
         RECONCILE_PASSES,
         RECONCILE_BUCKETS,
         RECONCILE_DRIFT,
+        RECONCILE_ACCOUNTS_UNREACHABLE,
     ] {
         zero(metrics::counter!(name));
     }
@@ -377,6 +381,11 @@ pub fn account_not_allowed() {
 /// One AssumeRole call into a member account, by outcome (`ok` | `error`).
 pub fn assume_role(outcome: &'static str) {
     metrics::counter!(ASSUME_ROLE, "outcome" => outcome).increment(1);
+}
+
+/// A member account a reconciliation pass skipped because it could not be reached.
+pub fn reconcile_account_unreachable() {
+    metrics::counter!(RECONCILE_ACCOUNTS_UNREACHABLE).increment(1);
 }
 
 pub fn accounts_gauges(covered: usize, failing: usize) {
@@ -563,6 +572,10 @@ fn describe() {
     describe_counter!(
         RECONCILE_DRIFT,
         "Buckets whose live exposure differed from the stream's state"
+    );
+    describe_counter!(
+        RECONCILE_ACCOUNTS_UNREACHABLE,
+        "Member accounts a reconciliation pass skipped because they could not be reached"
     );
     describe_histogram!(
         RECONCILE_DURATION,

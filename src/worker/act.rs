@@ -288,6 +288,7 @@ fn decide(inner: &Inner, ev: &S3Event, line: &Line, bucket: &str) -> Decision {
         .unwrap_or((&[], None));
     p.decider().decide(&Situation {
         trigger,
+        account: Some(&ev.account),
         bucket: Some(bucket),
         tags,
         tags_set_by,
@@ -516,7 +517,7 @@ impl Run<'_> {
             .map(|b| (b.tags(), b.tags_set_by()))
             .unwrap_or((&[], None));
         p.decider()
-            .exemption(Some(self.bucket), tags, set_by)
+            .exemption(Some(&self.ev.account), Some(self.bucket), tags, set_by)
             .reasons()
     }
 

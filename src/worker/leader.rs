@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::lease::{Checkpoint, ExpiryTracker, Lease};
+use crate::aws::accounts::Accounts;
 use crate::aws::error::AwsError;
 use crate::clock::now_ms;
-use crate::commands::reconcile;
+use crate::commands::reconcile::{self, AccountPass};
+use crate::config::Allowed;
 use crate::observe::metrics as m;
 
 use super::Inner;
@@ -25,7 +27,8 @@ pub(super) struct ReconcileState {
     pub(super) still_leader: std::sync::atomic::AtomicBool,
     pub(super) running: std::sync::atomic::AtomicBool,
     pub(super) next_pass: Mutex<Option<Instant>>,
-    pub(super) account: tokio::sync::OnceCell<String>,
+    /// `[accounts] allowed`: the members a pass covers after the fleet's own account.
+    pub(super) allowed: Allowed,
 }
 
 /// Takes, renews or loses the reconciler's lease (a row of the lease table, fenced on its
@@ -108,18 +111,17 @@ pub(super) async fn leader_round(
     Ok(())
 }
 
+/// One pass over the fleet's own account, then every member of `[accounts] allowed` (through its
+/// role), settling what it corrected into the fold.
 pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
     let started = Instant::now();
     let r = &inner.reconcile;
-    let account = match r
-        .account
-        .get_or_try_init(|| inner.clients.caller_account())
-        .await
-    {
-        Ok(a) => a.clone(),
-        Err(e) => {
-            warn!(error = %e, "reconcile: cannot tell the account (STS GetCallerIdentity)");
-            return;
+    let own = inner.accounts.own_account().to_owned();
+    let members = match covered(&inner.accounts, &r.allowed) {
+        Some(m) => m,
+        None => {
+            warn!("reconcile: [accounts] allowed = \"organization\" cannot be listed without AWS Organizations; only the fleet's own account is reconciled");
+            Vec::new()
         }
     };
     let ctx = reconcile::Ctx {
@@ -129,37 +131,63 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
         alerter: &inner.alerter,
         remediator: &inner.remediator,
         decider: &r.decider,
-        account: &account,
+        account: &own,
         worker_id: &inner.s.worker_id,
         interval_ms: every.as_millis() as i64,
         concurrency: r.concurrency,
         still_leader: &r.still_leader,
     };
-    match reconcile::pass(&ctx, now_ms()).await {
-        Ok(report) => {
-            {
-                let mut p = inner.pipeline.lock().expect("pipeline lock");
-                for settlement in &report.corrected {
-                    p.fold_mut().settle(settlement);
+    let passes = reconcile::pass_accounts(
+        &ctx,
+        &inner.accounts,
+        &members,
+        inner.remediation_attempts,
+        now_ms(),
+    )
+    .await;
+    let mut any_done = false;
+    for (account, outcome) in passes {
+        match outcome {
+            AccountPass::Done(report) => {
+                any_done = true;
+                {
+                    let mut p = inner.pipeline.lock().expect("pipeline lock");
+                    for settlement in &report.corrected {
+                        p.fold_mut().settle(settlement);
+                    }
                 }
+                metrics::counter!(m::RECONCILE_BUCKETS).increment(report.reread as u64);
+                info!(
+                    account,
+                    buckets = report.buckets,
+                    reread = report.reread,
+                    drift = report.drift,
+                    remediated = report.remediated,
+                    failed = report.failed,
+                    alerted = report.alerted,
+                    unreadable = report.errors,
+                    "reconciled account"
+                );
             }
-            metrics::counter!(m::RECONCILE_PASSES).increment(1);
-            metrics::counter!(m::RECONCILE_BUCKETS).increment(report.reread as u64);
-            info!(
-                buckets = report.buckets,
-                reread = report.reread,
-                drift = report.drift,
-                remediated = report.remediated,
-                failed = report.failed,
-                alerted = report.alerted,
-                unreadable = report.errors,
-                seconds = started.elapsed().as_secs_f64(),
-                "reconciliation pass done"
-            );
+            AccountPass::Unreachable(_) => {}
+            AccountPass::Failed(e) => {
+                warn!(account, error = %e, "reconciliation of the account failed; the next pass retries")
+            }
         }
-        Err(e) => warn!(error = %e, "reconciliation pass failed; the next one retries"),
     }
+    if any_done {
+        metrics::counter!(m::RECONCILE_PASSES).increment(1);
+    }
+    info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "reconciliation pass done"
+    );
     metrics::histogram!(m::RECONCILE_DURATION).record(started.elapsed().as_secs_f64());
+}
+
+/// The members a pass covers besides the fleet's own account (`None`: not listable).
+fn covered(accounts: &Accounts, allowed: &Allowed) -> Option<Vec<String>> {
+    crate::core::accounts::members(allowed, accounts.own_account())
 }
 
 /// On a graceful stop, hands the reconciler lease back so another worker takes it at once.

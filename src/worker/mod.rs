@@ -179,7 +179,7 @@ impl Worker {
                 still_leader: std::sync::atomic::AtomicBool::new(false),
                 running: std::sync::atomic::AtomicBool::new(false),
                 next_pass: Mutex::new(None),
-                account: tokio::sync::OnceCell::new(),
+                allowed: config.accounts.allowed.clone(),
             },
             s: settings,
             clients,

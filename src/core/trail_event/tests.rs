@@ -44,6 +44,7 @@ fn ctx() -> CallContext {
         default_account: "123456789012".into(),
         default_region: "us-east-1".into(),
         error: None,
+        caller: None,
     }
 }
 
@@ -519,4 +520,48 @@ fn percent_decoding_keeps_invalid_escapes() {
     assert_eq!(percent_decode("100%"), "100%");
     assert_eq!(percent_decode("%zz%4"), "%zz%4");
     assert_eq!(percent_decode("%E2%9C%93"), "✓");
+}
+
+#[test]
+fn a_role_sessions_call_is_attributed_to_the_roles_account() {
+    // CloudTrail: "recipientAccountId: Represents the account ID that received this event", and
+    // for a role session userIdentity.type is AssumedRole with the session's ARN and account.
+    let h = head("PUT", "127.0.0.1", "/b1", None);
+    let call = classify(&h, &suffixes()).unwrap();
+    let mut c = ctx();
+    c.caller = Some(Caller {
+        account: "222233334444".into(),
+        arn: "arn:aws:sts::222233334444:assumed-role/dev/laptop".into(),
+        principal_id: "AROAEXAMPLE:laptop".into(),
+    });
+    let ev = eventbridge_event(&call, &h, None, &c);
+    assert_eq!(ev["account"], "222233334444");
+    let d = &ev["detail"];
+    assert_eq!(d["recipientAccountId"], "222233334444");
+    assert_eq!(d["userIdentity"]["type"], "AssumedRole");
+    assert_eq!(d["userIdentity"]["accountId"], "222233334444");
+    assert_eq!(
+        d["userIdentity"]["arn"],
+        "arn:aws:sts::222233334444:assumed-role/dev/laptop"
+    );
+    assert_eq!(
+        d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        "arn:aws:iam::222233334444:role/dev"
+    );
+    assert_eq!(d["resources"][0]["accountId"], "222233334444");
+    // The replay parser reads the account and the actor from it.
+    let e = round_trip(&h, None, &c);
+    assert_eq!(e.account, "222233334444");
+    assert_eq!(
+        e.actor_arn.as_deref(),
+        Some("arn:aws:sts::222233334444:assumed-role/dev/laptop")
+    );
+    // S3 Control's account header still names the account acted on.
+    let h2 = with(
+        head("PUT", "127.0.0.1", "/b1", None),
+        "x-amz-account-id",
+        "999988887777",
+    );
+    let ev = eventbridge_event(&call, &h2, None, &c);
+    assert_eq!(ev["detail"]["recipientAccountId"], "999988887777");
 }
