@@ -14,5 +14,6 @@ pub mod permissions;
 pub mod s3_fix;
 pub mod s3_read;
 pub mod state_store;
+pub mod transact;
 
 pub use clients::{load_config, Clients};

@@ -2,14 +2,18 @@
 //! S3 Control and judges them with the same exposure code as the fold. Events can be stale,
 //! duplicated or forged; this read is the ground truth. Owns reading only; it never writes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_s3::types::{Grant, Type as GranteeType};
+use tokio::sync::OnceCell;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
 use crate::core::acl::Acl;
 use crate::core::exposure::{BlockConfig, BlockFlags, Exposure, Ownership};
 use crate::core::fold::{self, BlockState, BucketState, Stamped};
-use crate::core::policy::{self, PolicyFindings};
+use crate::core::policy;
 
 /// What S3 says now.
 #[derive(Debug, Clone)]
@@ -54,6 +58,31 @@ fn acl_from_grants(grants: &[Grant]) -> Result<Acl, AwsError> {
     Acl::from_request(&body)
         .map_err(|e| AwsError::other("s3", "GetBucketAcl", e.to_string()))
         .map(|a| a.unwrap_or(Acl::PRIVATE))
+}
+
+/// Account-level PublicAccessBlock reads shared by the verifications of one batch: one S3 Control
+/// read per account however many buckets the batch verifies, and concurrent verifications wait
+/// for the one read in flight instead of each issuing their own. Live only as long as the batch
+/// that made it (seconds): an account block turned off meanwhile is seen by the next batch, and
+/// the reconciler re-reads every bucket in any case. A failed read is not remembered.
+#[derive(Clone, Debug, Default)]
+pub struct AccountBlocks {
+    cells: Arc<Mutex<HashMap<String, Arc<OnceCell<BlockFlags>>>>>,
+}
+
+impl AccountBlocks {
+    pub async fn get(&self, clients: &Clients, account: &str) -> Result<BlockFlags, AwsError> {
+        let cell = self
+            .cells
+            .lock()
+            .expect("account blocks lock")
+            .entry(account.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| read_account_block(clients, account))
+            .await
+            .copied()
+    }
 }
 
 fn not_found_is(kind_ok: &AwsError) -> bool {
@@ -142,12 +171,14 @@ pub async fn bucket_tags(
     }
 }
 
-/// Reads the bucket's block, ACL, policy, ownership and the account's block.
+/// Reads the bucket's block, ACL, policy, ownership and the account's block (through `accounts`,
+/// shared by a batch). S3's own policy verdict is read only when it can change the outcome.
 pub async fn read_bucket(
     clients: &Clients,
     bucket: &str,
     account: &str,
     at: i64,
+    accounts: AccountBlocks,
 ) -> Result<LiveBucket, AwsError> {
     let s3 = &clients.s3;
     // Independent reads, issued together: verification sits between an exposure and its fix.
@@ -185,14 +216,14 @@ pub async fn read_bucket(
     };
     let policy = async {
         match s3.get_bucket_policy().bucket(bucket).send().await {
+            // None: the bucket has no policy at all (as against one found not public).
             Ok(r) => Ok(r
                 .policy()
-                .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))
-                .unwrap_or_default()),
+                .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))),
             Err(e) => {
                 let e = from_sdk("s3", "GetBucketPolicy", e);
                 if e.code == "NoSuchBucketPolicy" {
-                    Ok(PolicyFindings::default())
+                    Ok(None)
                 } else {
                     Err(e)
                 }
@@ -221,17 +252,13 @@ pub async fn read_bucket(
             }
         }
     };
-    let policy_status = async {
-        match s3.get_bucket_policy_status().bucket(bucket).send().await {
-            Ok(r) => r.policy_status().and_then(|s| s.is_public()),
-            Err(_) => None,
-        }
-    };
-    let account_block = read_account_block(clients, account);
-    let (block, acl, policy, ownership, policy_status_public, account_block) =
-        tokio::join!(block, acl, policy, ownership, policy_status, account_block);
+    let account_block = accounts.get(clients, account);
+    let (block, acl, policy, ownership, account_block) =
+        tokio::join!(block, acl, policy, ownership, account_block);
     let (block, acl, policy, ownership, account_block) =
         (block?, acl?, policy?, ownership?, account_block?);
+    let has_policy = policy.is_some();
+    let policy = policy.unwrap_or_default();
     let state = BucketState {
         account: account.to_owned(),
         acl: Some(Stamped { value: acl, at }),
@@ -248,12 +275,22 @@ pub async fn read_bucket(
     };
     let mut exposure = fold::exposure_of(&state, account_block);
     // S3's own verdict is a second opinion: if it calls the policy public while ours does not,
-    // act on the safer side and say why.
-    if policy_status_public == Some(true)
-        && !exposure.public
-        && !account_block.restrict_public_buckets.unwrap_or(false)
-        && !block.restrict_public_buckets
-    {
+    // act on the safer side and say why. It can only change the outcome when there is a policy,
+    // ours finds nothing public, and RestrictPublicBuckets (which makes a public policy reach
+    // no one outside the account) is off; otherwise the read is skipped.
+    let policy_status_public = if policy_status_can_matter(
+        has_policy,
+        exposure.public,
+        block.restrict_public_buckets || account_block.restrict_public_buckets.unwrap_or(false),
+    ) {
+        match s3.get_bucket_policy_status().bucket(bucket).send().await {
+            Ok(r) => r.policy_status().and_then(|s| s.is_public()),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    if policy_status_public == Some(true) && !exposure.public {
         exposure.public = true;
         exposure
             .reasons
@@ -265,6 +302,12 @@ pub async fn read_bucket(
         policy_status_public,
         exposure,
     })
+}
+
+/// Whether S3's GetBucketPolicyStatus verdict could turn a "not exposed" into "exposed": only
+/// with a policy present, nothing found public already, and RestrictPublicBuckets off.
+pub fn policy_status_can_matter(has_policy: bool, already_public: bool, restricted: bool) -> bool {
+    has_policy && !already_public && !restricted
 }
 
 /// Reads one object's ACL and judges it under the live bucket settings.
@@ -287,4 +330,23 @@ pub async fn read_object(
         acl,
         fold::object_exposure_of(&live.state, &acl, live.account_block),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_status_can_matter;
+
+    // GetBucketPolicyStatus: "Retrieves the policy status for an Amazon S3 bucket, indicating
+    // whether the bucket is public" — a verdict on the bucket policy alone, so without a policy
+    // it has nothing to say, and once the bucket is judged public it cannot add anything.
+    #[test]
+    fn policy_status_is_read_only_when_it_can_turn_the_verdict() {
+        assert!(policy_status_can_matter(true, false, false));
+        assert!(!policy_status_can_matter(false, false, false), "no policy");
+        assert!(!policy_status_can_matter(true, true, false), "already public");
+        assert!(
+            !policy_status_can_matter(true, false, true),
+            "RestrictPublicBuckets makes a public policy reach only the account"
+        );
+    }
 }

@@ -7,6 +7,7 @@ pub mod decision;
 pub mod exposure;
 pub mod fold;
 pub mod input;
+pub mod lanes;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

@@ -1595,7 +1595,7 @@ async fn act(
             inner.incidents.outcome_of(&incident_id)
         }),
         retried("verify bucket", || {
-            s3_read::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms)
+            s3_read::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms, Default::default())
         }),
         confirm_lease(inner, shard)
     );
