@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub incident_id: String,
     pub event_id: Option<String>,
@@ -123,6 +123,37 @@ fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
     m
 }
 
+/// The incident an item records; a field missing from the item is empty (`source`: `stream`,
+/// which is what wrote incidents before the field existed).
+fn from_item(item: &HashMap<String, AttributeValue>) -> Incident {
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    Incident {
+        incident_id: get("incidentId").unwrap_or_default(),
+        event_id: get("eventId"),
+        event_name: get("eventName").unwrap_or_default(),
+        bucket: get("bucket").unwrap_or_default(),
+        key: get("key"),
+        account: get("account").unwrap_or_default(),
+        region: get("region").unwrap_or_default(),
+        actor_arn: get("actorArn"),
+        source_ip: get("sourceIp"),
+        reasons: item
+            .get("reasons")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
+            .unwrap_or_default(),
+        action: get("action").unwrap_or_default(),
+        outcome: get("outcome").unwrap_or_default(),
+        remediation: get("remediation"),
+        error: get("error"),
+        event_time: get("eventTime").unwrap_or_default(),
+        detected_at: get("detectedAt").unwrap_or_default(),
+        remediated_at: get("remediatedAt"),
+        worker: get("worker").unwrap_or_default(),
+        source: get("source").unwrap_or_else(|| "stream".into()),
+    }
+}
+
 impl IncidentTable {
     pub fn new(clients: Clients, table: impl Into<String>) -> IncidentTable {
         IncidentTable {
@@ -165,6 +196,21 @@ impl IncidentTable {
                 }
             }
         }
+    }
+
+    /// The incident recorded under this id, read consistently; `None` when there is none.
+    pub async fn get(&self, incident_id: &str) -> Result<Option<Incident>, AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("incidentId", s(incident_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        Ok(r.item().map(from_item))
     }
 
     /// The outcome already recorded for this incident id, if any.
@@ -522,5 +568,60 @@ impl DeadLetters {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Incident {
+        Incident {
+            incident_id: "ev-1|b|k".into(),
+            event_id: Some("ev-1".into()),
+            event_name: "PutObjectAcl".into(),
+            bucket: "b".into(),
+            key: Some("k".into()),
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+            actor_arn: Some("arn:aws:iam::123456789012:user/a".into()),
+            source_ip: Some("192.0.2.1".into()),
+            reasons: vec!["acl: AllUsers READ".into(), "policy".into()],
+            action: "remediate".into(),
+            outcome: "remediated".into(),
+            remediation: Some("object_acl_private".into()),
+            error: Some("none".into()),
+            event_time: "2026-01-01T00:00:00Z".into(),
+            detected_at: "2026-01-01T00:00:01.000Z".into(),
+            remediated_at: Some("2026-01-01T00:00:02.000Z".into()),
+            worker: "w:1".into(),
+            source: "scan".into(),
+        }
+    }
+
+    #[test]
+    fn an_item_reads_back_as_the_incident_written() {
+        let i = full();
+        assert_eq!(from_item(&to_item(&i)), i);
+        let bare = Incident {
+            event_id: None,
+            key: None,
+            actor_arn: None,
+            source_ip: None,
+            reasons: Vec::new(),
+            remediation: None,
+            error: None,
+            remediated_at: None,
+            ..full()
+        };
+        assert_eq!(from_item(&to_item(&bare)), bare);
+    }
+
+    #[test]
+    fn an_item_without_a_source_was_written_by_the_stream() {
+        let mut item = to_item(&full());
+        item.remove("source");
+        assert_eq!(from_item(&item).source, "stream");
+        assert_eq!(from_item(&HashMap::new()).source, "stream");
     }
 }

@@ -1,6 +1,7 @@
 //! Reading one Kinesis shard: iterator from a checkpoint (`AFTER_SEQUENCE_NUMBER`), GetRecords
 //! no faster than 5 calls per second, recovery from an expired iterator after the last delivered
-//! record, and detection of the shard's end. Owns no lease and no decision.
+//! record, detection of the shard's end, and listing the stream's shards. Owns no lease and no
+//! decision.
 
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +35,59 @@ pub fn seq_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let a = a.trim_start_matches('0');
     let b = b.trim_start_matches('0');
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// One shard as ListShards describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInfo {
+    pub shard_id: String,
+    /// The parent and the adjacent parent (a merge), when the shard came from a reshard.
+    pub parents: Vec<String>,
+    /// Set once the shard is closed.
+    pub ending_sequence: Option<String>,
+    pub starting_hash: Option<String>,
+    pub ending_hash: Option<String>,
+}
+
+/// Every shard of the stream, open or closed, following ListShards' pages.
+pub async fn list_shards(client: &Client, stream: &str) -> Result<Vec<ShardInfo>, AwsError> {
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let req = client.list_shards();
+        // A paged call names the token alone: ListShards rejects it with a stream name.
+        let req = match &token {
+            Some(t) => req.next_token(t),
+            None => req.stream_name(stream),
+        };
+        let r = req
+            .send()
+            .await
+            .map_err(|e| from_sdk("kinesis", "ListShards", e))?;
+        shards.extend(r.shards().iter().map(|sh| {
+            ShardInfo {
+                shard_id: sh.shard_id().to_owned(),
+                parents: [sh.parent_shard_id(), sh.adjacent_parent_shard_id()]
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_owned)
+                    .collect(),
+                ending_sequence: sh
+                    .sequence_number_range()
+                    .and_then(|r| r.ending_sequence_number())
+                    .map(str::to_owned),
+                starting_hash: sh
+                    .hash_key_range()
+                    .map(|h| h.starting_hash_key().to_owned()),
+                ending_hash: sh.hash_key_range().map(|h| h.ending_hash_key().to_owned()),
+            }
+        }));
+        match r.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    Ok(shards)
 }
 
 pub struct ShardReader {

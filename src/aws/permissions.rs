@@ -153,6 +153,10 @@ pub const INIT_ONLY: [&str; 4] = [
     "describe_stream_summary",
 ];
 
+/// Operations in the source that only the operator-run `bucketwarden scan` calls (it finds each
+/// bucket's region); a deployed worker's role does not get them.
+pub const SCAN_ONLY: [&str; 1] = ["get_bucket_location"];
+
 /// The worker role's IAM actions, sorted and unique.
 pub fn worker_actions() -> Vec<&'static str> {
     let mut v: Vec<&str> = WORKER_CALLS.iter().map(|c| c.iam_action).collect();

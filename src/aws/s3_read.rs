@@ -145,6 +145,22 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
     Ok(out)
 }
 
+/// The region the bucket lives in (GetBucketLocation).
+pub async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
+    let r = clients
+        .s3
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
+    // An empty constraint is us-east-1, as S3 has always answered.
+    Ok(r.location_constraint()
+        .map(|c| c.as_str().to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned()))
+}
+
 /// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
 pub async fn bucket_tags(
     clients: &Clients,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{Alerter, IncidentTable};
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
@@ -84,21 +84,6 @@ impl ScanError {
             ScanError::Pattern(_) => false,
         }
     }
-}
-
-async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
-    let r = clients
-        .s3
-        .get_bucket_location()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
-    // An empty constraint is us-east-1, as S3 has always answered.
-    Ok(r.location_constraint()
-        .map(|c| c.as_str().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned()))
 }
 
 struct Shared {
@@ -240,7 +225,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         error: None,
     };
     if let Some(want) = &s.opts.region {
-        match bucket_region(&s.clients, &bucket).await {
+        match s3_read::bucket_region(&s.clients, &bucket).await {
             Ok(r) if &r == want => line.region = Some(r),
             Ok(_) => return (line, false),
             Err(e) => {

@@ -1,0 +1,138 @@
+//! Publishing an incident's alert once across the fleet: the alert claim on the incident row,
+//! the SNS publish, and the mark that it was sent; re-publishing an incident recorded before a
+//! crash. Must not decide whether to alert: `act` does.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::warn;
+
+use crate::aws::error::{AwsError, Kind};
+use crate::aws::incident::{AlertClaim, Incident};
+use crate::core::record::S3Event;
+use crate::observe::metrics as m;
+
+use super::retry::{retried, retried_n, MARK_ATTEMPTS};
+use super::{now_rfc3339, Inner};
+
+pub(super) async fn publish(
+    inner: &Arc<Inner>,
+    incident_id: &str,
+    ev: &S3Event,
+    bucket: &str,
+) -> Result<(), AwsError> {
+    // Re-publishing an incident recorded before a crash: the record itself is the message; the
+    // event's own fields come from the event.
+    let row = inner
+        .incidents
+        .get(incident_id)
+        .await?
+        .unwrap_or_else(|| Incident {
+            source: "stream".into(),
+            ..Incident::default()
+        });
+    let incident = Incident {
+        incident_id: incident_id.to_owned(),
+        event_id: ev.event_id.clone(),
+        event_name: ev.event_name.as_str().to_owned(),
+        bucket: bucket.to_owned(),
+        account: ev.account.clone(),
+        region: ev.region.clone(),
+        actor_arn: ev.actor_arn.clone(),
+        source_ip: ev.source_ip.clone(),
+        event_time: ev.event_time.clone(),
+        ..row
+    };
+    publish_incident(inner, &incident).await
+}
+
+/// How long an alert claim stays valid unrenewed: longer than one publish call can take (three
+/// SDK attempts of at most the attempt timeout), so a live claimant is never overtaken.
+pub(super) const ALERT_CLAIM_STALE_SECS: u64 = 60;
+
+/// Publishes an incident's alert in a task of its own, which runs to the end even when the batch
+/// that asked for it is abandoned (its lease lost): dropped between the message and the record of
+/// it, a second message would follow from the lease's new owner.
+pub(super) async fn publish_incident(
+    inner: &Arc<Inner>,
+    incident: &Incident,
+) -> Result<(), AwsError> {
+    let task_inner = inner.clone();
+    let incident = incident.clone();
+    let sending = inner
+        .tasks
+        .spawn(async move { send_alert(&task_inner, &incident).await });
+    match sending.await {
+        Ok(r) => r,
+        Err(e) => Err(AwsError {
+            service: "sns",
+            operation: "Publish",
+            kind: Kind::Other,
+            code: "AlertTaskFailed".into(),
+            message: format!("alert task ended abnormally: {e}"),
+        }),
+    }
+}
+
+/// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
+/// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
+/// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
+pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
+    let token = uuid::Uuid::new_v4().to_string();
+    let id = incident.incident_id.as_str();
+    // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would
+    // only delay the alert until it went stale.
+    let claims = !inner.alerter.deduplicates();
+    // Each attempt renews the claim before publishing, so a live claimant is never overtaken.
+    let sent = retried("Publish alert", || async {
+        let claim = if claims {
+            inner
+                .incidents
+                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+                .await?
+        } else {
+            AlertClaim::Won
+        };
+        match claim {
+            AlertClaim::AlreadySent => Ok(false),
+            // Not retried here: the batch fails and looks again once the claimant is done.
+            AlertClaim::InFlight => Err(AwsError {
+                service: "sns",
+                operation: "Publish",
+                kind: Kind::ConditionFailed,
+                code: "AlertInFlight".into(),
+                message: format!(
+                    "incident {id}: another attempt holds the alert claim; the batch will look again"
+                ),
+            }),
+            AlertClaim::Won => inner.alerter.publish(incident).await.map(|()| true),
+        }
+    })
+    .await;
+    match sent {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(e) => {
+            if e.code != "AlertInFlight" {
+                metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
+                warn!(bucket = %incident.bucket, error = %e, "alert not sent; the batch will be retried");
+            }
+            return Err(e);
+        }
+    }
+    metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+    // The message is out; the claim keeps others off until it goes stale, so record it well
+    // before then. The mark is idempotent: keep at it rather than give the batch up.
+    let at = now_rfc3339();
+    retried_n("mark incident alerted", MARK_ATTEMPTS, || {
+        inner.incidents.mark_alerted(id, &at)
+    })
+    .await
+}
+
+pub(super) fn epoch_secs_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
