@@ -299,10 +299,7 @@ impl IncidentTable {
         debug_assert!(incident.outcome != PENDING);
         let req = self.fields_update(incident);
         // The update expression SETs the fields; add the claim to it.
-        let expr = req
-            .get_update_expression()
-            .clone()
-            .unwrap_or_default();
+        let expr = req.get_update_expression().clone().unwrap_or_default();
         let r = req
             .update_expression(format!("{expr}, alertClaim = :tok, alertClaimedAt = :now"))
             .condition_expression(

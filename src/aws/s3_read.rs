@@ -359,7 +359,10 @@ mod tests {
     fn policy_status_is_read_only_when_it_can_turn_the_verdict() {
         assert!(policy_status_can_matter(true, false, false));
         assert!(!policy_status_can_matter(false, false, false), "no policy");
-        assert!(!policy_status_can_matter(true, true, false), "already public");
+        assert!(
+            !policy_status_can_matter(true, true, false),
+            "already public"
+        );
         assert!(
             !policy_status_can_matter(true, false, true),
             "RestrictPublicBuckets makes a public policy reach only the account"

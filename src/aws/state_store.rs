@@ -345,7 +345,12 @@ impl StateStore {
                     .send()
                     .await
                     .map_err(|e| from_sdk("dynamodb", "BatchGetItem", e))?;
-                for item in r.responses().and_then(|t| t.get(&self.table)).into_iter().flatten() {
+                for item in r
+                    .responses()
+                    .and_then(|t| t.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
                     let Some(name) = item
                         .get("id")
                         .and_then(|v| v.as_s().ok())

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use tracing::{error, info};
 
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::Incident;
+use crate::aws::incident::{AlertClaim, Incident};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::Remediator;
 use crate::aws::s3_read;
@@ -17,7 +17,9 @@ use crate::core::record::S3Event;
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
-use super::alert::{publish, publish_incident};
+use super::alert::{
+    epoch_secs_now, publish, publish_claimed, publish_incident, ALERT_CLAIM_STALE_SECS,
+};
 use super::leases::confirm_lease;
 use super::retry::retried;
 use super::{now_rfc3339, Inner};
@@ -31,6 +33,15 @@ pub(super) fn is_self(inner: &Inner, ev: &S3Event) -> bool {
         .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
 }
 
+/// What the event's handling knows that saves `act` round trips.
+pub(super) struct ActContext {
+    /// The event id was claimed for the first time: no attempt before this one can have
+    /// recorded an incident for it, so there is no prior outcome to read.
+    pub(super) fresh: bool,
+    /// The chunk's shared account-level block reads.
+    pub(super) account_blocks: s3_read::AccountBlocks,
+}
+
 /// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident
 /// id, so a batch retried after a crash completes what was started instead of repeating it.
 pub(super) async fn act(
@@ -39,6 +50,7 @@ pub(super) async fn act(
     rec: &KRecord,
     ev: &S3Event,
     line: &Line,
+    ctx: ActContext,
 ) -> Result<(), AwsError> {
     let Some(bucket) = line.bucket.as_deref() else {
         return Ok(());
@@ -57,12 +69,26 @@ pub(super) async fn act(
     // Both are reads: issue them together (the live read is wasted only on a retried batch whose
     // incident is already final).
     // The lease is proven at the same time: it must still be ours when we act.
+    // A first sighting has no prior attempt (the incident id is derived from the event id).
+    let fresh = ctx.fresh && ev.event_id.is_some();
     let (prior, live, held) = tokio::join!(
-        retried("GetItem incident", || {
-            inner.incidents.outcome_of(&incident_id)
-        }),
+        async {
+            if fresh {
+                return Ok(None);
+            }
+            retried("GetItem incident", || {
+                inner.incidents.outcome_of(&incident_id)
+            })
+            .await
+        },
         retried("verify bucket", || {
-            s3_read::read_bucket(&inner.clients, bucket, &ev.account, ev.time_ms, Default::default())
+            s3_read::read_bucket(
+                &inner.clients,
+                bucket,
+                &ev.account,
+                ev.time_ms,
+                ctx.account_blocks.clone(),
+            )
         }),
         confirm_lease(inner, shard)
     );
@@ -242,10 +268,35 @@ pub(super) async fn act(
         incident.outcome = "alerted".into();
         info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "public and exempt or dry-run: alert only");
     }
-    retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+    // The final outcome and the alert claim in one write. The lease was proven before the
+    // remediation; the alert needs no second proof: its claim (or, on a FIFO topic, SNS's own
+    // deduplication by incident) keeps it to one message whoever holds the lease.
+    let claimed = record_final(inner, &incident).await?;
     metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
-    confirm_lease(inner, shard).await?;
-    publish_incident(inner, &incident).await
+    publish_claimed(inner, &incident, claimed).await
+}
+
+/// Writes a final outcome; on a standard topic, takes the alert claim in the same write and
+/// returns it (a FIFO topic needs no claim).
+async fn record_final(
+    inner: &Inner,
+    incident: &Incident,
+) -> Result<Option<(String, AlertClaim)>, AwsError> {
+    if inner.alerter.deduplicates() {
+        retried("PutItem incident", || inner.incidents.put(incident)).await?;
+        return Ok(None);
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    let claim = retried("PutItem incident and alert claim", || {
+        inner.incidents.put_final_and_claim_alert(
+            incident,
+            &token,
+            epoch_secs_now(),
+            ALERT_CLAIM_STALE_SECS,
+        )
+    })
+    .await?;
+    Ok(Some((token, claim)))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -57,11 +57,21 @@ pub(super) async fn publish_incident(
     inner: &Arc<Inner>,
     incident: &Incident,
 ) -> Result<(), AwsError> {
+    publish_claimed(inner, incident, None).await
+}
+
+/// `publish_incident` for an incident whose alert claim may already be taken (with the final
+/// outcome, in one write): `claimed` is that claim's token and answer.
+pub(super) async fn publish_claimed(
+    inner: &Arc<Inner>,
+    incident: &Incident,
+    claimed: Option<(String, AlertClaim)>,
+) -> Result<(), AwsError> {
     let task_inner = inner.clone();
     let incident = incident.clone();
     let sending = inner
         .tasks
-        .spawn(async move { send_alert(&task_inner, &incident).await });
+        .spawn(async move { send_alert(&task_inner, &incident, claimed).await });
     match sending.await {
         Ok(r) => r,
         Err(e) => Err(AwsError {
@@ -77,18 +87,31 @@ pub(super) async fn publish_incident(
 /// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
 /// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
 /// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
-pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
-    let token = uuid::Uuid::new_v4().to_string();
+pub(super) async fn send_alert(
+    inner: &Inner,
+    incident: &Incident,
+    claimed: Option<(String, AlertClaim)>,
+) -> Result<(), AwsError> {
+    // A claim taken with the final outcome answers the first attempt; later attempts renew it.
+    let (token, mut first) = match claimed {
+        Some((token, claim)) => (token, Some(claim)),
+        None => (uuid::Uuid::new_v4().to_string(), None),
+    };
     let id = incident.incident_id.as_str();
     // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would
     // only delay the alert until it went stale.
     let claims = !inner.alerter.deduplicates();
     // Each attempt renews the claim before publishing, so a live claimant is never overtaken.
-    let sent = retried("Publish alert", || async {
-        let claim = if claims {
+    let token = token.as_str();
+    let sent = retried("Publish alert", || {
+        let taken = first.take();
+        async move {
+        let claim = if let Some(claim) = taken {
+            claim
+        } else if claims {
             inner
                 .incidents
-                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+                .claim_alert(id, token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
                 .await?
         } else {
             AlertClaim::Won
@@ -106,6 +129,7 @@ pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(),
                 ),
             }),
             AlertClaim::Won => inner.alerter.publish(incident).await.map(|()| true),
+        }
         }
     })
     .await;

@@ -11,15 +11,17 @@ use tracing::warn;
 use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::aws::s3_read::AccountBlocks;
 use crate::core::input::{self, Item};
-use crate::core::record::{Classified, S3Event, Skip};
+use crate::core::lanes::{self, Scope};
+use crate::core::record::{Classified, EventName, S3Event, Skip};
 use crate::observe::metrics as m;
 
 use super::event::handle_event;
 use super::leases::{lease_lost, lose, Held};
 use super::retry::retried;
 use super::shard::checkpoint;
-use super::state::persist;
+use super::state::{persist, prefetch};
 use super::{now_rfc3339, Inner};
 
 /// What one batch touched and claimed, written out before its checkpoint.
@@ -30,6 +32,29 @@ pub(super) struct BatchWork {
     pub(super) buckets: BTreeSet<String>,
     pub(super) accounts: BTreeSet<String>,
     pub(super) refreshed_accounts: HashSet<String>,
+    /// Read-mostly context shared by every lane of the chunk.
+    pub(super) shared: ChunkShared,
+}
+
+/// What a chunk's prefetch found, shared by its lanes.
+#[derive(Default, Clone)]
+pub(super) struct ChunkShared {
+    /// Event ids claimed for the first time by the chunk's group claim: their claim is `Fresh`
+    /// without another call.
+    pub(super) preclaimed: Arc<HashSet<String>>,
+    /// Account-level block reads, one per account for the chunk's verifications.
+    pub(super) account_blocks: AccountBlocks,
+}
+
+impl BatchWork {
+    /// A lane's own work record, sharing the chunk's context.
+    fn lane(&self) -> BatchWork {
+        BatchWork {
+            refreshed_accounts: self.refreshed_accounts.clone(),
+            shared: self.shared.clone(),
+            ..BatchWork::default()
+        }
+    }
 }
 
 impl BatchWork {
@@ -175,6 +200,7 @@ pub(super) async fn handle_events(
     // Boxed: this future is large, and unboxed it overflowed a worker thread's stack.
     Box::pin(async {
         let mut work = BatchWork::default();
+        prefetch(inner, shard, records, events, &mut work).await?;
         let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
         for entry in events {
             let ev = &entry.1;
@@ -182,6 +208,10 @@ pub(super) async fn handle_events(
                 handle_run(inner, shard, records, &run, &mut work).await?;
                 run.clear();
                 handle_event(inner, shard, &records[entry.0], ev, &mut work).await?;
+                if ev.event_name.is_account_level() {
+                    // The account's block may have just changed: later verifications read it anew.
+                    work.shared.account_blocks = AccountBlocks::default();
+                }
             } else {
                 run.push(entry);
             }
@@ -213,7 +243,9 @@ pub(super) fn cap_future_time(shard: &str, rec: &KRecord, ev: &mut S3Event) {
     }
 }
 
-/// Bucket events, grouped by bucket in order of first appearance, buckets concurrently.
+/// Bucket events, by the plan of `core::lanes`: buckets side by side, and inside a bucket the
+/// object events between two bucket-level events side by side by key (each key in order), up to
+/// `BUCKETS_IN_FLIGHT` lanes at once per step.
 pub(super) async fn handle_run(
     inner: &Arc<Inner>,
     shard: &str,
@@ -222,34 +254,52 @@ pub(super) async fn handle_run(
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
     use futures_util::stream::{self, StreamExt};
-    // Queues of positions in `run` (owned indices: the futures below must not take borrowed
-    // arguments, or the spawned consumer stops being provably Send).
-    let mut queues: Vec<(String, Vec<usize>)> = Vec::new();
-    for (pos, entry) in run.iter().enumerate() {
-        let bucket = entry.1.bucket.as_deref().unwrap_or("");
-        match queues.iter_mut().find(|(b, _)| b == bucket) {
-            Some((_, q)) => q.push(pos),
-            None => queues.push((bucket.to_owned(), vec![pos])),
-        }
-    }
-    if queues.len() <= 1 {
+    let scopes: Vec<Scope> = run.iter().map(|entry| scope_of(&entry.1)).collect();
+    let plans = lanes::plan(&scopes);
+    if plans.len() <= 1 && plans.iter().all(|p| p.steps.iter().all(|s| s.len() <= 1)) {
         for entry in run {
             handle_event(inner, shard, &records[entry.0], &entry.1, work).await?;
         }
         return Ok(());
     }
-    let refreshed = work.refreshed_accounts.clone();
-    let results: Vec<Result<BatchWork, AwsError>> = stream::iter(queues)
-        .map(|(_, queue): (String, Vec<usize>)| {
-            let refreshed = refreshed.clone();
+    // Owned indices only: the futures below must not take borrowed arguments, or the spawned
+    // consumer stops being provably Send.
+    let base = work.lane();
+    let results: Vec<Result<BatchWork, AwsError>> = stream::iter(plans)
+        .map(|plan: lanes::BucketPlan| {
+            let mut mine = base.lane();
             async move {
-                let mut mine = BatchWork {
-                    refreshed_accounts: refreshed,
-                    ..BatchWork::default()
-                };
-                for pos in queue {
-                    let entry = run[pos];
-                    handle_event(inner, shard, &records[entry.0], &entry.1, &mut mine).await?;
+                for step in plan.steps {
+                    if step.len() == 1 {
+                        for pos in &step[0] {
+                            let entry = run[*pos];
+                            handle_event(inner, shard, &records[entry.0], &entry.1, &mut mine)
+                                .await?;
+                        }
+                        continue;
+                    }
+                    let lanes: Vec<Result<BatchWork, AwsError>> = stream::iter(step)
+                        .map(|lane: Vec<usize>| {
+                            let mut own = mine.lane();
+                            async move {
+                                for pos in lane {
+                                    let entry = run[pos];
+                                    handle_event(
+                                        inner,
+                                        shard,
+                                        &records[entry.0],
+                                        &entry.1,
+                                        &mut own,
+                                    )
+                                    .await?;
+                                }
+                                Ok(own)
+                            }
+                        })
+                        .buffer_unordered(BUCKETS_IN_FLIGHT)
+                        .collect()
+                        .await;
+                    merge(&mut mine, lanes)?;
                 }
                 Ok(mine)
             }
@@ -257,7 +307,12 @@ pub(super) async fn handle_run(
         .buffer_unordered(BUCKETS_IN_FLIGHT)
         .collect()
         .await;
-    // Merge what every bucket touched, even when one failed: the claims taken must be known.
+    merge(work, results)
+}
+
+/// Folds in what every lane did, even when one failed (the claims taken must be known), and
+/// returns the first failure.
+fn merge(work: &mut BatchWork, results: Vec<Result<BatchWork, AwsError>>) -> Result<(), AwsError> {
     let mut first_err = None;
     for r in results {
         match r {
@@ -270,6 +325,18 @@ pub(super) async fn handle_run(
     match first_err {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// What an event touches, for the lane plan: an object write or ACL names its object; anything
+/// else is about the bucket's own settings.
+fn scope_of(ev: &S3Event) -> Scope<'_> {
+    let bucket = ev.bucket.as_deref().unwrap_or("");
+    match (&ev.key, ev.event_name) {
+        (Some(key), name) if name == EventName::PutObjectAcl || name.is_object_write() => {
+            Scope::Object(bucket, key)
+        }
+        _ => Scope::Bucket(bucket),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::core::record::S3Event;
 use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
-use super::act::act;
+use super::act::{act, ActContext};
 use super::batch::BatchWork;
 use super::retry::{retried, timed};
 use super::state::ensure_loaded;
@@ -33,8 +33,14 @@ pub(super) async fn handle_event(
         .event_id
         .as_ref()
         .is_some_and(|id| !work.seen_ids.insert(id.clone()));
+    // Claimed already by the chunk's group claim (a first sighting).
+    let preclaimed = ev
+        .event_id
+        .as_ref()
+        .is_some_and(|id| work.shared.preclaimed.contains(id));
     let claim = async {
         match &ev.event_id {
+            Some(_) if !seen_in_batch && preclaimed => Ok(Some(Claim::Fresh)),
             Some(id) if !seen_in_batch => timed(m::DEDUP_LATENCY, None, async {
                 retried("dedup claim", || {
                     inner.dedup.claim(
@@ -98,7 +104,11 @@ pub(super) async fn handle_event(
         // decides. Stale events are rare (the stream keeps each bucket in order).
         let stale = line.note == Some(Note::Stale);
         if line.action != Action::None || line.note == Some(Note::Assumed) || stale || unfinished {
-            Box::pin(act(inner, shard, rec, ev, line)).await?;
+            let ctx = ActContext {
+                fresh: claim == Some(Claim::Fresh),
+                account_blocks: work.shared.account_blocks.clone(),
+            };
+            Box::pin(act(inner, shard, rec, ev, line, ctx)).await?;
         }
     }
     // eventTime to the action done: what an operator's "locked down within seconds" means.

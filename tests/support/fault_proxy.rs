@@ -40,7 +40,8 @@ pub struct Rates {
     pub server_error: f64,
     pub drop: f64,
     pub timeout: f64,
-    /// Applied to DynamoDB PutItem/UpdateItem/DeleteItem/BatchWriteItem only.
+    /// Applied to DynamoDB PutItem/UpdateItem/DeleteItem/BatchWriteItem/TransactWriteItems only
+    /// (a group write that landed unreported is retried with its token, or redone item by item).
     pub lost_response: f64,
 }
 
@@ -129,7 +130,7 @@ fn is_dynamodb_write(service: &str, op: &str) -> bool {
     service == "dynamodb"
         && matches!(
             op,
-            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem"
+            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems"
         )
 }
 
