@@ -11,6 +11,7 @@ use crate::aws::incident::{AlertClaim, Incident};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::Remediator;
 use crate::aws::s3_read;
+use crate::config::ObjectRemediation;
 use crate::core::decision::Action;
 use crate::core::fold::Transition;
 use crate::core::record::S3Event;
@@ -225,9 +226,10 @@ pub(super) async fn act(
     );
     if action == Action::Remediate {
         retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+        let by_object = inner.config.remediation.objects == ObjectRemediation::ObjectAcl;
         let result = match key {
-            Some(k) => inner.remediator.remediate_object(bucket, k).await,
-            None => {
+            Some(k) if by_object => inner.remediator.remediate_object(bucket, k).await,
+            _ => {
                 inner
                     .remediator
                     .remediate_bucket(bucket, &now_rfc3339())
@@ -244,8 +246,8 @@ pub(super) async fn act(
                 {
                     let mut p = inner.pipeline.lock().expect("pipeline lock");
                     match key {
-                        Some(k) => p.fold_mut().note_object_private(bucket, k, at),
-                        None => p.fold_mut().note_bucket_locked(bucket, at),
+                        Some(k) if by_object => p.fold_mut().note_object_private(bucket, k, at),
+                        _ => p.fold_mut().note_bucket_locked(bucket, at),
                     }
                 }
                 incident.outcome = "remediated".into();
