@@ -121,7 +121,8 @@ async fn assert_exactly_once(
     assert_eq!(
         alerts.len(),
         buckets.len(),
-        "one SNS message per incident: {alerted:?}"
+        "one SNS message per incident: {alerted:?}; worker logs: {}",
+        keep_logs(workers)
     );
     for b in buckets {
         assert_eq!(alerted.get(b), Some(&1), "{b} alerted {alerted:?}");
