@@ -221,8 +221,18 @@ def bw_setup(tag):
     return prefix, names, cfg
 
 
-def bw_run(cfg, names, endpoint, expect, feed=None):
-    """Starts one worker, optionally feeds events while it runs; returns (start, {id: remediated at})."""
+def block_on(bucket):
+    try:
+        c = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        return False
+    return all(c.get(k) for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
+
+
+def bw_run(cfg, names, endpoint, expect, feed=None, closed_by_block=None):
+    """Starts one worker, optionally feeds events while it runs; returns (start, {id: remediated at}).
+    closed_by_block=(bucket, ids): every id counts as closed once the bucket's block is fully on
+    (objects = "bucket-block": one call closes them all, later events only verify)."""
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", BUCKETWARDEN_LOG="warn")
     port = free_port()
@@ -233,8 +243,11 @@ def bw_run(cfg, names, endpoint, expect, feed=None):
         feed()
     done, deadline = {}, time.time() + 600
     while len(done) < expect and time.time() < deadline and w.poll() is None:
-        time.sleep(0.25)
-        done = incidents_remediated(names["incident_table"])
+        time.sleep(0.05 if closed_by_block else 0.25)
+        if closed_by_block and block_on(closed_by_block[0]):
+            done = {i: time.time() for i in closed_by_block[1]}
+        elif not closed_by_block:
+            done = incidents_remediated(names["incident_table"])
     w.send_signal(signal.SIGTERM)
     w.wait(timeout=60)
     return start, done
@@ -309,7 +322,8 @@ def backlog(kind, n, delayed):
             put_all(stream, [{"Data": acl_event(bucket, k), "PartitionKey": bucket} for k in keys])
             ids = [f"{bucket}/{k}" for k in keys]
         if who == "bucketwarden":
-            (start, done), counts = counted(lambda: bw_run(cfg, names, endpoint, n))
+            by_block = (bucket, ids) if kind == "objects" and "bucket-block" in args.bw_remediation else None
+            (start, done), counts = counted(lambda: bw_run(cfg, names, endpoint, n, closed_by_block=by_block))
         else:
             (start, done), counts = counted(lambda: naive_run(spec, endpoint, n))
         got = [done[i] for i in ids if i in done]
@@ -317,7 +331,7 @@ def backlog(kind, n, delayed):
         first = (min(got) - start) if got else float("nan")
         # Throughput from the first remediation to the last: start-up (a Python interpreter and
         # boto3 take seconds on this machine) is reported apart.
-        rates[who] = (len(got) - 1) / (max(got) - min(got)) if len(got) > 1 else 0.0
+        rates[who] = (len(got) - 1) / (max(got) - min(got)) if len(got) > 1 and max(got) > min(got) else float("inf") if got else 0.0
         reqs[who] = per_event(counts, max(1, len(got)))
         print(f"    {who:<12} {len(got)}/{n} remediated; first at {first:.2f} s, all by {span:.2f} s from consumer start: "
               f"{rates[who]:.1f}/s first to last" + (f"; requests per remediated event {fmt_counts(*reqs[who])}" if delayed else ""), flush=True)
