@@ -2,7 +2,7 @@
 """Authoring tool for the golden replay scenarios.
 
 Each scenario is written here as realistic CloudTrail records plus the transcript lines expected
-for them, worked out by hand from DESIGN §4/§5 and docs/REASONS.md (never produced by running
+for them, worked out by hand from docs/DESIGN.md §4/§5 and docs/REASONS.md (never produced by running
 bucketwarden). Running this script (re)writes the static files the golden test reads:
 replay-fixtures/NN-name/{events.json|events.json.gz|events.jsonl, expected.transcript,
 config.toml, args, README.md}. Edit a scenario here, re-run, and review the diff.
@@ -276,12 +276,16 @@ def eventbridge(r, detail_type="AWS API Call via CloudTrail"):
 
 # -- expected lines ------------------------------------------------------------------------------
 
-def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None):
+def L(r, bucket="same", key=None, exposure="not_public", transition="unchanged", action="none", reasons=(), note=None,
+      warnings=None):
     if bucket == "same":
         bucket = (r.get("requestParameters") or {}).get("bucketName")
-    return {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
+    line = {"event_id": r.get("eventID"), "event_time": r["eventTime"], "event_name": r["eventName"],
             "account": r["recipientAccountId"], "region": r["awsRegion"], "bucket": bucket, "key": key,
             "exposure": exposure, "transition": transition, "action": action, "reasons": list(reasons), "note": note}
+    if warnings:
+        line["warnings"] = list(warnings)
+    return line
 
 
 def PUB(r, reasons, transition="became_public", action="remediate", note="assumed", **kw):
@@ -342,7 +346,7 @@ A_POL = "assumed:RestrictPublicBuckets-off@account"
 b = "f01-data"
 r = [create_bucket(b, 0)]
 scenario("01-create-bucket-defaults",
-         "CreateBucket without headers gets the post-April-2023 defaults (DESIGN §3): every block flag on, "
+         "CreateBucket without headers gets the post-April-2023 defaults (docs/DESIGN.md §3): every block flag on, "
          "BucketOwnerEnforced, private ACL, no policy. Everything about the bucket is known, so nothing is assumed.",
          r, [L(r[0])])
 
@@ -402,7 +406,7 @@ scenario("06-ownership-controls",
          "BucketOwnerEnforced disables ACLs, so a stored public ACL stops counting (became_not_public, the finding is shown "
          "as ignored-by:BucketOwnerEnforced); deleting the ownership controls restores ObjectWriter and the stored ACL applies again.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL]),
-             L(r[3], transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:BucketOwnerEnforced"]),
+             L(r[3], transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:BucketOwnerEnforced"], note="masked"),
              PUB(r[4], ["acl:AllUsers:READ", A_ACL])])
 
 # 07 -------------------------------------------------------------------------------------------
@@ -411,10 +415,11 @@ open_pol = policy(stmt("Public", "*"))
 r = [create_bucket(b, 0, ownership="ObjectWriter"), put_pab(b, 1, ipa=True), put_acl(b, 2, canned=["public-read"]),
      put_policy(b, 3, open_pol)]
 scenario("07-ignore-public-acls-only-covers-acls",
-         "IgnorePublicAcls on the bucket makes a public ACL ineffective (not public, shown ignored-by:IgnorePublicAcls@bucket) "
+         "IgnorePublicAcls on the bucket makes a public ACL ineffective (not public, shown ignored-by:IgnorePublicAcls@bucket; "
+         "note masked, since the protection is known only from an event) "
          "but does nothing to a public policy: Principal \"*\" makes the bucket public (RestrictPublicBuckets is off on the bucket "
          "and assumed off on the account).",
-         r, [L(r[0]), L(r[1]), L(r[2], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
+         r, [L(r[0]), L(r[1]), L(r[2], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
              PUB(r[3], ["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket", "policy:Public:principal-*", A_POL])])
 
 # 08 -------------------------------------------------------------------------------------------
@@ -424,7 +429,7 @@ r = [create_bucket(b, 0), put_pab(b, 1, rpb=True), put_policy(b, 2, pol), put_pa
 scenario("08-restrict-public-buckets",
          "RestrictPublicBuckets makes a public bucket policy ineffective ({\"AWS\":\"*\"} principal, shown restricted-by); "
          "turning the flag off exposes it. BucketOwnerEnforced from CreateBucket is irrelevant to policies.",
-         r, [L(r[0]), L(r[1]), L(r[2], reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@bucket"]),
+         r, [L(r[0]), L(r[1]), L(r[2], reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@bucket"], note="masked"),
              PUB(r[3], ["policy:S1:principal-*", A_POL])])
 
 # 09 -------------------------------------------------------------------------------------------
@@ -481,7 +486,7 @@ r = [create_bucket(b, 0), delete_pab(b, 1)] + [put_policy(b, 2 + i, policy(stmt(
 scenario("11-policy-restricting-conditions",
          "Principal \"*\" with one fixed restricting condition is not public, for every condition key AWS lists: aws:SourceIp "
          "no broader than /8, aws:SourceArn, aws:SourceVpc, aws:SourceVpce, aws:SourceOwner, aws:SourceAccount, "
-         "aws:PrincipalOrgID, aws:PrincipalAccount, aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
+         "aws:PrincipalOrgID, aws:PrincipalAccount (not in AWS's list: a decision, docs/REASONS.md), aws:userid, s3:x-amz-server-side-encryption-aws-kms-key-id, "
          "s3:DataAccessPointArn, s3:DataAccessPointAccount; conditions are ANDed, and RFC 1918 ranges broader than /8 are allowed.",
          r, [L(x) for x in r])
 
@@ -525,8 +530,8 @@ scenario("13-account-block-reevaluates-buckets",
          "reopens them, now with nothing assumed.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL]), L(r[3]), L(r[4]), PUB(r[5], ["policy:S1:principal-*", A_POL]),
              L(r[6]),
-             L(r[7], bucket=a, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@account"]),
-             L(r[7], bucket=bb, transition="became_not_public", reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@account"]),
+             L(r[7], bucket=a, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@account"], note="masked"),
+             L(r[7], bucket=bb, transition="became_not_public", reasons=["policy:S1:principal-*:restricted-by:RestrictPublicBuckets@account"], note="masked"),
              L(r[7], bucket=c),
              PUB(r[8], ["acl:AllUsers:READ"], bucket=a, note=None),
              PUB(r[8], ["policy:S1:principal-*"], bucket=bb, note=None),
@@ -623,9 +628,9 @@ scenario("21-object-writes-with-acls",
              PUB(r[5], ["acl:AuthenticatedUsers:READ", A_ACL], key="c.bin"),
              L(r[6], key="d.txt"),
              L(r[7]),
-             L(r[7], key="a.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
-             L(r[7], key="b.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
-             L(r[7], key="c.bin", transition="became_not_public", reasons=["acl:AuthenticatedUsers:READ:ignored-by:IgnorePublicAcls@bucket"])])
+             L(r[7], key="a.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
+             L(r[7], key="b.txt", transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
+             L(r[7], key="c.bin", transition="became_not_public", reasons=["acl:AuthenticatedUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
 
 # 22 -------------------------------------------------------------------------------------------
 b = "f22-reexposed"
@@ -637,7 +642,7 @@ scenario("22-object-reexposed-by-bucket-block",
          "(object line became_not_public), deleting the block exposes it again — a bucket-level event that makes an object "
          "public is remediated like any other.",
          r, [L(r[0]), L(r[1]), PUB(r[2], ["acl:AllUsers:READ", A_ACL], key=k),
-             L(r[3]), L(r[3], key=k, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]),
+             L(r[3]), L(r[3], key=k, transition="became_not_public", reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked"),
              L(r[4]), PUB(r[4], ["acl:AllUsers:READ", A_ACL], key=k)])
 
 # 23 -------------------------------------------------------------------------------------------
@@ -687,18 +692,28 @@ b = "f27-data"
 ap_pol = policy(stmt("S1", "*", resource="arn:aws:s3:us-east-1:444455556666:accesspoint/f27-ap/object/*"))
 r = [create_bucket(b, 0, account=acct), delete_pab(b, 1, account=acct), create_access_point(acct, "f27-ap", b, 2),
      put_access_point_policy(acct, "f27-ap", 3, ap_pol), delete_access_point_policy(acct, "f27-ap", 4),
-     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol)]
+     put_access_point_policy(acct, "f27-legacy-ap", 5, ap_pol),
+     create_access_point(acct, "f27-vpc-ap", b, 6), put_access_point_policy(acct, "f27-vpc-ap", 7, ap_pol)]
 r[2]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["Bucket"] = b
+r[6]["requestParameters"]["CreateAccessPointRequest"]["VpcConfiguration"] = {"VpcId": "vpc-1a2b3c4d"}
 scenario("27-access-points",
          "Access points (s3-control): CreateAccessPoint ties the access point to its bucket; PutAccessPointPolicy names only the "
          "access point, and a public access-point policy exposes the bucket through it (same policy rules; RestrictPublicBuckets "
          "ORed across account, bucket and access point). An access point whose creation predates the history has no known "
-         "bucket: its line has bucket null and everything about it is assumed.",
+         "bucket: its line has bucket null and everything about it is assumed, its network origin (Internet) included. "
+         "An access point created with a VpcConfiguration has a VPC network origin and \"is always considered non-public, "
+         "regardless of the contents of its access point policy\" (S3 User Guide): its public policy is shown restricted-by "
+         "NetworkOrigin-VPC, and the line is marked masked: the network origin is known only from an event, so the live "
+         "worker verifies it against S3 (docs/SECURITY.md).",
          r, [L(r[0]), L(r[1]), L(r[2], bucket=b),
              PUB(r[3], ["access-point:f27-ap:policy:S1:principal-*", A_POL], bucket=b),
              L(r[4], bucket=b, transition="became_not_public"),
              PUB(r[5], ["access-point:f27-legacy-ap:policy:S1:principal-*", A_POL, "assumed:RestrictPublicBuckets-off@bucket",
-                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap"], bucket=None)])
+                        "assumed:RestrictPublicBuckets-off@access-point:f27-legacy-ap",
+                        "assumed:NetworkOrigin-Internet@access-point:f27-legacy-ap"], bucket=None),
+             L(r[6], bucket=b),
+             L(r[7], bucket=b, reasons=["access-point:f27-vpc-ap:policy:S1:principal-*:restricted-by:NetworkOrigin-VPC@access-point"], note="masked")])
 
 # 28 -------------------------------------------------------------------------------------------
 b = "f28-site"
@@ -742,13 +757,16 @@ c0 = create_bucket(b, 0, ownership="ObjectWriter")
 no_time = put_acl(b, 2, canned=["public-read"])
 del no_time["eventTime"]
 ok = delete_pab(b, 3)
+no_time_at_all = eventbridge(no_time)
+del no_time_at_all["time"]
 r = [json.dumps(eventbridge(c0), separators=(",", ":")),
      json.dumps(eventbridge(put_acl(b, 1, canned=["public-read"])))[:180],
-     json.dumps(eventbridge(no_time), separators=(",", ":")),
+     json.dumps(no_time_at_all, separators=(",", ":")),
      "this line is not JSON at all",
      json.dumps(eventbridge(ok), separators=(",", ":"))]
 scenario("31-malformed-input",
-         "Bad input never stops a replay: a truncated line, a record without eventTime and a line that is not JSON are "
+         "Bad input never stops a replay: a truncated line, a record without any time (no eventTime, and its EventBridge "
+         "envelope has no `time` to fall back on) and a line that is not JSON are "
          "reported with file and position and counted as malformed; the valid events around them are processed.",
          r, [L(c0), L(ok)], form="jsonl")
 
@@ -799,6 +817,89 @@ scenario("35-create-bucket-public-acl",
          "makes such a call fail; a successful one therefore proves the block was off, so the bucket's other flags are unknown "
          "and assumed off, and the bucket is public.",
          r, [PUB(r[0], ["acl:AllUsers:READ", A_ACL, "assumed:IgnorePublicAcls-off@bucket"])])
+
+# 36 -------------------------------------------------------------------------------------------
+ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
+
+
+def as_role(r, role="platform-admin", session="jane"):
+    """The record as made by a session of an IAM role (CloudTrail's AssumedRole identity)."""
+    r["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLEADMIN:" + session,
+        "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (ACCT, role, session),
+        "accountId": ACCT,
+        "accessKeyId": "ASIAEXAMPLEADMIN",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEADMIN",
+                                             "arn": "arn:aws:iam::%s:role/%s" % (ACCT, role),
+                                             "accountId": ACCT, "userName": role},
+                           "attributes": {"creationDate": t(0), "mfaAuthenticated": "true"}},
+    }
+    return r
+
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+UNAUTH = ["exemption:unauthorised-tag", "exemption:tag-set-by:" + ALICE]
+b, o = "f36-admin-tagged", "f36-self-tagged"
+r = [create_bucket(b, 0, ownership="ObjectWriter"),
+     as_role(put_tagging(b, 1, [("bucketwarden:allow-public", "true")])),
+     delete_pab(b, 2), put_acl(b, 3, canned=["public-read"]),
+     create_bucket(o, 4, ownership="ObjectWriter"), put_tagging(o, 5, [("bucketwarden:allow-public", "true")]),
+     delete_pab(o, 6), put_acl(o, 7, canned=["public-read"]),
+     put_tagging(b, 8, [("bucketwarden:allow-public", "true"), ("team", "web")]),
+     put_acl(b, 9, canned=["private"]), put_acl(b, 10, canned=["public-read"])]
+scenario("36-exemption-tag-setters",
+         "`[exemptions] tag_setters` names who may exempt a bucket by tag (a role ARN matches its sessions). The tag set by a "
+         "session of role platform-admin exempts f36-admin-tagged (alert); the same tag set by alice on f36-self-tagged is "
+         "ignored: remediate, with reasons exemption:unauthorised-tag and exemption:tag-set-by:<alice>. When alice re-tags "
+         "the admin's bucket (keeping the exempting tag), the tag set is now alice's, so the next exposure is remediated too.",
+         r, [L(r[0]), L(r[1]), L(r[2]), PUB(r[3], ["acl:AllUsers:READ", A_ACL], action="alert"),
+             L(r[4]), L(r[5]), L(r[6]), PUB(r[7], ["acl:AllUsers:READ", A_ACL] + UNAUTH),
+             PUB(r[8], ["acl:AllUsers:READ", A_ACL], transition="unchanged"), L(r[9], transition="became_not_public"),
+             PUB(r[10], ["acl:AllUsers:READ", A_ACL] + UNAUTH)],
+         config='[exemptions]\ntags = { "bucketwarden:allow-public" = "true" }\ntag_setters = ["%s"]\n' % ADMIN)
+
+# 37 -------------------------------------------------------------------------------------------
+b = "f37-masked"
+r = [create_bucket(b, 0, ownership="ObjectWriter"), delete_pab(b, 1),
+     put_pab(b, 2, ipa=True, rpb=True),  # forged: put on the stream, never made to S3
+     put_acl(b, 3, canned=["public-read"])]
+scenario("37-forged-protection-masks-a-public-acl",
+         "A forged protective record: PutBucketPublicAccessBlock with IgnorePublicAcls and RestrictPublicBuckets on "
+         "(BlockPublicAcls off, so a public ACL is still accepted), dated just before a real public PutBucketAcl. The fold "
+         "judges the ACL ignored (not public, action none), but the protection was learned only from an event, so the line "
+         "carries note masked: the live worker verifies it against S3 as it does assumed lines (docs/SECURITY.md).",
+         r, [L(r[0]), L(r[1]), L(r[2]),
+             L(r[3], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
+
+# 38 -------------------------------------------------------------------------------------------
+b = "f36-odd-fields"
+c36 = create_bucket(b, 0, ownership="ObjectWriter")
+d36 = delete_pab(b, 1)
+d36["userAgent"] = 7
+d36["requestID"] = 12345
+d36["readOnly"] = "false"
+d36["userIdentity"]["arn"] = {"not": "a string"}
+a36 = put_acl(b, 2, canned=["public-read"])
+p36 = put_acl(b, 3, canned=["private"])
+e36 = [eventbridge(copy.deepcopy(x)) for x in (c36, d36, a36, p36)]
+for e in (e36[0], e36[2]):
+    e["account"] = int(ACCT)  # as in other CloudTrail tools' public fixtures
+del e36[3]["detail"]["eventTime"]
+e36[3]["time"] = t(4)
+l36 = L(p36, transition="became_not_public", warnings=["eventTime:missing"])
+l36["event_time"] = t(4)
+scenario("38-eventbridge-odd-field-types",
+         "A field the decision does not need never sinks a record: EventBridge events whose `account` is a JSON number "
+         "(as in other CloudTrail tools' public fixtures) are decided, the PutBucketAcl inside included (the account comes "
+         "from the detail's recipientAccountId); a userAgent, requestID, readOnly or userIdentity.arn of the wrong type is "
+         "dropped; a detail without eventTime takes the envelope's `time`. Each oddity is a warning: the line's `warnings` "
+         "(field:problem) and a `warning:` line with the record's position in the replay report, never a malformed record.",
+         [json.dumps(e, separators=(",", ":")) for e in e36],
+         [L(c36, warnings=["envelope.account:number"]),
+          L(d36, warnings=["userIdentity.arn:object", "userAgent:number", "requestID:number", "readOnly:string"]),
+          PUB(a36, ["acl:AllUsers:READ", A_ACL], warnings=["envelope.account:number"]),
+          l36], form="jsonl")
 
 if __name__ == "__main__":
     write_all()

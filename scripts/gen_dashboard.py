@@ -120,6 +120,7 @@ row("Errors and poison records")
 panel("timeseries", "Malformed and dead-lettered records", [
     (rate("bucketwarden_events_malformed_total"), "malformed"),
     (rate("bucketwarden_dead_letters_total"), "dead-lettered"),
+    (rate("bucketwarden_events_oddities_total", "field"), "odd field {{field}} (decided anyway)"),
 ], x=0, unit="ops", stack_y=False)
 panel("timeseries", "Throttling by service", [(rate("bucketwarden_throttles_total", "service"), "{{service}}")], x=12, unit="ops")
 panel("timeseries", "Dedup and state store latency (p99)", [

@@ -1,5 +1,5 @@
 //! The configuration file (TOML, unknown keys rejected): exemptions, remediation mode, dedup
-//! window. Owns parsing and validation only; runtime knobs live in clap flags and env vars.
+//! window, the accounts a fleet acts in. Owns parsing and validation only; runtime knobs live in clap flags and env vars.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,105 @@ pub struct Config {
     pub fleet: Fleet,
     #[serde(default)]
     pub reconcile: Reconcile,
+    #[serde(default)]
+    pub accounts: Accounts,
+}
+
+/// The accounts a fleet acts in: its own (with its own credentials) and members reached by
+/// assuming `role_name` there (`arn:<partition>:iam::<account>:role/<role_name>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// The role assumed in each member account.
+    pub role_name: String,
+    /// Passed to AssumeRole as `ExternalId`; the member role's trust policy requires it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The accounts the fleet acts in besides its own: a list of 12-digit ids, or "organization"
+    /// (any account; the worker role's `aws:ResourceOrgID` condition is then what refuses an
+    /// account outside the organization). Omitted: only the fleet's own account.
+    pub allowed: Allowed,
+    /// Requested lifetime of an assumed session (AWS: 900 s to the role's maximum, 3600 s
+    /// unless the role allows more).
+    pub session_duration_s: u32,
+    /// Credentials are renewed when they have less than this left (before any call fails).
+    pub refresh_before_s: u32,
+    /// S3 and S3 Control clients kept at once, one pair per (account, region); the least
+    /// recently used pair is dropped beyond this.
+    pub max_clients: usize,
+    /// After a failed AssumeRole the account is not tried again for this long, doubling per
+    /// consecutive failure up to `failure_backoff_max_ms`.
+    pub failure_backoff_ms: u64,
+    pub failure_backoff_max_ms: u64,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            role_name: "bucketwarden-remediator".into(),
+            external_id: None,
+            allowed: Allowed::Own,
+            session_duration_s: 3600,
+            refresh_before_s: 300,
+            max_clients: 64,
+            failure_backoff_ms: 5_000,
+            failure_backoff_max_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// Which accounts besides its own the fleet may act in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Allowed {
+    /// Only the fleet's own account.
+    #[default]
+    Own,
+    /// These accounts (and the fleet's own).
+    List(Vec<String>),
+    /// Any account; IAM (`aws:ResourceOrgID` on the worker role) limits it to the organization.
+    Organization,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum AllowedRepr {
+    Word(String),
+    List(Vec<String>),
+}
+
+impl Serialize for Allowed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Allowed::Own => AllowedRepr::List(Vec::new()).serialize(s),
+            Allowed::List(v) => AllowedRepr::List(v.clone()).serialize(s),
+            Allowed::Organization => AllowedRepr::Word("organization".into()).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Allowed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match AllowedRepr::deserialize(d)? {
+            AllowedRepr::Word(w) if w == "organization" => Ok(Allowed::Organization),
+            AllowedRepr::Word(w) => Err(serde::de::Error::custom(format!(
+                "accounts.allowed must be a list of account ids or \"organization\", not {w:?}"
+            ))),
+            AllowedRepr::List(v) if v.is_empty() => Ok(Allowed::Own),
+            AllowedRepr::List(v) => {
+                if let Some(bad) = v.iter().find(|a| !is_account_id(a)) {
+                    return Err(serde::de::Error::custom(format!(
+                        "accounts.allowed: {bad:?} is not a 12-digit account id"
+                    )));
+                }
+                Ok(Allowed::List(v))
+            }
+        }
+    }
+}
+
+/// An AWS account id: exactly 12 ASCII digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Periodic reconciliation with live S3, run by one worker of the fleet at a time.
@@ -70,7 +169,7 @@ impl Default for Names {
     }
 }
 
-/// Consumer fleet tuning (DESIGN §7). Durations in milliseconds.
+/// Consumer fleet tuning (docs/DESIGN.md §7). Durations in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Fleet {
@@ -117,6 +216,13 @@ pub struct Exemptions {
     /// A bucket carrying any of these tags (key = value) is exempt.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Who may exempt a bucket by tagging it: IAM ARNs, a role ARN matching every session of
+    /// that role (as `self_arns`). When set, an exempting tag counts only if the
+    /// `PutBucketTagging` that set it was made by one of these identities; a tag set by anyone
+    /// else, or found by a live read without a setter the fleet saw, is ignored and reported.
+    /// Unset (the default), whoever may call `s3:PutBucketTagging` on a bucket may exempt it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_setters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,11 +241,11 @@ pub struct Remediation {
     pub mode: Mode,
     /// Attempts per remediation call (AccessDenied and throttling are retried with backoff).
     pub attempts: u32,
-    /// bucketwarden's own identities (userIdentity.arn): their events are never remediated, so the
-    /// guardrail cannot loop on itself. An IAM role ARN also matches every session of that role
-    /// (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a task's
-    /// calls). Calls made with the SDK app name "bucketwarden" are recognised by their userAgent
-    /// as well.
+    /// bucketwarden's own identities (userIdentity.arn): a transition to public they cause is
+    /// alerted, never remediated (its own calls only narrow access, so such a call is forged or
+    /// stolen credentials; remediating could loop). An IAM role ARN also matches every session of
+    /// that role (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a
+    /// task's calls). Only the authenticated ARN counts, never the userAgent.
     pub self_arns: Vec<String>,
     /// How an exposed object (in a bucket that is not exempt) is closed.
     pub objects: ObjectRemediation,
@@ -168,7 +274,14 @@ impl Remediation {
 /// Whether `actor` is one of `self_arns` or a session of one of its roles (the decision and the
 /// live worker share this test).
 pub fn is_self_arn(self_arns: &[String], actor: &str) -> bool {
-    self_arns.iter().any(|own| {
+    arn_matches(self_arns, actor)
+}
+
+/// Whether `actor` (a CloudTrail `userIdentity.arn`) is one of `arns` or a session of one of
+/// its IAM roles: `arn:aws:iam::<account>:role/<path/>name` matches
+/// `arn:aws:sts::<account>:assumed-role/<name>/<any session>`. Nothing else is a pattern.
+pub fn arn_matches(arns: &[String], actor: &str) -> bool {
+    arns.iter().any(|own| {
         own == actor
             || role_session_of(own).is_some_and(|(account, name)| {
                 actor
@@ -230,6 +343,20 @@ impl Dedup {
     }
 }
 
+/// IAM's role name rule: 1 to 64 characters of `[\w+=,.@-]`.
+fn is_role_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// STS's ExternalId rule: 2 to 1224 characters of `[\w+=,.@:/-]`.
+fn is_external_id(s: &str) -> bool {
+    (2..=1224).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -271,6 +398,36 @@ impl Config {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
                 message: "fleet.failover_ms must be at least 1000".into(),
+            });
+        }
+        let a = &config.accounts;
+        // AWS: "The value can range from 900 seconds (15 minutes) up to the maximum session
+        // duration setting for the role" (at most 12 hours).
+        let accounts_problem = if !(900..=43_200).contains(&a.session_duration_s) {
+            Some("accounts.session_duration_s must be between 900 and 43200 (AWS's range)".into())
+        } else if a.refresh_before_s >= a.session_duration_s {
+            Some("accounts.refresh_before_s must be less than accounts.session_duration_s".into())
+        } else if a.max_clients == 0 {
+            Some("accounts.max_clients must be at least 1".into())
+        } else if a.failure_backoff_ms == 0 || a.failure_backoff_max_ms < a.failure_backoff_ms {
+            Some(
+                "accounts.failure_backoff_ms must be at least 1 and at most failure_backoff_max_ms"
+                    .to_string(),
+            )
+        } else if a.external_id.as_deref().is_some_and(|e| !is_external_id(e)) {
+            Some("accounts.external_id must be 2-1224 of A-Z a-z 0-9 +=,.@:/- (AWS's rule)".into())
+        } else if !is_role_name(&a.role_name) {
+            Some(format!(
+                "accounts.role_name {:?} is not an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
+                a.role_name
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = accounts_problem {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
             });
         }
         if config.dedup.window_days == 0 {
@@ -348,6 +505,55 @@ mod tests {
     }
 
     #[test]
+    fn accounts_parse_a_list_organization_or_nothing() {
+        let c = Config::parse(
+            r#"
+            [accounts]
+            role_name = "bucketwarden-remediator"
+            external_id = "x-1"
+            allowed = ["111111111111", "222222222222"]
+            "#,
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.accounts.allowed,
+            Allowed::List(vec!["111111111111".into(), "222222222222".into()])
+        );
+        assert_eq!(c.accounts.external_id.as_deref(), Some("x-1"));
+        let org = Config::parse("[accounts]\nallowed = \"organization\"\n", Path::new("x"));
+        assert_eq!(org.unwrap().accounts.allowed, Allowed::Organization);
+        assert_eq!(Config::default().accounts.allowed, Allowed::Own);
+        // Round trip through serde (the schema test renders configs back).
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::parse(&text, Path::new("x")).unwrap(), c);
+    }
+
+    #[test]
+    fn accounts_reject_bad_ids_words_keys_and_durations() {
+        for (text, needle) in [
+            ("allowed = [\"11111111111\"]", "12-digit"),
+            ("allowed = [\"11111111111a\"]", "12-digit"),
+            ("allowed = \"everyone\"", "organization"),
+            ("role = \"x\"", "unknown field `role`"),
+            ("session_duration_s = 899", "between 900 and 43200"),
+            ("session_duration_s = 43201", "between 900 and 43200"),
+            (
+                "session_duration_s = 900\nrefresh_before_s = 900",
+                "less than",
+            ),
+            ("role_name = \"a/b\"", "not an IAM role name"),
+            ("max_clients = 0", "max_clients"),
+            ("external_id = \"a b\"", "external_id"),
+        ] {
+            let err = Config::parse(&format!("[accounts]\n{text}\n"), Path::new("x.toml"))
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn a_role_arn_in_self_arns_matches_its_sessions() {
         let r = Remediation {
             self_arns: vec![
@@ -364,5 +570,23 @@ mod tests {
         assert!(!r.is_self_arn("arn:aws:sts::111122223333:assumed-role/other/x"));
         assert!(!r.is_self_arn("arn:aws:iam::111122223333:user/opsx"));
         assert!(!Remediation::default().is_self_arn("arn:aws:iam::111122223333:user/ops"));
+    }
+
+    #[test]
+    fn tag_setters_parse_and_default_to_unset() {
+        assert_eq!(Config::default().exemptions.tag_setters, None);
+        let c = Config::parse(
+            "[exemptions]\ntag_setters = [\"arn:aws:iam::111122223333:role/platform-admin\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.exemptions.tag_setters,
+            Some(vec![
+                "arn:aws:iam::111122223333:role/platform-admin".to_string()
+            ])
+        );
+        let empty = Config::parse("[exemptions]\ntag_setters = []\n", Path::new("x.toml")).unwrap();
+        assert_eq!(empty.exemptions.tag_setters, Some(Vec::new()));
     }
 }

@@ -105,7 +105,7 @@ pub fn policy(data: &[u8]) {
             assert_eq!(reserialised, findings);
         }
     } else if std::str::from_utf8(data).is_ok() {
-        // Not JSON: assumed public until shown otherwise (DESIGN §4). (Bytes that are not UTF-8
+        // Not JSON: assumed public until shown otherwise (docs/DESIGN.md §4). (Bytes that are not UTF-8
         // were repaired by the lossy conversion above and may well parse.)
         assert_eq!(as_string.reasons, vec!["policy:unparseable".to_string()]);
     }

@@ -10,10 +10,12 @@
 //!
 //! - [`core`] — the pure pipeline: input forms → typed records → changes → exposure → fold →
 //!   decision → transcript. No tokio, no AWS SDK, no clock: time is passed in. Replay, the live
-//!   worker, reconciliation and scan all decide through [`core::decision`].
+//!   worker, reconciliation and scan all decide through [`core::decision`]. The fleet's lease
+//!   plan (which shards to take or steal) is here too, pure, with time passed in.
 //! - [`aws`] — effects at the edge, one small type per table, stream or service: clients and
 //!   retry hints, lease/dedup/state/incident tables, the alerter, Kinesis reads, S3 reads
-//!   (verification) and S3 writes (remediation), the IAM permissions the code needs.
+//!   (verification) and S3 writes (remediation), the accounts the fleet acts in (assumed roles),
+//!   the IAM permissions the code needs.
 //! - [`worker`] — the live fleet member (`bucketwarden run`): leases, shard consumers, batches,
 //!   state load/persist, acting on decisions, alerts. Orchestration only; judgement is `core`'s.
 //! - [`commands`] — one module per other command: `replay`, `scan`, `init`, and the reconciler's
@@ -21,11 +23,13 @@
 //! - [`dev_trail`] — a loopback S3 proxy that turns a laptop's S3 calls into CloudTrail events.
 //! - [`observe`] — metric names and emitters, health and readiness.
 //! - [`config`] — the configuration file (serde, unknown keys rejected).
+//! - [`clock`] — the wall clock, read at the edge only (never by `core`).
 //!
 //! The contracts these rooms implement (input forms, watched events, the meaning of public,
 //! ordering, live mode, the fleet) are written down in `docs/DESIGN.md`.
 
 pub mod aws;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod core;

@@ -100,7 +100,10 @@ running fleet is not rolled back). --remediate applies the configured remediatio
 non-exempt buckets through the same remediator as the fleet, with incidents (event name \"Scan\") \
 and alerts; exempt buckets and dry-run mode get an alert only.\n\n\
 Exit status: 0 when no exposed, non-exempt bucket is left open; 4 when some are (so a pipeline can \
-fail on it); 1 when the scan cannot run. Unreadable buckets are reported and counted, not fatal.",
+fail on it); 1 when the scan cannot run. Unreadable buckets are reported and counted, not fatal.\n\n\
+--all-accounts scans the caller's account and every account of [accounts] allowed, assuming \
+[accounts] role_name in each; an account that cannot be reached is reported and the others go on \
+(exit status 1 when one could not be scanned and nothing exposed was left open elsewhere).",
         after_help = "Examples:\n  \
 bucketwarden scan\n  \
 bucketwarden scan --format jsonl | jq -c 'select(.exposed)'\n  \
@@ -130,8 +133,11 @@ struct ScanArgs {
     #[arg(long = "bucket-region", value_name = "REGION")]
     bucket_region: Option<String>,
     /// The account [default: the caller's, from STS GetCallerIdentity]
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all_accounts")]
     account_id: Option<String>,
+    /// Scan the caller's account and every account of [accounts] allowed (through the member role)
+    #[arg(long)]
+    all_accounts: bool,
     /// Also write the scan's counters in Prometheus text format
     #[arg(long, value_name = "FILE")]
     metrics_out: Option<PathBuf>,
@@ -390,12 +396,15 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
     let config = load_config(args.config.as_ref())?;
     let opts = bucketwarden::commands::scan::Options {
         concurrency: args.concurrency as usize,
-        region: args.bucket_region,
-        account: args.account_id,
+        region: args.bucket_region.clone(),
+        account: args.account_id.clone(),
         remediate: args.remediate,
         seed_state: args.seed_state,
         operator: format!("scan:{}", bucketwarden::worker::default_worker_id()),
     };
+    if args.all_accounts {
+        return run_scan_accounts(args, config, opts);
+    }
     let progress = !args.no_progress && replay::progress_wanted();
     let format = args.format.clone();
     runtime()?.block_on(async move {
@@ -445,11 +454,110 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
         out.flush()?;
         eprint!("{}", bucketwarden::commands::scan::render_summary(&summary));
         if let Some(path) = &args.metrics_out {
-            std::fs::write(path, bucketwarden::observe::metrics::render_scan(&summary))
+            std::fs::write(path, bucketwarden::commands::scan::render_metrics(&summary))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let open = summary.exposed - summary.exposed_exempt - summary.remediated;
         Ok(if open > 0 { 4 } else { 0 })
+    })
+}
+
+/// `scan --all-accounts`: the same report, account by account.
+fn run_scan_accounts(
+    args: ScanArgs,
+    config: bucketwarden::config::Config,
+    opts: bucketwarden::commands::scan::Options,
+) -> anyhow::Result<u8> {
+    use bucketwarden::commands::scan as sc;
+    let progress = !args.no_progress && replay::progress_wanted();
+    let format = args.format.clone();
+    runtime()?.block_on(async move {
+        let sdk = bucketwarden::aws::load_config().await;
+        let clients = bucketwarden::aws::Clients::new(&sdk);
+        let registry = bucketwarden::aws::accounts::Accounts::new(&sdk, &config.accounts).await?;
+        let accounts = sc::all_accounts(&registry, &config)?;
+        let mut lines = Vec::new();
+        let mut out = std::io::stdout().lock();
+        let mut last_draw = std::time::Instant::now();
+        let results = sc::scan_accounts(
+            clients,
+            &registry,
+            &accounts,
+            config,
+            opts,
+            |account, done, total| {
+                if progress && (done == total || last_draw.elapsed() >= sc::PROGRESS_EVERY) {
+                    last_draw = std::time::Instant::now();
+                    eprint!("\rscanning account {account}: {done}/{total}");
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            },
+            |line| {
+                if format == "jsonl" {
+                    let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
+                } else {
+                    lines.push(line.clone());
+                }
+            },
+        )
+        .await;
+        match format.as_str() {
+            "table" => {
+                for (account, _) in &results {
+                    let mine: Vec<_> = lines
+                        .iter()
+                        .filter(|l| &l.account == account)
+                        .cloned()
+                        .collect();
+                    if !mine.is_empty() {
+                        write!(out, "account {account}\n{}\n", sc::render_table(&mine))?;
+                    }
+                }
+            }
+            "json" => {
+                lines.sort_by(|a, b| (&a.account, &a.bucket).cmp(&(&b.account, &b.bucket)));
+                let per_account: Vec<_> = results
+                    .iter()
+                    .map(|(account, r)| match r {
+                        Ok(s) => serde_json::json!({"account": account, "summary": s}),
+                        Err(e) => serde_json::json!({"account": account, "error": e.to_string()}),
+                    })
+                    .collect();
+                let doc = serde_json::json!({"accounts": per_account, "buckets": lines});
+                writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            }
+            _ => {}
+        }
+        out.flush()?;
+        let mut summaries = Vec::new();
+        let mut unreachable = 0;
+        for (account, r) in &results {
+            match r {
+                Ok(s) => {
+                    eprint!("{}", sc::render_summary(s));
+                    summaries.push(s);
+                }
+                Err(e) => {
+                    unreachable += 1;
+                    eprintln!("account {account}: not scanned: {e}");
+                }
+            }
+        }
+        let total = sc::total(&summaries);
+        if let Some(path) = &args.metrics_out {
+            std::fs::write(path, sc::render_metrics(&total))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let open = total.exposed - total.exposed_exempt - total.remediated;
+        Ok(if open > 0 {
+            4
+        } else if unreachable > 0 {
+            1
+        } else {
+            0
+        })
     })
 }
 
@@ -473,11 +581,8 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
     drop(out);
     eprint!("{}", replay::render_summary(&summary));
     if let Some(path) = &args.metrics_out {
-        std::fs::write(
-            path,
-            bucketwarden::observe::metrics::render_replay(&summary.stats),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, replay::render_metrics(&summary.stats))
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(summary.exit_code() as u8)
 }

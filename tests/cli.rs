@@ -152,4 +152,8 @@ fn example_config_parses_and_matches_its_schema() {
     // The schema rejects what the parser rejects.
     assert!(!v.is_valid(&serde_json::json!({"exemptions": {"bucket": []}})));
     assert!(!v.is_valid(&serde_json::json!({"remediation": {"mode": "yolo"}})));
+    assert!(!v.is_valid(&serde_json::json!({"accounts": {"allowed": ["1234"]}})));
+    assert!(!v.is_valid(&serde_json::json!({"accounts": {"allowed": "everyone"}})));
+    assert!(!v.is_valid(&serde_json::json!({"accounts": {"session_duration_s": 60}})));
+    assert!(v.is_valid(&serde_json::json!({"accounts": {"allowed": "organization"}})));
 }

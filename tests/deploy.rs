@@ -1,6 +1,8 @@
 //! Deployment (issue: CloudFormation stack validated offline): cfn-lint on the template, its
 //! EventBridge pattern run by a real pattern engine (EventBridge on moto, delivering to SQS) over
-//! every replay fixture, and the worker role's actions tied to the calls in the source.
+//! every replay fixture, and the worker role's actions tied to the calls in the source; the member
+//! account template (deploy/member-account.yaml): its role's actions are the S3 calls the code
+//! makes in a member account, and its rule forwards the same pattern to the central bus.
 
 mod support;
 
@@ -9,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bucketwarden::aws::permissions::{worker_actions, INIT_ONLY, SCAN_ONLY, WORKER_CALLS};
+use bucketwarden::aws::permissions::{
+    conditions_of, member_actions, worker_actions, INIT_ONLY, NO_PERMISSION,
+    UNCONDITIONABLE_WRITES, WORKER_CALLS,
+};
 use bucketwarden::core::input::{self, Item};
 use bucketwarden::core::record::EventName;
 use serde_json::{json, Value};
@@ -20,9 +25,15 @@ fn root() -> PathBuf {
 }
 
 const TEMPLATE: &str = "deploy/bucketwarden.yaml";
+const MEMBER_TEMPLATE: &str = "deploy/member-account.yaml";
 
-/// The template as JSON, read by cfn-lint's own decoder (it understands `!Ref` and friends).
+/// The central template as JSON.
 fn template() -> Value {
+    template_at(TEMPLATE)
+}
+
+/// A template as JSON, read by cfn-lint's own decoder (it understands `!Ref` and friends).
+fn template_at(path: &str) -> Value {
     let python = root().join(".venv/bin/python");
     assert!(python.exists(), "no .venv: run scripts/test.sh");
     let out = Command::new(python)
@@ -30,7 +41,7 @@ fn template() -> Value {
             "-c",
             "import json,sys\nfrom cfnlint.decode import decode\nt,m=decode(sys.argv[1])\nassert not m, m\nprint(json.dumps(t))",
         ])
-        .arg(root().join(TEMPLATE))
+        .arg(root().join(path))
         .output()
         .unwrap();
     assert!(
@@ -44,7 +55,7 @@ fn template() -> Value {
 #[test]
 fn cfn_lint_passes_with_no_errors_or_warnings() {
     let out = Command::new(root().join(".venv/bin/cfn-lint"))
-        .arg(TEMPLATE)
+        .args([TEMPLATE, MEMBER_TEMPLATE])
         .current_dir(root())
         .output()
         .expect("cfn-lint from .venv (scripts/venv.sh installs it)");
@@ -87,8 +98,13 @@ fn the_rule_watches_exactly_the_designed_events_and_targets_the_stream_by_bucket
 
 /// Every `Action` granted to the worker role.
 fn role_actions(t: &Value) -> BTreeSet<String> {
+    actions_of(t, "WorkerRole")
+}
+
+/// Every `Action` granted to a role of a template.
+fn actions_of(t: &Value, role: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for p in t["Resources"]["WorkerRole"]["Properties"]["Policies"]
+    for p in t["Resources"][role]["Properties"]["Policies"]
         .as_array()
         .unwrap()
     {
@@ -121,6 +137,209 @@ fn the_worker_role_grants_exactly_the_calls_the_code_makes() {
     );
 }
 
+/// Each granted action with the action-specific conditions of the statement granting it (every
+/// key but the scopes `aws:ResourceAccount`/`aws:ResourceOrgID`, which grants share), as
+/// (operator, key, value) triples.
+fn role_conditions(t: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+    let mut out: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
+    for p in t["Resources"]["WorkerRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+    {
+        for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+            let mut conds = BTreeSet::new();
+            // A condition chosen by `Fn::If` counts with both of its branches.
+            let blocks: Vec<&Value> = match s["Condition"].get("Fn::If") {
+                Some(branches) => branches.as_array().unwrap()[1..].iter().collect(),
+                None => vec![&s["Condition"]],
+            };
+            for c in blocks.iter().filter_map(|c| c.as_object()) {
+                for (op, kv) in c {
+                    for (k, v) in kv.as_object().unwrap() {
+                        // Scopes to the fleet's own account or organization, shared by grants.
+                        if k == "aws:ResourceAccount" || k == "aws:ResourceOrgID" {
+                            continue;
+                        }
+                        let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
+                        conds.insert((op.clone(), k.clone(), v.to_owned()));
+                    }
+                }
+            }
+            let actions: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+                other => panic!("unexpected Action {other}"),
+            };
+            for a in actions {
+                assert!(
+                    out.insert(a.clone(), conds.clone()).is_none(),
+                    "{a} is granted by more than one statement: one must not widen the other"
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A stolen worker credential must not be able to open anything: the writes S3 lets IAM narrow
+/// are narrowed, in the template exactly as in src/aws/permissions.rs.
+#[test]
+fn the_worker_role_conditions_equal_those_in_permissions_rs() {
+    let granted = role_conditions(&template());
+    for (action, conds) in &granted {
+        let want: BTreeSet<(String, String, String)> = conditions_of(action)
+            .into_iter()
+            .map(|c| (c.operator.to_owned(), c.key.to_owned(), c.value.to_owned()))
+            .collect();
+        assert_eq!(
+            conds, &want,
+            "conditions of {action}: template vs permissions.rs"
+        );
+    }
+    // The ACL reset is limited to the canned private ACL.
+    assert!(granted["s3:PutObjectAcl"].contains(&(
+        "StringEquals".to_owned(),
+        "s3:x-amz-acl".to_owned(),
+        "private".to_owned()
+    )));
+    // Writes with no limiting key are still granted (remediation needs them) and are the ones
+    // docs/SECURITY.md covers by detection instead.
+    for a in UNCONDITIONABLE_WRITES {
+        assert!(granted.contains_key(a), "{a}");
+        assert!(conditions_of(a).is_empty(), "{a}");
+    }
+    let security = std::fs::read_to_string(root().join("docs/SECURITY.md")).unwrap();
+    for a in UNCONDITIONABLE_WRITES {
+        assert!(
+            security.contains(a),
+            "docs/SECURITY.md does not discuss {a}"
+        );
+    }
+}
+
+/// Who can put records on the stream is the boundary a forged record must cross: only the
+/// EventBridge rule's role may (docs/SECURITY.md).
+#[test]
+fn only_the_eventbridge_rule_may_put_records_on_the_stream() {
+    let t = template();
+    let p = &t["Resources"]["StreamResourcePolicy"]["Properties"];
+    assert_eq!(p["ResourceArn"], json!({"Fn::GetAtt": ["Stream", "Arn"]}));
+    let statements = p["ResourcePolicy"]["Statement"].as_array().unwrap();
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .expect("a Deny statement");
+    assert_eq!(deny["Principal"], "*");
+    let actions: BTreeSet<&str> = deny["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(["kinesis:PutRecord", "kinesis:PutRecords"])
+    );
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
+    );
+    // The rule's target uses that role.
+    assert_eq!(
+        t["Resources"]["S3CallsRule"]["Properties"]["Targets"][0]["RoleArn"],
+        json!({"Fn::GetAtt": ["EventsToStreamRole", "Arn"]})
+    );
+}
+
+#[test]
+fn the_member_role_grants_exactly_the_s3_calls_made_in_a_member_account() {
+    let t = template_at(MEMBER_TEMPLATE);
+    let granted = actions_of(&t, "RemediatorRole");
+    for a in &granted {
+        assert!(!a.contains('*'), "wildcard action {a}");
+    }
+    let needed: BTreeSet<String> = member_actions().into_iter().map(str::to_owned).collect();
+    assert!(needed.iter().all(|a| a.starts_with("s3:")), "{needed:?}");
+    let missing: Vec<_> = needed.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&needed).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "member role vs src/aws/permissions.rs member_actions(): missing {missing:?}, extra {extra:?}"
+    );
+    // Every S3 action the central worker role has, the member role has too: what the fleet
+    // does in its own account it can do in a member.
+    let central_s3: BTreeSet<String> = role_actions(&template())
+        .into_iter()
+        .filter(|a| a.starts_with("s3:"))
+        .collect();
+    assert_eq!(central_s3, granted);
+
+    // Trust: only the fleet's worker role, and only with the external id.
+    let role = &t["Resources"]["RemediatorRole"]["Properties"];
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trust.len(), 1, "{trust:?}");
+    assert_eq!(trust[0]["Effect"], "Allow");
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust[0]["Principal"],
+        json!({"AWS": {"Ref": "WorkerRoleArn"}})
+    );
+    assert_eq!(
+        trust[0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        json!({"Ref": "ExternalId"})
+    );
+    assert_eq!(role["RoleName"], json!({"Ref": "RoleName"}));
+}
+
+#[test]
+fn every_rule_forwards_the_same_pattern_and_the_bus_admits_only_the_organization() {
+    let central = template();
+    let member = template_at(MEMBER_TEMPLATE);
+    let pattern = &central["Resources"]["S3CallsRule"]["Properties"]["EventPattern"];
+    let org_rule = &central["Resources"]["CentralS3CallsRule"]["Properties"];
+    assert_eq!(&org_rule["EventPattern"], pattern);
+    assert_eq!(org_rule["EventBusName"], json!({"Ref": "CentralBus"}));
+    assert_eq!(
+        org_rule["Targets"][0], central["Resources"]["S3CallsRule"]["Properties"]["Targets"][0],
+        "the central rule targets the stream like the account's own rule"
+    );
+    let fwd = &member["Resources"]["ForwardS3CallsRule"]["Properties"];
+    assert_eq!(&fwd["EventPattern"], pattern);
+    assert_eq!(
+        fwd["Targets"][0]["Arn"],
+        json!({"Ref": "CentralEventBusArn"})
+    );
+
+    let policy = &central["Resources"]["CentralBusPolicy"]["Properties"]["Statement"];
+    assert_eq!(policy["Action"], "events:PutEvents");
+    assert_eq!(
+        policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        json!({"Ref": "OrganizationId"})
+    );
+
+    // The worker may assume the member role by name in any account (of the organization).
+    let statements: Vec<Value> = central["Resources"]["WorkerRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+        .collect();
+    let assume = statements
+        .iter()
+        .find(|s| s["Action"] == "sts:AssumeRole")
+        .expect("the worker role may assume the member role");
+    assert_eq!(
+        assume["Resource"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"})
+    );
+    assert_eq!(
+        assume["Condition"]["Fn::If"][1]["StringEquals"]["aws:ResourceOrgID"],
+        json!({"Ref": "OrganizationId"})
+    );
+}
+
 /// The SDK operations (fluent method names) of each AWS SDK crate the product uses, from the
 /// crates' own `src/operation/` directories.
 fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
@@ -145,7 +364,7 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
         let Some(service) = name.strip_prefix("aws-sdk-") else {
             continue;
         };
-        if !["kinesis", "dynamodb", "s3", "s3control", "sns"].contains(&service) {
+        if !["kinesis", "dynamodb", "s3", "s3control", "sns", "sts"].contains(&service) {
             continue;
         }
         let dir = Path::new(p["manifest_path"].as_str().unwrap())
@@ -162,7 +381,7 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
             .collect();
         ops.insert(service.to_owned(), set);
     }
-    assert_eq!(ops.len(), 5, "{:?}", ops.keys());
+    assert_eq!(ops.len(), 6, "{:?}", ops.keys());
     ops
 }
 
@@ -242,7 +461,7 @@ fn every_sdk_call_in_the_worker_is_listed_with_its_permission() {
         assert!(
             listed.contains(op)
                 || INIT_ONLY.contains(&op.as_str())
-                || SCAN_ONLY.contains(&op.as_str()),
+                || NO_PERMISSION.contains(&op.as_str()),
             "the source calls {op} but src/aws/permissions.rs does not list it (the deployed role would deny it)"
         );
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bucketwarden::aws::state_store::StateStore;
 use bucketwarden::config::Config;
 use bucketwarden::core::decision::Action;
+use bucketwarden::core::fold::{Closed, Settlement};
 use bucketwarden::core::pipeline::{Pipeline, Processed};
 use serde_json::Value;
 use support::fault_proxy::{Fault, FaultProxy, Rates, When};
@@ -145,7 +146,10 @@ async fn assert_state_matches_replay(f: &Fleet, events: &[Value], workers: &[&Wo
             for line in lines {
                 if line.action == Action::Remediate && line.key.is_none() {
                     if let Some(b) = &line.bucket {
-                        replay.fold_mut().note_bucket_locked(b, event.time_ms);
+                        replay.fold_mut().settle(&Settlement {
+                            closed: Some(Closed::Bucket),
+                            ..Settlement::of(b, event.time_ms)
+                        });
                     }
                 }
             }

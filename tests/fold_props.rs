@@ -1,4 +1,4 @@
-//! Property tests of the fold (DESIGN §5): duplicates change nothing, a replay split in two (with
+//! Property tests of the fold (docs/DESIGN.md §5): duplicates change nothing, a replay split in two (with
 //! the state carried over through its serialised snapshot) equals one pass, and adding a
 //! protection never makes anything public.
 
@@ -192,6 +192,7 @@ fn events(gens: &[Gen]) -> Vec<S3Event> {
                 } else {
                     Some(g.change.clone())
                 },
+                oddities: Vec::new(),
             }
         })
         .collect()
@@ -260,6 +261,7 @@ proptest! {
             user_agent: None,
             error_code: None,
             change: Some(change),
+            oddities: Vec::new(),
         });
         let out = fold.apply(evs.last().unwrap());
         for o in &out {

@@ -124,6 +124,7 @@ fn the_whole_directory_replays_with_a_readable_summary() {
         "skipped",
         "malformed",
         "31-malformed-input",
+        "warnings",
         "transitions",
         "actions",
         "buckets known",
@@ -133,4 +134,21 @@ fn the_whole_directory_replays_with_a_readable_summary() {
             "summary lacks {needle:?}:\n{stderr}"
         );
     }
+    // An odd field is a warning with its position, never a malformed record.
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: ") && l.contains("38-eventbridge-odd-field-types"))
+        .unwrap_or_else(|| panic!("no warning line for scenario 38:\n{stderr}"));
+    assert!(
+        warning.contains(
+            "line 1, column 1 (record 1): decided anyway; odd fields envelope.account:number"
+        ),
+        "{warning}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("malformed: ") && l.contains("38-eventbridge")),
+        "{stderr}"
+    );
 }

@@ -162,6 +162,74 @@ async fn a_forged_bucketwarden_user_agent_does_not_exempt_a_public_bucket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_made_public_by_bucketwarden_s_own_role_is_alerted_not_remediated() {
+    // bucketwarden's own calls only ever narrow access, so a session of its role that opens a
+    // bucket is forged or stolen credentials: a person must hear of it (incident + alert), and
+    // the worker must not remediate (it could loop on itself). It used to skip it silently.
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/bucketwarden-task");
+    let f = Fleet::new(
+        "ownrole",
+        1,
+        &format!("[remediation]\nself_arns = [\"{role}\"]\n"),
+    )
+    .await;
+    let b = f.bucket("own");
+    f.make_public_bucket(&b).await;
+    let session = format!("arn:aws:sts::{ACCOUNT}:assumed-role/bucketwarden-task/worker-7");
+    let mut ev = put_bucket_acl_public(&b, "ev-own-role", &ts(base_ms(), 0));
+    ev["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole", "principalId": "AROAEXAMPLE:worker-7", "arn": session,
+        "accountId": ACCOUNT, "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role, "accountId": ACCOUNT,
+                                             "userName": "bucketwarden-task"}}
+    });
+    // A bucket opened by someone else afterwards on the same shard proves the first event was
+    // handled before the checks below.
+    let other = f.bucket("other");
+    f.make_public_bucket(&other).await;
+    f.put_event(&b, &ev).await;
+    f.put_event(
+        &other,
+        &put_bucket_acl_public(&other, "ev-other", &ts(base_ms(), 1)),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for("both incidents", LONG, || async {
+        f.incidents().await.len() == 2
+    })
+    .await;
+    wait_for("both alerts", LONG, || async {
+        f.alerts().await.len() == 2
+    })
+    .await;
+    let incidents = f.incidents().await;
+    let own = incidents
+        .iter()
+        .find(|i| s(i, "bucket") == b)
+        .unwrap_or_else(|| panic!("no incident for {b}: {incidents:?}\n{}", w.log_text()));
+    assert_eq!(s(own, "action"), "alert", "{own:?}");
+    assert_eq!(s(own, "outcome"), "alerted", "{own:?}");
+    assert_eq!(s(own, "rule"), "own_identity", "{own:?}");
+    assert_eq!(s(own, "actorArn"), session);
+    let alerts = f.alerts().await;
+    let alert = alerts
+        .iter()
+        .find(|(_, body)| body["bucket"] == b.as_str())
+        .unwrap_or_else(|| panic!("no alert for {b}: {alerts:?}"));
+    assert_eq!(alert.1["outcome"], "alerted");
+    assert_eq!(alert.1["rule"], "own_identity");
+    assert_eq!(
+        f.block_of(&b).await,
+        None,
+        "the own-identity bucket was remediated\n{}",
+        w.log_text()
+    );
+    assert!(!f.tags_of(&b).await.contains_key("bucketwarden:remediated"));
+    // The other one, opened by mallory, is remediated as ever.
+    assert_eq!(f.block_of(&other).await, Some((true, true, true, true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_far_future_event_does_not_hide_a_later_public_acl() {
     // Found by the adversarial review: a PutBucketAcl dated 2099 made every later ACL change of
     // the bucket "stale", so a real public-read after it went unremediated. Everything else about

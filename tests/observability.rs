@@ -484,3 +484,74 @@ fn replay_metrics_out_writes_the_live_counter_names_in_prometheus_format() {
         assert!(ALL.contains(&n.as_str()), "{n} is not a live metric name");
     }
 }
+
+/// docs/DESIGN.md §8: every series a panel or a rule reads exists from the first scrape of a
+/// fresh worker, before any event, so no panel says "No data" and `increase()`/`rate()` see the
+/// first occurrence. (Prometheus's instrumentation guidance: "export 0 for known label values".)
+/// Only `metrics::ABSENT_UNTIL_FIRST` is exempt, each with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_and_rule_series_exists_before_any_event() {
+    use bucketwarden::observe::metrics::ABSENT_UNTIL_FIRST;
+    let f = Fleet::new("fresh", 1, "").await;
+    let port = free_port();
+    let w = f.spawn_worker_with_metrics("w1", &[], Some(port));
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for("/readyz", LONG, || async {
+        get(&format!("{base}/readyz")).is_some_and(|(c, b)| c == 200 && b.contains("1 leases"))
+    })
+    .await;
+    let prom = Prometheus::start(port);
+
+    let mut used = BTreeSet::new();
+    for (_, e) in dashboard_exprs(&dashboard())
+        .iter()
+        .chain(rule_exprs().iter())
+    {
+        used.extend(metric_tokens(e));
+    }
+    let exempt: Vec<&str> = ABSENT_UNTIL_FIRST.iter().map(|(n, _)| *n).collect();
+    let wanted: Vec<String> = used
+        .into_iter()
+        .filter(|n| !exempt.contains(&n.as_str()))
+        .collect();
+    assert!(wanted.len() >= 30, "{wanted:?}");
+
+    // What Prometheus has scraped, by metric name (a histogram as its family).
+    let scraped = || -> BTreeSet<String> {
+        let Some((_, body)) = get(&format!("{}/api/v1/label/__name__/values", prom.url)) else {
+            return BTreeSet::new();
+        };
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        v["data"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(metric_tokens)
+            .collect()
+    };
+    let mut missing = wanted.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !missing.is_empty() && std::time::Instant::now() < deadline {
+        let have = scraped();
+        missing.retain(|n| !have.contains(n));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, metrics_text) = get(&format!("{base}/metrics")).unwrap();
+    assert!(
+        missing.is_empty(),
+        "before any event, Prometheus has no series of {missing:?}\n{metrics_text}"
+    );
+    // Nothing has happened: the zeros are zeros, and no histogram holds an observation.
+    let r = query(&prom, "sum(bucketwarden_records_received_total)");
+    assert_eq!(max_value(&r), 0.0, "{r}");
+    let r = query(&prom, "sum(bucketwarden_decision_latency_seconds_count)");
+    assert_eq!(r["status"], "success", "{r}");
+    assert_eq!(max_value(&r), 0.0, "{r}");
+    assert_eq!(
+        r["data"]["result"].as_array().map(Vec::len),
+        Some(1),
+        "the empty histogram is a series: {r}"
+    );
+    drop(w);
+}

@@ -1,7 +1,8 @@
 //! Periodic reconciliation (issue: baseline and drift): on a moto server of this test alone
 //! (reconciliation lists the whole account), buckets made public directly on S3 — no event ever
 //! reaches the stream — are found and locked down within one interval by exactly one worker, and
-//! by the other one after the reconciler is killed.
+//! by the other one after the reconciler is killed; an exempt public bucket is alerted on (an
+//! incident and an SNS message), once, and never remediated.
 
 mod support;
 
@@ -100,16 +101,14 @@ async fn reconcile_incidents(endpoint: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() {
-    let moto = start_moto();
-    let endpoint = moto.endpoint.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bucketwarden.toml");
+/// A fleet's config on a private moto, initialised: exemptions by the `public-site-*` name and
+/// the `bucketwarden:allow-public = true` tag, reconciliation every `INTERVAL_MS`.
+fn init_fleet(endpoint: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("bucketwarden.toml");
     std::fs::write(
         &config,
         format!(
-            "[exemptions]\nbuckets = [\"public-site-*\"]\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n\n[reconcile]\ninterval_ms = {INTERVAL_MS}\n"
+            "[exemptions]\nbuckets = [\"public-site-*\"]\ntags = {{ \"bucketwarden:allow-public\" = \"true\" }}\n\n[fleet]\nfailover_ms = 3000\nlease_scan_interval_ms = 500\nshard_discovery_interval_ms = 1000\npoll_interval_ms = 200\n\n[reconcile]\ninterval_ms = {INTERVAL_MS}\n"
         ),
     )
     .unwrap();
@@ -120,11 +119,20 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         init.env(k, v);
     }
     assert!(init
-        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .stdout(Stdio::null())
         .status()
         .unwrap()
         .success());
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() {
+    let moto = start_moto();
+    let endpoint = moto.endpoint.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = init_fleet(&endpoint, dir.path());
 
     let client = clients_at(&endpoint).await.s3;
     // Public before the fleet starts, bypassing the stream; one exempt; one private.
@@ -149,16 +157,22 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         took < Duration::from_millis(INTERVAL_MS * 3 + 5000),
         "took {took:?} for an interval of {INTERVAL_MS} ms"
     );
-    wait_for("the reconcile incident", LONG, || async {
-        reconcile_incidents(&endpoint).await.len() == 1
+    // The exempt one is alerted on, not remediated (it used to be left silent).
+    wait_for("the reconcile incidents", LONG, || async {
+        reconcile_incidents(&endpoint).await.len() == 2
     })
     .await;
+    let mut found = reconcile_incidents(&endpoint).await;
+    found.sort();
     assert_eq!(
-        reconcile_incidents(&endpoint).await,
-        vec![(
-            "opened-behind-our-back".to_string(),
-            "remediated".to_string()
-        )]
+        found,
+        vec![
+            (
+                "opened-behind-our-back".to_string(),
+                "remediated".to_string()
+            ),
+            ("public-site-docs".to_string(), "alerted".to_string()),
+        ]
     );
     assert!(
         !blocked(&client, "public-site-docs").await,
@@ -209,11 +223,143 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         blocked(&client, "opened-again-later").await
     })
     .await;
-    wait_for("two reconcile incidents", LONG, || async {
-        reconcile_incidents(&endpoint).await.len() == 2
+    // The exempt bucket is not alerted on again: the state table knows it public now.
+    wait_for("three reconcile incidents", LONG, || async {
+        reconcile_incidents(&endpoint).await.len() == 3
     })
     .await;
     assert!(survivor
         .log_text()
         .contains("drift between the stream's state and live S3"));
+}
+
+/// The SNS messages' JSON bodies received so far, deleted from the queue.
+async fn drain_alerts(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serde_json::Value> {
+    let r = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for m in r.messages() {
+        let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+        out.push(serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}")).unwrap());
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_alerts_once_on_an_exempt_public_bucket_and_leaves_it_open() {
+    // Scan alerted on an exempt public bucket and reconciliation stayed silent; both decide
+    // through the one decider now: exempt means "alert, do not remediate" on every path.
+    let moto = start_moto();
+    let endpoint = moto.endpoint.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let config = init_fleet(&endpoint, dir.path());
+    let clients = clients_at(&endpoint).await;
+    // Alerts observed as an operator would: an SQS queue subscribed to the topic.
+    let topic = bucketwarden::aws::alerter::Alerter::ensure_topic(&clients, "bucketwarden-alerts")
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config_at(&endpoint, None).await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("alerts-q")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:alerts-q"))
+        .send()
+        .await
+        .unwrap();
+    let s3 = &clients.s3;
+    open_with_public_acl(s3, "public-site-www").await;
+    open_with_public_acl(s3, "tagged-open").await;
+    s3.put_bucket_tagging()
+        .bucket("tagged-open")
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("bucketwarden:allow-public")
+                        .value("true")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let w = Worker::spawn(&endpoint, &config, dir.path(), "w1");
+    wait_for("two reconcile incidents", LONG, || async {
+        reconcile_incidents(&endpoint).await.len() == 2
+    })
+    .await;
+    let seen = std::sync::Mutex::new(Vec::new());
+    wait_for("two alerts", LONG, || async {
+        let new = drain_alerts(&sqs, &queue_url).await;
+        let mut seen = seen.lock().unwrap();
+        seen.extend(new);
+        seen.len() >= 2
+    })
+    .await;
+    let alerts = seen.into_inner().unwrap();
+    let ddb = clients.dynamodb.clone();
+    let incidents = scan_table(&ddb, "bucketwarden-incidents").await;
+    for (bucket, rule) in [
+        ("public-site-www", "exempt_by_name"),
+        ("tagged-open", "exempt_by_tag"),
+    ] {
+        let i = incidents
+            .iter()
+            .find(|i| s(i, "bucket") == bucket)
+            .unwrap_or_else(|| panic!("no incident for {bucket}: {incidents:?}"));
+        assert_eq!(s(i, "source"), "reconcile");
+        assert_eq!(s(i, "action"), "alert", "{i:?}");
+        assert_eq!(s(i, "outcome"), "alerted", "{i:?}");
+        assert_eq!(s(i, "rule"), rule, "{i:?}");
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["bucket"] == bucket && a["outcome"] == "alerted"),
+            "no alert for {bucket}: {alerts:?}"
+        );
+        assert!(
+            !blocked(s3, bucket).await,
+            "an exempt bucket was locked down\n{}",
+            w.log_text()
+        );
+    }
+    // Two more passes: the state table knows them public now, so they are not alerted again.
+    tokio::time::sleep(Duration::from_millis(INTERVAL_MS * 2 + 1000)).await;
+    assert!(
+        w.log_text().matches("reconciliation pass done").count() >= 2,
+        "{}",
+        w.log_text()
+    );
+    assert_eq!(
+        reconcile_incidents(&endpoint).await.len(),
+        2,
+        "alerted again\n{}",
+        w.log_text()
+    );
 }

@@ -42,6 +42,21 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for PlainEndpoint {
     }
 }
 
+/// S3 and S3 Control clients for `config` (path-style and a plain S3 Control endpoint when an
+/// emulator's endpoint is set, as [`Clients`] builds them).
+pub fn s3_pair(config: &SdkConfig) -> (aws_sdk_s3::Client, aws_sdk_s3control::Client) {
+    let endpoint = config.endpoint_url().map(str::to_owned);
+    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(endpoint.is_some());
+    let mut s3c = aws_sdk_s3control::config::Builder::from(config);
+    if let Some(url) = endpoint {
+        s3c = s3c.endpoint_resolver(PlainEndpoint(url));
+    }
+    (
+        aws_sdk_s3::Client::from_conf(s3.build()),
+        aws_sdk_s3control::Client::from_conf(s3c.build()),
+    )
+}
+
 /// Caps one attempt of any AWS call (`BUCKETWARDEN_AWS_ATTEMPT_TIMEOUT_MS`, default 10 s). Without
 /// it a connection that never answers would hang a shard forever while its lease is still renewed
 /// by another task: the worst failure for a guardrail, because nothing looks wrong. The SDK

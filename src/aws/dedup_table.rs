@@ -1,4 +1,4 @@
-//! Fleet-wide event dedup (DESIGN §6): a conditional put on the event id, with a TTL, before any
+//! Fleet-wide event dedup (docs/DESIGN.md §6): a conditional put on the event id, with a TTL, before any
 //! effect. A claim is `claimed` while its batch is in flight and `done` once the batch's effects
 //! and state are written; a claim left `claimed` by a worker that died is taken over when the same
 //! record is read again, so a crash never loses an event and an event is never acted on twice,
@@ -7,12 +7,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeValue, Put, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::table::{self, TableSpec};
 
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
@@ -52,38 +52,12 @@ impl DedupTable {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("eventId")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("eventId")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        let created = match r {
-            Ok(_) => true,
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    false
-                } else {
-                    return Err(e);
-                }
-            }
+        let spec = TableSpec {
+            name: &self.table,
+            key: "eventId",
+            index: None,
         };
+        let created = table::create_if_missing(&self.client, spec).await?;
         self.client
             .update_time_to_live()
             .table_name(&self.table)

@@ -1,16 +1,15 @@
-//! Incidents and alerts (DESIGN §6): one DynamoDB item per remediation or alert, keyed so that a
-//! retry after a crash finds and completes it instead of writing a second one, and one SNS JSON
-//! message per incident. Owns the record shape and its two sinks.
+//! Incidents (docs/DESIGN.md §6): one DynamoDB item per remediation or alert, keyed so that a retry
+//! after a crash finds and completes it instead of writing a second one, with the alert claim
+//! that keeps a message to one per incident. Owns the record shape and its table; the SNS sink is
+//! `alerter`'s, poison records `dead_letters`'.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::table::{self, TableSpec};
 use crate::aws::Clients;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,6 +26,9 @@ pub struct Incident {
     pub reasons: Vec<String>,
     /// remediate | alert
     pub action: String,
+    /// The decision's rule (`core::decision::Rule`): why this action, e.g. `own_identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// pending | remediated | alerted | failed
     pub outcome: String,
     pub remediation: Option<String>,
@@ -102,6 +104,7 @@ fn to_item(i: &Incident) -> HashMap<String, AttributeValue> {
     put("remediation", &i.remediation);
     put("error", &i.error);
     put("remediatedAt", &i.remediated_at);
+    put("rule", &i.rule);
     for (k, v) in [
         ("eventName", &i.event_name),
         ("bucket", &i.bucket),
@@ -143,6 +146,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Incident {
             .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
             .unwrap_or_default(),
         action: get("action").unwrap_or_default(),
+        rule: get("rule"),
         outcome: get("outcome").unwrap_or_default(),
         remediation: get("remediation"),
         error: get("error"),
@@ -163,39 +167,12 @@ impl IncidentTable {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .clients
-            .dynamodb
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("incidentId")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("incidentId")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let spec = TableSpec {
+            name: &self.table,
+            key: "incidentId",
+            index: None,
+        };
+        table::create_if_missing(&self.clients.dynamodb, spec).await
     }
 
     /// The incident recorded under this id, read consistently; `None` when there is none.
@@ -401,173 +378,6 @@ pub enum AlertClaim {
     InFlight,
 }
 
-/// A deduplication id (at most 128 characters) that is the same for every publish of an incident.
-fn dedup_id(incident_id: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut a = std::hash::DefaultHasher::new();
-    (0u8, incident_id).hash(&mut a);
-    let mut b = std::hash::DefaultHasher::new();
-    (1u8, incident_id).hash(&mut b);
-    format!("{:016x}{:016x}", a.finish(), b.finish())
-}
-
-/// SNS alerts: one JSON message per incident, with a human-readable subject.
-#[derive(Clone, Debug)]
-pub struct Alerter {
-    clients: Clients,
-    topic_arn: String,
-}
-
-impl Alerter {
-    pub fn new(clients: Clients, topic_arn: impl Into<String>) -> Alerter {
-        Alerter {
-            clients,
-            topic_arn: topic_arn.into(),
-        }
-    }
-
-    /// Creates (or finds: CreateTopic is idempotent) the topic and returns its ARN. A name ending
-    /// in `.fifo` makes a FIFO topic, whose deduplication turns at-least-once alerts into
-    /// exactly-once ones.
-    pub async fn ensure_topic(clients: &Clients, name: &str) -> Result<String, AwsError> {
-        let mut req = clients.sns.create_topic().name(name);
-        if name.ends_with(".fifo") {
-            req = req.attributes("FifoTopic", "true");
-        }
-        let r = req
-            .send()
-            .await
-            .map_err(|e| from_sdk("sns", "CreateTopic", e))?;
-        r.topic_arn()
-            .map(str::to_owned)
-            .ok_or_else(|| AwsError::other("sns", "CreateTopic", "no topic ARN returned"))
-    }
-
-    /// Whether SNS itself deduplicates this topic's messages by incident (a FIFO topic).
-    pub fn deduplicates(&self) -> bool {
-        self.topic_arn.ends_with(".fifo")
-    }
-
-    pub async fn publish(&self, incident: &Incident) -> Result<(), AwsError> {
-        let body = serde_json::to_string(incident)
-            .map_err(|e| AwsError::other("sns", "Publish", e.to_string()))?;
-        let mut req = self
-            .clients
-            .sns
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .message(body);
-        if self.topic_arn.ends_with(".fifo") {
-            // A worker that dies between publishing and recording it publishes again after the
-            // restart; the same deduplication id makes SNS deliver it once.
-            req = req
-                .message_group_id(&incident.bucket)
-                .message_deduplication_id(dedup_id(&incident.incident_id));
-        } else {
-            // FIFO topics take no subject; standard ones show it in e-mail and chat.
-            req = req.subject(incident.subject());
-        }
-        req.send()
-            .await
-            .map(|_| ())
-            .map_err(|e| from_sdk("sns", "Publish", e))
-    }
-}
-
-/// Poison records: raw bytes kept for a person to look at, never blocking the shard.
-#[derive(Clone, Debug)]
-pub struct DeadLetters {
-    clients: Clients,
-    table: String,
-}
-
-impl DeadLetters {
-    pub fn new(clients: Clients, table: impl Into<String>) -> DeadLetters {
-        DeadLetters {
-            clients,
-            table: table.into(),
-        }
-    }
-
-    pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .clients
-            .dynamodb
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
-    }
-
-    /// DynamoDB items are limited to 400 KB; keep the first 350 KB of a huge record and say so.
-    pub async fn put(
-        &self,
-        shard: &str,
-        sequence: &str,
-        raw: &[u8],
-        reason: &str,
-        at: &str,
-    ) -> Result<(), AwsError> {
-        const MAX: usize = 350 * 1024;
-        let truncated = raw.len() > MAX;
-        let r = self
-            .clients
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .item("id", s(&format!("{shard}|{sequence}")))
-            .item("shardId", s(shard))
-            .item("sequenceNumber", s(sequence))
-            .item("reason", s(reason))
-            .item("size", AttributeValue::N(raw.len().to_string()))
-            .item("truncated", AttributeValue::Bool(truncated))
-            .item(
-                "raw",
-                AttributeValue::B(aws_smithy_types::Blob::new(&raw[..raw.len().min(MAX)])),
-            )
-            .item("at", s(at))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "PutItem", e);
-                if e.is(Kind::ConditionFailed) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,6 +395,7 @@ mod tests {
             source_ip: Some("192.0.2.1".into()),
             reasons: vec!["acl: AllUsers READ".into(), "policy".into()],
             action: "remediate".into(),
+            rule: Some("remediate".into()),
             outcome: "remediated".into(),
             remediation: Some("object_acl_private".into()),
             error: Some("none".into()),

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_kinesis::types::ShardIteratorType;
+use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
-use crate::worker::lease::Checkpoint;
+use crate::core::lease::Checkpoint;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 pub const MIN_GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);
@@ -47,6 +47,47 @@ pub struct ShardInfo {
     pub ending_sequence: Option<String>,
     pub starting_hash: Option<String>,
     pub ending_hash: Option<String>,
+}
+
+/// Creates the stream with `shards` shards unless it exists (`bucketwarden init`), then waits
+/// (up to 20 s) for it to be ACTIVE so that workers started right after can list its shards.
+/// True when this call created it.
+pub async fn create_stream_if_missing(
+    client: &Client,
+    stream: &str,
+    shards: i32,
+) -> Result<bool, AwsError> {
+    let created = match client
+        .create_stream()
+        .stream_name(stream)
+        .shard_count(shards)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            let e = from_sdk("kinesis", "CreateStream", e);
+            if e.code == "ResourceInUseException" {
+                false
+            } else {
+                return Err(e);
+            }
+        }
+    };
+    for _ in 0..100 {
+        let d = client
+            .describe_stream_summary()
+            .stream_name(stream)
+            .send()
+            .await
+            .map_err(|e| from_sdk("kinesis", "DescribeStreamSummary", e))?;
+        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(created)
 }
 
 /// Every shard of the stream, open or closed, following ListShards' pages.
@@ -111,14 +152,6 @@ impl ShardReader {
             last_delivered: None,
             limit: 10_000,
         }
-    }
-
-    pub fn shard(&self) -> &str {
-        &self.shard
-    }
-
-    pub fn last_delivered(&self) -> Option<&str> {
-        self.last_delivered.as_deref()
     }
 
     async fn fresh_iterator(&self) -> Result<Option<String>, AwsError> {

@@ -1,17 +1,15 @@
-//! The DynamoDB lease table (DESIGN §7) with KCL's attribute names. Every take, renew,
+//! The DynamoDB lease table (docs/DESIGN.md §7) with KCL's attribute names. Every take, renew,
 //! checkpoint and release is a conditional write on the expected `leaseCounter` and increments it.
 //! Owns the table's wire format; balancing and expiry are `lease`'s.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
-use crate::worker::lease::{Checkpoint, Lease};
+use crate::aws::table::{self, TableSpec};
+use crate::core::lease::{Checkpoint, Lease};
 
 const KEY: &str = "leaseKey";
 /// Rows that are not shards (the reconciler's leader lease) start with this; `list` skips them.
@@ -122,44 +120,14 @@ impl LeaseTable {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.table
-    }
-
     /// Creates the table (hash key `leaseKey`, on-demand) unless it exists.
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let r = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(KEY)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("complete"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(KEY)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let spec = TableSpec {
+            name: &self.table,
+            key: KEY,
+            index: None,
+        };
+        table::create_if_missing(&self.client, spec).await
     }
 
     /// Every shard lease (special rows excluded), read consistently, by key.

@@ -2,8 +2,11 @@
 //! Owns clients, error classification and retries, and the tables, stream, topic and S3 reads and
 //! writes; must not decide anything — judgements come from `core`.
 
+pub mod accounts;
+pub mod alerter;
 pub mod backoff;
 pub mod clients;
+pub mod dead_letters;
 pub mod dedup_table;
 pub mod error;
 pub mod faults;
@@ -14,6 +17,7 @@ pub mod permissions;
 pub mod s3_fix;
 pub mod s3_read;
 pub mod state_store;
+pub mod table;
 pub mod transact;
 
 pub use clients::{load_config, Clients};

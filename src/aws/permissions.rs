@@ -1,11 +1,12 @@
 //! The AWS calls a worker makes and the IAM action each needs: the one list the deployment
-//! template's worker role must equal (tests/deploy.rs checks both the template and the source).
+//! templates' roles must equal — the central worker role all of them, a member account's
+//! remediator role the S3 ones (tests/deploy.rs checks the templates and the source).
 //! Owns that mapping only; it makes no call.
 
 /// One SDK operation a running worker calls, and its IAM action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Call {
-    /// The SDK client: kinesis, dynamodb, s3, s3control, sns.
+    /// The SDK client: kinesis, dynamodb, s3, s3control, sns, sts.
     pub service: &'static str,
     /// The SDK's fluent method, e.g. `get_public_access_block`.
     pub operation: &'static str,
@@ -29,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 22] = [
+pub const WORKER_CALLS: [Call; 24] = [
     call(
         "kinesis",
         "list_shards",
@@ -135,6 +136,18 @@ pub const WORKER_CALLS: [Call; 22] = [
         "s3:ListAllMyBuckets",
         "reconciliation lists the account's buckets",
     ),
+    call(
+        "s3",
+        "get_bucket_location",
+        "s3:GetBucketLocation",
+        "a bucket's region when the event has none (aws::accounts)",
+    ),
+    call(
+        "sts",
+        "assume_role",
+        "sts:AssumeRole",
+        "credentials in a member account (aws::accounts)",
+    ),
     call("sns", "publish", "sns:Publish", "alerts"),
     call(
         "sns",
@@ -153,9 +166,67 @@ pub const INIT_ONLY: [&str; 4] = [
     "describe_stream_summary",
 ];
 
-/// Operations in the source that only the operator-run `bucketwarden scan` calls (it finds each
-/// bucket's region); a deployed worker's role does not get them.
-pub const SCAN_ONLY: [&str; 1] = ["get_bucket_location"];
+/// An IAM condition that narrows one of the worker's permissions to what remediation needs (on
+/// top of the `aws:ResourceAccount` scope every S3 grant has), so that a stolen worker
+/// credential cannot use it to open anything. The deployment template's statement granting the
+/// action must carry exactly these (tests/deploy.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub iam_action: &'static str,
+    /// The IAM condition operator, e.g. `StringEquals`.
+    pub operator: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub why: &'static str,
+}
+
+/// The conditions on the worker's writes. From the Service Authorization Reference ("Actions,
+/// resources, and condition keys for Amazon S3"): `s3:x-amz-acl` ("Filters access by canned ACL in
+/// the request's x-amz-acl header") applies to PutObjectAcl, so the worker may only send the
+/// canned `private` ACL (src/aws/s3_fix.rs sends exactly that header, never an ACL body: a
+/// request without the header has no value for the key and StringEquals does not match).
+/// `s3:PutBucketPublicAccessBlock` and `s3:PutBucketTagging` have no condition key on the
+/// request's content (only the resource account, bucket tags, TLS version and signature
+/// details), so they cannot be limited to "all four flags on" or "only the remediated tag";
+/// docs/SECURITY.md says what covers that.
+pub const WORKER_CONDITIONS: [Condition; 1] = [Condition {
+    iam_action: "s3:PutObjectAcl",
+    operator: "StringEquals",
+    key: "s3:x-amz-acl",
+    value: "private",
+    why: "an object's ACL may only be reset to the canned private ACL",
+}];
+
+/// Worker writes that no S3 condition key can narrow (see [`WORKER_CONDITIONS`]).
+pub const UNCONDITIONABLE_WRITES: [&str; 2] =
+    ["s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging"];
+
+/// The conditions an IAM action of the worker must carry.
+pub fn conditions_of(iam_action: &str) -> Vec<&'static Condition> {
+    WORKER_CONDITIONS
+        .iter()
+        .filter(|c| c.iam_action == iam_action)
+        .collect()
+}
+
+/// Operations that need no IAM permission (AWS: "No permissions are required to perform this
+/// operation" for GetCallerIdentity).
+pub const NO_PERMISSION: [&str; 1] = ["get_caller_identity"];
+
+/// The services whose calls act in a member account, through the assumed role.
+pub const MEMBER_SERVICES: [&str; 2] = ["s3", "s3control"];
+
+/// The member account role's IAM actions (the S3 and S3 Control calls), sorted and unique.
+pub fn member_actions() -> Vec<&'static str> {
+    let mut v: Vec<&str> = WORKER_CALLS
+        .iter()
+        .filter(|c| MEMBER_SERVICES.contains(&c.service))
+        .map(|c| c.iam_action)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
 
 /// The worker role's IAM actions, sorted and unique.
 pub fn worker_actions() -> Vec<&'static str> {

@@ -1,4 +1,4 @@
-//! Remediation (DESIGN §6): turns a bucket's PublicAccessBlock fully on and tags it, or resets an
+//! Remediation (docs/DESIGN.md §6): turns a bucket's PublicAccessBlock fully on and tags it, or resets an
 //! exposed object's ACL to private. Only ever narrows access. Owns the S3 writes; deciding whether
 //! to act is the decision and verification's job.
 
@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{ObjectCannedAcl, PublicAccessBlockConfiguration, Tag, Ta
 
 use crate::aws::backoff::Backoff;
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::s3_read;
 use crate::aws::Clients;
 
 pub const REMEDIATED_TAG: &str = "bucketwarden:remediated";
@@ -87,23 +88,13 @@ impl S3Remediator {
     }
 
     async fn existing_tags(&self, bucket: &str) -> Result<Vec<Tag>, AwsError> {
-        match self
-            .clients
-            .s3
-            .get_bucket_tagging()
-            .bucket(bucket)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r.tag_set().to_vec()),
-            Err(e) => {
-                let e = from_sdk("s3", "GetBucketTagging", e);
-                if e.code == "NoSuchTagSet" || e.is(Kind::NotFound) {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
-            }
+        match s3_read::tag_set(&self.clients, bucket).await {
+            Ok(tags) => Ok(tags
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("complete"))
+                .collect()),
+            Err(e) if e.is(Kind::NotFound) => Ok(Vec::new()),
+            Err(e) => Err(e),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Verify before act (DESIGN §6): reads a bucket's (or object's) live access settings from S3 and
+//! Verify before act (docs/DESIGN.md §6): reads a bucket's (or object's) live access settings from S3 and
 //! S3 Control and judges them with the same exposure code as the fold. Events can be stale,
 //! duplicated or forged; this read is the ground truth. Owns reading only; it never writes.
 
@@ -147,35 +147,41 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<String>, AwsError> {
 
 /// The region the bucket lives in (GetBucketLocation).
 pub async fn bucket_region(clients: &Clients, bucket: &str) -> Result<String, AwsError> {
-    let r = clients
-        .s3
+    bucket_location(&clients.s3, bucket).await
+}
+
+/// GetBucketLocation with any S3 client (e.g. a member account's, `aws::accounts`).
+pub async fn bucket_location(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<String, AwsError> {
+    let r = s3
         .get_bucket_location()
         .bucket(bucket)
         .send()
         .await
         .map_err(|e| from_sdk("s3", "GetBucketLocation", e))?;
-    // An empty constraint is us-east-1, as S3 has always answered.
-    Ok(r.location_constraint()
-        .map(|c| c.as_str().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned()))
+    Ok(region_of_location(
+        r.location_constraint().map(|c| c.as_str()),
+    ))
 }
 
-/// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
-pub async fn bucket_tags(
-    clients: &Clients,
-    bucket: &str,
-) -> Result<Vec<(String, String)>, AwsError> {
+/// GetBucketLocation's answer as a region: none or empty is us-east-1 (as S3 has always
+/// answered), `EU` the legacy name of eu-west-1.
+fn region_of_location(constraint: Option<&str>) -> String {
+    match constraint {
+        None | Some("") => "us-east-1".into(),
+        Some("EU") => "eu-west-1".into(),
+        Some(r) => r.to_owned(),
+    }
+}
+
+/// The bucket's tag set in S3's order, empty when it has none (NoSuchTagSet). The one reader of
+/// GetBucketTagging: exemptions read it sorted, remediation keeps it when it adds its own tag.
+pub async fn tag_set(clients: &Clients, bucket: &str) -> Result<Vec<(String, String)>, AwsError> {
     match clients.s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(r) => {
-            let mut t: Vec<(String, String)> = r
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
-            t.sort();
-            Ok(t)
-        }
+        Ok(r) => Ok(r
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect()),
         Err(e) => {
             let e = from_sdk("s3", "GetBucketTagging", e);
             if e.code == "NoSuchTagSet" {
@@ -185,6 +191,16 @@ pub async fn bucket_tags(
             }
         }
     }
+}
+
+/// The bucket's tags, sorted (none when it has no tag set), for exemptions by tag.
+pub async fn bucket_tags(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut t = tag_set(clients, bucket).await?;
+    t.sort();
+    Ok(t)
 }
 
 /// Reads the bucket's block, ACL, policy, ownership and the account's block (through `accounts`,
@@ -277,41 +293,47 @@ pub async fn read_bucket(
     let policy = policy.unwrap_or_default();
     let state = BucketState {
         account: account.to_owned(),
-        acl: Some(Stamped { value: acl, at }),
-        policy: Some(Stamped { value: policy, at }),
+        // Read from S3: confirmed, unlike what an event on the stream claims.
+        acl: Some(Stamped {
+            value: acl,
+            at,
+            live: true,
+        }),
+        policy: Some(Stamped {
+            value: policy,
+            at,
+            live: true,
+        }),
         ownership: Some(Stamped {
             value: ownership,
             at,
+            live: true,
         }),
-        block: BlockState {
-            flags: BlockFlags::known(block),
-            at: Some(at),
-        },
+        block: BlockState::live(BlockFlags::known(block), at),
         ..BucketState::default()
     };
-    let mut exposure = fold::exposure_of(&state, account_block);
-    // S3's own verdict is a second opinion: if it calls the policy public while ours does not,
-    // act on the safer side and say why. It can only change the outcome when there is a policy,
-    // ours finds nothing public, and RestrictPublicBuckets (which makes a public policy reach
-    // no one outside the account) is off; otherwise the read is skipped.
-    let policy_status_public = if policy_status_can_matter(
-        has_policy,
-        exposure.public,
-        block.restrict_public_buckets || account_block.restrict_public_buckets.unwrap_or(false),
-    ) {
-        match s3.get_bucket_policy_status().bucket(bucket).send().await {
-            Ok(r) => r.policy_status().and_then(|s| s.is_public()),
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-    if policy_status_public == Some(true) && !exposure.public {
-        exposure.public = true;
-        exposure
-            .reasons
-            .push("policy:s3-policy-status-public".into());
-    }
+    let core_policy_public = state.policy.as_ref().is_some_and(|p| p.value.is_public());
+    let restricted =
+        account_block.restrict_public_buckets.unwrap_or(false) || block.restrict_public_buckets;
+    let core_exposure = fold::exposure_of(&state, account_block);
+    // S3's own verdict is a second opinion (combined by `with_policy_status`). It can only turn
+    // the outcome when there is a policy, nothing is found public, and RestrictPublicBuckets is
+    // off; otherwise the read is skipped (and its reason is not named beside an ACL's).
+    let policy_status_public =
+        if policy_status_can_matter(has_policy, core_exposure.public, restricted) {
+            match s3.get_bucket_policy_status().bucket(bucket).send().await {
+                Ok(r) => r.policy_status().and_then(|s| s.is_public()),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+    let exposure = with_policy_status(
+        core_exposure,
+        core_policy_public,
+        policy_status_public,
+        restricted,
+    );
     Ok(LiveBucket {
         state,
         account_block,
@@ -324,6 +346,29 @@ pub async fn read_bucket(
 /// with a policy present, nothing found public already, and RestrictPublicBuckets off.
 pub fn policy_status_can_matter(has_policy: bool, already_public: bool, restricted: bool) -> bool {
     has_policy && !already_public && !restricted
+}
+
+/// S3's own verdict on the policy (`GetBucketPolicyStatus.IsPublic`) combined with the core's,
+/// on the safer side (docs/REASONS.md): when S3 calls the policy public and the core does not,
+/// the bucket is exposed (reason `policy:s3-policy-status-public`) unless RestrictPublicBuckets
+/// is on at the account or the bucket, which neutralises any public policy; when the core calls
+/// it public and S3 does not, the core's verdict stands — it departs from S3's only where AWS's
+/// text leaves room and it chose the cautious side, and the remedy (the block turned on) changes
+/// nothing for a policy S3 deems non-public ("RestrictPublicBuckets only applies to buckets that
+/// have public policies"). An unreadable status (`None`) changes nothing.
+pub fn with_policy_status(
+    mut exposure: Exposure,
+    core_policy_public: bool,
+    s3_says_public: Option<bool>,
+    restricted: bool,
+) -> Exposure {
+    if s3_says_public == Some(true) && !core_policy_public && !restricted {
+        exposure.public = true;
+        exposure
+            .reasons
+            .push("policy:s3-policy-status-public".into());
+    }
+    exposure
 }
 
 /// Reads one object's ACL and judges it under the live bucket settings.
@@ -350,7 +395,7 @@ pub async fn read_object(
 
 #[cfg(test)]
 mod tests {
-    use super::policy_status_can_matter;
+    use super::*;
 
     // GetBucketPolicyStatus: "Retrieves the policy status for an Amazon S3 bucket, indicating
     // whether the bucket is public" — a verdict on the bucket policy alone, so without a policy
@@ -367,5 +412,69 @@ mod tests {
             !policy_status_can_matter(true, false, true),
             "RestrictPublicBuckets makes a public policy reach only the account"
         );
+    }
+
+    fn exposure(public: bool, reasons: &[&str]) -> Exposure {
+        Exposure {
+            public,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            assumed: false,
+        }
+    }
+
+    #[test]
+    fn s3_calling_the_policy_public_exposes_the_bucket_unless_restricted() {
+        // S3 says public, the core does not (e.g. a condition key AWS does not list).
+        let got = with_policy_status(exposure(false, &[]), false, Some(true), false);
+        assert_eq!(got, exposure(true, &["policy:s3-policy-status-public"]));
+        // Also named when the bucket is already exposed by its ACL.
+        let got = with_policy_status(
+            exposure(true, &["acl:AllUsers:READ"]),
+            false,
+            Some(true),
+            false,
+        );
+        assert_eq!(
+            got,
+            exposure(
+                true,
+                &["acl:AllUsers:READ", "policy:s3-policy-status-public"]
+            )
+        );
+        // AWS: RestrictPublicBuckets "restricts access to an access point or bucket with a
+        // public policy to only AWS service principals and authorized users within the bucket
+        // owner's account".
+        let got = with_policy_status(exposure(false, &[]), false, Some(true), true);
+        assert_eq!(got, exposure(false, &[]));
+    }
+
+    #[test]
+    fn the_core_calling_the_policy_public_stands_when_s3_does_not() {
+        let core = exposure(true, &["policy:S1:principal-federated"]);
+        assert_eq!(
+            with_policy_status(core.clone(), true, Some(false), false),
+            core
+        );
+        // No status (not readable): the core's verdict alone.
+        assert_eq!(with_policy_status(core.clone(), true, None, false), core);
+        let private = exposure(false, &[]);
+        assert_eq!(
+            with_policy_status(private.clone(), false, None, false),
+            private
+        );
+        assert_eq!(
+            with_policy_status(private.clone(), false, Some(false), false),
+            private
+        );
+    }
+
+    #[test]
+    fn bucket_locations_map_to_regions() {
+        // AWS (GetBucketLocation): "Buckets in Region us-east-1 have a LocationConstraint of
+        // null. Buckets with a LocationConstraint of EU reside in eu-west-1."
+        assert_eq!(region_of_location(None), "us-east-1");
+        assert_eq!(region_of_location(Some("")), "us-east-1");
+        assert_eq!(region_of_location(Some("EU")), "eu-west-1");
+        assert_eq!(region_of_location(Some("ap-south-1")), "ap-south-1");
     }
 }

@@ -1,18 +1,15 @@
-//! Persisted fold state (DESIGN §6): one DynamoDB item per bucket and per account, JSON state with
+//! Persisted fold state (docs/DESIGN.md §6): one DynamoDB item per bucket and per account, JSON state with
 //! a version number and conditional writes. A write that loses a race merges (per-component
 //! newest wins) and tries again, so two workers never lose each other's changes. Owns storage
 //! only; the merge rule is the fold's.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType,
-    TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
+use crate::aws::table::{self, TableSpec};
 use crate::core::fold::{AccountState, BucketState};
 
 pub const ACCOUNT_INDEX: &str = "account-index";
@@ -76,58 +73,12 @@ impl StateStore {
     }
 
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
-        let def = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("complete")
+        let spec = TableSpec {
+            name: &self.table,
+            key: "id",
+            index: Some((ACCOUNT_INDEX, "account")),
         };
-        let r = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(def("id"))
-            .attribute_definitions(def("account"))
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("complete"),
-            )
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(ACCOUNT_INDEX)
-                    .key_schema(
-                        KeySchemaElement::builder()
-                            .attribute_name("account")
-                            .key_type(KeyType::Hash)
-                            .build()
-                            .expect("complete"),
-                    )
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("complete"),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "CreateTable", e);
-                if e.code == "ResourceInUseException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        table::create_if_missing(&self.client, spec).await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

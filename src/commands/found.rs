@@ -1,9 +1,15 @@
 //! Acting on an exposure found by reading S3 rather than by an event (`scan`, reconciliation):
-//! the incident (pending, then final), the remediation, and the alert. Owns that sequence; it
-//! must not decide whether the bucket is exposed or exempt — callers pass that in.
+//! carries out the steps of [`crate::core::plan`] for it — the incident (pending, then final),
+//! the remediation, the alert. Owns those effects; the action comes from the decider and the
+//! order from the plan, never from here.
 
-use crate::aws::incident::{Alerter, Incident, IncidentTable};
+use crate::aws::alerter::Alerter;
+use crate::aws::incident::{Incident, IncidentTable};
 use crate::aws::s3_fix::{Remediator, S3Remediator};
+use crate::clock::now_rfc3339;
+use crate::config::ObjectRemediation;
+use crate::core::decision::{Decision, Source};
+use crate::core::plan::{self, LiveVerdict, Prior, Recorded, Step, Target};
 use crate::observe::metrics as m;
 
 /// The effects an exposure found by a read goes through.
@@ -19,10 +25,10 @@ pub struct Found<'a> {
     pub account: &'a str,
     pub region: &'a str,
     pub reasons: &'a [String],
-    /// Exempt or dry-run: alert, never write to S3.
-    pub alert_only: bool,
+    /// The decider's decision on this finding (`Trigger::FoundExposed`).
+    pub decision: Decision,
     /// scan | reconcile (the incident's `source`, and its event name, capitalised).
-    pub source: &'static str,
+    pub source: Source,
     pub worker: &'a str,
     /// RFC 3339, the detection time.
     pub now: &'a str,
@@ -33,6 +39,8 @@ pub enum Outcome {
     Remediated,
     Failed,
     Alerted,
+    /// The decision was to do nothing (e.g. the stream already alerted on it).
+    Nothing,
 }
 
 impl Outcome {
@@ -41,26 +49,27 @@ impl Outcome {
             Outcome::Remediated => "remediated",
             Outcome::Failed => "failed",
             Outcome::Alerted => "alerted",
+            Outcome::Nothing => "none",
         }
     }
 }
 
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// Records, remediates (unless alert-only) and alerts; failures to record or alert are logged,
-/// a failed remediation is the outcome.
+/// Carries out the plan for a found exposure. Failures to record or alert are logged; a failed
+/// remediation is the outcome. The caller settles its own state: it holds the live read, and
+/// `Outcome::Remediated` tells it the bucket is closed.
 pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
     let event_name = match f.source {
-        "scan" => "Scan",
-        "reconcile" => "Reconcile",
-        other => other,
+        Source::Scan => "Scan",
+        Source::Reconcile => "Reconcile",
+        Source::Stream => "Stream",
     };
     let mut incident = Incident {
-        incident_id: Incident::id_for(None, &format!("{}-{}", f.source, f.now), f.bucket, None),
+        incident_id: Incident::id_for(
+            None,
+            &format!("{}-{}", f.source.as_str(), f.now),
+            f.bucket,
+            None,
+        ),
         event_id: None,
         event_name: event_name.into(),
         bucket: f.bucket.to_owned(),
@@ -70,7 +79,8 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         actor_arn: None,
         source_ip: None,
         reasons: f.reasons.to_vec(),
-        action: if f.alert_only { "alert" } else { "remediate" }.into(),
+        action: f.decision.action.as_str().into(),
+        rule: Some(f.decision.rule.as_str().into()),
         outcome: crate::aws::incident::PENDING.into(),
         remediation: None,
         error: None,
@@ -78,48 +88,83 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         detected_at: f.now.to_owned(),
         remediated_at: None,
         worker: f.worker.to_owned(),
-        source: f.source.into(),
+        source: f.source.as_str().into(),
     };
-    let outcome = if f.alert_only {
-        Outcome::Alerted
-    } else {
-        // Pending first: a crash after the fix must still leave the incident behind.
-        if let Err(e) = fx.incidents.put(&incident).await {
-            tracing::warn!(bucket = f.bucket, error = %e, "pending incident not recorded");
-        }
-        match fx.remediator.remediate_bucket(f.bucket, f.now).await {
-            Ok(applied) => {
-                incident.remediation = Some(applied.as_str().to_owned());
-                incident.remediated_at = Some(now_rfc3339());
-                tracing::info!(bucket = f.bucket, source = f.source, reasons = ?f.reasons, "exposure found by reading S3 is locked down");
-                Outcome::Remediated
+    // A read found it exposed, and its incident id is new: nothing earlier to resume.
+    // The target is the bucket, so the objects mode changes nothing.
+    let steps = plan::plan(
+        Prior::FirstSighting,
+        LiveVerdict::Exposed,
+        f.decision,
+        Target::Bucket,
+        ObjectRemediation::default(),
+    );
+    let mut outcome = Outcome::Nothing;
+    for step in steps {
+        match step {
+            // The caller holds the live read and settles its own state.
+            Step::SettleFold(_) => {}
+            Step::RecordPending => {
+                if let Err(e) = fx.incidents.put(&incident).await {
+                    tracing::warn!(bucket = f.bucket, error = %e, "pending incident not recorded");
+                }
             }
-            Err(e) => {
-                tracing::error!(bucket = f.bucket, source = f.source, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
-                incident.error = Some(e.to_string());
-                Outcome::Failed
+            Step::Remediate(_) => {
+                outcome = match fx.remediator.remediate_bucket(f.bucket, f.now).await {
+                    Ok(applied) => {
+                        incident.remediation = Some(applied.as_str().to_owned());
+                        incident.remediated_at = Some(now_rfc3339());
+                        tracing::info!(bucket = f.bucket, source = f.source.as_str(), reasons = ?f.reasons, "exposure found by reading S3 is locked down");
+                        Outcome::Remediated
+                    }
+                    Err(e) => {
+                        tracing::error!(bucket = f.bucket, source = f.source.as_str(), error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+                        incident.error = Some(e.to_string());
+                        Outcome::Failed
+                    }
+                };
             }
-        }
-    };
-    incident.outcome = outcome.as_str().into();
-    metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
-    if let Err(e) = fx.incidents.put(&incident).await {
-        tracing::warn!(bucket = f.bucket, error = %e, "incident not recorded");
-    }
-    if let Some(alerter) = fx.alerter {
-        match alerter.publish(&incident).await {
-            Ok(()) => {
-                metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
-                let _ = fx
-                    .incidents
-                    .mark_alerted(&incident.incident_id, &now_rfc3339())
-                    .await;
+            Step::RecordOutcome(recorded) | Step::RecordOutcomeAndAlert(recorded) => {
+                if recorded == Recorded::Alerted {
+                    outcome = Outcome::Alerted;
+                    tracing::warn!(bucket = f.bucket, source = f.source.as_str(), rule = f.decision.rule.as_str(), reasons = ?f.reasons, "exposure found by reading S3: alert only");
+                }
+                incident.outcome = outcome.as_str().into();
+                metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                if let Err(e) = fx.incidents.put(&incident).await {
+                    tracing::warn!(bucket = f.bucket, error = %e, "incident not recorded");
+                }
+                // One actor per found exposure (the reconcile leader, or one scan): no alert
+                // claim to take, so the merged step is the record, then the alert.
+                if matches!(step, Step::RecordOutcomeAndAlert(_)) {
+                    if let Some(alerter) = fx.alerter {
+                        alert(fx, alerter, &incident).await;
+                    }
+                }
             }
-            Err(e) => {
-                metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
-                tracing::warn!(bucket = f.bucket, error = %e, "alert not sent");
+            Step::Alert | Step::Republish => {
+                if let Some(alerter) = fx.alerter {
+                    alert(fx, alerter, &incident).await;
+                }
             }
+            Step::RetryLater | Step::NothingToDo(_) => {}
         }
     }
     outcome
+}
+
+async fn alert(fx: &Effects<'_>, alerter: &Alerter, incident: &Incident) {
+    match alerter.publish(incident).await {
+        Ok(()) => {
+            metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
+            let _ = fx
+                .incidents
+                .mark_alerted(&incident.incident_id, &now_rfc3339())
+                .await;
+        }
+        Err(e) => {
+            metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
+            tracing::warn!(bucket = %incident.bucket, error = %e, "alert not sent");
+        }
+    }
 }

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_kinesis::types::StreamStatus;
-
+use crate::aws::alerter::Alerter;
+use crate::aws::dead_letters::DeadLetters;
 use crate::aws::dedup_table::DedupTable;
-use crate::aws::error::{from_sdk, AwsError};
-use crate::aws::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::aws::error::AwsError;
+use crate::aws::incident::IncidentTable;
+use crate::aws::kinesis;
 use crate::aws::lease_table::LeaseTable;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
@@ -22,39 +23,8 @@ pub async fn init(
 ) -> Result<Vec<String>, AwsError> {
     let mut report = Vec::new();
     let verb = |created: bool| if created { "created" } else { "exists " };
-    let created = match clients
-        .kinesis
-        .create_stream()
-        .stream_name(&names.stream)
-        .shard_count(shards)
-        .send()
-        .await
-    {
-        Ok(_) => true,
-        Err(e) => {
-            let e = from_sdk("kinesis", "CreateStream", e);
-            if e.code == "ResourceInUseException" {
-                false
-            } else {
-                return Err(e);
-            }
-        }
-    };
-    // Wait for ACTIVE so that workers started right after init can list shards.
-    for _ in 0..100 {
-        let d = clients
-            .kinesis
-            .describe_stream_summary()
-            .stream_name(&names.stream)
-            .send()
-            .await
-            .map_err(|e| from_sdk("kinesis", "DescribeStreamSummary", e))?;
-        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let created =
+        kinesis::create_stream_if_missing(&clients.kinesis, &names.stream, shards).await?;
     report.push(format!(
         "{} stream        {} ({} shards requested)",
         verb(created),

@@ -1,23 +1,25 @@
 //! One reconciliation pass: every bucket of the account whose known state is older than the
 //! interval (or unknown) is read live, compared with what the stream made of it (drift), corrected
-//! in the state table, and remediated when exposed and not exempt — what the stream missed.
-//! Owns the pass; the leader lease that decides who runs it is the worker's, and exposure is
-//! judged by `verify`/`fold`, never here.
+//! in the state table, and, when exposed, acted on as the decider says — remediated, or alerted
+//! when exempt, in dry-run or already known public to the stream (then not alerted again). Owns
+//! the pass; the leader lease that decides who runs it is the worker's, exposure is judged by
+//! `s3_read`/`fold` and the action by `decision`, never here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::warn;
 
+use crate::aws::alerter::Alerter;
 use crate::aws::error::AwsError;
-use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
 use crate::commands::found;
-use crate::core::decision::Decider;
+use crate::core::decision::{Decider, Situation, Source, Trigger};
 use crate::core::exposure::{BlockConfig, BlockFlags};
-use crate::core::fold::{self, BucketState, Stamped};
+use crate::core::fold::{self, BucketState, Settlement};
 use crate::observe::metrics as m;
 
 /// The leader lease's row in the lease table (not a shard; `LeaseTable::list` skips it).
@@ -48,17 +50,20 @@ pub struct PassReport {
     pub drift: usize,
     pub remediated: usize,
     pub failed: usize,
+    /// Exposed buckets alerted on, not remediated (exempt, dry-run).
+    pub alerted: usize,
     pub errors: usize,
-    /// Corrected states, to be settled into this worker's fold by the caller.
-    pub corrected: Vec<(String, BucketState)>,
+    /// What the pass learned, to be settled into this worker's fold by the caller.
+    pub corrected: Vec<Settlement>,
 }
 
 enum Outcome {
     Fresh,
     Read {
         drift: bool,
-        action: Option<bool>,
+        acted: Option<found::Outcome>,
         state: Box<BucketState>,
+        at: i64,
     },
     Error,
 }
@@ -85,17 +90,22 @@ pub async fn pass(ctx: &Ctx<'_>, now_ms: i64) -> Result<PassReport, AwsError> {
             Outcome::Error => report.errors += 1,
             Outcome::Read {
                 drift,
-                action,
+                acted,
                 state,
+                at,
             } => {
                 report.reread += 1;
                 report.drift += usize::from(drift);
-                match action {
-                    Some(true) => report.remediated += 1,
-                    Some(false) => report.failed += 1,
-                    None => {}
+                match acted {
+                    Some(found::Outcome::Remediated) => report.remediated += 1,
+                    Some(found::Outcome::Failed) => report.failed += 1,
+                    Some(found::Outcome::Alerted) => report.alerted += 1,
+                    Some(found::Outcome::Nothing) | None => {}
                 }
-                report.corrected.push((bucket, *state));
+                report.corrected.push(Settlement {
+                    bucket_state: Some(*state),
+                    ..Settlement::of(&bucket, at)
+                });
             }
         }
     }
@@ -148,18 +158,32 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         );
     }
     let mut state = live.state.clone();
-    state.tags = Some(Stamped {
-        value: tags.clone(),
-        at: now_ms,
-    });
+    state.tags = Some(fold::TagState::new(tags.clone(), now_ms, None));
     if let Some(k) = &known {
+        // Keeps the setter the stream saw when the live tags are the same set.
         state.merge_from(&k.value);
     }
-    let action = if now_public
-        && !ctx.decider.is_exempt(Some(bucket), &tags)
-        && ctx.still_leader.load(Ordering::Relaxed)
-    {
-        Some(remediate(ctx, bucket, &live.exposure.reasons, &mut state, now_ms).await)
+    // No effect once leadership is lost: the new reconciler reads the bucket again.
+    let acted = if now_public && ctx.still_leader.load(Ordering::Relaxed) {
+        let tags_set_by = state.tags_set_by().map(str::to_owned);
+        let decision = ctx.decider.decide(&Situation {
+            trigger: Trigger::FoundExposed {
+                known_public: was_public == Some(true),
+            },
+            bucket: Some(bucket),
+            tags: &tags,
+            tags_set_by: tags_set_by.as_deref(),
+            actor: None,
+            source: Source::Reconcile,
+        });
+        // An exempting tag that was ignored is reported with the finding.
+        let mut reasons = live.exposure.reasons.clone();
+        reasons.extend(
+            ctx.decider
+                .exemption(Some(bucket), &tags, tags_set_by.as_deref())
+                .reasons(),
+        );
+        Some(act(ctx, bucket, &reasons, decision, &mut state, now_ms).await)
     } else {
         None
     };
@@ -169,8 +193,9 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
     }
     Outcome::Read {
         drift,
-        action,
+        acted,
         state: Box::new(state),
+        at: now_ms,
     }
 }
 
@@ -180,14 +205,16 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Remediates (or, in dry-run, alerts) a bucket the stream missed; true when it is closed now.
-async fn remediate(
+/// Acts on an exposed bucket as decided (remediate, alert or nothing); a bucket it closed is
+/// closed in `state` too.
+async fn act(
     ctx: &Ctx<'_>,
     bucket: &str,
     reasons: &[String],
+    decision: crate::core::decision::Decision,
     state: &mut BucketState,
     now_ms: i64,
-) -> bool {
+) -> found::Outcome {
     let now = rfc3339(now_ms);
     let fx = found::Effects {
         incidents: ctx.incidents,
@@ -199,17 +226,14 @@ async fn remediate(
         account: ctx.account,
         region: &state.region,
         reasons,
-        alert_only: ctx.decider.dry_run(),
-        source: "reconcile",
+        decision,
+        source: Source::Reconcile,
         worker: ctx.worker_id,
         now: &now,
     };
-    let closed = found::act(&fx, &f).await == found::Outcome::Remediated;
-    if closed {
-        state.block = fold::BlockState {
-            flags: BlockFlags::known(BlockConfig::ALL_ON),
-            at: Some(now_ms),
-        };
+    let outcome = found::act(&fx, &f).await;
+    if outcome == found::Outcome::Remediated {
+        state.block = fold::BlockState::live(BlockFlags::known(BlockConfig::ALL_ON), now_ms);
     }
-    closed
+    outcome
 }

@@ -12,6 +12,7 @@ use crate::core::fold::{Note, Transition};
 use crate::core::input::{self, InputError, Item};
 use crate::core::pipeline::{Pipeline, Processed, Stats};
 use crate::core::record::Skip;
+use crate::observe::metrics as m;
 
 /// How many malformed records are reported one by one before only counting them.
 pub const MAX_REPORTED: usize = 50;
@@ -60,6 +61,9 @@ pub struct Summary {
     pub bytes_decoded: u64,
     pub stats: Stats,
     pub problems: Vec<Problem>,
+    /// Decided records with fields of the wrong type (or taken from a second source), the
+    /// first `MAX_REPORTED`; `reason` lists them as `field:problem`.
+    pub warnings: Vec<Problem>,
     pub buckets: usize,
     pub elapsed: Duration,
 }
@@ -88,7 +92,19 @@ pub fn run(
         let mut sink = |item: Item<'_>| {
             let problem = match item {
                 Item::Record { pos, bytes } => match pipeline.process(bytes) {
-                    Processed::Applied { lines, .. } => {
+                    Processed::Applied { event, lines } => {
+                        if !event.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
+                            let odd: Vec<String> =
+                                event.oddities.iter().map(|o| o.label()).collect();
+                            let reason = format!("decided anyway; odd fields {}", odd.join(", "));
+                            let _ =
+                                writeln!(report, "warning: {}: {pos}: {reason}", file.display());
+                            summary.warnings.push(Problem {
+                                file: file.clone(),
+                                position: pos.to_string(),
+                                reason,
+                            });
+                        }
                         if out_err.is_none() {
                             for line in &lines {
                                 let mut text = line.to_json();
@@ -237,12 +253,44 @@ pub fn render_summary(s: &Summary) -> String {
             group(st.malformed - 5)
         ));
     }
+    let odd_records = s.warnings.len() as u64;
     out.push_str(&format!(
-        "  notes         failed calls {}, duplicates {}, stale {}, assumed {}\n",
+        "  warnings      {:>12}  (odd fields in decided records{})\n",
+        group(st.oddities_total()),
+        if st.oddities.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                st.oddities
+                    .iter()
+                    .map(|(f, n)| format!("{f} {}", group(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    for w in s.warnings.iter().take(5) {
+        out.push_str(&format!(
+            "      {}: {}: {}\n",
+            w.file.display(),
+            w.position,
+            w.reason
+        ));
+    }
+    if odd_records > 5 {
+        out.push_str(&format!(
+            "      … {} more records (see the warning: lines above)\n",
+            group(odd_records - 5)
+        ));
+    }
+    out.push_str(&format!(
+        "  notes         failed calls {}, duplicates {}, stale {}, assumed {}, masked {}\n",
         group(count(&st.notes, &Note::FailedCall)),
         group(count(&st.notes, &Note::Duplicate)),
         group(count(&st.notes, &Note::Stale)),
-        group(count(&st.notes, &Note::Assumed))
+        group(count(&st.notes, &Note::Assumed)),
+        group(count(&st.notes, &Note::Masked))
     ));
     out.push_str(&format!(
         "  transitions   became_public {}, became_not_public {}, unchanged {}\n",
@@ -263,6 +311,88 @@ pub fn render_summary(s: &Summary) -> String {
     for u in &s.unreadable {
         out.push_str(&format!("  UNREADABLE    {u}\n"));
     }
+    out
+}
+
+/// The replay's counters in Prometheus text format, under the live metric names, so a replay
+/// can be compared with a live run (`replay --metrics-out`).
+pub fn render_metrics(stats: &Stats) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let label = |k: &str, v: &str| format!("{{{k}=\"{v}\"}}");
+    family(
+        m::RECORDS_RECEIVED,
+        "Records read (replay: records in the input)",
+        vec![(String::new(), stats.records)],
+    );
+    family(
+        m::EVENTS_APPLIED,
+        "Watched S3 events applied to the fold, by event name",
+        stats
+            .events
+            .iter()
+            .map(|(e, n)| (label("event_name", e.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::EVENTS_SKIPPED,
+        "Records skipped, by reason",
+        stats
+            .skipped
+            .iter()
+            .map(|(s, n)| (label("reason", s.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::EVENTS_MALFORMED,
+        "Records that could not be parsed",
+        vec![(String::new(), stats.malformed)],
+    );
+    family(
+        m::EVENTS_ODDITIES,
+        "Fields of decided events of the wrong type or taken from a second source, by field",
+        stats
+            .oddities
+            .iter()
+            .map(|(f, n)| (label("field", f), *n))
+            .collect(),
+    );
+    let duplicates = stats
+        .notes
+        .iter()
+        .filter(|(n, _)| n.as_str() == "duplicate")
+        .map(|(_, v)| *v)
+        .sum();
+    family(
+        m::EVENTS_DUPLICATE,
+        "Events seen before (same event id)",
+        vec![(String::new(), duplicates)],
+    );
+    family(
+        m::TRANSITIONS,
+        "Exposure transitions, by kind",
+        stats
+            .transitions
+            .iter()
+            .map(|(t, n)| (label("transition", t.as_str()), *n))
+            .collect(),
+    );
+    family(
+        m::DECISIONS,
+        "Decisions, by action",
+        stats
+            .actions
+            .iter()
+            .map(|(a, n)| (label("action", a.as_str()), *n))
+            .collect(),
+    );
     out
 }
 

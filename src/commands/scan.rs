@@ -1,7 +1,8 @@
 //! `bucketwarden scan`: every bucket of the account read live (block, ACL, policy, ownership,
 //! tags and the account block) with a bounded number of buckets in flight, judged by the same
 //! exposure code as the stream, reported, and optionally written to the state table and
-//! remediated. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
+//! remediated; with `--all-accounts`, the same in every account of `[accounts] allowed` through
+//! the member role. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,16 +11,20 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::accounts::{AccountError, Accounts};
+use crate::aws::alerter::Alerter;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Alerter, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::s3_read;
 use crate::aws::state_store::StateStore;
 use crate::aws::Clients;
+use crate::clock::now_rfc3339;
 use crate::commands::found;
-use crate::config::{Config, Mode};
-use crate::core::decision::Decider;
-use crate::core::fold::Stamped;
+use crate::config::Config;
+use crate::core::decision::{Decider, Exemption, Rule, Situation, Source, Trigger};
+use crate::core::fold::TagState;
+use crate::observe::metrics as m;
 
 /// Reads per bucket issued together by `s3_read::read_bucket`, plus the tag read.
 pub const REQUESTS_PER_BUCKET: usize = 7;
@@ -41,6 +46,7 @@ pub struct Options {
 /// One bucket's line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BucketReport {
+    pub account: String,
     pub bucket: String,
     pub region: Option<String>,
     pub exposed: bool,
@@ -75,13 +81,24 @@ pub enum ScanError {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Pattern(#[from] crate::core::decision::PatternError),
+    #[error(transparent)]
+    Account(Box<AccountError>),
+    #[error("scan --all-accounts needs [accounts] allowed as a list of account ids: \"organization\" cannot be listed without AWS Organizations")]
+    Unlistable,
+}
+
+impl From<AccountError> for ScanError {
+    fn from(e: AccountError) -> ScanError {
+        ScanError::Account(Box::new(e))
+    }
 }
 
 impl ScanError {
     pub fn retryable(&self) -> bool {
         match self {
             ScanError::Aws(e) => e.retryable(),
-            ScanError::Pattern(_) => false,
+            ScanError::Pattern(_) | ScanError::Unlistable => false,
+            ScanError::Account(e) => e.retryable(),
         }
     }
 }
@@ -97,12 +114,6 @@ struct Shared {
     remediator: S3Remediator,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 /// Scans every bucket; `progress(done, total)` is called as buckets finish, `report` with each
@@ -126,7 +137,7 @@ pub async fn scan(
         None
     };
     let shared = Arc::new(Shared {
-        decider: Decider::new(&config.exemptions, config.remediation.mode == Mode::DryRun)?,
+        decider: Decider::from_config(&config, false)?,
         store: StateStore::new(clients.dynamodb.clone(), &config.names.state_table),
         incidents: IncidentTable::new(clients.clone(), &config.names.incident_table),
         remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
@@ -190,6 +201,89 @@ pub async fn scan(
     Ok(summary)
 }
 
+/// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed`.
+pub fn all_accounts(accounts: &Accounts, config: &Config) -> Result<Vec<String>, ScanError> {
+    let mut out = vec![accounts.own_account().to_owned()];
+    match &config.accounts.allowed {
+        crate::config::Allowed::Own => {}
+        crate::config::Allowed::List(list) => {
+            out.extend(
+                list.iter()
+                    .filter(|a| !out.contains(a))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        crate::config::Allowed::Organization => return Err(ScanError::Unlistable),
+    }
+    Ok(out)
+}
+
+/// [`scan`] in each of `accounts` in turn: the own account with `base`, a member with its
+/// assumed role's S3 clients (tables, incidents and alerts stay the fleet's). An account that
+/// cannot be reached is its own result, and the others go on.
+pub async fn scan_accounts(
+    base: Clients,
+    registry: &Accounts,
+    accounts: &[String],
+    config: Config,
+    opts: Options,
+    mut progress: impl FnMut(&str, usize, usize),
+    mut report: impl FnMut(&BucketReport),
+) -> Vec<(String, Result<Summary, ScanError>)> {
+    let region = base
+        .s3
+        .config()
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+    let mut out = Vec::new();
+    for account in accounts {
+        let clients = match registry.s3_for(account, &region).await {
+            Ok(c) => c.over(&base),
+            Err(e) => {
+                out.push((account.clone(), Err(e.into())));
+                continue;
+            }
+        };
+        let opts = Options {
+            account: Some(account.clone()),
+            ..opts.clone()
+        };
+        let r = scan(
+            clients,
+            config.clone(),
+            opts,
+            |done, total| progress(account, done, total),
+            &mut report,
+        )
+        .await;
+        out.push((account.clone(), r));
+    }
+    out
+}
+
+/// The sum of several accounts' summaries (for `--metrics-out` over accounts): counts add up,
+/// the rate is recomputed, the peak in flight is the largest.
+pub fn total(summaries: &[&Summary]) -> Summary {
+    let mut t = Summary {
+        account: "all".into(),
+        ..Summary::default()
+    };
+    for s in summaries {
+        t.buckets += s.buckets;
+        t.exposed += s.exposed;
+        t.exposed_exempt += s.exposed_exempt;
+        t.errors += s.errors;
+        t.remediated += s.remediated;
+        t.remediation_failed += s.remediation_failed;
+        t.seeded += s.seeded;
+        t.seconds += s.seconds;
+        t.max_requests_in_flight = t.max_requests_in_flight.max(s.max_requests_in_flight);
+    }
+    t.buckets_per_second = t.buckets as f64 / t.seconds.max(1e-9);
+    t
+}
+
 /// Counts requests in flight for the summary (`REQUESTS_PER_BUCKET` per bucket being read).
 struct InFlight<'a>(&'a Shared);
 
@@ -216,6 +310,7 @@ impl Drop for InFlight<'_> {
 /// cannot be read is a line with `error`.
 async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     let mut line = BucketReport {
+        account: s.account.clone(),
         bucket: bucket.clone(),
         region: None,
         exposed: false,
@@ -234,7 +329,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
             }
         }
     }
-    let at = jiff::Timestamp::now().as_millisecond();
+    let at = crate::clock::now_ms();
     let (live, tags) = {
         let _counted = InFlight::enter(s);
         tokio::join!(
@@ -255,13 +350,22 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     };
     line.exposed = live.exposure.public;
     line.reasons = live.exposure.reasons.clone();
-    line.exempt = s.decider.is_exempt(Some(&bucket), &tags);
+    let mut setter: Option<String> = None;
+    let mut exemption = s.decider.exemption(Some(&bucket), &tags, None);
+    if exemption == (Exemption::UnauthorisedTag { setter: None }) {
+        // A live read does not say who set the tags; the fleet's state may know.
+        if let Ok(Some(known)) = s.store.load_bucket(&bucket).await {
+            setter = known.value.setter_of(&tags).map(str::to_owned);
+            exemption = s.decider.exemption(Some(&bucket), &tags, setter.as_deref());
+        }
+    }
+    line.exempt = exemption.exempt();
+    if line.exposed {
+        line.reasons.extend(exemption.reasons());
+    }
     let mut seeded = false;
     if s.opts.seed_state {
-        live.state.tags = Some(Stamped {
-            value: tags.clone(),
-            at,
-        });
+        live.state.tags = Some(TagState::new(tags.clone(), at, None));
         live.state.region = line.region.clone().unwrap_or_default();
         seeded = match s.store.load_bucket(&bucket).await {
             Ok(current) => {
@@ -277,14 +381,32 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
         };
     }
     if s.opts.remediate && line.exposed {
-        line.action = Some(remediate(s, &bucket, &line).await);
+        line.action = Some(act(s, &bucket, &tags, setter.as_deref(), &line).await);
     }
     (line, seeded)
 }
 
-async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
+/// Acts on an exposed bucket as the decider says; the report's action label.
+async fn act(
+    s: &Shared,
+    bucket: &str,
+    tags: &[(String, String)],
+    tags_set_by: Option<&str>,
+    line: &BucketReport,
+) -> String {
+    // An operator's one-off scan knows nothing of what the stream alerted on: every exposure it
+    // finds is new to it.
+    let decision = s.decider.decide(&Situation {
+        trigger: Trigger::FoundExposed {
+            known_public: false,
+        },
+        bucket: Some(bucket),
+        tags,
+        tags_set_by,
+        actor: None,
+        source: Source::Scan,
+    });
     let now = now_rfc3339();
-    let dry_run = s.decider.dry_run();
     let fx = found::Effects {
         incidents: &s.incidents,
         alerter: s.alerter.as_ref(),
@@ -295,13 +417,13 @@ async fn remediate(s: &Shared, bucket: &str, line: &BucketReport) -> String {
         account: &s.account,
         region: line.region.as_deref().unwrap_or_default(),
         reasons: &line.reasons,
-        alert_only: line.exempt || dry_run,
-        source: "scan",
+        decision,
+        source: Source::Scan,
         worker: &s.opts.operator,
         now: &now,
     };
     match found::act(&fx, &f).await {
-        found::Outcome::Alerted if dry_run && !line.exempt => "dry-run".to_owned(),
+        found::Outcome::Alerted if decision.rule == Rule::DryRun => "dry-run".to_owned(),
         o => o.as_str().to_owned(),
     }
 }
@@ -363,12 +485,32 @@ pub fn render_summary(s: &Summary) -> String {
 /// How long to wait between progress redraws.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
+/// A scan's counters in Prometheus text format (`scan --metrics-out`).
+pub fn render_metrics(s: &Summary) -> String {
+    format!(
+        "# HELP {b} Buckets read by the scan\n# TYPE {b} counter\n{b} {}\n\
+# HELP {e} Exposed buckets found, by exemption\n# TYPE {e} counter\n{e}{{exempt=\"false\"}} {}\n{e}{{exempt=\"true\"}} {}\n\
+# HELP {r} Buckets that could not be read\n# TYPE {r} counter\n{r} {}\n\
+# HELP {d} How long the scan took\n# TYPE {d} gauge\n{d} {}\n",
+        s.buckets,
+        s.exposed - s.exposed_exempt,
+        s.exposed_exempt,
+        s.errors,
+        s.seconds,
+        b = m::SCAN_BUCKETS,
+        e = m::SCAN_EXPOSED,
+        r = m::SCAN_ERRORS,
+        d = m::SCAN_DURATION,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn line(bucket: &str, exposed: bool) -> BucketReport {
         BucketReport {
+            account: "111122223333".into(),
             bucket: bucket.into(),
             region: None,
             exposed,

@@ -1,4 +1,4 @@
-//! Access control lists: which grants make a bucket or object public (DESIGN §4, ACL rule).
+//! Access control lists: which grants make a bucket or object public (docs/DESIGN.md §4, ACL rule).
 //! Owns parsing of canned ACLs, `x-amz-grant-*` headers and `AccessControlPolicy` bodies as
 //! CloudTrail records them. Knows nothing of buckets, blocks or ownership.
 

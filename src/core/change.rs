@@ -1,13 +1,13 @@
 //! Typed S3 changes: what a successful watched call sets, read from CloudTrail's
-//! `requestParameters` (DESIGN §3). Owns the mapping from event name to change; it does not
+//! `requestParameters` (docs/DESIGN.md §3). Owns the mapping from event name to change; it does not
 //! judge exposure (that is `exposure`) or hold state (that is `fold`).
 
 use serde_json::Value;
 
 use crate::core::acl::{Acl, AclError};
+use crate::core::event_name::EventName;
 use crate::core::exposure::{BlockConfig, ExposureError, Ownership};
 use crate::core::policy::{self, PolicyFindings};
-use crate::core::record::EventName;
 
 /// What one successful call changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,8 @@ pub enum Change {
     CreateAccessPoint {
         name: String,
         block: BlockConfig,
+        /// Created with a `VpcConfiguration` (network origin VPC).
+        vpc_origin: bool,
     },
     DeleteAccessPoint {
         name: String,
@@ -235,7 +237,16 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
             } else {
                 BlockConfig::ALL_ON
             };
-            Change::CreateAccessPoint { name, block }
+            // AWS: "An access point that has a VPC network origin is always considered
+            // non-public"; the origin is VPC exactly when the request names a VPC.
+            let vpc_origin = block_src
+                .get("VpcConfiguration")
+                .is_some_and(|v| !v.is_null() && !is_marker(v));
+            Change::CreateAccessPoint {
+                name,
+                block,
+                vpc_origin,
+            }
         }
         E::DeleteAccessPoint => Change::DeleteAccessPoint {
             name: access_point_name(params)?,
@@ -252,7 +263,7 @@ pub fn parse(name: EventName, params: &Value) -> Result<Option<Change>, ChangeEr
                 ))?;
             Change::AccessPointPolicy {
                 name,
-                policy: policy::analyze(doc),
+                policy: policy::analyze_access_point(doc),
             }
         }
         E::DeleteAccessPointPolicy => Change::DeleteAccessPointPolicy {
@@ -336,9 +347,20 @@ mod tests {
             parse(EventName::CreateAccessPoint, &p).unwrap(),
             Some(Change::CreateAccessPoint {
                 name: "ap1".into(),
-                block: BlockConfig::ALL_ON
+                block: BlockConfig::ALL_ON,
+                vpc_origin: false,
             })
         );
+        // AWS: "An access point that has a VPC network origin is always considered non-public,
+        // regardless of the contents of its access point policy."
+        let vpc = json!({"name": "ap2", "CreateAccessPointRequest": {"Bucket": "b", "VpcConfiguration": {"VpcId": "vpc-1a2b3c4d"}}});
+        assert!(matches!(
+            parse(EventName::CreateAccessPoint, &vpc).unwrap(),
+            Some(Change::CreateAccessPoint {
+                vpc_origin: true,
+                ..
+            })
+        ));
         assert_eq!(
             target(EventName::CreateAccessPoint, &p, &Value::Null)
                 .bucket

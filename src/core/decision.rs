@@ -1,13 +1,15 @@
-//! Decisions: what to do about a transition (DESIGN §5). `became_public` is remediated, or only
-//! alerted when the bucket is exempt, the run is a dry run or the event was made by bucketwarden's
-//! own identity (DESIGN §6: its calls only narrow access, so one that widens it is forged or
-//! misused credentials, and acting on it could loop); nothing else acts. Pure: it reads no clock
-//! and performs no effect.
+//! Decisions: what to do about a situation (docs/DESIGN.md §5), for every path alike — replay, the live
+//! stream, reconciliation and scan call [`Decider::decide`] with the same [`Situation`] and get
+//! the same [`Decision`]: an [`Action`] and the [`Rule`] that produced it. A transition to public
+//! is remediated, or only alerted when it was made by bucketwarden's own identity, the bucket is
+//! exempt, or the run is a dry run; nothing else acts. Every difference between paths is a named
+//! rule here, never a second decision elsewhere. Pure: it reads no clock and performs no effect.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Exemptions;
+use crate::config::{Config, Exemptions, Mode};
+use crate::core::exemption::Rules;
+pub use crate::core::exemption::{Exemption, PatternError};
 use crate::core::fold::Transition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,116 +30,197 @@ impl Action {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("invalid exemption pattern {pattern:?}: {source}")]
-pub struct PatternError {
-    pub pattern: String,
-    #[source]
-    pub source: globset::Error,
+/// Why a decision is what it is: one rule per outcome, for incidents, logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Nothing became public: no action.
+    NotATransitionToPublic,
+    /// Found exposed by a read, alert-only, and the state the stream built already had it public:
+    /// the stream alerted when it became public, so a periodic read does not alert again.
+    AlreadyKnownPublic,
+    /// Made public by bucketwarden's own identity (`[remediation] self_arns`). Its own calls only
+    /// ever narrow access, so one that widens it is forged or stolen credentials: alerted, never
+    /// remediated. The same for a live exposure found after one of its own events (`LiveExposed`):
+    /// acting on its own events could loop, and whoever opened the target has an event of their
+    /// own, decided on its own actor.
+    OwnIdentity,
+    /// The bucket's name matches an `[exemptions] buckets` pattern: alerted, not remediated.
+    ExemptByName,
+    /// The bucket carries an `[exemptions] tags` tag: alerted, not remediated.
+    ExemptByTag,
+    /// `mode = "dry-run"` or `--dry-run`: alerted, never written to S3.
+    DryRun,
+    /// A transition to public nothing else covers: remediated.
+    Remediate,
 }
 
-/// Turns transitions into actions under the configured exemptions and mode.
-#[derive(Debug, Clone)]
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::NotATransitionToPublic => "not_a_transition_to_public",
+            Rule::AlreadyKnownPublic => "already_known_public",
+            Rule::OwnIdentity => "own_identity",
+            Rule::ExemptByName => "exempt_by_name",
+            Rule::ExemptByTag => "exempt_by_tag",
+            Rule::DryRun => "dry_run",
+            Rule::Remediate => "remediate",
+        }
+    }
+}
+
+/// What the decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// An event's transition as the fold judged it (replay and the live stream alike).
+    Event(Transition),
+    /// The live worker's read found the target exposed although the event's line did not say it
+    /// became public (the fold assumed unknown state, the event was stale, or a retaken record
+    /// was folded by an attempt that died). Live S3 is the truth: decided as a transition to
+    /// public. This is the one deliberate live-vs-replay difference: replay has no live read, so
+    /// its transcript says `none` where the worker alerts or remediates.
+    LiveExposed,
+    /// Found exposed by a read with no event (scan, reconciliation). `known_public`: the state
+    /// the stream built already had it public (so the stream decided on it when it happened).
+    FoundExposed { known_public: bool },
+}
+
+/// Which path asks; carried for logs and incidents. The rules do not depend on it: a path that
+/// behaves differently does so through its [`Trigger`], which says what it knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// An event: replayed from CloudTrail logs or read from the live stream.
+    Stream,
+    Reconcile,
+    Scan,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Stream => "stream",
+            Source::Reconcile => "reconcile",
+            Source::Scan => "scan",
+        }
+    }
+}
+
+/// Everything a decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Situation<'a> {
+    pub trigger: Trigger,
+    pub bucket: Option<&'a str>,
+    pub tags: &'a [(String, String)],
+    /// Who set the bucket's tag set (the `PutBucketTagging` caller's ARN), when the fleet saw it:
+    /// with `[exemptions] tag_setters`, an exempting tag counts only if one of them set it.
+    pub tags_set_by: Option<&'a str>,
+    /// The event's authenticated `userIdentity.arn`; `None` for reads.
+    pub actor: Option<&'a str>,
+    pub source: Source,
+}
+
+/// What to do, and which rule says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision {
+    pub action: Action,
+    pub rule: Rule,
+}
+
+impl Decision {
+    pub const NONE: Decision = Decision {
+        action: Action::None,
+        rule: Rule::NotATransitionToPublic,
+    };
+}
+
+/// Turns situations into decisions under the configured exemptions, mode and own identities.
+#[derive(Debug, Clone, Default)]
 pub struct Decider {
-    buckets: GlobSet,
-    tags: Vec<(String, String)>,
+    /// Exemptions by name, by tag and by who set the tag (src/core/exemption.rs).
+    rules: Rules,
     dry_run: bool,
     /// bucketwarden's own identities (`[remediation] self_arns`).
     self_arns: Vec<String>,
 }
 
-impl Default for Decider {
-    fn default() -> Self {
-        Decider {
-            buckets: GlobSet::empty(),
-            tags: Vec::new(),
-            dry_run: false,
-            self_arns: Vec::new(),
-        }
-    }
-}
-
 impl Decider {
+    /// The decider every path builds from the config; `force_dry_run` is the `--dry-run` flag.
+    pub fn from_config(config: &Config, force_dry_run: bool) -> Result<Decider, PatternError> {
+        let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
+        Ok(
+            Decider::new(&config.exemptions, dry_run)?
+                .with_self_arns(&config.remediation.self_arns),
+        )
+    }
+
     pub fn new(exemptions: &Exemptions, dry_run: bool) -> Result<Decider, PatternError> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &exemptions.buckets {
-            // Bucket names have no path separators, so `*` matches any run of characters.
-            let glob = Glob::new(pattern).map_err(|source| PatternError {
-                pattern: pattern.clone(),
-                source,
-            })?;
-            builder.add(glob);
-        }
-        let buckets = builder.build().map_err(|source| PatternError {
-            pattern: exemptions.buckets.join(", "),
-            source,
-        })?;
-        let mut tags: Vec<(String, String)> = exemptions
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        tags.sort();
         Ok(Decider {
-            buckets,
-            tags,
+            rules: Rules::new(exemptions)?,
             dry_run,
             self_arns: Vec::new(),
         })
     }
 
-    /// Recognises bucketwarden's own identities in [`Decider::decide_event`].
+    /// Recognises bucketwarden's own identities (rule [`Rule::OwnIdentity`]).
     pub fn with_self_arns(mut self, self_arns: &[String]) -> Decider {
         self.self_arns = self_arns.to_vec();
         self
     }
 
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
-    }
-
-    /// A bucket is exempt when its name matches a pattern or it carries an exempting tag.
-    pub fn is_exempt(&self, bucket: Option<&str>, bucket_tags: &[(String, String)]) -> bool {
-        bucket.is_some_and(|b| self.buckets.is_match(b))
-            || self
-                .tags
-                .iter()
-                .any(|(k, v)| bucket_tags.iter().any(|(bk, bv)| bk == k && bv == v))
-    }
-
-    pub fn decide(
+    /// How the bucket stands with the exemptions: by name, by a tag an authorised identity set, or
+    /// carrying a tag that is ignored (its reasons go on the line, the incident and the alert).
+    /// The one place exemptions are evaluated; reports (scan's EXEMPT column) ask here too.
+    pub fn exemption(
         &self,
-        transition: Transition,
         bucket: Option<&str>,
-        bucket_tags: &[(String, String)],
-    ) -> Action {
-        if transition != Transition::BecamePublic {
-            return Action::None;
-        }
-        if self.dry_run || self.is_exempt(bucket, bucket_tags) {
-            Action::Alert
+        tags: &[(String, String)],
+        tags_set_by: Option<&str>,
+    ) -> Exemption {
+        self.rules.evaluate(bucket, tags, tags_set_by)
+    }
+
+    /// Only the authenticated ARN counts; a userAgent can be set by any caller.
+    fn is_own(&self, actor: Option<&str>) -> bool {
+        actor.is_some_and(|a| crate::config::is_self_arn(&self.self_arns, a))
+    }
+
+    /// The decision. Rules in order: not a transition to public → none; own identity → alert;
+    /// exempt by name, by tag → alert; dry run → alert; otherwise remediate. An alert-only
+    /// finding of a read that the stream's state already had public is not alerted again.
+    pub fn decide(&self, s: &Situation<'_>) -> Decision {
+        let known_public = match s.trigger {
+            Trigger::Event(Transition::BecamePublic) | Trigger::LiveExposed => false,
+            Trigger::Event(_) => return Decision::NONE,
+            Trigger::FoundExposed { known_public } => known_public,
+        };
+        let alert_rule = if self.is_own(s.actor) {
+            Some(Rule::OwnIdentity)
+        } else if let Some(rule) = match self.exemption(s.bucket, s.tags, s.tags_set_by) {
+            Exemption::ByName => Some(Rule::ExemptByName),
+            Exemption::ByTag => Some(Rule::ExemptByTag),
+            // An ignored tag exempts nothing: the bucket is decided as if it had none.
+            Exemption::None | Exemption::UnauthorisedTag { .. } => None,
+        } {
+            Some(rule)
+        } else if self.dry_run {
+            Some(Rule::DryRun)
         } else {
-            Action::Remediate
-        }
-    }
-
-    /// [`Decider::decide`] for an event made by `actor` (its `userIdentity.arn`): a transition
-    /// caused by bucketwarden itself is alerted, never remediated. Only the authenticated ARN
-    /// counts here; a userAgent can be set by any caller.
-    pub fn decide_event(
-        &self,
-        transition: Transition,
-        bucket: Option<&str>,
-        bucket_tags: &[(String, String)],
-        actor: Option<&str>,
-    ) -> Action {
-        match self.decide(transition, bucket, bucket_tags) {
-            Action::Remediate
-                if actor.is_some_and(|a| crate::config::is_self_arn(&self.self_arns, a)) =>
-            {
-                Action::Alert
-            }
-            action => action,
+            None
+        };
+        match alert_rule {
+            None => Decision {
+                action: Action::Remediate,
+                rule: Rule::Remediate,
+            },
+            Some(_) if known_public => Decision {
+                action: Action::None,
+                rule: Rule::AlreadyKnownPublic,
+            },
+            Some(rule) => Decision {
+                action: Action::Alert,
+                rule,
+            },
         }
     }
 }
@@ -147,84 +230,293 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    const OWN_ROLE: &str = "arn:aws:iam::111122223333:role/bucketwarden-task";
+    const OWN_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task/worker-1";
+    const ALLOW: (&str, &str) = ("bucketwarden:allow-public", "true");
+
     fn decider(dry_run: bool) -> Decider {
         let ex = Exemptions {
             buckets: vec!["public-site-*".into()],
-            tags: BTreeMap::from([("bucketwarden:allow-public".to_string(), "true".to_string())]),
+            tags: BTreeMap::from([(ALLOW.0.to_string(), ALLOW.1.to_string())]),
+            tag_setters: None,
         };
-        Decider::new(&ex, dry_run).unwrap()
+        Decider::new(&ex, dry_run)
+            .unwrap()
+            .with_self_arns(&[OWN_ROLE.to_string()])
+    }
+
+    fn allow_tag() -> Vec<(String, String)> {
+        vec![(ALLOW.0.to_string(), ALLOW.1.to_string())]
+    }
+
+    fn on(
+        d: &Decider,
+        trigger: Trigger,
+        bucket: &str,
+        tags: &[(String, String)],
+        actor: Option<&str>,
+    ) -> Decision {
+        d.decide(&Situation {
+            trigger,
+            bucket: Some(bucket),
+            tags,
+            tags_set_by: None,
+            actor,
+            source: Source::Stream,
+        })
+    }
+
+    fn became_public(d: &Decider, bucket: &str, tags: &[(String, String)]) -> Decision {
+        on(
+            d,
+            Trigger::Event(Transition::BecamePublic),
+            bucket,
+            tags,
+            None,
+        )
+    }
+
+    fn d(action: Action, rule: Rule) -> Decision {
+        Decision { action, rule }
     }
 
     #[test]
-    fn only_became_public_acts() {
-        let d = decider(false);
+    fn only_a_transition_to_public_acts() {
+        let dc = decider(false);
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &[]),
-            Action::Remediate
+            became_public(&dc, "data", &[]),
+            d(Action::Remediate, Rule::Remediate)
+        );
+        for t in [Transition::BecameNotPublic, Transition::Unchanged] {
+            // Whatever else holds: exempt, own identity, dry run.
+            for dc in [decider(false), decider(true)] {
+                assert_eq!(
+                    on(
+                        &dc,
+                        Trigger::Event(t),
+                        "public-site-a",
+                        &allow_tag(),
+                        Some(OWN_SESSION)
+                    ),
+                    Decision::NONE
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn exempt_by_name_or_tag_alerts_and_says_which() {
+        let dc = decider(false);
+        assert_eq!(
+            became_public(&dc, "public-site-www", &[]),
+            d(Action::Alert, Rule::ExemptByName)
         );
         assert_eq!(
-            d.decide(Transition::BecameNotPublic, Some("data"), &[]),
-            Action::None
+            became_public(&dc, "public-sitex", &[]),
+            d(Action::Remediate, Rule::Remediate)
         );
         assert_eq!(
-            d.decide(Transition::Unchanged, Some("data"), &[]),
-            Action::None
+            became_public(&dc, "data", &allow_tag()),
+            d(Action::Alert, Rule::ExemptByTag)
+        );
+        let wrong = vec![(ALLOW.0.to_string(), "false".to_string())];
+        assert_eq!(
+            became_public(&dc, "data", &wrong),
+            d(Action::Remediate, Rule::Remediate)
+        );
+        // Name is reported before tag when both hold.
+        assert_eq!(
+            became_public(&dc, "public-site-www", &allow_tag()),
+            d(Action::Alert, Rule::ExemptByName)
         );
     }
 
     #[test]
-    fn exempt_by_glob_or_tag_alerts() {
-        let d = decider(false);
+    fn exemption_is_one_small_function() {
+        let dc = decider(false);
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("public-site-www"), &[]),
-            Action::Alert
+            dc.exemption(Some("public-site-a"), &[], None),
+            Exemption::ByName
         );
         assert_eq!(
-            d.decide(Transition::BecamePublic, Some("public-sitex"), &[]),
-            Action::Remediate
+            dc.exemption(Some("data"), &allow_tag(), None),
+            Exemption::ByTag
         );
-        let tags = vec![("bucketwarden:allow-public".to_string(), "true".to_string())];
-        assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &tags),
-            Action::Alert
-        );
-        let wrong = vec![("bucketwarden:allow-public".to_string(), "false".to_string())];
-        assert_eq!(
-            d.decide(Transition::BecamePublic, Some("data"), &wrong),
-            Action::Remediate
-        );
+        assert_eq!(dc.exemption(Some("data"), &[], None), Exemption::None);
+        assert_eq!(dc.exemption(None, &[], None), Exemption::None);
     }
 
     #[test]
-    fn dry_run_only_alerts() {
+    fn dry_run_only_alerts_and_exemption_is_named_first() {
+        let dc = decider(true);
         assert_eq!(
-            decider(true).decide(Transition::BecamePublic, Some("data"), &[]),
-            Action::Alert
+            became_public(&dc, "data", &[]),
+            d(Action::Alert, Rule::DryRun)
+        );
+        assert_eq!(
+            became_public(&dc, "public-site-a", &[]),
+            d(Action::Alert, Rule::ExemptByName)
         );
     }
 
     #[test]
     fn own_identity_is_alerted_never_remediated() {
-        let d = decider(false)
-            .with_self_arns(&["arn:aws:iam::111122223333:role/bucketwarden-task".to_string()]);
-        let own = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task/worker-1";
+        let dc = decider(false);
+        let own = |trigger, actor| on(&dc, trigger, "data", &[], actor);
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(own)),
-            Action::Alert
+            own(Trigger::Event(Transition::BecamePublic), Some(OWN_SESSION)),
+            d(Action::Alert, Rule::OwnIdentity)
         );
         assert_eq!(
-            d.decide_event(Transition::BecameNotPublic, Some("data"), &[], Some(own)),
-            Action::None
+            own(Trigger::Event(Transition::BecamePublic), Some(OWN_ROLE)),
+            d(Action::Alert, Rule::OwnIdentity)
         );
-        let other = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task-2/worker-1";
+        // Its own remediation narrows access: nothing to do, so no loop.
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], Some(other)),
-            Action::Remediate
+            own(
+                Trigger::Event(Transition::BecameNotPublic),
+                Some(OWN_SESSION)
+            ),
+            Decision::NONE
+        );
+        // Live S3 exposed after an own-identity event: still alert only.
+        assert_eq!(
+            own(Trigger::LiveExposed, Some(OWN_SESSION)),
+            d(Action::Alert, Rule::OwnIdentity)
+        );
+        let lookalike = "arn:aws:sts::111122223333:assumed-role/bucketwarden-task-2/worker-1";
+        assert_eq!(
+            own(Trigger::Event(Transition::BecamePublic), Some(lookalike)),
+            d(Action::Remediate, Rule::Remediate)
         );
         assert_eq!(
-            d.decide_event(Transition::BecamePublic, Some("data"), &[], None),
-            Action::Remediate
+            own(Trigger::Event(Transition::BecamePublic), None),
+            d(Action::Remediate, Rule::Remediate)
         );
+        // Own identity outranks exemption and dry run: it is the reason a person must look.
+        assert_eq!(
+            on(
+                &decider(true),
+                Trigger::Event(Transition::BecamePublic),
+                "public-site-a",
+                &allow_tag(),
+                Some(OWN_SESSION)
+            ),
+            d(Action::Alert, Rule::OwnIdentity)
+        );
+    }
+
+    #[test]
+    fn a_live_exposure_is_decided_as_a_transition_to_public_on_every_input() {
+        // The one live-vs-replay rule: `LiveExposed` is `Event(BecamePublic)`, nothing more.
+        for dc in [decider(false), decider(true)] {
+            for bucket in ["data", "public-site-a"] {
+                for tags in [vec![], allow_tag()] {
+                    for actor in [None, Some(OWN_SESSION), Some("arn:aws:iam::1:user/x")] {
+                        assert_eq!(
+                            on(&dc, Trigger::LiveExposed, bucket, &tags, actor),
+                            on(
+                                &dc,
+                                Trigger::Event(Transition::BecamePublic),
+                                bucket,
+                                &tags,
+                                actor
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_finding_is_decided_like_an_event_unless_the_stream_already_alerted() {
+        let found = |dc: &Decider, bucket, tags: &[(String, String)], known_public| {
+            dc.decide(&Situation {
+                trigger: Trigger::FoundExposed { known_public },
+                bucket: Some(bucket),
+                tags,
+                tags_set_by: None,
+                actor: None,
+                source: Source::Reconcile,
+            })
+        };
+        let dc = decider(false);
+        // Unknown to the stream, or known public and never fixed: as for an event.
+        for known in [false, true] {
+            assert_eq!(
+                found(&dc, "data", &[], known),
+                d(Action::Remediate, Rule::Remediate)
+            );
+        }
+        assert_eq!(
+            found(&dc, "public-site-a", &[], false),
+            d(Action::Alert, Rule::ExemptByName)
+        );
+        assert_eq!(
+            found(&dc, "data", &allow_tag(), false),
+            d(Action::Alert, Rule::ExemptByTag)
+        );
+        assert_eq!(
+            found(&decider(true), "data", &[], false),
+            d(Action::Alert, Rule::DryRun)
+        );
+        // Alert-only and the stream's state already had it public: alerted then, not again.
+        assert_eq!(
+            found(&dc, "public-site-a", &[], true),
+            d(Action::None, Rule::AlreadyKnownPublic)
+        );
+        assert_eq!(
+            found(&decider(true), "data", &[], true),
+            d(Action::None, Rule::AlreadyKnownPublic)
+        );
+    }
+
+    #[test]
+    fn the_source_never_changes_a_decision() {
+        let dc = decider(false);
+        for trigger in [
+            Trigger::Event(Transition::BecamePublic),
+            Trigger::LiveExposed,
+            Trigger::FoundExposed {
+                known_public: false,
+            },
+        ] {
+            let by = |source| {
+                dc.decide(&Situation {
+                    trigger,
+                    bucket: Some("public-site-a"),
+                    tags: &[],
+                    tags_set_by: None,
+                    actor: None,
+                    source,
+                })
+            };
+            assert_eq!(by(Source::Stream), by(Source::Reconcile));
+            assert_eq!(by(Source::Stream), by(Source::Scan));
+        }
+    }
+
+    #[test]
+    fn from_config_takes_mode_flag_exemptions_and_own_identities() {
+        let mut config = Config::default();
+        config.remediation.self_arns = vec![OWN_ROLE.to_string()];
+        config.exemptions.buckets = vec!["public-site-*".into()];
+        let live = Decider::from_config(&config, false).unwrap();
+        assert_eq!(
+            on(&live, Trigger::LiveExposed, "data", &[], Some(OWN_SESSION)).rule,
+            Rule::OwnIdentity
+        );
+        assert_eq!(
+            became_public(&live, "public-site-a", &[]).rule,
+            Rule::ExemptByName
+        );
+        assert_eq!(became_public(&live, "data", &[]).rule, Rule::Remediate);
+        let flagged = Decider::from_config(&config, true).unwrap();
+        assert_eq!(became_public(&flagged, "data", &[]).rule, Rule::DryRun);
+        config.remediation.mode = Mode::DryRun;
+        let configured = Decider::from_config(&config, false).unwrap();
+        assert_eq!(became_public(&configured, "data", &[]).rule, Rule::DryRun);
     }
 
     #[test]
@@ -232,6 +524,7 @@ mod tests {
         let ex = Exemptions {
             buckets: vec!["a[".into()],
             tags: BTreeMap::new(),
+            tag_setters: None,
         };
         assert!(Decider::new(&ex, false).is_err());
     }

@@ -1,4 +1,4 @@
-//! Effective exposure (DESIGN §4): combines ACL and policy findings with the PublicAccessBlock
+//! Effective exposure (docs/DESIGN.md §4): combines ACL and policy findings with the PublicAccessBlock
 //! flags (ORed across account, bucket and access point) and object ownership, over three-valued
 //! knowledge (unknown protections assumed off, unknown grants assumed absent, and every assumption
 //! that matters named in the reasons). Pure: no state, no I/O.
@@ -100,13 +100,6 @@ impl BlockFlags {
             restrict_public_buckets: Some(c.restrict_public_buckets),
         }
     }
-
-    pub fn is_fully_known(&self) -> bool {
-        self.block_public_acls.is_some()
-            && self.ignore_public_acls.is_some()
-            && self.block_public_policy.is_some()
-            && self.restrict_public_buckets.is_some()
-    }
 }
 
 /// S3 Object Ownership. `BucketOwnerEnforced` disables ACLs entirely.
@@ -146,6 +139,9 @@ pub struct AccessPointView<'a> {
     /// None = unknown.
     pub policy: Option<&'a PolicyFindings>,
     pub block: BlockFlags,
+    /// Whether its network origin is a VPC (None = unknown): AWS considers such an access point
+    /// non-public "regardless of the contents of its access point policy".
+    pub vpc_origin: Option<bool>,
 }
 
 /// What is known about one bucket, borrowed from the fold.
@@ -291,7 +287,8 @@ fn acl_path(acl: Option<&Acl>, v: &BucketView, unknown: &str) -> Path {
 }
 
 /// Effective exposure of a bucket: (public ACL ∧ ACLs enabled ∧ ¬IgnorePublicAcls) ∨
-/// (public policy ∧ ¬RestrictPublicBuckets) ∨ (an access point's public policy ∧ ¬Restrict…).
+/// (public policy ∧ ¬RestrictPublicBuckets) ∨ (an Internet-origin access point's public policy
+/// ∧ ¬Restrict…).
 pub fn bucket_exposure(v: &BucketView) -> Exposure {
     let mut acc = Acc::default();
     acc.path(acl_path(v.acl, v, "acl-no-public-grants"));
@@ -308,6 +305,11 @@ pub fn bucket_exposure(v: &BucketView) -> Exposure {
             "RestrictPublicBuckets@access-point",
             ap.block.restrict_public_buckets,
             format!("assumed:RestrictPublicBuckets-off@access-point:{}", ap.name),
+        ));
+        guards.push(guard(
+            "NetworkOrigin-VPC@access-point",
+            ap.vpc_origin,
+            format!("assumed:NetworkOrigin-Internet@access-point:{}", ap.name),
         ));
         acc.path(Path {
             findings: ap
@@ -583,6 +585,7 @@ mod tests {
             name: "ap1",
             policy: Some(&p),
             block: off(),
+            vpc_origin: Some(false),
         }];
         let v = BucketView {
             acl: Some(&Acl::PRIVATE),
@@ -600,6 +603,7 @@ mod tests {
             name: "ap1",
             policy: Some(&p),
             block: with(|c| c.restrict_public_buckets = true),
+            vpc_origin: Some(false),
         }];
         let v = BucketView {
             access_points: &aps,
@@ -612,6 +616,7 @@ mod tests {
             name: "ap2",
             policy: Some(&p),
             block: BlockFlags::UNKNOWN,
+            vpc_origin: Some(false),
         }];
         let v = BucketView {
             access_points: &aps,

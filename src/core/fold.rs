@@ -1,5 +1,5 @@
 //! The fold: per-bucket and per-account knowledge built from typed S3 events, and the exposure
-//! transition each event causes (DESIGN §5). Pure and deterministic: no clock, no I/O, no
+//! transition each event causes (docs/DESIGN.md §5). Pure and deterministic: no clock, no I/O, no
 //! randomness; the same events in the same order always give the same outcomes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -15,16 +15,75 @@ use crate::core::exposure::{
 use crate::core::policy::PolicyFindings;
 use crate::core::record::S3Event;
 
+mod settle;
+pub use settle::{Closed, Settlement};
+
 /// A component's value and the `eventTime` (ms) of the change that set it, so that an older event
 /// arriving later does not overwrite it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stamped<T> {
     pub value: T,
     pub at: i64,
+    /// Confirmed by a live read of S3 (or written by bucketwarden itself), not only learned from
+    /// an event: an event on the stream can be forged, S3's answer cannot. Absent in states
+    /// persisted before it was recorded (serde default: learned from events).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub live: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn stamped<T>(value: T, at: i64) -> Option<Stamped<T>> {
-    Some(Stamped { value, at })
+    Some(Stamped {
+        value,
+        at,
+        live: false,
+    })
+}
+
+/// The bucket's tag set, when it was set and who set it: the `PutBucketTagging` caller's ARN, or
+/// `None` when the set came from a live read, a creation, a deletion or a state persisted before
+/// setters were recorded (serde default). Exemptions by tag may require a known setter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagState {
+    pub value: Vec<(String, String)>,
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+}
+
+impl TagState {
+    pub fn new(value: Vec<(String, String)>, at: i64, set_by: Option<String>) -> TagState {
+        TagState { value, at, set_by }
+    }
+
+    /// Keeps the newer of the two (this one on a tie). A newer copy without a setter that shows
+    /// the same tags as the older one (a live read confirming what an event set) takes the older
+    /// one's setter: the read says nothing about who set them, and a different set would have
+    /// come with its own event. Order-independent, like the other components.
+    fn merge_from(&mut self, other: &TagState) {
+        let (newer, older) = if other.at > self.at {
+            (other.clone(), &*self)
+        } else {
+            (self.clone(), other)
+        };
+        let set_by = match newer.set_by {
+            None if same_tags(&newer.value, &older.value) => older.set_by.clone(),
+            s => s,
+        };
+        *self = TagState { set_by, ..newer };
+    }
+}
+
+/// Tag sets are sets: order does not matter.
+fn same_tags(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// The block flags of one level; `at` is when a Put/Delete last set all four.
@@ -32,12 +91,26 @@ fn stamped<T>(value: T, at: i64) -> Option<Stamped<T>> {
 pub struct BlockState {
     pub flags: BlockFlags,
     pub at: Option<i64>,
+    /// Confirmed by a live read or written by bucketwarden (see [`Stamped::live`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub live: bool,
 }
 
 impl BlockState {
+    /// Flags learned from an event.
     fn set(&mut self, flags: BlockFlags, at: i64) {
         self.flags = flags;
         self.at = Some(at);
+        self.live = false;
+    }
+
+    /// Flags S3 reported (a live read), or that bucketwarden's own remediation wrote.
+    pub fn live(flags: BlockFlags, at: i64) -> BlockState {
+        BlockState {
+            flags,
+            at: Some(at),
+            live: true,
+        }
     }
 
     pub fn merge_from(&mut self, other: &BlockState) {
@@ -58,9 +131,13 @@ impl BlockState {
 pub struct AccessPointState {
     pub policy: Option<Stamped<PolicyFindings>>,
     pub block: BlockState,
+    /// Network origin VPC (None = unknown: created before the history, or state saved before
+    /// the origin was kept). Fixed at creation, like the block.
+    #[serde(default)]
+    pub vpc_origin: Option<bool>,
 }
 
-/// Everything known about one bucket. `None` means unknown (DESIGN §5).
+/// Everything known about one bucket. `None` means unknown (docs/DESIGN.md §5).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BucketState {
     pub account: String,
@@ -69,7 +146,7 @@ pub struct BucketState {
     pub policy: Option<Stamped<PolicyFindings>>,
     pub ownership: Option<Stamped<Ownership>>,
     pub block: BlockState,
-    pub tags: Option<Stamped<Vec<(String, String)>>>,
+    pub tags: Option<TagState>,
     pub website: Option<Stamped<bool>>,
     /// Objects whose ACL an event set, by key.
     pub objects: BTreeMap<String, Stamped<Acl>>,
@@ -102,8 +179,9 @@ impl BucketState {
             block: BlockState {
                 flags: BlockFlags::known(BlockConfig::ALL_ON),
                 at: Some(at),
+                live: false,
             },
-            tags: stamped(Vec::new(), at),
+            tags: Some(TagState::new(Vec::new(), at, None)),
             website: stamped(false, at),
             ..BucketState::new(account, region)
         }
@@ -136,7 +214,11 @@ impl BucketState {
         newer(&mut self.acl, &other.acl);
         newer(&mut self.policy, &other.policy);
         newer(&mut self.ownership, &other.ownership);
-        newer(&mut self.tags, &other.tags);
+        match (&mut self.tags, &other.tags) {
+            (Some(mine), Some(theirs)) => mine.merge_from(theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            (_, None) => {}
+        }
         newer(&mut self.website, &other.website);
         self.block.merge_from(&other.block);
         for (k, o) in &other.objects {
@@ -151,6 +233,7 @@ impl BucketState {
             let mine = self.access_points.entry(name.clone()).or_default();
             newer(&mut mine.policy, &ap.policy);
             mine.block.merge_from(&ap.block);
+            mine.vpc_origin = mine.vpc_origin.or(ap.vpc_origin);
         }
         self.deleted_at = match (self.deleted_at, other.deleted_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -163,6 +246,20 @@ impl BucketState {
             .as_ref()
             .map(|t| t.value.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// Who set the tag set, when the fleet saw the `PutBucketTagging`.
+    pub fn tags_set_by(&self) -> Option<&str> {
+        self.tags.as_ref().and_then(|t| t.set_by.as_deref())
+    }
+
+    /// Who set `live_tags` (a tag set just read from S3), when this state knows the same set
+    /// and its setter.
+    pub fn setter_of(&self, live_tags: &[(String, String)]) -> Option<&str> {
+        self.tags
+            .as_ref()
+            .filter(|t| same_tags(&t.value, live_tags))
+            .and_then(|t| t.set_by.as_deref())
     }
 }
 
@@ -208,6 +305,9 @@ pub enum Note {
     Duplicate,
     Stale,
     Assumed,
+    /// Not public only because of a protection the fold learned from events and no live read
+    /// confirmed (a forged protective event could hide a real public grant): live mode verifies.
+    Masked,
 }
 
 impl Note {
@@ -217,6 +317,7 @@ impl Note {
             Note::Duplicate => "duplicate",
             Note::Stale => "stale",
             Note::Assumed => "assumed",
+            Note::Masked => "masked",
         }
     }
 }
@@ -326,6 +427,7 @@ fn ap_views(b: &BucketState) -> Vec<AccessPointView<'_>> {
             name: name.as_str(),
             policy: ap.policy.as_ref().map(|s| &s.value),
             block: ap.block.flags,
+            vpc_origin: ap.vpc_origin,
         })
         .collect()
 }
@@ -358,6 +460,7 @@ pub fn exposure_of(b: &BucketState, account_block: BlockFlags) -> Exposure {
         block: BlockState {
             flags: account_block,
             at: None,
+            live: true,
         },
         ..AccountState::default()
     };
@@ -375,6 +478,7 @@ pub fn object_exposure_of(
         block: BlockState {
             flags: account_block,
             at: None,
+            live: true,
         },
         ..AccountState::default()
     };
@@ -475,57 +579,6 @@ impl Fold {
         self.buckets.get(name)
     }
 
-    /// Forgets a bucket (e.g. after its shard's lease moved away), so the next event reloads it.
-    pub fn evict_bucket(&mut self, name: &str) {
-        if let Some(b) = self.buckets.remove(name) {
-            if let Some(a) = self.accounts.get_mut(&b.account) {
-                a.buckets.remove(name);
-            }
-        }
-    }
-
-    /// Settles a bucket's unknown components from a live read (live mode), stamped at `at`.
-    pub fn settle_bucket(&mut self, name: &str, live: &BucketState) {
-        if let Some(b) = self.buckets.get_mut(name) {
-            b.merge_from(live);
-        }
-    }
-
-    /// Records a remediation the worker applied at `at` (the bucket's block turned fully on), so
-    /// that a later event re-opening the bucket is judged against the locked-down state even when
-    /// no CloudTrail event for the remediation itself arrives (or arrives later).
-    pub fn note_bucket_locked(&mut self, name: &str, at: i64) {
-        if let Some(b) = self.buckets.get_mut(name) {
-            if !b.block.is_newer_than(at) {
-                b.block.set(BlockFlags::known(BlockConfig::ALL_ON), at);
-            }
-        }
-    }
-
-    /// Records that the worker reset an object's ACL to private at `at`.
-    pub fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
-        if let Some(b) = self.buckets.get_mut(bucket) {
-            if b.objects.get(key).is_none_or(|o| o.at <= at) {
-                b.objects.insert(
-                    key.to_owned(),
-                    Stamped {
-                        value: Acl::PRIVATE,
-                        at,
-                    },
-                );
-            }
-        }
-    }
-
-    /// Sets the account block from a live read, if newer than what is known.
-    pub fn settle_account_block(&mut self, account: &str, flags: BlockFlags, at: i64) {
-        let entry = self.accounts.entry(account.to_owned()).or_default();
-        entry.block.merge_from(&BlockState {
-            flags,
-            at: Some(at),
-        });
-    }
-
     /// Current exposure of a known bucket, for lines that change nothing.
     pub fn bucket_exposure(&self, name: &str) -> Option<Exposure> {
         let b = self.bucket(name)?;
@@ -551,7 +604,47 @@ impl Fold {
     /// re-evaluate every known bucket of the account), plus one per object whose exposure the
     /// event changed. Never empty.
     pub fn apply(&mut self, ev: &S3Event) -> Vec<Outcome> {
-        self.apply_inner(ev)
+        let mut out = self.apply_inner(ev);
+        for o in &mut out {
+            if matches!(o.note, None | Some(Note::Assumed))
+                && !o.exposure.public
+                && self.masked_unconfirmed(o)
+            {
+                o.note = Some(Note::Masked);
+            }
+        }
+        out
+    }
+
+    /// Whether a public grant in `o` is neutralised only by a protection that no live read
+    /// confirmed. The neutralised findings name their protection (`…:ignored-by:<label>`,
+    /// `…:restricted-by:<label>`, docs/REASONS.md); each label is one component of the state.
+    fn masked_unconfirmed(&self, o: &Outcome) -> bool {
+        let Some(b) = o.bucket.as_deref().and_then(|n| self.buckets.get(n)) else {
+            return false;
+        };
+        let account = self.accounts.get(&b.account);
+        o.exposure.reasons.iter().any(|r| {
+            let Some((finding, label)) = r
+                .split_once(":ignored-by:")
+                .or_else(|| r.split_once(":restricted-by:"))
+            else {
+                return false;
+            };
+            let confirmed = match label {
+                "BucketOwnerEnforced" => b.ownership.as_ref().is_some_and(|s| s.live),
+                l if l.ends_with("@bucket") => b.block.live,
+                l if l.ends_with("@account") => account.is_some_and(|a| a.block.live),
+                l if l.ends_with("@access-point") => finding
+                    .strip_prefix("access-point:")
+                    .and_then(|f| f.split_once(':'))
+                    .and_then(|(ap, _)| b.access_points.get(ap))
+                    .is_some_and(|ap| ap.block.live),
+                // A protection this fold does not know how to trace: verify.
+                _ => false,
+            };
+            !confirmed
+        })
     }
 
     /// The line(s) for an event the caller already knows is a duplicate.
@@ -627,6 +720,7 @@ impl Fold {
             name,
             policy: policy.as_ref(),
             block: BlockFlags::UNKNOWN,
+            vpc_origin: None,
         }];
         let private = Acl::PRIVATE;
         let none = PolicyFindings::default();
@@ -890,23 +984,29 @@ impl Fold {
                 if b.objects.get(key).is_some_and(|o| o.at > t) {
                     return false;
                 }
-                b.objects
-                    .insert(key.clone(), Stamped { value: *acl, at: t });
+                b.objects.insert(
+                    key.clone(),
+                    Stamped {
+                        value: *acl,
+                        at: t,
+                        live: false,
+                    },
+                );
                 if acl.is_public() {
                     prove_public_acl_allowed(b, account, t);
                 }
             }
             Change::Tags(tags) => {
-                if !fresh(&b.tags, t) {
+                if b.tags.as_ref().is_some_and(|s| s.at > t) {
                     return false;
                 }
-                b.tags = stamped(tags.clone(), t);
+                b.tags = Some(TagState::new(tags.clone(), t, ev.actor_arn.clone()));
             }
             Change::DeleteTags => {
-                if !fresh(&b.tags, t) {
+                if b.tags.as_ref().is_some_and(|s| s.at > t) {
                     return false;
                 }
-                b.tags = stamped(Vec::new(), t);
+                b.tags = Some(TagState::new(Vec::new(), t, ev.actor_arn.clone()));
             }
             Change::Website(on) => {
                 if !fresh(&b.website, t) {
@@ -914,7 +1014,11 @@ impl Fold {
                 }
                 b.website = stamped(*on, t);
             }
-            Change::CreateAccessPoint { name: ap, block } => {
+            Change::CreateAccessPoint {
+                name: ap,
+                block,
+                vpc_origin,
+            } => {
                 account.access_points.insert(ap.clone(), name.to_owned());
                 let entry = b.access_points.entry(ap.clone()).or_default();
                 if entry.block.is_newer_than(t) {
@@ -925,7 +1029,9 @@ impl Fold {
                     block: BlockState {
                         flags: BlockFlags::known(*block),
                         at: Some(t),
+                        live: false,
                     },
+                    vpc_origin: Some(*vpc_origin),
                 };
             }
             Change::DeleteAccessPoint { name: ap } => {
@@ -1078,6 +1184,7 @@ mod tests {
             user_agent: None,
             error_code: None,
             change: Some(change),
+            oddities: Vec::new(),
         }
     }
 
@@ -1110,7 +1217,10 @@ mod tests {
         ];
         let last = opened.iter().map(|e| f.apply(e)).last().unwrap();
         assert_eq!(last[0].transition, Transition::BecamePublic);
-        f.note_bucket_locked("b1", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Bucket),
+            ..Settlement::of("b1", 4_000)
+        });
         assert!(!f.bucket_exposure("b1").unwrap().public);
         // An event from before the remediation does not undo it…
         let late = f.apply(&ev(
@@ -1164,10 +1274,212 @@ mod tests {
         assert!(first
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
-        f.note_object_private("b1", "k", 4_000);
+        f.settle(&Settlement {
+            closed: Some(Closed::Object("k".into())),
+            ..Settlement::of("b1", 4_000)
+        });
         let again = f.apply(&ev("4", 5_000, EventName::PutObjectAcl, Some("k"), put));
         assert!(again
             .iter()
             .any(|o| o.transition == Transition::BecamePublic));
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_tag_set_remembers_who_set_it() {
+        let mut f = Fold::default();
+        f.apply(&ev(
+            "c",
+            1_000,
+            EventName::CreateBucket,
+            None,
+            Change::CreateBucket {
+                acl: None,
+                ownership: None,
+            },
+        ));
+        let mut put = ev(
+            "t",
+            2_000,
+            EventName::PutBucketTagging,
+            None,
+            Change::Tags(tags(&[("k", "v")])),
+        );
+        put.actor_arn = Some("arn:aws:iam::111122223333:user/alice".into());
+        f.apply(&put);
+        let b = f.bucket("b1").unwrap();
+        assert_eq!(b.tags(), tags(&[("k", "v")]).as_slice());
+        assert_eq!(
+            b.tags_set_by(),
+            Some("arn:aws:iam::111122223333:user/alice")
+        );
+        let mut del = ev(
+            "d",
+            3_000,
+            EventName::DeleteBucketTagging,
+            None,
+            Change::DeleteTags,
+        );
+        del.actor_arn = Some("arn:aws:iam::111122223333:user/bob".into());
+        f.apply(&del);
+        assert_eq!(
+            f.bucket("b1").unwrap().tags_set_by(),
+            Some("arn:aws:iam::111122223333:user/bob")
+        );
+    }
+
+    #[test]
+    fn a_live_read_of_the_same_tags_keeps_the_setter_and_of_other_tags_forgets_it() {
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let seen = BucketState {
+            tags: Some(TagState::new(
+                tags(&[("a", "1"), ("b", "2")]),
+                10,
+                Some(alice.into()),
+            )),
+            ..BucketState::default()
+        };
+        // Newer, same set in another order, no setter: the setter stays, whichever side merges.
+        let same = BucketState {
+            tags: Some(TagState::new(tags(&[("b", "2"), ("a", "1")]), 20, None)),
+            ..BucketState::default()
+        };
+        let mut x = seen.clone();
+        x.merge_from(&same);
+        assert_eq!(
+            (x.tags.as_ref().unwrap().at, x.tags_set_by()),
+            (20, Some(alice))
+        );
+        let mut y = same.clone();
+        y.merge_from(&seen);
+        assert_eq!(
+            (y.tags.as_ref().unwrap().at, y.tags_set_by()),
+            (20, Some(alice))
+        );
+        assert_eq!(
+            seen.setter_of(&tags(&[("b", "2"), ("a", "1")])),
+            Some(alice)
+        );
+        // A different set read later: nobody the fleet saw set it.
+        let other = BucketState {
+            tags: Some(TagState::new(tags(&[("a", "1")]), 20, None)),
+            ..BucketState::default()
+        };
+        let mut z = seen.clone();
+        z.merge_from(&other);
+        assert_eq!(z.tags_set_by(), None);
+        assert_eq!(seen.setter_of(&tags(&[("a", "1")])), None);
+    }
+
+    #[test]
+    fn a_tag_state_persisted_without_a_setter_still_loads() {
+        // The shape written before setters were recorded.
+        let old = r#"{"value":[["bucketwarden:allow-public","true"]],"at":5}"#;
+        let t: TagState = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            t,
+            TagState::new(tags(&[("bucketwarden:allow-public", "true")]), 5, None)
+        );
+        // And a state without a setter writes the same shape back.
+        assert_eq!(serde_json::to_string(&t).unwrap(), old);
+    }
+
+    fn masked_acl_fold() -> (Fold, Vec<Outcome>) {
+        use crate::core::exposure::BlockConfig;
+        let mut f = Fold::default();
+        let create = Change::CreateBucket {
+            acl: None,
+            ownership: Some(Ownership::ObjectWriter),
+        };
+        f.apply(&ev("c", 1_000, EventName::CreateBucket, None, create));
+        let forged = BlockConfig {
+            block_public_acls: false,
+            ignore_public_acls: true,
+            block_public_policy: false,
+            restrict_public_buckets: true,
+        };
+        f.apply(&ev(
+            "p",
+            2_000,
+            EventName::PutBucketPublicAccessBlock,
+            None,
+            Change::BucketBlock(forged),
+        ));
+        let out = f.apply(&ev("a", 3_000, EventName::PutBucketAcl, None, public_acl()));
+        (f, out)
+    }
+
+    #[test]
+    fn a_grant_masked_by_a_protection_learned_from_an_event_is_noted_masked() {
+        let (_, out) = masked_acl_fold();
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].exposure.public);
+        assert_eq!(out[0].note, Some(Note::Masked));
+        assert_eq!(
+            out[0].exposure.reasons,
+            vec!["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"]
+        );
+    }
+
+    #[test]
+    fn a_grant_masked_by_a_protection_a_live_read_confirmed_is_not() {
+        use crate::core::exposure::BlockConfig;
+        let (mut f, _) = masked_acl_fold();
+        // S3 says IgnorePublicAcls really is on (newer than the events).
+        let live = BucketState {
+            block: BlockState::live(
+                BlockFlags::known(BlockConfig {
+                    block_public_acls: false,
+                    ignore_public_acls: true,
+                    block_public_policy: false,
+                    restrict_public_buckets: true,
+                }),
+                3_500,
+            ),
+            ..BucketState::default()
+        };
+        f.settle(&Settlement {
+            bucket_state: Some(live),
+            ..Settlement::of("b1", 3_500)
+        });
+        let out = f.apply(&ev(
+            "a2",
+            4_000,
+            EventName::PutBucketAcl,
+            None,
+            public_acl(),
+        ));
+        assert!(!out[0].exposure.public);
+        assert_eq!(out[0].note, None);
+        // An event changing the block again makes it unconfirmed again.
+        let again = BlockConfig {
+            block_public_acls: false,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        };
+        let out = f.apply(&ev(
+            "p2",
+            5_000,
+            EventName::PutBucketPublicAccessBlock,
+            None,
+            Change::BucketBlock(again),
+        ));
+        assert_eq!(out[0].note, Some(Note::Masked));
+    }
+
+    #[test]
+    fn provenance_persisted_before_it_was_recorded_reads_as_learned_from_events() {
+        let old = r#"{"flags":{"block_public_acls":true,"ignore_public_acls":true,"block_public_policy":true,"restrict_public_buckets":true},"at":5}"#;
+        let b: BlockState = serde_json::from_str(old).unwrap();
+        assert!(!b.live);
+        let s: Stamped<bool> = serde_json::from_str(r#"{"value":true,"at":5}"#).unwrap();
+        assert!(!s.live);
     }
 }

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Mode};
-use crate::core::decision::{Action, Decider, PatternError};
+use crate::config::Config;
+use crate::core::decision::{Action, Decider, PatternError, Situation, Source, Trigger};
 use crate::core::fold::{Fold, Note, Transition};
 use crate::core::record::{self, Classified, EventName, S3Event, Skip};
 use crate::core::transcript::Line;
@@ -20,6 +20,8 @@ pub struct Stats {
     pub notes: BTreeMap<Note, u64>,
     pub transitions: BTreeMap<Transition, u64>,
     pub actions: BTreeMap<Action, u64>,
+    /// Oddities of applied events, by field (`record::ODDITY_FIELDS`).
+    pub oddities: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -29,6 +31,10 @@ impl Stats {
 
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()
+    }
+
+    pub fn oddities_total(&self) -> u64 {
+        self.oddities.values().sum()
     }
 }
 
@@ -52,11 +58,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// `force_dry_run` (the `--dry-run` flag) overrides the config's mode.
     pub fn new(config: &Config, force_dry_run: bool) -> Result<Pipeline, PatternError> {
-        let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
         Ok(Pipeline {
             fold: Fold::new(config.dedup.window_ms()),
-            decider: Decider::new(&config.exemptions, dry_run)?
-                .with_self_arns(&config.remediation.self_arns),
+            decider: Decider::from_config(config, force_dry_run)?,
             stats: Stats::default(),
         })
     }
@@ -106,19 +110,6 @@ impl Pipeline {
         }
     }
 
-    /// Classifies one record and counts it; events are left for the caller to apply (live mode
-    /// claims them in the dedup table first).
-    pub fn classify(&mut self, bytes: &[u8]) -> Classified {
-        self.stats.records += 1;
-        let c = record::classify(bytes);
-        match &c {
-            Classified::Skipped(skip) => *self.stats.skipped.entry(*skip).or_default() += 1,
-            Classified::Malformed(_) => self.stats.malformed += 1,
-            Classified::Event(_) => {}
-        }
-        c
-    }
-
     pub fn process(&mut self, bytes: &[u8]) -> Processed {
         self.stats.records += 1;
         match record::classify(bytes) {
@@ -140,6 +131,9 @@ impl Pipeline {
     /// Folds one typed event and decides on each outcome.
     pub fn apply(&mut self, event: &S3Event) -> Vec<Line> {
         *self.stats.events.entry(event.event_name).or_default() += 1;
+        for o in &event.oddities {
+            *self.stats.oddities.entry(o.field).or_default() += 1;
+        }
         let outcomes = self.fold.apply(event);
         self.lines_for(event, outcomes)
     }
@@ -151,18 +145,31 @@ impl Pipeline {
     ) -> Vec<Line> {
         let mut lines = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            let tags = outcome
+            let (tags, set_by) = outcome
                 .bucket
                 .as_deref()
                 .and_then(|b| self.fold.bucket(b))
-                .map(|b| b.tags())
-                .unwrap_or(&[]);
-            let action = self.decider.decide_event(
-                outcome.transition,
-                outcome.bucket.as_deref(),
-                tags,
-                event.actor_arn.as_deref(),
-            );
+                .map(|b| (b.tags(), b.tags_set_by()))
+                .unwrap_or((&[], None));
+            let action = self
+                .decider
+                .decide(&Situation {
+                    trigger: Trigger::Event(outcome.transition),
+                    bucket: outcome.bucket.as_deref(),
+                    tags,
+                    tags_set_by: set_by,
+                    actor: event.actor_arn.as_deref(),
+                    source: Source::Stream,
+                })
+                .action;
+            // An exempting tag that was ignored is reported with the decision it changed.
+            let ignored_tag = if outcome.transition == Transition::BecamePublic {
+                self.decider
+                    .exemption(outcome.bucket.as_deref(), tags, set_by)
+                    .reasons()
+            } else {
+                Vec::new()
+            };
             self.stats.lines += 1;
             *self
                 .stats
@@ -173,7 +180,9 @@ impl Pipeline {
             if let Some(note) = outcome.note {
                 *self.stats.notes.entry(note).or_default() += 1;
             }
-            lines.push(Line::new(event, outcome, action));
+            let mut line = Line::new(event, outcome, action);
+            line.reasons.extend(ignored_tag);
+            lines.push(line);
         }
         lines
     }

@@ -1,7 +1,7 @@
 //! Resource-policy analysis by AWS's rules for "public" (S3 User Guide, "The meaning of
 //! 'public'"): a policy is public unless every `Allow` statement is pinned to fixed principals or
-//! carries a fixed restricting condition. Owns judging one policy document; knows nothing of
-//! buckets or blocks.
+//! carries a fixed restricting condition. Owns judging one policy document (a bucket's or an
+//! access point's: the two differ on `s3:DataAccessPointArn`); knows nothing of buckets or blocks.
 
 use std::net::IpAddr;
 
@@ -21,15 +21,26 @@ impl PolicyFindings {
     }
 
     fn unparseable() -> PolicyFindings {
-        // DESIGN §4: a policy is assumed public until shown otherwise.
+        // docs/DESIGN.md §4: a policy is assumed public until shown otherwise.
         PolicyFindings {
             reasons: vec!["policy:unparseable".into()],
         }
     }
 }
 
-/// The condition keys AWS accepts as restricting a statement to non-public, lower-cased.
-const RESTRICTING_KEYS: [&str; 12] = [
+/// Whose policy is judged: AWS applies the same rules to both "except" that a wildcard
+/// access-point name in `s3:DataAccessPointArn` keeps only a bucket policy non-public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Bucket,
+    AccessPoint,
+}
+
+/// The condition keys that restrict a statement to non-public with a fixed value, lower-cased:
+/// those AWS lists (`aws:PrincipalOrgID` is its example of "an AWS principal"), then the keys
+/// docs/REASONS.md decides on where the text is silent (each pins the caller to one account or
+/// organization, as the listed `aws:PrincipalOrgID` and `aws:SourceAccount` do).
+const RESTRICTING_KEYS: [&str; 15] = [
     "aws:sourceip",
     "aws:sourcearn",
     "aws:sourcevpc",
@@ -37,12 +48,21 @@ const RESTRICTING_KEYS: [&str; 12] = [
     "aws:sourceowner",
     "aws:sourceaccount",
     "aws:principalorgid",
-    "aws:principalaccount",
     "aws:userid",
     "s3:x-amz-server-side-encryption-aws-kms-key-id",
     "s3:dataaccesspointarn",
     "s3:dataaccesspointaccount",
+    // Not in AWS's list: decisions (docs/REASONS.md).
+    "aws:principalaccount",
+    "aws:principalorgpaths",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
 ];
+
+/// The principal types AWS accepts as fixed when their value is: an AWS account, user or role
+/// (`AWS`; `CanonicalUser` names an account) and service principals. `Federated` is not among
+/// them: AWS's first example of a public policy is `{"Federated": "graph.facebook.com"}`.
+const FIXED_PRINCIPAL_TYPES: [&str; 3] = ["AWS", "CanonicalUser", "Service"];
 
 /// Positive operators that can pin a value. Negated operators (`StringNotEquals`, `NotIpAddress`,
 /// …) match everything except the value and never restrict; `Null`, `Bool`, numeric and date
@@ -56,9 +76,15 @@ const RESTRICTING_OPERATORS: [&str; 6] = [
     "ipaddress",
 ];
 
+/// How broad a principal is, narrowest first; every kind but `Fixed` is public unless a
+/// restricting condition pins the statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Principal {
     Fixed,
+    /// A web or SAML identity provider: anyone it signs in.
+    Federated,
+    /// A principal type S3 does not define (S3 rejects such a policy; only odd captures have it).
+    Unrecognised,
     Variable,
     Wildcard,
     Star,
@@ -99,9 +125,16 @@ fn classify_principal(p: &Value) -> Option<Principal> {
         Value::String(s) => Some(classify_value(s)),
         Value::Object(map) => {
             let mut worst = Principal::Fixed;
-            for v in map.values() {
+            for (kind, v) in map {
+                let fixed = if kind == "Federated" {
+                    Principal::Federated
+                } else if FIXED_PRINCIPAL_TYPES.contains(&kind.as_str()) {
+                    Principal::Fixed
+                } else {
+                    Principal::Unrecognised
+                };
                 for s in value_strings(v)? {
-                    worst = worst.max(classify_value(&s));
+                    worst = worst.max(classify_value(&s).max(fixed));
                 }
             }
             Some(worst)
@@ -118,6 +151,29 @@ fn classify_principal(p: &Value) -> Option<Principal> {
 
 fn is_fixed(s: &str) -> bool {
     !(s.contains('*') || s.contains('?') || s.contains("${"))
+}
+
+/// AWS: in a bucket policy `s3:DataAccessPointArn` "can contain a wildcard for the access point
+/// name without rendering the policy public, as long as the account id is fixed". Only the name
+/// may hold the wildcard: partition, service, Region and account must be fixed, the account
+/// present (the text allows the name and nothing else; a wildcard Region is not covered).
+fn access_point_arn_with_fixed_account(s: &str) -> bool {
+    let parts: Vec<&str> = s.trim().splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let Some(name) = resource.strip_prefix("accesspoint/") else {
+        return false;
+    };
+    arn == "arn"
+        && [partition, service, region, account]
+            .iter()
+            .all(|p| is_fixed(p))
+        && service == "s3"
+        && !account.is_empty()
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && !name.contains("${")
 }
 
 const PRIVATE_V4: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -145,7 +201,7 @@ fn narrow_enough(cidr: &str) -> bool {
 }
 
 /// One fixed restricting condition is enough: conditions are ANDed.
-fn has_restricting_condition(cond: Option<&Value>) -> bool {
+fn has_restricting_condition(cond: Option<&Value>, kind: PolicyKind) -> bool {
     let Some(Value::Object(ops)) = cond else {
         return false;
     };
@@ -170,7 +226,13 @@ fn has_restricting_condition(cond: Option<&Value>) -> bool {
             let Some(values) = value_strings(value) else {
                 continue;
             };
-            if values.is_empty() || !values.iter().all(|v| is_fixed(v)) {
+            let fixed = |v: &String| {
+                is_fixed(v)
+                    || (kind == PolicyKind::Bucket
+                        && key == "s3:dataaccesspointarn"
+                        && access_point_arn_with_fixed_account(v))
+            };
+            if values.is_empty() || !values.iter().all(fixed) {
                 continue;
             }
             let ok = if key == "aws:sourceip" {
@@ -186,9 +248,18 @@ fn has_restricting_condition(cond: Option<&Value>) -> bool {
     false
 }
 
-/// Judges a policy document given as an object or as a string holding JSON (CloudTrail records
-/// `bucketPolicy` both ways, access-point policies as a string).
+/// Judges a bucket policy given as an object or as a string holding JSON (CloudTrail records
+/// `bucketPolicy` both ways).
 pub fn analyze(policy: &Value) -> PolicyFindings {
+    analyze_as(policy, PolicyKind::Bucket)
+}
+
+/// Judges an access point's policy (CloudTrail records it as a string holding JSON).
+pub fn analyze_access_point(policy: &Value) -> PolicyFindings {
+    analyze_as(policy, PolicyKind::AccessPoint)
+}
+
+pub fn analyze_as(policy: &Value, kind: PolicyKind) -> PolicyFindings {
     let parsed;
     let doc = match policy {
         Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -225,15 +296,18 @@ pub fn analyze(policy: &Value) -> PolicyFindings {
             continue;
         }
         let cause = if st.get("NotPrincipal").is_some() {
-            // Allow with NotPrincipal grants to everyone but the named principals.
-            Some("notprincipal")
+            // Allow with NotPrincipal grants to everyone but the named principals: as broad as
+            // "*", so the same fixed restricting conditions pin it.
+            (!has_restricting_condition(st.get("Condition"), kind)).then_some("notprincipal")
         } else {
             match st.get("Principal").map(classify_principal) {
                 None => Some("principal-missing"),
                 Some(None) => Some("unparseable"),
                 Some(Some(Principal::Fixed)) => None,
-                Some(Some(_)) if has_restricting_condition(st.get("Condition")) => None,
+                Some(Some(_)) if has_restricting_condition(st.get("Condition"), kind) => None,
                 Some(Some(Principal::Star)) => Some("principal-*"),
+                Some(Some(Principal::Federated)) => Some("principal-federated"),
+                Some(Some(Principal::Unrecognised)) => Some("principal-unrecognised"),
                 Some(Some(Principal::Wildcard)) => Some("principal-wildcard"),
                 Some(Some(Principal::Variable)) => Some("principal-variable"),
             }
@@ -246,244 +320,5 @@ pub fn analyze(policy: &Value) -> PolicyFindings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn stmt(principal: Value, condition: Value) -> Value {
-        let mut s = json!({"Sid": "S1", "Effect": "Allow", "Principal": principal, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"});
-        if !condition.is_null() {
-            s["Condition"] = condition;
-        }
-        json!({"Version": "2012-10-17", "Statement": [s]})
-    }
-
-    fn public(doc: &Value) -> bool {
-        analyze(doc).is_public()
-    }
-
-    // "The meaning of public": Principal * without a restricting condition is public.
-    #[test]
-    fn star_principals_are_public() {
-        assert_eq!(
-            analyze(&stmt(json!("*"), Value::Null)).reasons,
-            vec!["policy:S1:principal-*"]
-        );
-        assert_eq!(
-            analyze(&stmt(json!({"AWS": "*"}), Value::Null)).reasons,
-            vec!["policy:S1:principal-*"]
-        );
-        assert_eq!(
-            analyze(&stmt(
-                json!({"AWS": ["arn:aws:iam::111122223333:root", "*"]}),
-                Value::Null
-            ))
-            .reasons,
-            vec!["policy:S1:principal-*"]
-        );
-    }
-
-    #[test]
-    fn fixed_principals_are_not_public() {
-        assert!(!public(&stmt(
-            json!({"AWS": "arn:aws:iam::111122223333:root"}),
-            Value::Null
-        )));
-        assert!(!public(&stmt(
-            json!({"AWS": ["111122223333", "arn:aws:iam::444455556666:role/r"]}),
-            Value::Null
-        )));
-        assert!(!public(&stmt(
-            json!({"Service": "cloudtrail.amazonaws.com"}),
-            Value::Null
-        )));
-        assert!(!public(&stmt(
-            json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
-            Value::Null
-        )));
-        assert!(!public(&stmt(
-            json!({"Federated": "cognito-identity.amazonaws.com"}),
-            Value::Null
-        )));
-    }
-
-    #[test]
-    fn wildcards_and_variables_are_not_fixed() {
-        assert_eq!(
-            analyze(&stmt(json!({"AWS": "arn:aws:iam::*:root"}), Value::Null)).reasons,
-            vec!["policy:S1:principal-wildcard"]
-        );
-        assert_eq!(
-            analyze(&stmt(
-                json!({"AWS": "arn:aws:iam::11112222333?:root"}),
-                Value::Null
-            ))
-            .reasons,
-            vec!["policy:S1:principal-wildcard"]
-        );
-        assert_eq!(
-            analyze(&stmt(
-                json!({"AWS": "arn:aws:iam::${aws:PrincipalAccount}:root"}),
-                Value::Null
-            ))
-            .reasons,
-            vec!["policy:S1:principal-variable"]
-        );
-    }
-
-    #[test]
-    fn each_restricting_key_with_a_fixed_value_makes_star_non_public() {
-        let cases = [
-            ("IpAddress", "aws:SourceIp", json!("203.0.113.0/24")),
-            (
-                "ArnEquals",
-                "aws:SourceArn",
-                json!("arn:aws:cloudtrail:us-east-1:111122223333:trail/t"),
-            ),
-            ("StringEquals", "aws:SourceVpc", json!("vpc-1a2b3c4d")),
-            (
-                "StringEquals",
-                "aws:SourceVpce",
-                json!(["vpce-1a2b3c4d", "vpce-5e6f7a8b"]),
-            ),
-            ("StringEquals", "aws:SourceOwner", json!("111122223333")),
-            ("StringEquals", "aws:SourceAccount", json!(111122223333u64)),
-            (
-                "StringEquals",
-                "aws:PrincipalOrgID",
-                json!("o-exampleorgid"),
-            ),
-            (
-                "StringEquals",
-                "aws:PrincipalAccount",
-                json!("111122223333"),
-            ),
-            ("StringEquals", "aws:userid", json!("AIDAEXAMPLEUSERID")),
-            (
-                "StringEquals",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id",
-                json!("arn:aws:kms:us-east-1:111122223333:key/k"),
-            ),
-            (
-                "ArnLike",
-                "s3:DataAccessPointArn",
-                json!("arn:aws:s3:us-east-1:111122223333:accesspoint/ap"),
-            ),
-            (
-                "StringEquals",
-                "s3:DataAccessPointAccount",
-                json!("111122223333"),
-            ),
-        ];
-        for (op, key, value) in cases {
-            let cond = json!({ op: { key: value } });
-            assert!(!public(&stmt(json!("*"), cond.clone())), "{cond}");
-            // The same condition with a wildcard value does not restrict.
-            let wild = json!({ op: { key: "*" } });
-            assert!(public(&stmt(json!("*"), wild.clone())), "{wild}");
-        }
-    }
-
-    #[test]
-    fn source_ip_breadth_rule() {
-        let ip = |c: Value| stmt(json!("*"), json!({"IpAddress": {"aws:SourceIp": c}}));
-        assert!(!public(&ip(json!("10.0.0.0/8"))));
-        assert!(!public(&ip(json!("54.240.143.0/8"))));
-        assert!(public(&ip(json!("54.0.0.0/7"))), "/7 is broader than /8");
-        assert!(public(&ip(json!("0.0.0.0/0"))));
-        assert!(
-            !public(&ip(json!("172.16.0.0/12"))),
-            "RFC 1918 ranges are allowed"
-        );
-        assert!(!public(&ip(json!("192.168.0.0/16"))));
-        assert!(
-            !public(&ip(json!("198.51.100.7"))),
-            "a bare address is a /32"
-        );
-        assert!(!public(&ip(json!("2001:db8::/32"))));
-        assert!(
-            public(&ip(json!("2001:db8::/31"))),
-            "/31 is broader than /32 for IPv6"
-        );
-        assert!(
-            public(&ip(json!(["203.0.113.0/24", "0.0.0.0/1"]))),
-            "every range must be narrow"
-        );
-        assert!(public(&ip(json!("not-an-ip"))));
-    }
-
-    #[test]
-    fn negated_and_non_identifying_operators_do_not_restrict() {
-        for cond in [
-            json!({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
-            json!({"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}),
-            json!({"StringNotLike": {"aws:PrincipalOrgID": "o-exampleorgid"}}),
-            json!({"ArnNotEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:111122223333:t"}}),
-            json!({"Bool": {"aws:SecureTransport": "true"}}),
-            json!({"StringEquals": {"s3:prefix": "home/"}}),
-            json!({"Null": {"aws:SourceVpce": "false"}}),
-            json!({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c4d"}}),
-            json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-exampleorgid"}}),
-        ] {
-            assert!(public(&stmt(json!("*"), cond.clone())), "{cond}");
-        }
-        assert!(!public(&stmt(
-            json!("*"),
-            json!({"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": ["o-a", "o-b"]}})
-        )));
-    }
-
-    #[test]
-    fn user_id_role_wildcard_is_not_fixed() {
-        assert!(public(&stmt(
-            json!("*"),
-            json!({"StringLike": {"aws:userid": "AROAEXAMPLEROLEID:*"}})
-        )));
-        assert!(!public(&stmt(
-            json!("*"),
-            json!({"StringLike": {"aws:userid": "AROAEXAMPLEROLEID:alice"}})
-        )));
-    }
-
-    #[test]
-    fn conditions_are_anded() {
-        let cond = json!({"Bool": {"aws:SecureTransport": "true"}, "StringEquals": {"aws:SourceVpc": "vpc-1a2b3c4d"}});
-        assert!(!public(&stmt(json!("*"), cond)));
-    }
-
-    #[test]
-    fn notprincipal_deny_and_mixed_statements() {
-        let doc = json!({"Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
-            {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/bob"}, "Action": "s3:GetObject", "Resource": "*"},
-            {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject"], "Resource": ["*"]}
-        ]});
-        assert_eq!(
-            analyze(&doc).reasons,
-            vec!["policy:#3:notprincipal", "policy:Open:principal-*"]
-        );
-        let only_deny = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}});
-        assert!(!public(&only_deny), "a Deny grants nothing");
-    }
-
-    #[test]
-    fn policy_as_string_and_unparseable() {
-        let s = Value::String(r#"{"Version":"2012-10-17","Statement":[{"Sid":"S1","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#.into());
-        assert_eq!(analyze(&s).reasons, vec!["policy:S1:principal-*"]);
-        assert_eq!(
-            analyze(&Value::String("{not json".into())).reasons,
-            vec!["policy:unparseable"]
-        );
-        assert_eq!(
-            analyze(&json!({"Version": "2012-10-17"})).reasons,
-            vec!["policy:unparseable"]
-        );
-        assert_eq!(analyze(&json!(42)).reasons, vec!["policy:unparseable"]);
-        assert!(!analyze(&json!({"Statement": []})).is_public());
-        assert_eq!(
-            analyze(&json!({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]})).reasons,
-            vec!["policy:#1:principal-missing"]
-        );
-    }
-}
+#[path = "policy_tests.rs"]
+mod tests;

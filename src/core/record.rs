@@ -1,120 +1,17 @@
 //! CloudTrail record parsing: one JSON record, bare or inside an EventBridge envelope, to a
-//! classified S3 event (DESIGN §2). Owns the input quirks; knows nothing of state or exposure.
-
-use std::borrow::Cow;
+//! classified S3 event (docs/DESIGN.md §2). Owns the input quirks; knows nothing of state or exposure.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::core::change::{self, Change};
+pub use crate::core::event_name::EventName;
+use crate::core::loose::{Identity, JsonKind, Loose, Probe, IDENTITY_OTHERS};
 use crate::core::time;
 
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
-
-/// The S3 calls bucketwarden watches (DESIGN §3). A closed set, so it can label metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventName {
-    CreateBucket,
-    DeleteBucket,
-    PutBucketAcl,
-    PutBucketPolicy,
-    DeleteBucketPolicy,
-    PutBucketPublicAccessBlock,
-    DeleteBucketPublicAccessBlock,
-    PutAccountPublicAccessBlock,
-    DeleteAccountPublicAccessBlock,
-    PutBucketOwnershipControls,
-    DeleteBucketOwnershipControls,
-    PutObjectAcl,
-    PutObject,
-    CopyObject,
-    CreateMultipartUpload,
-    PutBucketTagging,
-    DeleteBucketTagging,
-    CreateAccessPoint,
-    DeleteAccessPoint,
-    PutAccessPointPolicy,
-    DeleteAccessPointPolicy,
-    PutBucketWebsite,
-    DeleteBucketWebsite,
-}
-
-impl EventName {
-    pub const ALL: [EventName; 23] = [
-        EventName::CreateBucket,
-        EventName::DeleteBucket,
-        EventName::PutBucketAcl,
-        EventName::PutBucketPolicy,
-        EventName::DeleteBucketPolicy,
-        EventName::PutBucketPublicAccessBlock,
-        EventName::DeleteBucketPublicAccessBlock,
-        EventName::PutAccountPublicAccessBlock,
-        EventName::DeleteAccountPublicAccessBlock,
-        EventName::PutBucketOwnershipControls,
-        EventName::DeleteBucketOwnershipControls,
-        EventName::PutObjectAcl,
-        EventName::PutObject,
-        EventName::CopyObject,
-        EventName::CreateMultipartUpload,
-        EventName::PutBucketTagging,
-        EventName::DeleteBucketTagging,
-        EventName::CreateAccessPoint,
-        EventName::DeleteAccessPoint,
-        EventName::PutAccessPointPolicy,
-        EventName::DeleteAccessPointPolicy,
-        EventName::PutBucketWebsite,
-        EventName::DeleteBucketWebsite,
-    ];
-
-    pub fn parse(s: &str) -> Option<EventName> {
-        EventName::ALL.iter().copied().find(|n| n.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventName::CreateBucket => "CreateBucket",
-            EventName::DeleteBucket => "DeleteBucket",
-            EventName::PutBucketAcl => "PutBucketAcl",
-            EventName::PutBucketPolicy => "PutBucketPolicy",
-            EventName::DeleteBucketPolicy => "DeleteBucketPolicy",
-            EventName::PutBucketPublicAccessBlock => "PutBucketPublicAccessBlock",
-            EventName::DeleteBucketPublicAccessBlock => "DeleteBucketPublicAccessBlock",
-            EventName::PutAccountPublicAccessBlock => "PutAccountPublicAccessBlock",
-            EventName::DeleteAccountPublicAccessBlock => "DeleteAccountPublicAccessBlock",
-            EventName::PutBucketOwnershipControls => "PutBucketOwnershipControls",
-            EventName::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
-            EventName::PutObjectAcl => "PutObjectAcl",
-            EventName::PutObject => "PutObject",
-            EventName::CopyObject => "CopyObject",
-            EventName::CreateMultipartUpload => "CreateMultipartUpload",
-            EventName::PutBucketTagging => "PutBucketTagging",
-            EventName::DeleteBucketTagging => "DeleteBucketTagging",
-            EventName::CreateAccessPoint => "CreateAccessPoint",
-            EventName::DeleteAccessPoint => "DeleteAccessPoint",
-            EventName::PutAccessPointPolicy => "PutAccessPointPolicy",
-            EventName::DeleteAccessPointPolicy => "DeleteAccessPointPolicy",
-            EventName::PutBucketWebsite => "PutBucketWebsite",
-            EventName::DeleteBucketWebsite => "DeleteBucketWebsite",
-        }
-    }
-
-    /// Object-level data events that matter only when they carry an ACL.
-    pub fn is_object_write(self) -> bool {
-        matches!(
-            self,
-            EventName::PutObject | EventName::CopyObject | EventName::CreateMultipartUpload
-        )
-    }
-
-    pub fn is_account_level(self) -> bool {
-        matches!(
-            self,
-            EventName::PutAccountPublicAccessBlock | EventName::DeleteAccountPublicAccessBlock
-        )
-    }
-}
 
 /// A watched S3 call, typed. `change` is `None` exactly when the call failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +29,8 @@ pub struct S3Event {
     pub user_agent: Option<String>,
     pub error_code: Option<String>,
     pub change: Option<Change>,
+    /// Fields of the wrong type (or taken from a second source), reported but not fatal.
+    pub oddities: Vec<Oddity>,
 }
 
 impl S3Event {
@@ -181,51 +80,117 @@ pub enum Classified {
     Malformed(String),
 }
 
-#[derive(Deserialize)]
-struct Identity<'a> {
-    #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
-    #[serde(rename = "accountId", borrow, default)]
-    account_id: Option<Cow<'a, str>>,
+/// A field the decision does not need, or needs but found in a second source, that was of the
+/// wrong type or unusable: reported with the record's position and counted, never a reason to
+/// drop the record. `field` is one of [`ODDITY_FIELDS`] (a bounded metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oddity {
+    pub field: &'static str,
+    /// What was found: a JSON kind (`number`, `bool`, …), `missing` or `not RFC 3339`.
+    pub problem: &'static str,
 }
 
-/// The fields of a record or envelope that classification needs; everything else is skipped by
-/// serde without allocation, which keeps the 90% of records that are not watched cheap. `D` is
-/// what `detail` becomes: the inner record itself (one pass over the bytes), its raw text, or
-/// nothing inside a detail.
+impl Oddity {
+    /// `field:problem`, as transcripts and reports show it.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.field, self.problem)
+    }
+}
+
+/// Every field an oddity can name, in the order an event lists them. CloudTrail record fields
+/// keep their names (inside an
+/// EventBridge event they are the `detail`'s); the EventBridge event's own are `envelope.*`.
+pub const ODDITY_FIELDS: [&str; 28] = [
+    "record",
+    "eventVersion",
+    "eventTime",
+    "eventID",
+    "awsRegion",
+    "recipientAccountId",
+    "errorCode",
+    "errorMessage",
+    "userIdentity",
+    "userIdentity.arn",
+    "userIdentity.accountId",
+    IDENTITY_OTHERS[0],
+    IDENTITY_OTHERS[1],
+    IDENTITY_OTHERS[2],
+    IDENTITY_OTHERS[3],
+    "sourceIPAddress",
+    "userAgent",
+    "requestID",
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "eventCategory",
+    "envelope.version",
+    "envelope.id",
+    "envelope.source",
+    "envelope.account",
+    "envelope.time",
+    "envelope.region",
+];
+
+/// The fields of a record or envelope that classification needs or reports on; everything else
+/// is skipped by serde without allocation, which keeps the 90% of records that are not watched
+/// cheap. Every field is read leniently (`Loose`, `Probe`): a wrong type is an oddity, not a
+/// parse error. `D` is what `detail` becomes: the inner record itself (one pass over the
+/// bytes), its raw text, or nothing inside a detail.
 #[derive(Deserialize)]
 struct Head<'a, D> {
     #[serde(rename = "detail-type", borrow, default)]
-    detail_type: Option<Cow<'a, str>>,
+    detail_type: Option<Loose<'a>>,
     #[serde(default = "none")]
     detail: Option<D>,
     /// Only looked at to tell a whole CloudTrail log file (`{"Records":[…]}`) from one record.
     #[serde(rename = "Records", default)]
     records: Option<IgnoredAny>,
     #[serde(borrow, default)]
-    account: Option<Cow<'a, str>>,
+    account: Option<Loose<'a>>,
     #[serde(borrow, default)]
-    region: Option<Cow<'a, str>>,
+    region: Option<Loose<'a>>,
+    #[serde(borrow, default)]
+    time: Option<Loose<'a>>,
+    #[serde(default)]
+    version: Option<Probe>,
+    #[serde(default)]
+    id: Option<Probe>,
+    #[serde(default)]
+    source: Option<Probe>,
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
+    event_source: Option<Loose<'a>>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
+    event_name: Option<Loose<'a>>,
     #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
+    event_id: Option<Loose<'a>>,
     #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
+    event_time: Option<Loose<'a>>,
     #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
+    aws_region: Option<Loose<'a>>,
     #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
+    recipient_account_id: Option<Loose<'a>>,
     #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
+    error_code: Option<Loose<'a>>,
     #[serde(rename = "userIdentity", borrow, default)]
     user_identity: Option<Identity<'a>>,
     #[serde(rename = "sourceIPAddress", borrow, default)]
-    source_ip: Option<Cow<'a, str>>,
+    source_ip: Option<Loose<'a>>,
     #[serde(rename = "userAgent", borrow, default)]
-    user_agent: Option<Cow<'a, str>>,
+    user_agent: Option<Loose<'a>>,
+    #[serde(rename = "eventVersion", default)]
+    event_version: Option<Probe>,
+    #[serde(rename = "errorMessage", default)]
+    error_message: Option<Probe>,
+    #[serde(rename = "requestID", default)]
+    request_id: Option<Probe>,
+    #[serde(rename = "readOnly", default)]
+    read_only: Option<Probe>,
+    #[serde(rename = "eventType", default)]
+    event_type: Option<Probe>,
+    #[serde(rename = "managementEvent", default)]
+    management_event: Option<Probe>,
+    #[serde(rename = "eventCategory", default)]
+    event_category: Option<Probe>,
     #[serde(rename = "requestParameters", borrow, default)]
     request_parameters: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -249,8 +214,51 @@ pub fn classify(bytes: &[u8]) -> Classified {
         Ok(head) => classify_parsed(head),
         // Also when the detail of another detail-type is not shaped like a record, which the
         // slower path below skips without reading it.
-        Err(_) => classify_two_pass(bytes),
+        Err(_) => match classify_two_pass(bytes) {
+            Err(Duplicate) => classify_deduplicated(bytes),
+            Ok(c) => c,
+        },
     }
+}
+
+/// A repeated key in a field `Head` reads (serde's derive rejects those).
+#[derive(Debug)]
+struct Duplicate;
+
+fn is_duplicate(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with("duplicate field")
+}
+
+/// JSON allows a repeated key, and a field the decision may not even need must not sink the
+/// record: it is read the way serde_json reads any object (the last value wins) and reported as
+/// the oddity `record:duplicate key`. Only on that error path, so sound records pay nothing.
+fn classify_deduplicated(bytes: &[u8]) -> Classified {
+    let clean = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok());
+    let Some(clean) = clean else {
+        return Classified::Malformed("not a JSON object record: a repeated key".into());
+    };
+    // A serde_json::Value has no repeated keys, so this cannot come back here.
+    let mut c = match serde_json::from_slice::<OnePass>(&clean) {
+        Ok(head) => classify_parsed(head),
+        Err(_) => match classify_two_pass(&clean) {
+            Ok(c) => c,
+            Err(Duplicate) => {
+                Classified::Malformed("not a JSON object record: a repeated key".into())
+            }
+        },
+    };
+    if let Classified::Event(ev) = &mut c {
+        ev.oddities.insert(
+            0,
+            Oddity {
+                field: "record",
+                problem: "duplicate key",
+            },
+        );
+    }
+    c
 }
 
 /// The common case of a Kinesis record, decided without splitting it first: exactly one JSON
@@ -271,91 +279,287 @@ pub fn classify_single(bytes: &[u8]) -> Option<Classified> {
     Some(classify_parsed(head))
 }
 
+/// Whether `detail-type` names an API call; `Err` when it is there but not a string (needed to
+/// tell what the event is, so no fallback).
+fn is_api_call(dt: &Loose) -> Result<bool, Classified> {
+    match dt {
+        Loose::Str(s) => Ok(s == API_CALL_DETAIL_TYPE),
+        Loose::Wrong(k, _) => Err(Classified::Malformed(format!(
+            "detail-type is a {}",
+            k.as_str()
+        ))),
+    }
+}
+
 fn classify_parsed(head: OnePass) -> Classified {
-    if let Some(dt) = head.detail_type.as_deref() {
-        if dt != API_CALL_DETAIL_TYPE {
-            return Classified::Skipped(Skip::OtherDetailType);
+    if let Some(dt) = &head.detail_type {
+        match is_api_call(dt) {
+            Ok(true) => {}
+            Ok(false) => return Classified::Skipped(Skip::OtherDetailType),
+            Err(c) => return c,
         }
         let Some(inner) = &head.detail else {
             return Classified::Malformed("EventBridge event without detail".into());
         };
-        return classify_head(inner, head.account.as_deref(), head.region.as_deref());
+        return classify_head(inner, Some(&Envelope::of(&head)));
     }
-    classify_head(&head, None, None)
+    classify_head(&head, None)
 }
 
 /// The detail kept raw, parsed only for an API call: exact error messages for broken input.
-fn classify_two_pass(bytes: &[u8]) -> Classified {
+/// `Err` only for a repeated key, which the caller reads again without it.
+fn classify_two_pass(bytes: &[u8]) -> Result<Classified, Duplicate> {
     let head: Head<&RawValue> = match serde_json::from_slice(bytes) {
         Ok(h) => h,
-        Err(e) => return Classified::Malformed(format!("not a JSON object record: {e}")),
+        Err(e) if is_duplicate(&e) => return Err(Duplicate),
+        Err(e) => {
+            return Ok(Classified::Malformed(format!(
+                "not a JSON object record: {e}"
+            )))
+        }
     };
-    if let Some(dt) = head.detail_type.as_deref() {
-        if dt != API_CALL_DETAIL_TYPE {
-            return Classified::Skipped(Skip::OtherDetailType);
+    if let Some(dt) = &head.detail_type {
+        match is_api_call(dt) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Classified::Skipped(Skip::OtherDetailType)),
+            Err(c) => return Ok(c),
         }
         let Some(detail) = head.detail else {
-            return Classified::Malformed("EventBridge event without detail".into());
+            return Ok(Classified::Malformed(
+                "EventBridge event without detail".into(),
+            ));
         };
         let inner: Head<IgnoredAny> = match serde_json::from_str(detail.get()) {
             Ok(h) => h,
+            Err(e) if is_duplicate(&e) => return Err(Duplicate),
             Err(e) => {
-                return Classified::Malformed(format!(
+                return Ok(Classified::Malformed(format!(
                     "EventBridge detail is not a CloudTrail record: {e}"
-                ))
+                )))
             }
         };
-        return classify_head(&inner, head.account.as_deref(), head.region.as_deref());
+        return Ok(classify_head(&inner, Some(&Envelope::of(&head))));
     }
-    classify_head(&head, None, None)
+    Ok(classify_head(&head, None))
 }
 
-fn classify_head<D>(
-    h: &Head<D>,
-    env_account: Option<&str>,
-    env_region: Option<&str>,
-) -> Classified {
-    let Some(source) = h.event_source.as_deref() else {
-        return Classified::Malformed("not a CloudTrail record: no eventSource".into());
+/// What an EventBridge envelope adds to its detail: second sources for account, Region and
+/// time, and the oddities of its own fields.
+struct Envelope<'h, 'a> {
+    account: Option<&'h Loose<'a>>,
+    region: Option<&'h Loose<'a>>,
+    time: Option<&'h Loose<'a>>,
+    oddities: Vec<Oddity>,
+}
+
+impl<'h, 'a> Envelope<'h, 'a> {
+    fn of<D>(h: &'h Head<'a, D>) -> Envelope<'h, 'a> {
+        let mut oddities = Vec::new();
+        let loose = [
+            ("envelope.account", &h.account),
+            ("envelope.region", &h.region),
+            ("envelope.time", &h.time),
+        ];
+        for (field, v) in loose {
+            if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+                oddities.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+        let probes = [
+            ("envelope.version", h.version),
+            ("envelope.id", h.id),
+            ("envelope.source", h.source),
+        ];
+        probe_oddities(&probes, JsonKind::String, &mut oddities);
+        Envelope {
+            account: h.account.as_ref(),
+            region: h.region.as_ref(),
+            time: h.time.as_ref(),
+            oddities,
+        }
+    }
+}
+
+fn probe_oddities(probes: &[(&'static str, Option<Probe>)], want: JsonKind, out: &mut Vec<Oddity>) {
+    for (field, p) in probes {
+        if let Some(Probe(k)) = p {
+            if *k != want && *k != JsonKind::Null {
+                out.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+    }
+}
+
+/// The wrong-typed fields of a record (or detail).
+fn record_oddities<D>(h: &Head<D>, out: &mut Vec<Oddity>) {
+    let loose = [
+        ("eventTime", &h.event_time),
+        ("eventID", &h.event_id),
+        ("awsRegion", &h.aws_region),
+        ("recipientAccountId", &h.recipient_account_id),
+        ("errorCode", &h.error_code),
+        ("sourceIPAddress", &h.source_ip),
+        ("userAgent", &h.user_agent),
+    ];
+    for (field, v) in loose {
+        if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+            out.push(Oddity {
+                field,
+                problem: k.as_str(),
+            });
+        }
+    }
+    if let Some(id) = &h.user_identity {
+        if let Some(k) = id.not_object {
+            out.push(Oddity {
+                field: "userIdentity",
+                problem: k.as_str(),
+            });
+        }
+        for (field, v) in [
+            ("userIdentity.arn", &id.arn),
+            ("userIdentity.accountId", &id.account_id),
+        ] {
+            if let Some(k) = v.as_ref().and_then(Loose::wrong) {
+                out.push(Oddity {
+                    field,
+                    problem: k.as_str(),
+                });
+            }
+        }
+        let others: Vec<(&'static str, Option<Probe>)> =
+            IDENTITY_OTHERS.into_iter().zip(id.others).collect();
+        probe_oddities(&others, JsonKind::String, out);
+    }
+    probe_oddities(
+        &[
+            ("eventVersion", h.event_version),
+            ("errorMessage", h.error_message),
+            ("requestID", h.request_id),
+            ("eventType", h.event_type),
+            ("eventCategory", h.event_category),
+        ],
+        JsonKind::String,
+        out,
+    );
+    probe_oddities(
+        &[
+            ("readOnly", h.read_only),
+            ("managementEvent", h.management_event),
+        ],
+        JsonKind::Bool,
+        out,
+    );
+}
+
+fn classify_head<D>(h: &Head<D>, env: Option<&Envelope>) -> Classified {
+    let source = match &h.event_source {
+        None => return Classified::Malformed("not a CloudTrail record: no eventSource".into()),
+        Some(Loose::Wrong(k, _)) => {
+            return Classified::Malformed(format!(
+                "not a CloudTrail record: eventSource is a {}",
+                k.as_str()
+            ))
+        }
+        Some(Loose::Str(s)) => s,
     };
     if !is_s3_source(source) {
         return Classified::Skipped(Skip::NotS3);
     }
-    let Some(name) = h.event_name.as_deref() else {
-        return Classified::Malformed("S3 record without eventName".into());
+    let name = match &h.event_name {
+        None => return Classified::Malformed("S3 record without eventName".into()),
+        Some(Loose::Wrong(k, _)) => {
+            return Classified::Malformed(format!("S3 record's eventName is a {}", k.as_str()))
+        }
+        Some(Loose::Str(s)) => s,
     };
     let Some(event_name) = EventName::parse(name) else {
         return Classified::Skipped(Skip::Unwatched);
     };
-    match build_event(h, event_name, env_account, env_region) {
+    match build_event(h, event_name, env) {
         Ok(Some(ev)) => Classified::Event(Box::new(ev)),
         Ok(None) => Classified::Skipped(Skip::Unwatched),
         Err(msg) => Classified::Malformed(format!("{name}: {msg}")),
     }
 }
 
-fn non_empty(s: Option<&Cow<str>>) -> Option<String> {
-    s.map(|c| c.trim())
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
+fn text(v: Option<&Loose>) -> Option<String> {
+    v.and_then(Loose::text).map(str::to_owned)
+}
+
+/// An account id written as a JSON number lost its leading zeros; account ids are 12 digits.
+fn account_from_number(v: Option<&Loose>) -> Option<String> {
+    v.and_then(Loose::whole_number)
+        .filter(|n| *n <= 999_999_999_999)
+        .map(|n| format!("{n:012}"))
+}
+
+/// The event time: the record's `eventTime`, else (inside an EventBridge event) the envelope's
+/// `time`, which EventBridge sets from it.
+fn event_time(
+    h_time: Option<&Loose>,
+    env: Option<&Envelope>,
+    oddities: &mut Vec<Oddity>,
+) -> Result<(String, i64), String> {
+    let own = h_time.and_then(Loose::text);
+    if let Some(t) = own {
+        if let Some(ms) = time::parse_millis(t) {
+            return Ok((t.to_owned(), ms));
+        }
+    }
+    let fallback = env
+        .and_then(|e| e.time)
+        .and_then(Loose::text)
+        .and_then(|t| time::parse_millis(t).map(|ms| (t.to_owned(), ms)));
+    match (fallback, own, h_time.and_then(Loose::wrong)) {
+        (Some(found), own, wrong) => {
+            // A wrong type was already reported by `record_oddities`.
+            if wrong.is_none() {
+                oddities.push(Oddity {
+                    field: "eventTime",
+                    problem: if own.is_some() {
+                        "not RFC 3339"
+                    } else {
+                        "missing"
+                    },
+                });
+            }
+            Ok(found)
+        }
+        (None, Some(t), _) => Err(format!("eventTime {t:?} is not RFC 3339")),
+        (None, None, Some(k)) => Err(format!("eventTime is a {}", k.as_str())),
+        (None, None, None) => Err("no eventTime".into()),
+    }
 }
 
 fn build_event<D>(
     h: &Head<D>,
     event_name: EventName,
-    env_account: Option<&str>,
-    env_region: Option<&str>,
+    env: Option<&Envelope>,
 ) -> Result<Option<S3Event>, String> {
-    let event_time = non_empty(h.event_time.as_ref()).ok_or("no eventTime")?;
-    let time_ms = time::parse_millis(&event_time)
-        .ok_or_else(|| format!("eventTime {event_time:?} is not RFC 3339"))?;
+    let mut oddities = env.map(|e| e.oddities.clone()).unwrap_or_default();
+    record_oddities(h, &mut oddities);
+    let (event_time, time_ms) = event_time(h.event_time.as_ref(), env, &mut oddities)?;
+    // One documented order, whatever the order in the input.
+    oddities.sort_by_key(|o| ODDITY_FIELDS.iter().position(|f| *f == o.field));
     let identity = h.user_identity.as_ref();
-    let account = non_empty(h.recipient_account_id.as_ref())
-        .or_else(|| identity.and_then(|i| non_empty(i.account_id.as_ref())))
-        .or_else(|| env_account.filter(|a| !a.is_empty()).map(str::to_owned))
+    let identity_account = identity.and_then(|i| i.account_id.as_ref());
+    let env_account = env.and_then(|e| e.account);
+    let account = text(h.recipient_account_id.as_ref())
+        .or_else(|| text(identity_account))
+        .or_else(|| text(env_account))
+        .or_else(|| account_from_number(h.recipient_account_id.as_ref()))
+        .or_else(|| account_from_number(identity_account))
+        .or_else(|| account_from_number(env_account))
         .ok_or("no recipientAccountId or userIdentity.accountId")?;
-    let region = non_empty(h.aws_region.as_ref())
-        .or_else(|| env_region.filter(|r| !r.is_empty()).map(str::to_owned))
+    let region = text(h.aws_region.as_ref())
+        .or_else(|| text(env.and_then(|e| e.region)))
         .ok_or("no awsRegion")?;
     let params: serde_json::Value = match h.request_parameters {
         Some(raw) => {
@@ -363,7 +567,12 @@ fn build_event<D>(
         }
         None => serde_json::Value::Null,
     };
-    let error_code = non_empty(h.error_code.as_ref());
+    // Any errorCode but null or "" marks a failed call, whatever its type (CloudTrail writes it
+    // only for failures); a wrong type is also an oddity.
+    let error_code = match &h.error_code {
+        Some(Loose::Wrong(k, _)) if *k != JsonKind::Null => Some(format!("<{}>", k.as_str())),
+        other => text(other.as_ref()),
+    };
     let resources: serde_json::Value = match h.resources {
         Some(raw) => serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null),
         None => serde_json::Value::Null,
@@ -396,7 +605,7 @@ fn build_event<D>(
         return Err("no object key in requestParameters".into());
     }
     Ok(Some(S3Event {
-        event_id: non_empty(h.event_id.as_ref()),
+        event_id: text(h.event_id.as_ref()),
         event_time,
         time_ms,
         event_name,
@@ -404,110 +613,15 @@ fn build_event<D>(
         region,
         bucket: target.bucket,
         key: target.key,
-        actor_arn: identity.and_then(|i| non_empty(i.arn.as_ref())),
-        source_ip: non_empty(h.source_ip.as_ref()),
-        user_agent: non_empty(h.user_agent.as_ref()),
+        actor_arn: text(identity.and_then(|i| i.arn.as_ref())),
+        source_ip: text(h.source_ip.as_ref()),
+        user_agent: text(h.user_agent.as_ref()),
         error_code,
         change,
+        oddities,
     }))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event_at(time: &str) -> S3Event {
-        let raw = format!(
-            r#"{{"eventVersion":"1.09","eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","awsRegion":"us-east-1","requestParameters":{{"bucketName":"b","x-amz-acl":["private"]}},"eventID":"e1","recipientAccountId":"111122223333"}}"#
-        );
-        match classify(raw.as_bytes()) {
-            Classified::Event(ev) => *ev,
-            other => panic!("not an event: {other:?}"),
-        }
-    }
-
-    const DETAIL: &str = r#"{"eventVersion":"1.09","eventTime":"2026-11-23T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","awsRegion":"us-east-1","requestParameters":{"bucketName":"b","x-amz-acl":["public-read"]},"eventID":"e1","recipientAccountId":"111122223333"}"#;
-
-    fn envelope(detail_type: &str, detail: &str) -> String {
-        format!(
-            r#"{{"version":"0","id":"x","detail-type":"{detail_type}","source":"aws.s3","account":"111122223333","region":"us-east-1","resources":[],"detail":{detail}}}"#
-        )
-    }
-
-    #[test]
-    fn one_pass_and_two_pass_classification_agree() {
-        let api = envelope(API_CALL_DETAIL_TYPE, DETAIL);
-        let other = envelope("AWS Service Event via CloudTrail", DETAIL);
-        let odd_detail = envelope("AWS Service Event via CloudTrail", r#""a string""#);
-        let broken_detail = envelope(API_CALL_DETAIL_TYPE, r#"{"eventSource": 5}"#);
-        for raw in [DETAIL, &api, &other, &odd_detail, &broken_detail] {
-            assert_eq!(
-                classify(raw.as_bytes()),
-                classify_two_pass(raw.as_bytes()),
-                "{raw}"
-            );
-        }
-        assert!(matches!(classify(api.as_bytes()), Classified::Event(_)));
-        assert_eq!(
-            classify(odd_detail.as_bytes()),
-            Classified::Skipped(Skip::OtherDetailType)
-        );
-        match classify(broken_detail.as_bytes()) {
-            Classified::Malformed(m) => assert!(m.contains("EventBridge detail"), "{m}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn only_a_single_object_record_is_classified_whole() {
-        let api = envelope(API_CALL_DETAIL_TYPE, DETAIL);
-        assert!(matches!(
-            classify_single(api.as_bytes()),
-            Some(Classified::Event(_))
-        ));
-        assert!(matches!(
-            classify_single(format!("  {api}\n").as_bytes()),
-            Some(Classified::Event(_))
-        ));
-        // Several records, a log file, an array, broken JSON: split first.
-        for raw in [
-            format!("{api}\n{api}"),
-            format!(r#"{{"Records":[{DETAIL}]}}"#),
-            format!("[{api}]"),
-            "[]".to_owned(),
-            format!(r#"["{API_CALL_DETAIL_TYPE}", {DETAIL}]"#),
-            format!("{api} trailing"),
-            api[..api.len() - 1].to_owned(),
-        ] {
-            assert_eq!(classify_single(raw.as_bytes()), None, "{raw}");
-            crate::fuzz_entry::check_single_record_shortcut(raw.as_bytes());
-        }
-        // An object that is not a record is answered whole, as Malformed.
-        assert!(matches!(
-            classify_single(br#"{"foo":1}"#),
-            Some(Classified::Malformed(_))
-        ));
-        crate::fuzz_entry::check_single_record_shortcut(api.as_bytes());
-        crate::fuzz_entry::check_single_record_shortcut(br#"{"foo":1}"#);
-    }
-
-    #[test]
-    fn a_future_event_time_is_capped_but_still_reported_as_written() {
-        let mut ev = event_at("2099-01-01T00:00:00Z");
-        let latest = crate::core::time::parse_millis("2026-11-23T10:01:00Z").unwrap();
-        assert!(ev.cap_time(latest));
-        assert_eq!(ev.time_ms, latest);
-        assert_eq!(ev.event_time, "2099-01-01T00:00:00Z");
-    }
-
-    #[test]
-    fn a_past_event_time_is_left_alone() {
-        let mut ev = event_at("2026-11-23T10:00:00Z");
-        let before = ev.time_ms;
-        let latest = before + 60_000;
-        assert!(!ev.cap_time(latest));
-        assert_eq!(ev.time_ms, before);
-        // Exactly at the limit is allowed.
-        assert!(!ev.cap_time(before));
-    }
-}
+#[path = "record_tests.rs"]
+mod tests;

@@ -1,4 +1,4 @@
-//! What CloudTrail would record for one S3 REST request: recognises the watched calls (DESIGN §3)
+//! What CloudTrail would record for one S3 REST request: recognises the watched calls (docs/DESIGN.md §3)
 //! from method, host, path, query and headers, converts XML bodies the way CloudTrail does, and
 //! builds the EventBridge event. Pure (ids, times and the response outcome are passed in); it
 //! must not do I/O — `dev_trail` owns the proxy and the stream.
@@ -1051,7 +1051,8 @@ mod tests {
             e.change,
             Some(Change::CreateAccessPoint {
                 name: "ap1".into(),
-                block: BlockConfig::ALL_ON
+                block: BlockConfig::ALL_ON,
+                vpc_origin: false,
             })
         );
         let p = head(

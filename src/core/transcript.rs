@@ -1,4 +1,4 @@
-//! The decision transcript line (DESIGN §5): one JSON object per applied watched event and
+//! The decision transcript line (docs/DESIGN.md §5): one JSON object per applied watched event and
 //! affected bucket or object. Owns the wire shape only; `schemas/transcript-line.schema.json`
 //! is its contract.
 
@@ -30,6 +30,10 @@ pub struct Line {
     pub action: Action,
     pub reasons: Vec<String>,
     pub note: Option<Note>,
+    /// Record fields of the wrong type, or taken from a second source (`field:problem`); the
+    /// event was decided anyway. Omitted when empty, so the line is unchanged for sound records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Line {
@@ -51,6 +55,7 @@ impl Line {
             action,
             reasons: outcome.exposure.reasons,
             note: outcome.note,
+            warnings: ev.oddities.iter().map(|o| o.label()).collect(),
         }
     }
 

@@ -425,7 +425,7 @@ async fn queue_event(
     request_id: Option<String>,
     error: Option<(String, String)>,
 ) {
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = crate::clock::now_ms();
     let ctx = CallContext {
         event_id: uuid::Uuid::new_v4().to_string(),
         event_time: crate::core::time::format_millis(now),

@@ -1,4 +1,4 @@
-//! Every metric name in one place (DESIGN §8: `bucketwarden_<name>_<unit>[_total]`, bounded labels
+//! Every metric name in one place (docs/DESIGN.md §8: `bucketwarden_<name>_<unit>[_total]`, bounded labels
 //! only — never a bucket name or key), the Prometheus recorder, and the HTTP endpoints `/metrics`,
 //! `/healthz` and `/readyz`. Owns naming and exposition, not counting policy: callers record
 //! through the `metrics` macros with these names; readiness is judged by `health`.
@@ -14,6 +14,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::core::decision::Action;
+use crate::core::fold::Transition;
+use crate::core::record::{EventName, Skip};
 use crate::observe::health::Health;
 
 /// Kinesis records received (one record may carry several events).
@@ -33,11 +36,15 @@ pub const EVENTS_DUPLICATE: &str = "bucketwarden_events_duplicate_total";
 /// Events whose `eventTime` was past their record's arrival on the stream (forged or a broken
 /// clock); they are ordered at the arrival instead.
 pub const EVENTS_FUTURE_DATED: &str = "bucketwarden_events_future_dated_total";
+/// Fields of decided events that had the wrong type or were taken from a second source, label
+/// `field` (one of `record::ODDITY_FIELDS`, bounded). The record was decided, not lost.
+pub const EVENTS_ODDITIES: &str = "bucketwarden_events_oddities_total";
 /// label `transition`
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
 pub const DECISIONS: &str = "bucketwarden_decisions_total";
-/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted | skipped_self)
+/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted); a transition
+/// made by bucketwarden's own identity is `alert`/`alerted` like any alert-only one
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
 pub const ALERTS: &str = "bucketwarden_alerts_total";
@@ -93,9 +100,17 @@ pub const SCAN_EXPOSED: &str = "bucketwarden_scan_exposed_total";
 pub const SCAN_ERRORS: &str = "bucketwarden_scan_errors_total";
 /// `scan --metrics-out`: how long the scan took.
 pub const SCAN_DURATION: &str = "bucketwarden_scan_duration_seconds";
+/// Accounts the fleet holds working access to: its own, and members whose last AssumeRole worked.
+pub const ACCOUNTS_COVERED: &str = "bucketwarden_accounts_covered";
+/// Members whose last AssumeRole failed (backing off). No per-account label: bounded.
+pub const ACCOUNTS_FAILING: &str = "bucketwarden_accounts_failing";
+/// labels `outcome` (ok | error)
+pub const ASSUME_ROLE: &str = "bucketwarden_assume_role_total";
+/// The `reason` of EVENTS_SKIPPED for an event naming an account outside `[accounts] allowed`.
+pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 37] = [
+pub const ALL: [&str; 38] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -105,6 +120,7 @@ pub const ALL: [&str; 37] = [
     EVENTS_MALFORMED,
     EVENTS_DUPLICATE,
     EVENTS_FUTURE_DATED,
+    EVENTS_ODDITIES,
     TRANSITIONS,
     DECISIONS,
     REMEDIATIONS,
@@ -136,7 +152,19 @@ pub const ALL: [&str; 37] = [
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
-pub const UNPANELLED: [(&str, &str); 4] = [
+pub const UNPANELLED: [(&str, &str); 7] = [
+    (
+        ACCOUNTS_COVERED,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
+    (
+        ACCOUNTS_FAILING,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
+    (
+        ASSUME_ROLE,
+        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+    ),
     (
         SCAN_BUCKETS,
         "written by `scan --metrics-out` (a one-shot command, not scraped)",
@@ -162,14 +190,18 @@ const LATENCY_BUCKETS: &[f64] = &[
     120.0, 300.0,
 ];
 
-/// Installs the global recorder (once per process) and keeps its histograms drained.
+/// The exporter with the project's histogram buckets, not yet installed.
+fn builder(
+) -> Result<metrics_exporter_prometheus::PrometheusBuilder, metrics_exporter_prometheus::BuildError>
+{
+    metrics_exporter_prometheus::PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS)
+}
+
+/// Installs the global recorder (once per process), creates every series known in advance
+/// ([`describe_and_zero`]) and keeps its histograms drained.
 pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(LATENCY_BUCKETS)?
-        .install_recorder()?;
-    describe();
-    register_zeros();
-    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let handle = builder()?.install_recorder()?;
+    describe_and_zero();
     let upkeep = handle.clone();
     tokio::spawn(async move {
         loop {
@@ -180,12 +212,72 @@ pub fn install_recorder() -> Result<PrometheusHandle, metrics_exporter_prometheu
     Ok(handle)
 }
 
-/// Exports every counter of a bounded label set at 0 from the start: Prometheus's `increase()`
-/// ignores a series' first sample, so a counter born at 1 would hide the first remediation.
-fn register_zeros() {
-    use crate::core::decision::Action;
-    use crate::core::fold::Transition;
-    use crate::core::record::{EventName, Skip};
+/// Series that are absent until their first value, on purpose, with why. Everything else in
+/// [`ALL`] exists from the first scrape (per-shard series from the shard's take, [`zero_shard`]).
+pub const ABSENT_UNTIL_FIRST: [(&str, &str); 1] = [(
+    LAST_RECORD_TIMESTAMP,
+    "a timestamp has no honest zero; the BucketwardenNeverReceivedEvents rule fires on its absence",
+)];
+
+/// Per-shard counters: their `shard_id` cannot be known at start-up, so [`zero_shard`] creates
+/// them when a lease is taken.
+pub const PER_SHARD: [&str; 3] = [SHARD_RECORDS_READ, SHARD_BYTES_READ, ITERATOR_EXPIRIES];
+
+/// Gauges with no honest value at start-up, with who sets them (moments later, before any event
+/// can be processed).
+pub const SET_BY_FIRST_ROUND: [(&str, &str); 3] = [
+    (FLEET_SHARDS, "the first lease round counts the open shards"),
+    (
+        FLEET_LEASED_SHARDS,
+        "the first lease round counts the leased shards",
+    ),
+    (
+        MILLIS_BEHIND,
+        "the shard's first GetRecords, right after the take",
+    ),
+];
+
+/// `action` × `outcome` of [`REMEDIATIONS`]: what an incident can end as (`aws::incident`
+/// outcomes).
+fn remediation_outcomes(action: Action) -> &'static [&'static str] {
+    match action {
+        Action::Remediate => &["remediated", "failed"],
+        Action::Alert => &["alerted", "failed"],
+        Action::None => &[],
+    }
+}
+
+/// `outcome` of [`ALERTS`].
+pub const ALERT_OUTCOMES: [&str; 2] = ["sent", "failed"];
+/// `result` of [`VERIFICATIONS`].
+pub const VERIFICATION_RESULTS: [&str; 3] = ["exposed", "not_exposed", "error"];
+/// `service` of [`THROTTLES`]: every service `aws::Clients` calls (`AwsError::service`).
+pub const SERVICES: [&str; 6] = ["kinesis", "dynamodb", "s3", "s3control", "sns", "sts"];
+/// `op` of [`STATE_LATENCY`].
+pub const STATE_OPS: [&str; 2] = ["load", "save"];
+
+/// Every variant of a fieldless enum, as an array. The match is exhaustive, so a variant added
+/// to the enum and not listed here stops the build instead of leaving its series unborn.
+macro_rules! every {
+    ($ty:ident { $($v:ident),+ $(,)? }) => {{
+        #[allow(dead_code)]
+        fn listed(x: $ty) {
+            match x {
+                $($ty::$v)|+ => {}
+            }
+        }
+        [$($ty::$v),+]
+    }};
+}
+
+/// Describes every metric and creates every series whose labels are known in advance, in the
+/// one place this happens: counters of bounded label sets at 0 (Prometheus's instrumentation
+/// guidance: "export 0 for known label values"; `increase()` ignores a series' first sample, so
+/// a counter born at 1 would hide the first remediation), histograms registered with no
+/// observation (the exporter renders them with count 0, never a made-up sample), and the
+/// gauges whose 0 is true at start-up. Label sets that an enum bounds are enumerated from it.
+pub fn describe_and_zero() {
+    describe();
     let zero = |c: metrics::Counter| c.increment(0);
     for name in [
         RECORDS_RECEIVED,
@@ -204,42 +296,92 @@ fn register_zeros() {
     ] {
         zero(metrics::counter!(name));
     }
-    metrics::gauge!(RECONCILE_LEADER).set(0.0);
     for e in EventName::ALL {
         zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));
     }
-    for s in [Skip::NotS3, Skip::Unwatched, Skip::OtherDetailType] {
+    for field in crate::core::record::ODDITY_FIELDS {
+        zero(metrics::counter!(EVENTS_ODDITIES, "field" => field));
+    }
+    for s in every!(Skip {
+        OtherDetailType,
+        NotS3,
+        Unwatched
+    }) {
         zero(metrics::counter!(EVENTS_SKIPPED, "reason" => s.as_str()));
     }
-    for t in [
-        Transition::BecamePublic,
-        Transition::BecameNotPublic,
-        Transition::Unchanged,
-    ] {
+    zero(metrics::counter!(EVENTS_SKIPPED, "reason" => SKIP_ACCOUNT_NOT_ALLOWED));
+    for outcome in ["ok", "error"] {
+        zero(metrics::counter!(ASSUME_ROLE, "outcome" => outcome));
+    }
+    for t in every!(Transition {
+        BecamePublic,
+        BecameNotPublic,
+        Unchanged
+    }) {
         zero(metrics::counter!(TRANSITIONS, "transition" => t.as_str()));
     }
-    for a in [Action::Remediate, Action::Alert, Action::None] {
+    for a in every!(Action {
+        Remediate,
+        Alert,
+        None
+    }) {
         zero(metrics::counter!(DECISIONS, "action" => a.as_str()));
+        for outcome in remediation_outcomes(a) {
+            zero(metrics::counter!(REMEDIATIONS, "action" => a.as_str(), "outcome" => *outcome));
+        }
     }
-    for (action, outcome) in [
-        ("remediate", "remediated"),
-        ("remediate", "failed"),
-        ("remediate", "skipped_self"),
-        ("alert", "alerted"),
-        ("alert", "failed"),
-        ("alert", "skipped_self"),
-    ] {
-        zero(metrics::counter!(REMEDIATIONS, "action" => action, "outcome" => outcome));
-    }
-    for outcome in ["sent", "failed"] {
+    for outcome in ALERT_OUTCOMES {
         zero(metrics::counter!(ALERTS, "outcome" => outcome));
     }
-    for result in ["exposed", "not_exposed", "error"] {
+    for result in VERIFICATION_RESULTS {
         zero(metrics::counter!(VERIFICATIONS, "result" => result));
     }
-    for service in ["kinesis", "dynamodb", "s3", "sns"] {
+    for service in SERVICES {
         zero(metrics::counter!(THROTTLES, "service" => service));
     }
+    // Registered, not observed: the handle alone makes the exporter render the family with
+    // every bucket, `_sum` and `_count` at 0.
+    for name in [
+        DECISION_LATENCY,
+        REMEDIATION_LATENCY,
+        CHECKPOINT_LATENCY,
+        GET_RECORDS_LATENCY,
+        DEDUP_LATENCY,
+        RECONCILE_DURATION,
+    ] {
+        let _ = metrics::histogram!(name);
+    }
+    for op in STATE_OPS {
+        let _ = metrics::histogram!(STATE_LATENCY, "op" => op);
+    }
+    // True at start-up: nothing held, not the reconciler's leader. The fleet gauges are not:
+    // they are set by the first lease round, a moment later.
+    metrics::gauge!(LEASES_HELD).set(0.0);
+    metrics::gauge!(RECONCILE_LEADER).set(0.0);
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Creates a shard's counters at 0 when its lease is taken, so an iterator expiry or the first
+/// record on a new shard is an increase Prometheus can see. Call once per take, before reading.
+pub fn zero_shard(shard_id: &str) {
+    for name in [SHARD_RECORDS_READ, SHARD_BYTES_READ, ITERATOR_EXPIRIES] {
+        metrics::counter!(name, "shard_id" => shard_id.to_owned()).increment(0);
+    }
+}
+
+/// An event naming an account outside `[accounts] allowed` was skipped.
+pub fn account_not_allowed() {
+    metrics::counter!(EVENTS_SKIPPED, "reason" => SKIP_ACCOUNT_NOT_ALLOWED).increment(1);
+}
+
+/// One AssumeRole call into a member account, by outcome (`ok` | `error`).
+pub fn assume_role(outcome: &'static str) {
+    metrics::counter!(ASSUME_ROLE, "outcome" => outcome).increment(1);
+}
+
+pub fn accounts_gauges(covered: usize, failing: usize) {
+    metrics::gauge!(ACCOUNTS_COVERED).set(covered as f64);
+    metrics::gauge!(ACCOUNTS_FAILING).set(failing as f64);
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on an already bound listener until the process
@@ -327,6 +469,10 @@ fn describe() {
         EVENTS_FUTURE_DATED,
         "Events dated after their arrival on the stream, ordered at the arrival"
     );
+    describe_counter!(
+        EVENTS_ODDITIES,
+        "Fields of decided events of the wrong type or taken from a second source, by field"
+    );
     describe_counter!(TRANSITIONS, "Exposure transitions, by kind");
     describe_counter!(DECISIONS, "Decisions, by action, before verification");
     describe_counter!(
@@ -398,6 +544,18 @@ fn describe() {
         "1 on the worker holding the reconciler lease"
     );
     describe_counter!(RECONCILE_PASSES, "Reconciliation passes completed");
+    describe_gauge!(
+        ACCOUNTS_COVERED,
+        "Accounts with working access: the fleet's own and members whose last AssumeRole worked"
+    );
+    describe_gauge!(
+        ACCOUNTS_FAILING,
+        "Member accounts whose last AssumeRole failed (retried with backoff)"
+    );
+    describe_counter!(
+        ASSUME_ROLE,
+        "AssumeRole calls into member accounts, by outcome"
+    );
     describe_counter!(
         RECONCILE_BUCKETS,
         "Buckets read live by reconciliation (stale or unknown state)"
@@ -413,96 +571,12 @@ fn describe() {
     );
 }
 
-/// The replay's counters in Prometheus text format, under the live metric names, so a replay
-/// can be compared with a live run (`replay --metrics-out`).
-pub fn render_replay(stats: &crate::core::pipeline::Stats) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut family = |name: &str, help: &str, samples: Vec<(String, u64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
-        }
-    };
-    let label = |k: &str, v: &str| format!("{{{k}=\"{v}\"}}");
-    family(
-        RECORDS_RECEIVED,
-        "Records read (replay: records in the input)",
-        vec![(String::new(), stats.records)],
-    );
-    family(
-        EVENTS_APPLIED,
-        "Watched S3 events applied to the fold, by event name",
-        stats
-            .events
-            .iter()
-            .map(|(e, n)| (label("event_name", e.as_str()), *n))
-            .collect(),
-    );
-    family(
-        EVENTS_SKIPPED,
-        "Records skipped, by reason",
-        stats
-            .skipped
-            .iter()
-            .map(|(s, n)| (label("reason", s.as_str()), *n))
-            .collect(),
-    );
-    family(
-        EVENTS_MALFORMED,
-        "Records that could not be parsed",
-        vec![(String::new(), stats.malformed)],
-    );
-    let duplicates = stats
-        .notes
-        .iter()
-        .filter(|(n, _)| n.as_str() == "duplicate")
-        .map(|(_, v)| *v)
-        .sum();
-    family(
-        EVENTS_DUPLICATE,
-        "Events seen before (same event id)",
-        vec![(String::new(), duplicates)],
-    );
-    family(
-        TRANSITIONS,
-        "Exposure transitions, by kind",
-        stats
-            .transitions
-            .iter()
-            .map(|(t, n)| (label("transition", t.as_str()), *n))
-            .collect(),
-    );
-    family(
-        DECISIONS,
-        "Decisions, by action",
-        stats
-            .actions
-            .iter()
-            .map(|(a, n)| (label("action", a.as_str()), *n))
-            .collect(),
-    );
-    out
-}
-
-/// A scan's counters in Prometheus text format (`scan --metrics-out`).
-pub fn render_scan(s: &crate::commands::scan::Summary) -> String {
-    format!(
-        "# HELP {b} Buckets read by the scan\n# TYPE {b} counter\n{b} {}\n\
-# HELP {e} Exposed buckets found, by exemption\n# TYPE {e} counter\n{e}{{exempt=\"false\"}} {}\n{e}{{exempt=\"true\"}} {}\n\
-# HELP {r} Buckets that could not be read\n# TYPE {r} counter\n{r} {}\n\
-# HELP {d} How long the scan took\n# TYPE {d} gauge\n{d} {}\n",
-        s.buckets,
-        s.exposed - s.exposed_exempt,
-        s.exposed_exempt,
-        s.errors,
-        s.seconds,
-        b = SCAN_BUCKETS,
-        e = SCAN_EXPOSED,
-        r = SCAN_ERRORS,
-        d = SCAN_DURATION,
-    )
+/// Counts a decided event's oddities (the live worker calls this for each event it classifies;
+/// replay counts them in `pipeline::Stats`).
+pub fn count_oddities(event: &crate::core::record::S3Event) {
+    for o in &event.oddities {
+        metrics::counter!(EVENTS_ODDITIES, "field" => o.field).increment(1);
+    }
 }
 
 #[cfg(test)]
@@ -529,6 +603,72 @@ mod tests {
             assert!(!ALL.contains(&name), "{name} is in ALL and unpanelled");
             assert!(name != BUILD_INFO, "build info is on the dashboard");
             assert!(!why.is_empty());
+        }
+    }
+
+    /// Renders what [`describe_and_zero`] and [`zero_shard`] alone create, in a recorder of the
+    /// test's own (the global one belongs to the process).
+    fn fresh_render() -> String {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe_and_zero();
+            zero_shard("shardId-000000000000");
+        });
+        handle.render()
+    }
+
+    #[test]
+    fn every_metric_exists_before_its_first_event() {
+        let text = fresh_render();
+        let later: Vec<&str> = ABSENT_UNTIL_FIRST
+            .iter()
+            .chain(SET_BY_FIRST_ROUND.iter())
+            .map(|(n, _)| *n)
+            .collect();
+        for name in ALL.iter().chain([&BUILD_INFO]) {
+            let present = text.lines().any(|l| {
+                !l.starts_with('#')
+                    && l.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with([' ', '{', '_']))
+            });
+            assert_eq!(
+                present,
+                !later.contains(name),
+                "{name}: present {present} before any event\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn bounded_label_sets_start_at_zero_and_histograms_hold_no_observation() {
+        let text = fresh_render();
+        let has = |series: &str| text.lines().any(|l| l == series);
+        for e in EventName::ALL {
+            let series = format!("{EVENTS_APPLIED}{{event_name=\"{}\"}} 0", e.as_str());
+            assert!(has(&series), "{series}\n{text}");
+        }
+        for series in [
+            format!("{TRANSITIONS}{{transition=\"became_public\"}} 0"),
+            format!("{EVENTS_SKIPPED}{{reason=\"other_detail_type\"}} 0"),
+            format!("{REMEDIATIONS}{{action=\"remediate\",outcome=\"failed\"}} 0"),
+            format!("{ITERATOR_EXPIRIES}{{shard_id=\"shardId-000000000000\"}} 0"),
+            format!("{DECISION_LATENCY}_count 0"),
+            format!("{DECISION_LATENCY}_sum 0"),
+            format!("{STATE_LATENCY}_count{{op=\"save\"}} 0"),
+        ] {
+            assert!(has(&series), "{series}\n{text}");
+        }
+        // Nothing starts above zero (build info aside): no counter is born at 1 and no
+        // histogram holds an invented sample.
+        for l in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            if !series.starts_with(BUILD_INFO) {
+                assert_eq!(value, "0", "{l}");
+            }
         }
     }
 }

@@ -1,38 +1,33 @@
-//! Verify, then act: reads live S3 before any effect, remediates or alerts, records the incident
-//! and publishes it, idempotent per incident id. Must not checkpoint or persist state.
+//! Verify, then act: reads what an earlier attempt recorded and what live S3 shows, asks the
+//! decider and the pure plan (`core::plan`) what to do, and carries the steps out — remediation,
+//! incident, alert, and what was learned settled into the fold — idempotent per incident id.
+//! Must not decide anything itself, checkpoint or persist state.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{AlertClaim, Incident};
+use crate::aws::incident::{AlertClaim, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
-use crate::aws::s3_fix::Remediator;
-use crate::aws::s3_read;
-use crate::config::ObjectRemediation;
-use crate::core::decision::Action;
-use crate::core::fold::Transition;
-use crate::core::record::S3Event;
+use crate::aws::s3_fix::{Applied, Remediator};
+use crate::aws::s3_read::{self, AccountBlocks, LiveBucket};
+use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
+use crate::core::exposure::Exposure;
+use crate::core::fold::{Closed, Settlement, Transition};
+use crate::core::plan::{
+    self, LiveVerdict, Prior, PriorOutcome, Reason, Recorded, Settle, Step, Target,
+};
+use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
-use super::alert::{
-    epoch_secs_now, publish, publish_claimed, publish_incident, ALERT_CLAIM_STALE_SECS,
-};
+use super::alert::{publish, publish_claimed, publish_incident, ALERT_CLAIM_STALE_SECS};
 use super::leases::confirm_lease;
 use super::retry::retried;
-use super::{now_rfc3339, Inner};
-
-/// Only the identity counts, never the userAgent: any caller can put `app/bucketwarden` in its
-/// user agent, and trusting it would let anyone open a bucket unremediated. bucketwarden's own
-/// calls only ever close things, so without `self_arns` they cannot loop either.
-pub(super) fn is_self(inner: &Inner, ev: &S3Event) -> bool {
-    ev.actor_arn
-        .as_deref()
-        .is_some_and(|arn| inner.config.remediation.is_self_arn(arn))
-}
+use super::Inner;
+use crate::clock::{epoch_secs_now, now_rfc3339};
 
 /// What the event's handling knows that saves `act` round trips.
 pub(super) struct ActContext {
@@ -40,7 +35,17 @@ pub(super) struct ActContext {
     /// recorded an incident for it, so there is no prior outcome to read.
     pub(super) fresh: bool,
     /// The chunk's shared account-level block reads.
-    pub(super) account_blocks: s3_read::AccountBlocks,
+    pub(super) account_blocks: AccountBlocks,
+}
+
+/// What the reads before acting gave.
+struct Reads {
+    prior: Prior,
+    verdict: LiveVerdict,
+    live: Option<LiveBucket>,
+    exposure: Option<Exposure>,
+    /// Why the target could not be read (returned for `RetryLater`).
+    error: Option<AwsError>,
 }
 
 /// Verify, then remediate or alert, record the incident and publish it. Idempotent per incident
@@ -57,28 +62,77 @@ pub(super) async fn act(
         return Ok(());
     };
     let key = line.key.as_deref();
-    if ev.event_name == crate::core::record::EventName::DeleteBucket {
-        return Ok(());
-    }
-    if is_self(inner, ev) {
-        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "skipped_self").increment(1);
-        info!(shard_id = shard, bucket, event_id = ?ev.event_id, "event caused by bucketwarden itself; not acting");
-        return Ok(());
-    }
+    let target = if key.is_some() {
+        Target::Object
+    } else {
+        Target::Bucket
+    };
     let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
-    let mut resumed_pending = false;
-    // Both are reads: issue them together (the live read is wasted only on a retried batch whose
-    // incident is already final).
-    // The lease is proven at the same time: it must still be ours when we act.
+    let deleted = ev.event_name == EventName::DeleteBucket;
+    let reads = if deleted {
+        // The event deleted the bucket: nothing to read or to act on.
+        Reads {
+            prior: Prior::Read(None),
+            verdict: LiveVerdict::BucketGone,
+            live: None,
+            exposure: None,
+            error: None,
+        }
+    } else {
+        read(inner, shard, ev, bucket, key, &incident_id, ctx).await?
+    };
+    let decision = decide(inner, ev, line, bucket);
+    let steps = plan::plan(reads.prior, reads.verdict, decision, target, inner.objects);
+    if !deleted && !reads.final_prior() {
+        let result = match reads.verdict {
+            LiveVerdict::Unread => "error",
+            LiveVerdict::Exposed => "exposed",
+            _ => "not_exposed",
+        };
+        metrics::counter!(m::VERIFICATIONS, "result" => result).increment(1);
+    }
+    let mut run = Run {
+        inner,
+        shard,
+        ev,
+        line,
+        bucket,
+        key,
+        incident_id: &incident_id,
+        decision,
+        reads,
+        incident: None,
+        remediation: None,
+    };
+    for step in steps {
+        if !run.step(step, rec).await? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The prior outcome, the bucket (and object) read live, and the lease proven, together.
+async fn read(
+    inner: &Arc<Inner>,
+    shard: &str,
+    ev: &S3Event,
+    bucket: &str,
+    key: Option<&str>,
+    incident_id: &str,
+    ctx: ActContext,
+) -> Result<Reads, AwsError> {
     // A first sighting has no prior attempt (the incident id is derived from the event id).
-    let fresh = ctx.fresh && ev.event_id.is_some();
+    let first_sighting = ctx.fresh && ev.event_id.is_some();
+    // All reads: issued together (the live read is wasted only on a retried batch whose incident
+    // is already final). The lease is proven at the same time: it must still be ours to act.
     let (prior, live, held) = tokio::join!(
         async {
-            if fresh {
+            if !Prior::needs_read(first_sighting) {
                 return Ok(None);
             }
             retried("GetItem incident", || {
-                inner.incidents.outcome_of(&incident_id)
+                inner.incidents.outcome_of(incident_id)
             })
             .await
         },
@@ -94,192 +148,404 @@ pub(super) async fn act(
         confirm_lease(inner, shard)
     );
     held?;
-    if let Some((outcome, alerted)) = prior? {
-        if outcome != crate::aws::incident::PENDING {
-            // An earlier attempt finished this incident; this fold may not have seen it (the
-            // lease moved, or that attempt's batch failed before its state was written), so
-            // take what it did and what S3 shows now into the state this batch persists.
-            {
-                let mut p = inner.pipeline.lock().expect("pipeline lock");
-                if let Ok(l) = &live {
-                    p.fold_mut().settle_bucket(bucket, &l.state);
-                    p.fold_mut()
-                        .settle_account_block(&ev.account, l.account_block, ev.time_ms);
-                }
-                if outcome == "remediated" {
-                    match key {
-                        Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
-                        None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
-                    }
-                }
+    let read = prior?.map(|(outcome, alerted)| {
+        if outcome == PENDING {
+            PriorOutcome::Pending
+        } else {
+            PriorOutcome::Final {
+                remediated: outcome == "remediated",
+                alerted,
             }
-            if !alerted {
-                publish(inner, &incident_id, ev, bucket).await?;
-            }
-            return Ok(());
         }
-        resumed_pending = true;
-    }
+    });
+    let prior = if first_sighting {
+        Prior::FirstSighting
+    } else {
+        Prior::Read(read)
+    };
     let live = match live {
         Ok(l) => l,
-        Err(e) if e.is(Kind::NotFound) => {
-            metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-            info!(
-                shard_id = shard,
-                bucket, "bucket no longer exists; nothing to do"
-            );
-            return Ok(());
-        }
         Err(e) => {
-            metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
-            return Err(e);
+            let verdict = if e.is(Kind::NotFound) {
+                LiveVerdict::BucketGone
+            } else {
+                LiveVerdict::Unread
+            };
+            return Ok(Reads {
+                prior,
+                verdict,
+                live: None,
+                exposure: None,
+                error: Some(e),
+            });
         }
     };
-    {
-        let mut p = inner.pipeline.lock().expect("pipeline lock");
-        p.fold_mut().settle_bucket(bucket, &live.state);
-        p.fold_mut()
-            .settle_account_block(&ev.account, live.account_block, ev.time_ms);
-    }
+    let final_prior = matches!(prior, Prior::Read(Some(PriorOutcome::Final { .. })));
     let exposure = match key {
-        Some(k) => match retried("verify object", || {
-            s3_read::read_object(&inner.clients, &live, bucket, k)
-        })
-        .await
-        {
-            Ok((_, e)) => e,
-            Err(e) if e.is(Kind::NotFound) => {
-                metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-                return Ok(());
+        // A finished incident needs no object read: only the bucket's state is settled.
+        Some(k) if !final_prior => {
+            match retried("verify object", || {
+                s3_read::read_object(&inner.clients, &live, bucket, k)
+            })
+            .await
+            {
+                Ok((_, e)) => e,
+                Err(e) => {
+                    let verdict = if e.is(Kind::NotFound) {
+                        LiveVerdict::ObjectGone
+                    } else {
+                        LiveVerdict::Unread
+                    };
+                    return Ok(Reads {
+                        prior,
+                        verdict,
+                        live: (verdict == LiveVerdict::ObjectGone).then_some(live),
+                        exposure: None,
+                        error: Some(e),
+                    });
+                }
             }
-            Err(e) => {
-                metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
-                return Err(e);
-            }
+        }
+        _ => live.exposure.clone(),
+    };
+    Ok(Reads {
+        prior,
+        verdict: if exposure.public {
+            LiveVerdict::Exposed
+        } else {
+            LiveVerdict::NotExposed
         },
-        None => live.exposure.clone(),
-    };
-    if !exposure.public && resumed_pending {
-        // A previous attempt confirmed the exposure and recorded a pending incident, then died
-        // before recording the outcome; S3 shows the bucket closed now, so finish that incident.
-        let mut incident = incident_for(
-            inner,
-            ev,
-            line,
-            bucket,
-            key,
-            &incident_id,
-            line.action,
-            Vec::new(),
-        );
-        incident.outcome = "remediated".into();
-        incident.remediation = Some("completed_before_restart".into());
-        incident.remediated_at = Some(now_rfc3339());
-        // As after a remediation of our own: the fix is in the state this batch persists, or a
-        // live read that merely ties with the event's time would leave the bucket public in it.
-        {
-            let mut p = inner.pipeline.lock().expect("pipeline lock");
-            match key {
-                Some(k) => p.fold_mut().note_object_private(bucket, k, ev.time_ms),
-                None => p.fold_mut().note_bucket_locked(bucket, ev.time_ms),
-            }
-        }
-        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
-        metrics::counter!(m::REMEDIATIONS, "action" => line.action.as_str(), "outcome" => "remediated").increment(1);
-        info!(
-            shard_id = shard,
-            bucket, key, "finished an incident a previous attempt left pending"
-        );
-        confirm_lease(inner, shard).await?;
-        return publish_incident(inner, &incident).await;
+        live: Some(live),
+        exposure: Some(exposure),
+        error: None,
+    })
+}
+
+impl Reads {
+    fn final_prior(&self) -> bool {
+        matches!(self.prior, Prior::Read(Some(PriorOutcome::Final { .. })))
     }
-    if !exposure.public {
-        metrics::counter!(m::VERIFICATIONS, "result" => "not_exposed").increment(1);
-        if line.action != Action::None {
-            info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "live S3 is not exposed (stale or superseded event): no action");
-        }
-        return Ok(());
-    }
-    metrics::counter!(m::VERIFICATIONS, "result" => "exposed").increment(1);
-    let action = if line.action != Action::None {
-        line.action
+}
+
+/// The decider's answer should live S3 show the target exposed: the line's own transition when
+/// it became public, otherwise the live exposure (`Trigger::LiveExposed`). Same decider, same
+/// inputs as the line's: fold tags and the event's actor.
+fn decide(inner: &Inner, ev: &S3Event, line: &Line, bucket: &str) -> Decision {
+    let trigger = if line.transition == Transition::BecamePublic {
+        Trigger::Event(Transition::BecamePublic)
     } else {
-        // An event judged on assumptions turned out exposed: decide as for a transition to public.
-        let p = inner.pipeline.lock().expect("pipeline lock");
-        let tags = p
-            .fold()
-            .bucket(bucket)
-            .map(|b| b.tags().to_vec())
-            .unwrap_or_default();
-        p.decider()
-            .decide(Transition::BecamePublic, Some(bucket), &tags)
+        Trigger::LiveExposed
     };
-    let mut incident = incident_for(
-        inner,
-        ev,
-        line,
-        bucket,
-        key,
-        &incident_id,
-        action,
-        exposure.reasons.clone(),
-    );
-    if action == Action::Remediate {
-        retried("PutItem incident", || inner.incidents.put(&incident)).await?;
-        let by_object = inner.config.remediation.objects == ObjectRemediation::ObjectAcl;
-        let result = match key {
-            Some(k) if by_object => inner.remediator.remediate_object(bucket, k).await,
-            _ => {
-                inner
-                    .remediator
-                    .remediate_bucket(bucket, &now_rfc3339())
-                    .await
+    let p = inner.pipeline.lock().expect("pipeline lock");
+    let (tags, tags_set_by) = p
+        .fold()
+        .bucket(bucket)
+        .map(|b| (b.tags(), b.tags_set_by()))
+        .unwrap_or((&[], None));
+    p.decider().decide(&Situation {
+        trigger,
+        bucket: Some(bucket),
+        tags,
+        tags_set_by,
+        actor: ev.actor_arn.as_deref(),
+        source: Source::Stream,
+    })
+}
+
+/// Carries out one plan.
+struct Run<'a> {
+    inner: &'a Arc<Inner>,
+    shard: &'a str,
+    ev: &'a S3Event,
+    line: &'a Line,
+    bucket: &'a str,
+    key: Option<&'a str>,
+    incident_id: &'a str,
+    decision: Decision,
+    reads: Reads,
+    incident: Option<Incident>,
+    remediation: Option<Result<Applied, AwsError>>,
+}
+
+impl Run<'_> {
+    /// One step; false when the plan ends here.
+    async fn step(&mut self, step: Step, rec: &KRecord) -> Result<bool, AwsError> {
+        let (inner, shard, bucket, key) = (self.inner, self.shard, self.bucket, self.key);
+        let event_id = self.ev.event_id.as_deref();
+        match step {
+            Step::SettleFold(settle) => {
+                if let Some(s) = self.settlement(settle) {
+                    inner
+                        .pipeline
+                        .lock()
+                        .expect("pipeline lock")
+                        .fold_mut()
+                        .settle(&s);
+                }
             }
+            Step::RecordPending => {
+                let incident = self.incident_for(self.decision);
+                retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+                self.incident = Some(incident);
+            }
+            Step::Remediate(target) => {
+                let result = match (target, key) {
+                    (Target::Object, Some(k)) => inner.remediator.remediate_object(bucket, k).await,
+                    _ => {
+                        inner
+                            .remediator
+                            .remediate_bucket(bucket, &now_rfc3339())
+                            .await
+                    }
+                };
+                match &result {
+                    Ok(applied) => {
+                        if let Some(arrival) = rec.arrival {
+                            if let Ok(d) = SystemTime::now().duration_since(arrival) {
+                                metrics::histogram!(m::REMEDIATION_LATENCY).record(d.as_secs_f64());
+                            }
+                        }
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            remediation = applied.as_str(),
+                            "remediated"
+                        );
+                    }
+                    Err(e) => {
+                        error!(shard_id = shard, bucket, key, event_id, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+                    }
+                }
+                self.remediation = Some(result);
+            }
+            Step::RecordOutcome(recorded) => {
+                let incident = self.final_incident(recorded);
+                retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+                metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                self.incident = Some(incident);
+            }
+            Step::RecordOutcomeAndAlert(recorded) => {
+                let incident = self.final_incident(recorded);
+                let claimed = record_final(inner, &incident).await?;
+                metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                publish_claimed(inner, &incident, claimed).await?;
+                self.incident = Some(incident);
+            }
+            Step::Alert => {
+                if let Some(incident) = &self.incident {
+                    confirm_lease(inner, shard).await?;
+                    publish_incident(inner, incident).await?;
+                }
+            }
+            Step::Republish => publish(inner, self.incident_id, self.ev, bucket).await?,
+            Step::RetryLater => {
+                return Err(self.reads.error.take().unwrap_or_else(|| {
+                    AwsError::other("s3", "verify", "live read failed".to_owned())
+                }));
+            }
+            Step::NothingToDo(reason) => {
+                match reason {
+                    Reason::Gone => {
+                        info!(
+                            shard_id = shard,
+                            bucket, key, "bucket or object no longer exists; nothing to do"
+                        )
+                    }
+                    Reason::NotExposed if self.line.action != Action::None => {
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            "live S3 is not exposed (stale or superseded event): no action"
+                        )
+                    }
+                    Reason::DecidedNone => {
+                        info!(
+                            shard_id = shard,
+                            bucket,
+                            key,
+                            event_id,
+                            rule = self.decision.rule.as_str(),
+                            "exposed; decided no action"
+                        )
+                    }
+                    Reason::NotExposed | Reason::AlreadyDone => {}
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The incident as its final outcome records it.
+    fn final_incident(&mut self, recorded: Recorded) -> Incident {
+        let (shard, bucket, key) = (self.shard, self.bucket, self.key);
+        let event_id = self.ev.event_id.as_deref();
+        let mut incident = match recorded {
+            Recorded::CompletedBeforeRestart => {
+                // Only a remediation records a pending incident.
+                let mut i = self.incident_for(Decision {
+                    action: Action::Remediate,
+                    rule: Rule::Remediate,
+                });
+                i.reasons = self.line.reasons.clone();
+                i
+            }
+            _ => self
+                .incident
+                .take()
+                .unwrap_or_else(|| self.incident_for(self.decision)),
         };
-        match result {
-            Ok(applied) => {
-                // No CloudTrail event for our own fix may ever reach this worker (or only
-                // later), so record it in the fold: a re-opening must be a new transition.
-                // Stamped with the triggering event's time, not the clock: CloudTrail times have
-                // second precision, and a re-opening in the same second must not look stale.
-                let at = ev.time_ms;
-                {
-                    let mut p = inner.pipeline.lock().expect("pipeline lock");
-                    match key {
-                        Some(k) if by_object => p.fold_mut().note_object_private(bucket, k, at),
-                        _ => p.fold_mut().note_bucket_locked(bucket, at),
-                    }
+        match recorded {
+            Recorded::Remediation => match &self.remediation {
+                Some(Ok(applied)) => {
+                    incident.outcome = "remediated".into();
+                    incident.remediation = Some(applied.as_str().to_owned());
+                    incident.remediated_at = Some(now_rfc3339());
                 }
-                incident.outcome = "remediated".into();
-                incident.remediation = Some(applied.as_str().to_owned());
-                incident.remediated_at = Some(now_rfc3339());
-                if let Some(arrival) = rec.arrival {
-                    if let Ok(d) = SystemTime::now().duration_since(arrival) {
-                        metrics::histogram!(m::REMEDIATION_LATENCY).record(d.as_secs_f64());
-                    }
+                Some(Err(e)) => {
+                    incident.outcome = "failed".into();
+                    incident.error = Some(e.to_string());
                 }
-                info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, remediation = applied.as_str(), "remediated");
+                None => {
+                    incident.outcome = "failed".into();
+                    incident.error = Some("no remediation was attempted".into());
+                }
+            },
+            Recorded::Alerted => {
+                incident.outcome = "alerted".into();
+                match self.decision.rule {
+                    Rule::OwnIdentity => {
+                        warn!(shard_id = shard, bucket, key, event_id, actor = ?self.ev.actor_arn, "made public by bucketwarden's own identity (forged or stolen credentials?): alert only, never remediated")
+                    }
+                    rule => info!(
+                        shard_id = shard,
+                        bucket,
+                        key,
+                        event_id,
+                        rule = rule.as_str(),
+                        "public and exempt or dry-run: alert only"
+                    ),
+                }
             }
-            Err(e) => {
-                incident.outcome = "failed".into();
-                incident.error = Some(e.to_string());
-                error!(shard_id = shard, bucket, key, event_id = ?ev.event_id, error = %e, "REMEDIATION FAILED: the bucket may still be public; an operator must act");
+            Recorded::CompletedBeforeRestart => {
+                incident.outcome = "remediated".into();
+                incident.remediation = Some("completed_before_restart".into());
+                incident.remediated_at = Some(now_rfc3339());
+                info!(
+                    shard_id = shard,
+                    bucket, key, "finished an incident a previous attempt left pending"
+                );
             }
         }
-    } else {
-        incident.outcome = "alerted".into();
-        info!(shard_id = shard, bucket, key, event_id = ?ev.event_id, "public and exempt or dry-run: alert only");
+        incident
     }
-    // The final outcome and the alert claim in one write. The lease was proven before the
-    // remediation; the alert needs no second proof: its claim (or, on a FIFO topic, SNS's own
-    // deduplication by incident) keeps it to one message whoever holds the lease.
-    let claimed = record_final(inner, &incident).await?;
-    metrics::counter!(m::REMEDIATIONS, "action" => action.as_str(), "outcome" => incident.outcome.clone()).increment(1);
-    publish_claimed(inner, &incident, claimed).await
+
+    /// What a `SettleFold` step tells the fold, stamped at the event's time: CloudTrail times
+    /// have second precision, and a re-opening in the same second must not look stale.
+    fn settlement(&self, settle: Settle) -> Option<Settlement> {
+        let at = self.ev.time_ms;
+        let closed_target = |t: Target| match (t, self.key) {
+            (Target::Object, Some(k)) => Closed::Object(k.to_owned()),
+            _ => Closed::Bucket,
+        };
+        let closed = || {
+            closed_target(if self.key.is_some() {
+                Target::Object
+            } else {
+                Target::Bucket
+            })
+        };
+        let base = Settlement::of(self.bucket, at);
+        match settle {
+            Settle::Live => {
+                let live = self.reads.live.as_ref()?;
+                Some(Settlement {
+                    bucket_state: Some(live.state.clone()),
+                    account_block: Some((self.ev.account.clone(), live.account_block)),
+                    ..base
+                })
+            }
+            // No CloudTrail event for the fix may ever reach this worker (or only later), so
+            // the fold records it: a re-opening must be a new transition.
+            Settle::Closed => Some(Settlement {
+                closed: Some(closed()),
+                ..base
+            }),
+            Settle::ClosedIfRemediated(fixed) => {
+                matches!(self.remediation, Some(Ok(_))).then(|| Settlement {
+                    closed: Some(closed_target(fixed)),
+                    ..base
+                })
+            }
+        }
+    }
+
+    /// Why an exempting tag on the bucket was ignored (`[exemptions] tag_setters`), if it was.
+    fn exemption_reasons(&self) -> Vec<String> {
+        let p = self.inner.pipeline.lock().expect("pipeline lock");
+        let (tags, set_by) = p
+            .fold()
+            .bucket(self.bucket)
+            .map(|b| (b.tags(), b.tags_set_by()))
+            .unwrap_or((&[], None));
+        p.decider()
+            .exemption(Some(self.bucket), tags, set_by)
+            .reasons()
+    }
+
+    fn incident_for(&self, decision: Decision) -> Incident {
+        let ev = self.ev;
+        let live_reasons = self
+            .reads
+            .exposure
+            .as_ref()
+            .map(|e| e.reasons.clone())
+            .unwrap_or_default();
+        Incident {
+            incident_id: self.incident_id.to_owned(),
+            event_id: ev.event_id.clone(),
+            event_name: ev.event_name.as_str().to_owned(),
+            bucket: self.bucket.to_owned(),
+            key: self.key.map(str::to_owned),
+            account: ev.account.clone(),
+            region: ev.region.clone(),
+            actor_arn: ev.actor_arn.clone(),
+            source_ip: ev.source_ip.clone(),
+            reasons: {
+                // The live read replaces the fold's findings, not the decision's own reasons: an
+                // exempting tag that was ignored is reported whichever findings are shown.
+                let mut r = if live_reasons.is_empty() {
+                    self.line.reasons.clone()
+                } else {
+                    live_reasons
+                };
+                for x in self.exemption_reasons() {
+                    if !r.contains(&x) {
+                        r.push(x);
+                    }
+                }
+                r
+            },
+            action: decision.action.as_str().to_owned(),
+            rule: Some(decision.rule.as_str().to_owned()),
+            outcome: PENDING.into(),
+            remediation: None,
+            error: None,
+            event_time: ev.event_time.clone(),
+            detected_at: now_rfc3339(),
+            remediated_at: None,
+            worker: self.inner.s.worker_id.clone(),
+            source: Source::Stream.as_str().into(),
+        }
+    }
 }
 
 /// Writes a final outcome; on a standard topic, takes the alert claim in the same write and
-/// returns it (a FIFO topic needs no claim).
+/// returns it (a FIFO topic needs no claim: SNS deduplicates by incident).
 async fn record_final(
     inner: &Inner,
     incident: &Incident,
@@ -299,42 +565,4 @@ async fn record_final(
     })
     .await?;
     Ok(Some((token, claim)))
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn incident_for(
-    inner: &Inner,
-    ev: &S3Event,
-    line: &Line,
-    bucket: &str,
-    key: Option<&str>,
-    incident_id: &str,
-    action: Action,
-    live_reasons: Vec<String>,
-) -> Incident {
-    Incident {
-        incident_id: incident_id.to_owned(),
-        event_id: ev.event_id.clone(),
-        event_name: ev.event_name.as_str().to_owned(),
-        bucket: bucket.to_owned(),
-        key: key.map(str::to_owned),
-        account: ev.account.clone(),
-        region: ev.region.clone(),
-        actor_arn: ev.actor_arn.clone(),
-        source_ip: ev.source_ip.clone(),
-        reasons: if live_reasons.is_empty() {
-            line.reasons.clone()
-        } else {
-            live_reasons
-        },
-        action: action.as_str().to_owned(),
-        outcome: crate::aws::incident::PENDING.into(),
-        remediation: None,
-        error: None,
-        event_time: ev.event_time.clone(),
-        detected_at: now_rfc3339(),
-        remediated_at: None,
-        worker: inner.s.worker_id.clone(),
-        source: "stream".into(),
-    }
 }

@@ -3,17 +3,17 @@
 //! crash. Must not decide whether to alert: `act` does.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tracing::warn;
 
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident};
+use crate::clock::{epoch_secs_now, now_rfc3339};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
 use super::retry::{retried, retried_n, MARK_ATTEMPTS};
-use super::{now_rfc3339, Inner};
+use super::Inner;
 
 pub(super) async fn publish(
     inner: &Arc<Inner>,
@@ -152,11 +152,4 @@ pub(super) async fn send_alert(
         inner.incidents.mark_alerted(id, &at)
     })
     .await
-}
-
-pub(super) fn epoch_secs_now() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

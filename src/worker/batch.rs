@@ -3,7 +3,6 @@
 //! chunk's buckets concurrently while each bucket keeps its order. Must not judge exposure or
 //! act: each event goes to `event`.
 
-use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use tracing::warn;
@@ -12,65 +11,17 @@ use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_read::AccountBlocks;
+use crate::clock::now_rfc3339;
 use crate::core::input::{self, Item};
 use crate::core::lanes::{self, Scope};
 use crate::core::record::{Classified, EventName, S3Event, Skip};
 use crate::observe::metrics as m;
 
 use super::event::handle_event;
-use super::leases::{lease_lost, lose, Held};
+use super::leases::{checkpoint, lease_lost, lose, Held};
 use super::retry::retried;
-use super::shard::checkpoint;
-use super::state::{persist, prefetch};
-use super::{now_rfc3339, Inner};
-
-/// What one batch touched and claimed, written out before its checkpoint.
-#[derive(Default)]
-pub(super) struct BatchWork {
-    pub(super) seen_ids: HashSet<String>,
-    pub(super) claimed: Vec<String>,
-    pub(super) buckets: BTreeSet<String>,
-    pub(super) accounts: BTreeSet<String>,
-    pub(super) refreshed_accounts: HashSet<String>,
-    /// Read-mostly context shared by every lane of the chunk.
-    pub(super) shared: ChunkShared,
-}
-
-/// What a chunk's prefetch found, shared by its lanes.
-#[derive(Default, Clone)]
-pub(super) struct ChunkShared {
-    /// Event ids claimed for the first time by the chunk's group claim: their claim is `Fresh`
-    /// without another call.
-    pub(super) preclaimed: Arc<HashSet<String>>,
-    /// Account-level block reads, one per account for the chunk's verifications.
-    pub(super) account_blocks: AccountBlocks,
-}
-
-impl BatchWork {
-    /// A lane's own work record, sharing the chunk's context.
-    fn lane(&self) -> BatchWork {
-        BatchWork {
-            refreshed_accounts: self.refreshed_accounts.clone(),
-            shared: self.shared.clone(),
-            ..BatchWork::default()
-        }
-    }
-}
-
-impl BatchWork {
-    /// Folds in what one bucket's queue did.
-    fn absorb(&mut self, other: BatchWork) {
-        self.seen_ids.extend(other.seen_ids);
-        self.claimed.extend(other.claimed);
-        self.buckets.extend(other.buckets);
-        self.accounts.extend(other.accounts);
-        self.refreshed_accounts.extend(other.refreshed_accounts);
-    }
-}
-
-/// Transitions of different buckets in one batch are handled together, up to this many at once;
-/// each bucket's events stay in order.
-pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
+use super::state::{persist, prefetch, BatchWork, BUCKETS_IN_FLIGHT};
+use super::Inner;
 
 pub(super) async fn process_batch(
     inner: &Arc<Inner>,
@@ -130,6 +81,8 @@ pub(super) async fn process_batch(
                 }
                 Classified::Event(mut ev) => {
                     classified_count += 1;
+                    // Decided anyway; the wrong-typed fields it carried are counted, not lost.
+                    m::count_oddities(&ev);
                     cap_future_time(shard, rec, &mut ev);
                     events.push((i, ev));
                 }

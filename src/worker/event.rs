@@ -10,6 +10,7 @@ use tracing::{debug, info};
 use crate::aws::dedup_table::Claim;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::clock::now_ms;
 use crate::core::decision::Action;
 use crate::core::fold::{Note, Transition};
 use crate::core::record::S3Event;
@@ -17,10 +18,9 @@ use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
 use super::act::{act, ActContext};
-use super::batch::BatchWork;
 use super::retry::{retried, timed};
-use super::state::ensure_loaded;
-use super::{now_ms, Inner};
+use super::state::{ensure_loaded, BatchWork};
+use super::Inner;
 
 pub(super) async fn handle_event(
     inner: &Arc<Inner>,
@@ -103,7 +103,15 @@ pub(super) async fn handle_event(
         // earlier event with a forged or skewed time must not hide a real change, so live S3
         // decides. Stale events are rare (the stream keeps each bucket in order).
         let stale = line.note == Some(Note::Stale);
-        if line.action != Action::None || line.note == Some(Note::Assumed) || stale || unfinished {
+        // A grant hidden only by protections learned from events is verified too: a forged
+        // protective event must not keep a real public grant from being seen (docs/SECURITY.md).
+        let masked = line.note == Some(Note::Masked);
+        if line.action != Action::None
+            || line.note == Some(Note::Assumed)
+            || masked
+            || stale
+            || unfinished
+        {
             let ctx = ActContext {
                 fresh: claim == Some(Claim::Fresh),
                 account_blocks: work.shared.account_blocks.clone(),

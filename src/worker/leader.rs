@@ -9,12 +9,13 @@ use tracing::{info, warn};
 
 use super::lease::{Checkpoint, ExpiryTracker, Lease};
 use crate::aws::error::AwsError;
+use crate::clock::now_ms;
 use crate::commands::reconcile;
 use crate::observe::metrics as m;
 
-use super::{now_ms, Inner};
+use super::Inner;
 
-/// The reconciler's leader lease and schedule (DESIGN: one worker at a time, KCL-style lease).
+/// The reconciler's leader lease and schedule (docs/DESIGN.md §7: one worker at a time, KCL-style lease).
 pub(super) struct ReconcileState {
     pub(super) every: Option<Duration>,
     pub(super) concurrency: usize,
@@ -138,8 +139,8 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
         Ok(report) => {
             {
                 let mut p = inner.pipeline.lock().expect("pipeline lock");
-                for (bucket, state) in &report.corrected {
-                    p.fold_mut().settle_bucket(bucket, state);
+                for settlement in &report.corrected {
+                    p.fold_mut().settle(settlement);
                 }
             }
             metrics::counter!(m::RECONCILE_PASSES).increment(1);
@@ -150,6 +151,7 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
                 drift = report.drift,
                 remediated = report.remediated,
                 failed = report.failed,
+                alerted = report.alerted,
                 unreadable = report.errors,
                 seconds = started.elapsed().as_secs_f64(),
                 "reconciliation pass done"

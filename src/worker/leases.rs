@@ -1,7 +1,8 @@
 //! The shard leases this process holds: taking them (one balancing round), renewing them on a
-//! fixed beat, proving one is still held before an effect (a fenced renewal), self-fencing when
-//! renewal lapses, and losing them. Owns the `Held` record of a lease; the plan of what to take
-//! is `lease`'s (pure), the table's writes `aws::lease_table`'s. Must not read shards.
+//! fixed beat, checkpointing (a fenced write sharing the renewal's counter), proving one is still
+//! held before an effect (a fenced renewal), self-fencing when renewal lapses, and losing them.
+//! Owns the `Held` record of a lease; the plan of what to take is `lease`'s (pure), the table's
+//! writes `aws::lease_table`'s. Must not read shards.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -10,13 +11,12 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::lease::{self, ExpiryTracker, Lease};
+use super::lease::{self, Checkpoint, ExpiryTracker, Lease};
 use crate::aws::backoff::Backoff;
 use crate::aws::error::{AwsError, Kind};
 use crate::observe::metrics as m;
 
 use super::retry::retried;
-use super::shard::start_consumer;
 use super::Inner;
 
 pub(super) struct Held {
@@ -121,6 +121,40 @@ pub(super) async fn renew_held(
             Ok(true)
         }
         None => Ok(false),
+    }
+}
+
+/// Checkpoints under the lease lock (renewal shares the counter). `Ok(false)`: the lease is gone.
+pub(super) async fn checkpoint(
+    inner: &Inner,
+    shard: &str,
+    held: &Held,
+    cp: Checkpoint,
+) -> Result<bool, AwsError> {
+    if fenced(inner, held) {
+        return Ok(false);
+    }
+    let mut lease = held.lease.lock().await;
+    let t = Instant::now();
+    let r = lease_write(
+        inner,
+        "Checkpoint",
+        inner.leases.checkpoint(&lease, &inner.s.worker_id, &cp),
+    )
+    .await;
+    metrics::histogram!(m::CHECKPOINT_LATENCY).record(t.elapsed().as_secs_f64());
+    match r? {
+        Some(l) => {
+            *lease = l;
+            // From before the write, as in `renew_held`.
+            *held.last_renewed.lock().expect("renew lock") = t;
+            debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
+            Ok(true)
+        }
+        None => {
+            metrics::counter!(m::CHECKPOINT_CONFLICTS).increment(1);
+            Ok(false)
+        }
     }
 }
 
@@ -251,10 +285,13 @@ pub(super) fn report_leases(inner: &Inner) {
     metrics::gauge!(m::LEASES_HELD).set(held.len() as f64);
 }
 
+/// One balancing round over `leases`: takes what the plan says and hands each lease taken to
+/// `start` (the shard's consumer), then reports the fleet's view.
 pub(super) async fn take_round(
     inner: &Arc<Inner>,
     tracker: &mut ExpiryTracker,
     mut leases: Vec<Lease>,
+    start: fn(&Arc<Inner>, Lease),
 ) -> Result<(), AwsError> {
     let me = inner.s.worker_id.as_str();
     let now = Instant::now();
@@ -301,7 +338,7 @@ pub(super) async fn take_round(
                     metrics::counter!(m::LEASES_STOLEN).increment(1);
                 }
                 info!(shard_id = %key, from = ?current.owner, stolen, checkpoint = taken.checkpoint.as_str(), "lease taken");
-                start_consumer(inner, taken);
+                start(inner, taken);
             }
             None => debug!(shard_id = %key, "lease moved before we could take it"),
         }

@@ -1,4 +1,4 @@
-//! The live worker (`bucketwarden run`, DESIGN §6–§7): takes and renews shard leases, reads each
+//! The live worker (`bucketwarden run`, docs/DESIGN.md §6–§7): takes and renews shard leases, reads each
 //! held shard, claims events in the fleet's dedup table, folds them with the same pipeline as
 //! replay, verifies against live S3 before acting, remediates, records incidents, alerts, persists
 //! state and only then checkpoints. Owns orchestration and ordering; every judgement is the pure
@@ -9,17 +9,22 @@
 //! - `mod.rs` — `Worker`, its shared `Inner`, and the run loop (lease rounds, discovery, the
 //!   reconciler's round) until shutdown.
 //! - `settings` — `Settings` from the config and flags, the default worker id.
-//! - `lease` — the pure lease record, expiry tracking and balancing plan (no I/O).
-//! - `leases` — leases held by this process: take, renew, confirm before an effect, fence, lose.
+//! - `lease` — (re-exported from `core::lease`) the pure lease record, expiry tracking and
+//!   balancing plan, with no I/O.
+//! - `leases` — leases held by this process: take, renew, checkpoint, confirm before an effect,
+//!   fence, lose.
 //! - `discovery` — the stream's shards and their missing leases.
 //! - `leader` — the reconciler's leader lease and pass.
 //! - `shard` — one shard's consume loop; effects first, checkpoint after.
 //! - `batch` — classify records, dead-letter poison, chunking, buckets in parallel.
 //! - `event` — one event: dedup claim, fold, hand to `act`.
-//! - `state` — load and persist bucket/account state with versions.
+//! - `state` — what a batch touched, and loading and persisting bucket/account state.
 //! - `act` — verify against live S3, remediate or alert, record the incident.
 //! - `alert` — publish an incident's alert once across the fleet.
 //! - `retry` — retried edge calls and their latency histograms.
+//!
+//! The rooms import each other without a circle: `shard` → `batch` → `event` → `act` → `alert`,
+//! with `leases`, `state` and `retry` below them; `mod.rs` hands `shard`'s consumer to `leases`.
 
 mod act;
 mod alert;
@@ -27,13 +32,14 @@ mod batch;
 mod discovery;
 mod event;
 mod leader;
-pub mod lease;
 mod leases;
 mod retry;
 mod settings;
 mod shard;
 mod state;
 
+/// The pure lease plan lives in `core`; the worker is its only driver.
+pub use crate::core::lease;
 pub use settings::{default_worker_id, Settings};
 
 use std::collections::{HashMap, HashSet};
@@ -44,10 +50,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::aws::alerter::Alerter;
 use crate::aws::backoff::Backoff;
+use crate::aws::dead_letters::DeadLetters;
 use crate::aws::dedup_table::DedupTable;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Alerter, DeadLetters, IncidentTable};
+use crate::aws::incident::IncidentTable;
 use crate::aws::lease_table::LeaseTable;
 use crate::aws::s3_fix::S3Remediator;
 use crate::aws::state_store::StateStore;
@@ -60,11 +68,11 @@ use leader::{leader_round, release_leadership, ReconcileState};
 use lease::ExpiryTracker;
 use leases::{renew_loop, take_round, Held};
 use retry::retried;
+use shard::start_consumer;
 
 /// What every room of the worker shares: settings, the edge types, the fold, the leases held.
 struct Inner {
     s: Settings,
-    config: Config,
     clients: Clients,
     stream: String,
     leases: LeaseTable,
@@ -74,6 +82,8 @@ struct Inner {
     alerter: Alerter,
     dead: DeadLetters,
     remediator: S3Remediator,
+    /// How an exposed object is closed (`[remediation] objects`).
+    objects: crate::config::ObjectRemediation,
     pipeline: Mutex<Pipeline>,
     /// Buckets whose persisted state this process has loaded since its leases last changed.
     loaded: Mutex<HashSet<String>>,
@@ -115,16 +125,6 @@ pub struct Worker {
     inner: Arc<Inner>,
 }
 
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 impl Worker {
     pub async fn new(
         config: Config,
@@ -147,6 +147,7 @@ impl Worker {
             alerter: Alerter::new(clients.clone(), topic_arn),
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
+            objects: config.remediation.objects,
             pipeline: Mutex::new(pipeline),
             loaded: Mutex::new(HashSet::new()),
             versions: Mutex::new(HashMap::new()),
@@ -160,10 +161,8 @@ impl Worker {
                 every: (config.reconcile.interval_ms > 0)
                     .then(|| Duration::from_millis(config.reconcile.interval_ms)),
                 concurrency: config.reconcile.concurrency.max(1),
-                decider: crate::core::decision::Decider::new(
-                    &config.exemptions,
-                    config.remediation.mode == crate::config::Mode::DryRun,
-                )?,
+                // The same decider as the stream's pipeline: one set of rules for every path.
+                decider: crate::core::decision::Decider::from_config(&config, false)?,
                 leader: tokio::sync::Mutex::new(None),
                 last_renewed: Mutex::new(None),
                 still_leader: std::sync::atomic::AtomicBool::new(false),
@@ -172,7 +171,6 @@ impl Worker {
                 account: tokio::sync::OnceCell::new(),
             },
             s: settings,
-            config,
             clients,
         };
         Ok(Worker {
@@ -218,7 +216,7 @@ impl Worker {
                 let leases = retried("Scan leases", || inner.leases.list()).await?;
                 // Known shards first: taking over a dead worker's shard must not wait behind
                 // discovery's calls. New shards' leases are taken in the next round.
-                take_round(inner, &mut tracker, leases.clone()).await?;
+                take_round(inner, &mut tracker, leases.clone(), start_consumer).await?;
                 // A failed discovery only delays new shards.
                 let created = if due {
                     match discover(inner, &leases).await {
@@ -234,7 +232,7 @@ impl Worker {
                 // New shards (a fresh stream, a split): take them now rather than a round later.
                 if created.is_some_and(|n| n > 0) {
                     let leases = retried("Scan leases", || inner.leases.list()).await?;
-                    take_round(inner, &mut tracker, leases).await?;
+                    take_round(inner, &mut tracker, leases, start_consumer).await?;
                 }
                 Ok::<bool, AwsError>(created.is_some())
             }

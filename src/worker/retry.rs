@@ -26,7 +26,7 @@ pub(super) async fn timed<T>(
     out
 }
 
-/// Retries a throttled or transient call with jittered backoff (DESIGN §7), so one throttled call
+/// Retries a throttled or transient call with jittered backoff (docs/DESIGN.md §7), so one throttled call
 /// does not fail a whole batch or lease round; other errors return at once.
 pub(super) async fn retried<T, F, Fut>(what: &'static str, f: F) -> Result<T, AwsError>
 where

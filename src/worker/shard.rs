@@ -1,6 +1,6 @@
 //! The consume loop of one shard: read a batch, process it, and only then checkpoint it
-//! (commit after effect: a crash re-reads, never skips). Also the checkpoint write, SHARD_END and
-//! the graceful release. Must not classify or act on records itself: that is `batch`'s.
+//! (commit after effect: a crash re-reads, never skips), SHARD_END and the graceful release; the
+//! fenced checkpoint write itself is `leases`'. Must not classify or act on records itself: that is `batch`'s.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,13 +10,14 @@ use tracing::{debug, info, warn};
 
 use super::lease::{Checkpoint, Lease};
 use crate::aws::backoff::Backoff;
-use crate::aws::error::{AwsError, Kind};
-use crate::aws::kinesis::{ShardReader, MIN_GET_RECORDS_INTERVAL};
+use crate::aws::error::Kind;
+use crate::aws::kinesis::{Batch, KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
+use crate::clock::now_ms;
 use crate::observe::metrics as m;
 
 use super::batch::process_batch;
-use super::leases::{fenced, forget_loaded, lease_write, lose, Held};
-use super::{now_ms, Inner};
+use super::leases::{checkpoint, fenced, forget_loaded, lose, Held};
+use super::Inner;
 
 pub(super) fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
     let key = lease.key.clone();
@@ -53,40 +54,21 @@ impl Drop for ConsumerEnds {
     }
 }
 
-/// Checkpoints under the lease lock (renewal shares the counter). `Ok(false)`: the lease is gone.
-pub(super) async fn checkpoint(
-    inner: &Inner,
-    shard: &str,
-    held: &Held,
-    cp: Checkpoint,
-) -> Result<bool, AwsError> {
-    if fenced(inner, held) {
-        return Ok(false);
-    }
-    let mut lease = held.lease.lock().await;
-    let t = Instant::now();
-    let r = lease_write(
-        inner,
-        "Checkpoint",
-        inner.leases.checkpoint(&lease, &inner.s.worker_id, &cp),
-    )
-    .await;
-    metrics::histogram!(m::CHECKPOINT_LATENCY).record(t.elapsed().as_secs_f64());
-    match r? {
-        Some(l) => {
-            *lease = l;
-            // From before the write, as in `renew_held`.
-            *held.last_renewed.lock().expect("renew lock") = t;
-            debug!(shard_id = shard, checkpoint = cp.as_str(), "checkpointed");
-            Ok(true)
-        }
-        None => {
-            metrics::counter!(m::CHECKPOINT_CONFLICTS).increment(1);
-            Ok(false)
-        }
-    }
+/// What the consume loop does after one step.
+enum Step {
+    /// Carry on with this batch.
+    Go,
+    /// Start the next round of the loop (after any wait the step already made).
+    Again,
+    /// Leave the loop: shutdown, or the lease is no longer this worker's.
+    Stop,
+    /// The shard is fully read and SHARD_END checkpointed: nothing is left to release.
+    Ended,
 }
 
+/// The consume loop of one shard. Each batch's effects come first and its checkpoint after, so
+/// a crash between the two re-reads the batch and never skips it (at-least-once; the effects
+/// are idempotent by event id).
 pub(super) async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
     let _ends = ConsumerEnds {
         inner: inner.clone(),
@@ -94,140 +76,43 @@ pub(super) async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
     };
     let start = held.lease.lock().await.checkpoint.clone();
     info!(shard_id = %shard, from = start.as_str(), "shard consumer started");
-    let mut reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, start);
-    reader.limit = inner.s.max_records;
-    let mut backoff = Backoff::new(
-        Duration::from_millis(200),
-        Duration::from_secs(10),
-        shard.len() as u64 ^ std::process::id() as u64,
-    );
-    let mut last_call: Option<Instant> = None;
+    // Per-shard series exist from the moment the shard is taken, not from its first event.
+    m::zero_shard(&shard);
+    let mut c = Consumer::new(&inner, &shard, &held, start);
     let mut graceful = false;
     loop {
         if inner.shutdown.is_cancelled() {
             graceful = true;
             break;
         }
-        if held.lost.is_cancelled() {
+        if c.lost_or_fenced() {
             break;
         }
-        if fenced(&inner, &held) {
-            lose(
-                &inner,
-                &shard,
-                &held,
-                "renewal lapsed past the failover time (self-fenced)",
-            );
-            break;
-        }
-        if let Some(t) = last_call {
-            let since = t.elapsed();
-            if since < MIN_GET_RECORDS_INTERVAL {
-                tokio::time::sleep(MIN_GET_RECORDS_INTERVAL - since).await;
-            }
-        }
-        let ending = inner
-            .shard_ends
-            .lock()
-            .expect("ends lock")
-            .get(&shard)
-            .cloned();
-        last_call = Some(Instant::now());
-        let t = Instant::now();
-        let batch = match reader.next_batch(ending.as_deref()).await {
-            Ok(b) => {
-                metrics::histogram!(m::GET_RECORDS_LATENCY).record(t.elapsed().as_secs_f64());
-                backoff.reset();
-                b
-            }
-            Err(e) => {
-                match e.kind {
-                    Kind::ExpiredIterator => {
-                        metrics::counter!(m::ITERATOR_EXPIRIES, "shard_id" => shard.clone())
-                            .increment(1);
-                        info!(shard_id = %shard, "iterator expired; resuming after the last delivered record");
-                        continue;
-                    }
-                    Kind::Throttled => {
-                        metrics::counter!(m::THROTTLES, "service" => "kinesis").increment(1);
-                        debug!(shard_id = %shard, "GetRecords throttled; backing off");
-                    }
-                    _ => warn!(shard_id = %shard, error = %e, "GetRecords failed; backing off"),
-                }
-                sleep_or_stop(&inner, &held, backoff.next_delay()).await;
-                continue;
-            }
+        let Some(batch) = c.read().await else {
+            continue;
         };
-        if let Some(ms) = batch.millis_behind {
-            metrics::gauge!(m::MILLIS_BEHIND, "shard_id" => shard.clone()).set(ms as f64);
-        }
-        if !batch.records.is_empty() {
-            let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
-            metrics::counter!(m::SHARD_RECORDS_READ, "shard_id" => shard.clone())
-                .increment(batch.records.len() as u64);
-            metrics::counter!(m::SHARD_BYTES_READ, "shard_id" => shard.clone())
-                .increment(bytes as u64);
-            metrics::gauge!(m::LAST_RECORD_TIMESTAMP).set(now_ms() as f64 / 1000.0);
-        }
         if let Some(last) = batch.records.last() {
-            // A lost lease abandons the batch at once, as a SIGKILL would: its new owner re-reads
-            // it from the checkpoint, and every step is safe to redo (claims are retaken by the
-            // same record, pending incidents finished, alerts claimed). Finishing it here instead
-            // could sit in retries for as long as the retry budget while the shard waits for
-            // this consumer to end. An alert already under way runs on in its own task.
-            let done = tokio::select! {
-                biased;
-                r = process_batch(&inner, &shard, &held, &batch.records) => Some(r),
-                _ = held.lost.cancelled() => None,
-            };
-            let Some(done) = done else {
-                metrics::counter!(m::BATCHES_ABANDONED).increment(1);
-                info!(shard_id = %shard, "lease lost mid-batch: batch left to the lease's new owner");
-                break;
-            };
-            if let Err(e) = done {
-                warn!(shard_id = %shard, error = %e, "batch failed; it will be read again from the checkpoint");
-                let cp = held.lease.lock().await.checkpoint.clone();
-                reader = ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, &shard, cp);
-                reader.limit = inner.s.max_records;
-                sleep_or_stop(&inner, &held, backoff.next_delay()).await;
-                continue;
+            // Effects first ...
+            match c.process(&batch.records).await {
+                Step::Go => {}
+                Step::Again => continue,
+                Step::Stop | Step::Ended => break,
             }
-            match checkpoint(
-                &inner,
-                &shard,
-                &held,
-                Checkpoint::Sequence(last.sequence_number.clone()),
-            )
-            .await
+            // ... then the checkpoint.
+            match c
+                .commit(Checkpoint::Sequence(last.sequence_number.clone()))
+                .await
             {
-                Ok(true) => {}
-                Ok(false) => {
-                    lose(&inner, &shard, &held, "checkpoint fenced");
-                    break;
-                }
-                // The next batch's checkpoint covers this one; effects are idempotent by event id.
-                Err(e) => {
-                    warn!(shard_id = %shard, error = %e, "checkpoint failed; will checkpoint with the next batch")
-                }
+                Step::Go | Step::Again => {}
+                Step::Stop | Step::Ended => break,
             }
         }
         if batch.shard_end {
-            match checkpoint(&inner, &shard, &held, Checkpoint::ShardEnd).await {
-                Ok(true) => {
-                    info!(shard_id = %shard, "shard fully read: checkpointed SHARD_END");
-                    inner.held.lock().expect("held lock").remove(&shard);
-                    return;
-                }
-                Ok(false) => {
-                    lose(&inner, &shard, &held, "SHARD_END checkpoint fenced");
-                    break;
-                }
-                Err(e) => {
-                    warn!(shard_id = %shard, error = %e, "SHARD_END checkpoint failed; retrying");
-                    sleep_or_stop(&inner, &held, backoff.next_delay()).await;
-                    continue;
-                }
+            match c.end().await {
+                Step::Go => {}
+                Step::Again => continue,
+                Step::Stop => break,
+                Step::Ended => return,
             }
         }
         let caught_up = batch.records.is_empty() || batch.millis_behind.unwrap_or(0) == 0;
@@ -247,6 +132,179 @@ pub(super) async fn consume(inner: Arc<Inner>, shard: String, held: Arc<Held>) {
     }
     inner.held.lock().expect("held lock").remove(&shard);
     metrics::gauge!(m::LEASES_HELD).set(inner.held.lock().expect("held lock").len() as f64);
+}
+
+/// One shard's reader and the state of its loop.
+struct Consumer<'a> {
+    inner: &'a Arc<Inner>,
+    shard: &'a str,
+    held: &'a Held,
+    reader: ShardReader,
+    backoff: Backoff,
+    last_call: Option<Instant>,
+}
+
+impl<'a> Consumer<'a> {
+    fn new(inner: &'a Arc<Inner>, shard: &'a str, held: &'a Held, start: Checkpoint) -> Self {
+        Consumer {
+            inner,
+            shard,
+            held,
+            reader: Self::reader(inner, shard, start),
+            backoff: Backoff::new(
+                Duration::from_millis(200),
+                Duration::from_secs(10),
+                shard.len() as u64 ^ std::process::id() as u64,
+            ),
+            last_call: None,
+        }
+    }
+
+    fn reader(inner: &Inner, shard: &str, from: Checkpoint) -> ShardReader {
+        let mut reader =
+            ShardReader::new(inner.clients.kinesis.clone(), &inner.stream, shard, from);
+        reader.limit = inner.s.max_records;
+        reader
+    }
+
+    /// True when the lease is lost, or renewal lapsed past the failover time (then lost here).
+    fn lost_or_fenced(&self) -> bool {
+        if self.held.lost.is_cancelled() {
+            return true;
+        }
+        if fenced(self.inner, self.held) {
+            lose(
+                self.inner,
+                self.shard,
+                self.held,
+                "renewal lapsed past the failover time (self-fenced)",
+            );
+            return true;
+        }
+        false
+    }
+
+    /// One GetRecords call, paced to the shard's limit; `None` after a failed call (and its
+    /// backoff, except for an expired iterator, which resumes at once).
+    async fn read(&mut self) -> Option<Batch> {
+        let (inner, shard) = (self.inner, self.shard);
+        if let Some(t) = self.last_call {
+            let since = t.elapsed();
+            if since < MIN_GET_RECORDS_INTERVAL {
+                tokio::time::sleep(MIN_GET_RECORDS_INTERVAL - since).await;
+            }
+        }
+        let ending = inner
+            .shard_ends
+            .lock()
+            .expect("ends lock")
+            .get(shard)
+            .cloned();
+        self.last_call = Some(Instant::now());
+        let t = Instant::now();
+        let batch = match self.reader.next_batch(ending.as_deref()).await {
+            Ok(b) => {
+                metrics::histogram!(m::GET_RECORDS_LATENCY).record(t.elapsed().as_secs_f64());
+                self.backoff.reset();
+                b
+            }
+            Err(e) => {
+                match e.kind {
+                    Kind::ExpiredIterator => {
+                        metrics::counter!(m::ITERATOR_EXPIRIES, "shard_id" => shard.to_owned())
+                            .increment(1);
+                        info!(shard_id = %shard, "iterator expired; resuming after the last delivered record");
+                        return None;
+                    }
+                    Kind::Throttled => {
+                        metrics::counter!(m::THROTTLES, "service" => "kinesis").increment(1);
+                        debug!(shard_id = %shard, "GetRecords throttled; backing off");
+                    }
+                    _ => warn!(shard_id = %shard, error = %e, "GetRecords failed; backing off"),
+                }
+                sleep_or_stop(inner, self.held, self.backoff.next_delay()).await;
+                return None;
+            }
+        };
+        if let Some(ms) = batch.millis_behind {
+            metrics::gauge!(m::MILLIS_BEHIND, "shard_id" => shard.to_owned()).set(ms as f64);
+        }
+        if !batch.records.is_empty() {
+            let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
+            metrics::counter!(m::SHARD_RECORDS_READ, "shard_id" => shard.to_owned())
+                .increment(batch.records.len() as u64);
+            metrics::counter!(m::SHARD_BYTES_READ, "shard_id" => shard.to_owned())
+                .increment(bytes as u64);
+            metrics::gauge!(m::LAST_RECORD_TIMESTAMP).set(now_ms() as f64 / 1000.0);
+        }
+        Some(batch)
+    }
+
+    /// The batch's effects. `Again` after a failure: the batch is read again from the checkpoint.
+    async fn process(&mut self, records: &[KRecord]) -> Step {
+        let (inner, shard, held) = (self.inner, self.shard, self.held);
+        // A lost lease abandons the batch at once, as a SIGKILL would: its new owner re-reads
+        // it from the checkpoint, and every step is safe to redo (claims are retaken by the
+        // same record, pending incidents finished, alerts claimed). Finishing it here instead
+        // could sit in retries for as long as the retry budget while the shard waits for
+        // this consumer to end. An alert already under way runs on in its own task.
+        let done = tokio::select! {
+            biased;
+            r = process_batch(inner, shard, held, records) => Some(r),
+            _ = held.lost.cancelled() => None,
+        };
+        let Some(done) = done else {
+            metrics::counter!(m::BATCHES_ABANDONED).increment(1);
+            info!(shard_id = %shard, "lease lost mid-batch: batch left to the lease's new owner");
+            return Step::Stop;
+        };
+        if let Err(e) = done {
+            warn!(shard_id = %shard, error = %e, "batch failed; it will be read again from the checkpoint");
+            let cp = held.lease.lock().await.checkpoint.clone();
+            self.reader = Self::reader(inner, shard, cp);
+            sleep_or_stop(inner, held, self.backoff.next_delay()).await;
+            return Step::Again;
+        }
+        Step::Go
+    }
+
+    /// Checkpoints a processed batch. A failed write goes on: the next batch's checkpoint covers
+    /// this one, and effects are idempotent by event id.
+    async fn commit(&self, cp: Checkpoint) -> Step {
+        let (inner, shard, held) = (self.inner, self.shard, self.held);
+        match checkpoint(inner, shard, held, cp).await {
+            Ok(true) => Step::Go,
+            Ok(false) => {
+                lose(inner, shard, held, "checkpoint fenced");
+                Step::Stop
+            }
+            Err(e) => {
+                warn!(shard_id = %shard, error = %e, "checkpoint failed; will checkpoint with the next batch");
+                Step::Go
+            }
+        }
+    }
+
+    /// Checkpoints SHARD_END once the closed shard is fully read; retried until it lands.
+    async fn end(&mut self) -> Step {
+        let (inner, shard, held) = (self.inner, self.shard, self.held);
+        match checkpoint(inner, shard, held, Checkpoint::ShardEnd).await {
+            Ok(true) => {
+                info!(shard_id = %shard, "shard fully read: checkpointed SHARD_END");
+                inner.held.lock().expect("held lock").remove(shard);
+                Step::Ended
+            }
+            Ok(false) => {
+                lose(inner, shard, held, "SHARD_END checkpoint fenced");
+                Step::Stop
+            }
+            Err(e) => {
+                warn!(shard_id = %shard, error = %e, "SHARD_END checkpoint failed; retrying");
+                sleep_or_stop(inner, held, self.backoff.next_delay()).await;
+                Step::Again
+            }
+        }
+    }
 }
 
 pub(super) async fn sleep_or_stop(inner: &Inner, held: &Held, d: Duration) {

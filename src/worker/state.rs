@@ -2,19 +2,65 @@
 //! (`ensure_loaded`), installing another worker's writes, and persisting a batch's changes with
 //! version checks, then marking its events done. Must not decide or act.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::aws::s3_read::AccountBlocks;
 use crate::aws::transact::{self, Group};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
-use super::batch::{BatchWork, BUCKETS_IN_FLIGHT};
 use super::retry::{retried, timed};
 use super::Inner;
+
+/// What one batch touched and claimed, written out before its checkpoint.
+#[derive(Default)]
+pub(super) struct BatchWork {
+    pub(super) seen_ids: HashSet<String>,
+    pub(super) claimed: Vec<String>,
+    pub(super) buckets: BTreeSet<String>,
+    pub(super) accounts: BTreeSet<String>,
+    pub(super) refreshed_accounts: HashSet<String>,
+    /// Read-mostly context shared by every lane of the chunk.
+    pub(super) shared: ChunkShared,
+}
+
+/// What a chunk's prefetch found, shared by its lanes.
+#[derive(Default, Clone)]
+pub(super) struct ChunkShared {
+    /// Event ids claimed for the first time by the chunk's group claim: their claim is `Fresh`
+    /// without another call.
+    pub(super) preclaimed: Arc<HashSet<String>>,
+    /// Account-level block reads, one per account for the chunk's verifications.
+    pub(super) account_blocks: AccountBlocks,
+}
+
+impl BatchWork {
+    /// A lane's own work record, sharing the chunk's context.
+    pub(super) fn lane(&self) -> BatchWork {
+        BatchWork {
+            refreshed_accounts: self.refreshed_accounts.clone(),
+            shared: self.shared.clone(),
+            ..BatchWork::default()
+        }
+    }
+
+    /// Folds in what one bucket's queue did.
+    pub(super) fn absorb(&mut self, other: BatchWork) {
+        self.seen_ids.extend(other.seen_ids);
+        self.claimed.extend(other.claimed);
+        self.buckets.extend(other.buckets);
+        self.accounts.extend(other.accounts);
+        self.refreshed_accounts.extend(other.refreshed_accounts);
+    }
+}
+
+/// Transitions of different buckets in one batch are handled together, up to this many at once;
+/// each bucket's events stay in order.
+pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
 
 /// Before a chunk's events are handled: claims every event id of the chunk in one group write
 /// (first sightings; a chunk with any id seen before falls back to one claim per event, which

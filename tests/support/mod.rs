@@ -241,7 +241,7 @@ impl Fleet {
         let queue_url = create.send().await.unwrap().queue_url().unwrap().to_owned();
         let queue_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{queue_name}");
         let topic_arn =
-            bucketwarden::aws::incident::Alerter::ensure_topic(&clients, &names.alert_topic)
+            bucketwarden::aws::alerter::Alerter::ensure_topic(&clients, &names.alert_topic)
                 .await
                 .unwrap();
         clients

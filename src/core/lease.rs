@@ -1,4 +1,4 @@
-//! Leases (DESIGN §7): the KCL-compatible lease record, expiry judged by watching `leaseCounter`
+//! Leases (docs/DESIGN.md §7): the KCL-compatible lease record, expiry judged by watching `leaseCounter`
 //! with a monotonic clock, and the pure balancing plan (expired first, then steal one at a time
 //! from the most loaded worker). Owns no I/O: the table lives in `lease_table`, time is passed in.
 

@@ -1,0 +1,730 @@
+//! What acting on one exposure consists of, as a pure plan (quinn-proto's habit): given what an
+//! earlier attempt recorded, what live S3 shows and the decision, the ordered [`Step`]s the
+//! live worker (and `found`, for exposures found by a read) carry out. Owns the order of effects
+//! and every case of "nothing to do"; it performs none of them and must not decide the action —
+//! that comes in as a [`Decision`] from `decision`.
+
+use crate::config::ObjectRemediation;
+use crate::core::decision::{Action, Decision};
+
+/// What is known of an earlier attempt at the same incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prior {
+    /// Not read: the event id was claimed for the first time, and the incident id derives from
+    /// it, so no earlier attempt can have recorded anything. Planned exactly as `Read(None)`;
+    /// the incident-table read is saved.
+    FirstSighting,
+    /// What the incident table holds (`None`: nothing).
+    Read(Option<PriorOutcome>),
+}
+
+impl Prior {
+    /// Whether the incident table must be read before planning: only when the event id is
+    /// not a first sighting (a retried batch, a retaken record, or no event id at all).
+    pub fn needs_read(first_sighting: bool) -> bool {
+        !first_sighting
+    }
+
+    fn outcome(self) -> Option<PriorOutcome> {
+        match self {
+            Prior::FirstSighting => None,
+            Prior::Read(p) => p,
+        }
+    }
+}
+
+/// What an earlier attempt at the same incident left in the incident table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PriorOutcome {
+    /// It confirmed the exposure, recorded the incident as pending, and died before its outcome.
+    Pending,
+    /// It finished: `remediated` when its outcome was a remediation, `alerted` once its alert
+    /// was sent.
+    Final { remediated: bool, alerted: bool },
+}
+
+/// What the live read before acting showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveVerdict {
+    /// The read failed (throttled, denied, timed out).
+    Unread,
+    /// The bucket no longer exists (or the event deleted it: nothing is read).
+    BucketGone,
+    /// The bucket was read; the object no longer exists.
+    ObjectGone,
+    /// Read; the target is not exposed.
+    NotExposed,
+    /// Read; the target is exposed.
+    Exposed,
+}
+
+impl LiveVerdict {
+    /// Whether the bucket's live state is at hand to settle into the fold.
+    pub fn bucket_read(self) -> bool {
+        matches!(
+            self,
+            LiveVerdict::ObjectGone | LiveVerdict::NotExposed | LiveVerdict::Exposed
+        )
+    }
+}
+
+/// What is being acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    Bucket,
+    Object,
+}
+
+/// What the fold is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Settle {
+    /// What the live read showed: the bucket's state and the account's block.
+    Live,
+    /// The target is closed as of the event (an earlier attempt's remediation): a re-opening must
+    /// be a new transition even if no CloudTrail event for the fix ever arrives.
+    Closed,
+    /// What the `Remediate` step before it closed (the object, or the bucket's block), only if
+    /// it succeeded.
+    ClosedIfRemediated(Target),
+}
+
+/// What the incident record says after the effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recorded {
+    /// What the `Remediate` step before gave: remediated, or failed with its error.
+    Remediation,
+    /// Alert only (the decision's rule says why).
+    Alerted,
+    /// A pending incident whose target S3 now shows closed: the earlier attempt's remediation
+    /// landed before it died.
+    CompletedBeforeRestart,
+}
+
+/// Why nothing (more) is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// An earlier attempt finished the incident and its alert.
+    AlreadyDone,
+    /// The bucket or object no longer exists.
+    Gone,
+    /// Live S3 is not exposed: the event was stale or superseded.
+    NotExposed,
+    /// Exposed, and the decision is to do nothing.
+    DecidedNone,
+}
+
+/// One effect, in order. None of them widens access: S3 is only written by `Remediate`, which
+/// turns a bucket's block fully on or resets an object's ACL to private.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    SettleFold(Settle),
+    /// Record the incident as pending before any write to S3: a crash after the fix must still
+    /// leave the incident behind.
+    RecordPending,
+    Remediate(Target),
+    RecordOutcome(Recorded),
+    /// Publish the incident just recorded (after proving the lease).
+    Alert,
+    /// The final outcome and the alert claim in one write, then its alert published. No second
+    /// lease proof: the claim (or a FIFO topic's deduplication by incident) keeps the alert to
+    /// one message whoever holds the lease.
+    RecordOutcomeAndAlert(Recorded),
+    /// Publish the incident an earlier attempt recorded but did not alert.
+    Republish,
+    /// Give the batch up so it is read again: a failed read is never taken for "not exposed".
+    RetryLater,
+    NothingToDo(Reason),
+}
+
+/// How a step changes who can reach the data in S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Unchanged,
+    /// Turns protections on or takes grants away.
+    Narrowed,
+}
+
+impl Step {
+    /// Exhaustive on purpose: a new step must say what it does to access.
+    pub fn access(self) -> Access {
+        match self {
+            Step::Remediate(_) => Access::Narrowed,
+            Step::SettleFold(_)
+            | Step::RecordPending
+            | Step::RecordOutcome(_)
+            | Step::Alert
+            | Step::RecordOutcomeAndAlert(_)
+            | Step::Republish
+            | Step::RetryLater
+            | Step::NothingToDo(_) => Access::Unchanged,
+        }
+    }
+}
+
+/// What `Remediate` writes for an exposed `target` under `[remediation] objects`: with
+/// `bucket-block` an object's exposure is closed by the bucket's whole block (one call closes a
+/// burst of public objects); a bucket is always closed by its block.
+pub fn fix_target(target: Target, objects: ObjectRemediation) -> Target {
+    match (target, objects) {
+        (Target::Object, ObjectRemediation::BucketBlock) => Target::Bucket,
+        (t, _) => t,
+    }
+}
+
+/// The steps for one incident. `prior`: what the incident table holds for it (or that it was
+/// not read, for a first sighting); `live`: what the read before acting showed; `decision`: what
+/// to do if it is exposed; `target`: what was found exposed; `objects`: how an object is closed.
+pub fn plan(
+    prior: Prior,
+    live: LiveVerdict,
+    decision: Decision,
+    target: Target,
+    objects: ObjectRemediation,
+) -> Vec<Step> {
+    use Step::*;
+    let prior = prior.outcome();
+    if let Some(PriorOutcome::Final {
+        remediated,
+        alerted,
+    }) = prior
+    {
+        // This fold may not have seen the earlier attempt (the lease moved, or its batch failed
+        // before its state was written): take what it did and what S3 shows now.
+        let mut steps = Vec::new();
+        if live.bucket_read() {
+            steps.push(SettleFold(Settle::Live));
+        }
+        if remediated {
+            steps.push(SettleFold(Settle::Closed));
+        }
+        steps.push(if alerted {
+            NothingToDo(Reason::AlreadyDone)
+        } else {
+            Republish
+        });
+        return steps;
+    }
+    let settle = || SettleFold(Settle::Live);
+    match live {
+        LiveVerdict::Unread => vec![RetryLater],
+        LiveVerdict::BucketGone => vec![NothingToDo(Reason::Gone)],
+        LiveVerdict::ObjectGone => vec![settle(), NothingToDo(Reason::Gone)],
+        LiveVerdict::NotExposed => match prior {
+            Some(PriorOutcome::Pending) => vec![
+                settle(),
+                SettleFold(Settle::Closed),
+                RecordOutcome(Recorded::CompletedBeforeRestart),
+                Alert,
+            ],
+            _ => vec![settle(), NothingToDo(Reason::NotExposed)],
+        },
+        LiveVerdict::Exposed => match decision.action {
+            Action::Remediate => {
+                let fix = fix_target(target, objects);
+                vec![
+                    settle(),
+                    RecordPending,
+                    Remediate(fix),
+                    SettleFold(Settle::ClosedIfRemediated(fix)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
+                ]
+            }
+            Action::Alert => vec![settle(), RecordOutcomeAndAlert(Recorded::Alerted)],
+            Action::None => vec![settle(), NothingToDo(Reason::DecidedNone)],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::decision::{Decider, Rule, Situation, Source, Trigger};
+    use crate::core::exposure::BlockConfig;
+    use crate::core::fold::Transition;
+    use proptest::prelude::*;
+    use Step::*;
+
+    /// The plan for an incident whose prior was read, objects closed by their own ACL.
+    fn planned(
+        prior: Option<PriorOutcome>,
+        live: LiveVerdict,
+        decision: Decision,
+        target: Target,
+    ) -> Vec<Step> {
+        plan(
+            Prior::Read(prior),
+            live,
+            decision,
+            target,
+            ObjectRemediation::ObjectAcl,
+        )
+    }
+
+    const REMEDIATE: Decision = Decision {
+        action: Action::Remediate,
+        rule: Rule::Remediate,
+    };
+    const OWN: Decision = Decision {
+        action: Action::Alert,
+        rule: Rule::OwnIdentity,
+    };
+    const EXEMPT: Decision = Decision {
+        action: Action::Alert,
+        rule: Rule::ExemptByTag,
+    };
+
+    fn final_(remediated: bool, alerted: bool) -> Option<PriorOutcome> {
+        Some(PriorOutcome::Final {
+            remediated,
+            alerted,
+        })
+    }
+
+    #[test]
+    fn exposed_and_remediate_records_pending_before_the_fix_then_the_outcome_then_alerts() {
+        for (target, prior) in [
+            (Target::Bucket, None),
+            (Target::Object, None),
+            (Target::Bucket, Some(PriorOutcome::Pending)),
+        ] {
+            assert_eq!(
+                planned(prior, LiveVerdict::Exposed, REMEDIATE, target),
+                vec![
+                    SettleFold(Settle::Live),
+                    RecordPending,
+                    Remediate(target),
+                    SettleFold(Settle::ClosedIfRemediated(target)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn bucket_block_closes_an_exposed_object_by_its_bucket_block() {
+        let steps = plan(
+            Prior::FirstSighting,
+            LiveVerdict::Exposed,
+            REMEDIATE,
+            Target::Object,
+            ObjectRemediation::BucketBlock,
+        );
+        assert_eq!(
+            steps,
+            vec![
+                SettleFold(Settle::Live),
+                RecordPending,
+                Remediate(Target::Bucket),
+                SettleFold(Settle::ClosedIfRemediated(Target::Bucket)),
+                RecordOutcomeAndAlert(Recorded::Remediation),
+            ]
+        );
+        // A bucket is closed by its block in either mode; an object by its ACL by default.
+        for objects in [ObjectRemediation::ObjectAcl, ObjectRemediation::BucketBlock] {
+            assert_eq!(fix_target(Target::Bucket, objects), Target::Bucket);
+        }
+        assert_eq!(
+            fix_target(Target::Object, ObjectRemediation::ObjectAcl),
+            Target::Object
+        );
+        // Alert-only decisions write nothing to S3 in either mode.
+        assert!(!plan(
+            Prior::FirstSighting,
+            LiveVerdict::Exposed,
+            EXEMPT,
+            Target::Object,
+            ObjectRemediation::BucketBlock,
+        )
+        .iter()
+        .any(|s| matches!(s, Remediate(_))));
+    }
+
+    #[test]
+    fn a_first_sighting_is_planned_without_reading_the_incident_table() {
+        assert!(!Prior::needs_read(true));
+        assert!(Prior::needs_read(false));
+        for live in [
+            LiveVerdict::Exposed,
+            LiveVerdict::NotExposed,
+            LiveVerdict::Unread,
+        ] {
+            assert_eq!(
+                plan(
+                    Prior::FirstSighting,
+                    live,
+                    REMEDIATE,
+                    Target::Bucket,
+                    ObjectRemediation::ObjectAcl
+                ),
+                planned(None, live, REMEDIATE, Target::Bucket)
+            );
+        }
+    }
+
+    #[test]
+    fn the_final_outcome_and_its_alert_are_one_step_but_a_resumed_completion_is_not() {
+        // Where a fresh outcome is recorded, the alert claim rides on the same write.
+        for d in [REMEDIATE, OWN] {
+            let steps = planned(None, LiveVerdict::Exposed, d, Target::Bucket);
+            assert!(matches!(steps.last(), Some(RecordOutcomeAndAlert(_))));
+            assert!(!steps.contains(&Alert));
+        }
+        // A pending incident finished after a restart: recorded, then alerted after a lease proof.
+        let steps = planned(
+            Some(PriorOutcome::Pending),
+            LiveVerdict::NotExposed,
+            REMEDIATE,
+            Target::Bucket,
+        );
+        assert_eq!(
+            &steps[steps.len() - 2..],
+            &[RecordOutcome(Recorded::CompletedBeforeRestart), Alert]
+        );
+    }
+
+    #[test]
+    fn exposed_and_alert_records_and_alerts_without_touching_s3() {
+        for d in [OWN, EXEMPT] {
+            for target in [Target::Bucket, Target::Object] {
+                assert_eq!(
+                    planned(None, LiveVerdict::Exposed, d, target),
+                    vec![
+                        SettleFold(Settle::Live),
+                        RecordOutcomeAndAlert(Recorded::Alerted)
+                    ]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn own_identity_is_recorded_and_alerted_never_remediated() {
+        // The live worker used to return early here: no incident, no alert.
+        let steps = planned(None, LiveVerdict::Exposed, OWN, Target::Bucket);
+        assert!(steps.contains(&RecordOutcomeAndAlert(Recorded::Alerted)));
+        assert!(!steps
+            .iter()
+            .any(|s| matches!(s, Remediate(_) | RecordPending)));
+    }
+
+    #[test]
+    fn exposed_and_decided_none_does_nothing() {
+        assert_eq!(
+            planned(None, LiveVerdict::Exposed, Decision::NONE, Target::Bucket),
+            vec![SettleFold(Settle::Live), NothingToDo(Reason::DecidedNone)]
+        );
+    }
+
+    #[test]
+    fn not_exposed_does_nothing_but_settle() {
+        assert_eq!(
+            planned(None, LiveVerdict::NotExposed, REMEDIATE, Target::Bucket),
+            vec![SettleFold(Settle::Live), NothingToDo(Reason::NotExposed)]
+        );
+    }
+
+    #[test]
+    fn a_resumed_pending_incident_now_closed_is_completed_before_restart() {
+        for d in [REMEDIATE, Decision::NONE] {
+            assert_eq!(
+                planned(
+                    Some(PriorOutcome::Pending),
+                    LiveVerdict::NotExposed,
+                    d,
+                    Target::Object
+                ),
+                vec![
+                    SettleFold(Settle::Live),
+                    SettleFold(Settle::Closed),
+                    RecordOutcome(Recorded::CompletedBeforeRestart),
+                    Alert,
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_gone_bucket_or_object_does_nothing() {
+        for prior in [None, Some(PriorOutcome::Pending)] {
+            assert_eq!(
+                planned(prior, LiveVerdict::BucketGone, REMEDIATE, Target::Bucket),
+                vec![NothingToDo(Reason::Gone)]
+            );
+            assert_eq!(
+                planned(prior, LiveVerdict::ObjectGone, REMEDIATE, Target::Object),
+                vec![SettleFold(Settle::Live), NothingToDo(Reason::Gone)]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unread_target_retries_the_batch_rather_than_guess() {
+        for prior in [None, Some(PriorOutcome::Pending)] {
+            assert_eq!(
+                planned(prior, LiveVerdict::Unread, REMEDIATE, Target::Bucket),
+                vec![RetryLater]
+            );
+        }
+    }
+
+    #[test]
+    fn a_final_prior_takes_what_it_did_and_republishes_only_when_unsent() {
+        let live = LiveVerdict::Exposed;
+        assert_eq!(
+            planned(final_(true, true), live, REMEDIATE, Target::Bucket),
+            vec![
+                SettleFold(Settle::Live),
+                SettleFold(Settle::Closed),
+                NothingToDo(Reason::AlreadyDone)
+            ]
+        );
+        assert_eq!(
+            planned(final_(true, false), live, REMEDIATE, Target::Bucket),
+            vec![
+                SettleFold(Settle::Live),
+                SettleFold(Settle::Closed),
+                Republish
+            ]
+        );
+        assert_eq!(
+            planned(final_(false, false), live, OWN, Target::Bucket),
+            vec![SettleFold(Settle::Live), Republish]
+        );
+        // The live read failing does not matter once the incident is final.
+        assert_eq!(
+            planned(
+                final_(false, true),
+                LiveVerdict::Unread,
+                REMEDIATE,
+                Target::Bucket
+            ),
+            vec![NothingToDo(Reason::AlreadyDone)]
+        );
+        assert_eq!(
+            planned(
+                final_(true, false),
+                LiveVerdict::BucketGone,
+                REMEDIATE,
+                Target::Bucket
+            ),
+            vec![SettleFold(Settle::Closed), Republish]
+        );
+    }
+
+    // ---- properties over every input ------------------------------------------------------
+
+    fn prior() -> impl Strategy<Value = Prior> {
+        prop_oneof![
+            Just(Prior::FirstSighting),
+            Just(Prior::Read(None)),
+            Just(Prior::Read(Some(PriorOutcome::Pending))),
+            (any::<bool>(), any::<bool>()).prop_map(|(r, a)| Prior::Read(final_(r, a))),
+        ]
+    }
+
+    fn objects() -> impl Strategy<Value = ObjectRemediation> {
+        prop_oneof![
+            Just(ObjectRemediation::ObjectAcl),
+            Just(ObjectRemediation::BucketBlock)
+        ]
+    }
+
+    fn live() -> impl Strategy<Value = LiveVerdict> {
+        prop_oneof![
+            Just(LiveVerdict::Unread),
+            Just(LiveVerdict::BucketGone),
+            Just(LiveVerdict::ObjectGone),
+            Just(LiveVerdict::NotExposed),
+            Just(LiveVerdict::Exposed),
+        ]
+    }
+
+    fn target() -> impl Strategy<Value = Target> {
+        prop_oneof![Just(Target::Bucket), Just(Target::Object)]
+    }
+
+    /// What S3 holds for the target, as far as access goes.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Access3 {
+        block: BlockConfig,
+        object_acl_public: bool,
+    }
+
+    fn s3() -> impl Strategy<Value = Access3> {
+        (any::<[bool; 4]>(), any::<bool>()).prop_map(|(b, acl)| Access3 {
+            block: BlockConfig {
+                block_public_acls: b[0],
+                ignore_public_acls: b[1],
+                block_public_policy: b[2],
+                restrict_public_buckets: b[3],
+            },
+            object_acl_public: acl,
+        })
+    }
+
+    /// A step's write to S3 as `s3_fix` makes it: the bucket's block fully on, or the object's
+    /// ACL private. Nothing else writes to S3.
+    fn apply(step: Step, s: Access3) -> Access3 {
+        match step {
+            Remediate(Target::Bucket) => Access3 {
+                block: BlockConfig::ALL_ON,
+                ..s
+            },
+            Remediate(Target::Object) => Access3 {
+                object_acl_public: false,
+                ..s
+            },
+            _ => s,
+        }
+    }
+
+    fn narrower_or_equal(after: Access3, before: Access3) -> bool {
+        let b = |x: bool, y: bool| x || !y; // on stays on
+        b(
+            after.block.block_public_acls,
+            before.block.block_public_acls,
+        ) && b(
+            after.block.ignore_public_acls,
+            before.block.ignore_public_acls,
+        ) && b(
+            after.block.block_public_policy,
+            before.block.block_public_policy,
+        ) && b(
+            after.block.restrict_public_buckets,
+            before.block.restrict_public_buckets,
+        ) && (before.object_acl_public || !after.object_acl_public) // no grant added
+    }
+
+    /// Situations as every path builds them, decided by the real decider.
+    fn decided() -> impl Strategy<Value = (Decision, bool)> {
+        let trigger = prop_oneof![
+            Just(Trigger::Event(Transition::BecamePublic)),
+            Just(Trigger::Event(Transition::BecameNotPublic)),
+            Just(Trigger::Event(Transition::Unchanged)),
+            Just(Trigger::LiveExposed),
+            any::<bool>().prop_map(|k| Trigger::FoundExposed { known_public: k }),
+        ];
+        (
+            trigger,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(trigger, own, exempt_name, exempt_tag, dry_run)| {
+                let ex = crate::config::Exemptions {
+                    buckets: vec!["public-site-*".into()],
+                    tags: [("allow".to_string(), "yes".to_string())].into(),
+                    tag_setters: None,
+                };
+                let d = Decider::new(&ex, dry_run)
+                    .unwrap()
+                    .with_self_arns(&["arn:aws:iam::1:role/bw".to_string()]);
+                let tags = if exempt_tag {
+                    vec![("allow".to_string(), "yes".to_string())]
+                } else {
+                    vec![]
+                };
+                let bucket = if exempt_name { "public-site-a" } else { "data" };
+                let actor = own.then_some("arn:aws:sts::1:assumed-role/bw/worker");
+                let decision = d.decide(&Situation {
+                    trigger,
+                    bucket: Some(bucket),
+                    tags: &tags,
+                    tags_set_by: None,
+                    actor,
+                    source: Source::Stream,
+                });
+                (decision, own)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_step_ever_widens_access(
+            prior in prior(), live in live(), (decision, _) in decided(), target in target(),
+            objects in objects(), start in s3(),
+        ) {
+            let mut s = start;
+            for step in plan(prior, live, decision, target, objects) {
+                let after = apply(step, s);
+                prop_assert!(narrower_or_equal(after, s), "{step:?} widened {s:?} to {after:?}");
+                // A step that says it leaves access alone writes nothing.
+                if step.access() == Access::Unchanged {
+                    prop_assert_eq!(after, s);
+                }
+                s = after;
+            }
+            prop_assert!(narrower_or_equal(s, start));
+        }
+
+        #[test]
+        fn the_plan_is_well_formed(
+            prior in prior(), live in live(), (decision, own) in decided(), target in target(),
+            objects in objects(),
+        ) {
+            let steps = plan(prior, live, decision, target, objects);
+            let final_prior = matches!(prior, Prior::Read(Some(PriorOutcome::Final { .. })));
+            let pos = |s: Step| steps.iter().position(|x| *x == s);
+            prop_assert!(!steps.is_empty());
+            // S3 is written only for an exposed target, decided `remediate`, not yet finished,
+            // and never for an event by bucketwarden's own identity (no loop).
+            let remediates = steps.iter().any(|s| matches!(s, Remediate(_)));
+            prop_assert_eq!(
+                remediates,
+                !final_prior && live == LiveVerdict::Exposed && decision.action == Action::Remediate
+            );
+            if own { prop_assert!(!remediates); }
+            if let Some(r) = steps.iter().position(|s| matches!(s, Remediate(_))) {
+                let fix = fix_target(target, objects);
+                prop_assert_eq!(steps[r], Remediate(fix));
+                prop_assert_eq!(r.checked_sub(1).map(|p| steps[p]), Some(RecordPending));
+                prop_assert_eq!(&steps[r + 1..], &[
+                    SettleFold(Settle::ClosedIfRemediated(fix)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
+                ][..]);
+            }
+            // An exposure decided on is never silent: it is recorded and alerted.
+            if !final_prior && live == LiveVerdict::Exposed && decision.action != Action::None {
+                prop_assert!(steps.iter().any(|s| matches!(s, RecordOutcomeAndAlert(_))));
+            }
+            // An alert follows the record it publishes; one message at most.
+            let alerts = steps
+                .iter()
+                .filter(|s| matches!(s, Alert | Republish | RecordOutcomeAndAlert(_)))
+                .count();
+            prop_assert!(alerts <= 1);
+            if let Some(a) = pos(Alert) {
+                prop_assert!(steps[..a].iter().any(|s| matches!(s, RecordOutcome(_))));
+            }
+            // The fold hears of the live read only when there was one.
+            if pos(SettleFold(Settle::Live)).is_some() { prop_assert!(live.bucket_read()); }
+            // A failed read is never taken for an answer.
+            if live == LiveVerdict::Unread && !final_prior {
+                prop_assert_eq!(&steps, &vec![RetryLater]);
+            }
+            // Only an object is ever closed by its own ACL, and only in object-acl mode.
+            if steps.contains(&Remediate(Target::Object)) {
+                prop_assert_eq!(objects, ObjectRemediation::ObjectAcl);
+                prop_assert_eq!(target, Target::Object);
+            }
+            // Nothing follows "nothing to do".
+            if let Some(n) = steps.iter().position(|s| matches!(s, NothingToDo(_))) {
+                prop_assert_eq!(n, steps.len() - 1);
+            }
+        }
+
+        #[test]
+        fn a_first_sighting_plans_as_a_read_with_nothing_recorded(
+            live in live(), (decision, _) in decided(), target in target(), objects in objects(),
+        ) {
+            // The incident-table read is saved only because its answer could not change the plan.
+            prop_assert_eq!(
+                plan(Prior::FirstSighting, live, decision, target, objects),
+                plan(Prior::Read(None), live, decision, target, objects)
+            );
+        }
+    }
+}
