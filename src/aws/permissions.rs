@@ -75,6 +75,20 @@ pub const WORKER_CALLS: [Call; 24] = [
     ),
     call("dynamodb", "scan", "dynamodb:Scan", "the lease table"),
     call(
+        "dynamodb",
+        "batch_get_item",
+        "dynamodb:BatchGetItem",
+        "a chunk's bucket states at once",
+    ),
+    // TransactWriteItems has no IAM action of its own: each item needs the action it performs
+    // (PutItem for the claims and state saves, UpdateItem for dedup finishes, listed above).
+    call(
+        "dynamodb",
+        "transact_write_items",
+        "dynamodb:PutItem",
+        "group writes: a chunk's dedup claims, state saves and finishes",
+    ),
+    call(
         "s3",
         "get_public_access_block",
         "s3:GetBucketPublicAccessBlock",
