@@ -873,7 +873,7 @@ scenario("37-forged-protection-masks-a-public-acl",
              L(r[3], reasons=["acl:AllUsers:READ:ignored-by:IgnorePublicAcls@bucket"], note="masked")])
 
 # 38 -------------------------------------------------------------------------------------------
-b = "f36-odd-fields"
+b = "f38-odd-fields"
 c36 = create_bucket(b, 0, ownership="ObjectWriter")
 d36 = delete_pab(b, 1)
 d36["userAgent"] = 7
