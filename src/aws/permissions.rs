@@ -30,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 24] = [
+pub const WORKER_CALLS: [Call; 26] = [
     call(
         "kinesis",
         "list_shards",
