@@ -10,7 +10,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 /// splitmix64: tiny, seeded, and identical on every machine.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -20,7 +20,7 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     fn uuid(&mut self) -> String {
@@ -70,7 +70,7 @@ fn s3_record(r: &mut Rng, i: u64, name: &str, bucket: &str, params: &str, data: 
     )
 }
 
-fn other_record(r: &mut Rng, i: u64) -> String {
+pub fn other_record(r: &mut Rng, i: u64) -> String {
     const CALLS: [(&str, &str, &str); 6] = [
         (
             "ec2.amazonaws.com",
@@ -112,7 +112,7 @@ fn other_record(r: &mut Rng, i: u64) -> String {
     )
 }
 
-fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
+pub fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
     let b = format!("bench-bucket-{:05}", r.below(buckets));
     let host = format!(r#""Host":"{b}.s3.us-east-1.amazonaws.com""#);
     let pick = r.below(4);
@@ -226,7 +226,7 @@ fn watched(r: &mut Rng, i: u64, buckets: u64) -> String {
     }
 }
 
-fn read_or_noise(r: &mut Rng, i: u64, buckets: u64) -> String {
+pub fn read_or_noise(r: &mut Rng, i: u64, buckets: u64) -> String {
     let b = format!("bench-bucket-{:05}", r.below(buckets));
     let key = format!(
         "data/{}/part-{:06}.parquet",

@@ -7,8 +7,84 @@
 # Generates a deterministic (seeded) gzip CloudTrail log shaped like a real account, then times
 # `gzip -dc FILE >/dev/null` and `bucketwarden replay FILE >/dev/null`, each pinned to one core,
 # best of RUNS, and prints events/s, the ratio and peak RSS.
+#
+# Archive case: scripts/bench-replay.sh archive [RECORDS=1000000] [RUNS=1]
+#   A seeded org-shaped CloudTrail archive (examples/gen_archive.rs: 4 accounts x 2 regions,
+#   one gzip file per 5-minute delivery window, ~2,200 files for 1M records), replayed
+#   (a) from local disk on 1 core (--jobs 1, pinned), (b) from local disk on all cores,
+#   (c) from moto S3 on all cores (requests per file from the summary), beside `gzip -dc` over the
+#   same files on one core; peak RSS from /usr/bin/time -v. Targets on 2 cores: (b) >= 1.7x
+#   faster than (a); (a) within 1.2x of gzip -dc; peak RSS < 300 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "archive" ]; then
+  RECORDS=${2:-1000000}
+  RUNS=${3:-1}
+  # PROFILE=dev measures the test profile instead (only when a release build is out of reach).
+  PROFILE=${PROFILE:-release}
+  if [ "$PROFILE" = release ]; then BIN=target/release; else BIN=target/debug; fi
+  echo "==> building $PROFILE binaries"
+  cargo build --profile "$PROFILE" --quiet --bin bucketwarden
+  DIR=target/bench/archive-${RECORDS}
+  if [ ! -d "$DIR/AWSLogs" ]; then
+    # Examples build with the dev-dependencies: only when the archive must be generated.
+    cargo build --profile "$PROFILE" --quiet --example gen_archive
+    echo "==> generating $DIR ($RECORDS records, seed 42)"
+    rm -rf "$DIR"
+    $BIN/examples/gen_archive "$DIR" "$RECORDS" 10000 42 4 2
+  fi
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  endpoint=$(./scripts/moto.sh "$port" .run/moto-bench-$port.pid)
+  trap 'kill $(cat .run/moto-bench-'"$port"'.pid) 2>/dev/null || true' EXIT
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  echo "==> uploading the archive to moto ($endpoint)"
+  .venv/bin/aws --endpoint-url "$endpoint" s3 mb s3://bench-archive >/dev/null
+  .venv/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --only-show-errors "$DIR/AWSLogs" s3://bench-archive/AWSLogs
+  python3 - "$DIR" "$RECORDS" "$RUNS" "$endpoint" "$BIN/bucketwarden" <<'PY'
+import os, re, subprocess, sys, time
+
+d, records, runs, endpoint, exe = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+files = sorted(os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs if f.endswith(".json.gz"))
+size = sum(os.path.getsize(f) for f in files)
+listing = os.path.join(d, "..", "archive-files.txt")
+with open(listing, "w") as fh:
+    fh.write("\0".join(files))
+
+def measure(cmd, env=None, shell=False):
+    """Best wall time of `runs` runs, the peak RSS (MB, /usr/bin/time -v) and the last stderr."""
+    best, peak, err = float("inf"), 0.0, ""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        full = ["/usr/bin/time", "-v"] + (["sh", "-c", cmd] if shell else cmd)
+        p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        dt = time.perf_counter() - t0
+        err = p.stderr.decode()
+        if p.returncode != 0:
+            sys.exit(f"{cmd} failed: {err[-2000:]}")
+        best = min(best, dt)
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+        peak = max(peak, int(m.group(1)) / 1024 if m else 0)
+    return best, peak, err
+
+pin = ["taskset", "-c", "0"]
+gz, gz_rss, _ = measure(f"xargs -0 taskset -c 0 gzip -dc < {listing} > /dev/null", shell=True)
+a, a_rss, _ = measure(pin + [exe, "replay", "--no-progress", "--jobs", "1", d])
+b, b_rss, b_err = measure([exe, "replay", "--no-progress", d])
+env = dict(os.environ, AWS_ENDPOINT_URL=endpoint)
+c, c_rss, c_err = measure([exe, "replay", "--no-progress", "s3://bench-archive/"], env=env)
+req = re.search(r"S3 requests.*", c_err)
+cores = os.cpu_count()
+print(f"archive         {d}: {len(files):,} files, {size/1e6:.1f} MB gzip, {records:,} records; {cores} cores; best of {runs}")
+print(f"gzip -dc 1 core {gz:7.2f} s                                     peak RSS {gz_rss:6.1f} MB")
+print(f"(a) local 1 core {a:6.2f} s  {records/a:>10,.0f} records/s  {a/gz:.2f}x gzip -dc (target <= 1.2x)  peak RSS {a_rss:6.1f} MB")
+print(f"(b) local all    {b:6.2f} s  {records/b:>10,.0f} records/s  {a/b:.2f}x faster than (a) (target >= 1.7x)  peak RSS {b_rss:6.1f} MB")
+print(f"(c) moto S3 all  {c:6.2f} s  {records/c:>10,.0f} records/s  peak RSS {c_rss:6.1f} MB")
+print(f"    {req.group(0).strip() if req else 'no request counts in the summary'}")
+print("(b) summary:")
+print("".join("  " + l + "\n" for l in b_err.split("\tCommand being timed")[0].splitlines()))
+PY
+  exit 0
+fi
 RECORDS=${1:-1000000}
 BUCKETS=${2:-10000}
 RUNS=${3:-3}

@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay captured CloudTrail logs and write the decision transcript.
+    /// Replay captured CloudTrail logs (local files or an S3 archive) and write the decision transcript.
     #[command(
         long_about = "Replay captured CloudTrail logs through the same fold and decisions the live \
 consumer uses, and write the decision transcript: one JSON object per line, one line per applied \
@@ -37,13 +37,26 @@ Accepted input, detected per file: CloudTrail log files {\"Records\":[...]} (pla
 delivers them), EventBridge events, bare CloudTrail records, JSON Lines or JSON arrays of either. \
 A directory is read recursively in file-name order. Malformed records are reported with file and \
 position and counted; the rest is processed.\n\n\
-Exit status: 0 when every path was read (malformed records included), 1 when a path cannot be \
-read, 2 on a usage error.",
+A CloudTrail archive — AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_\
+REGION_YYYYMMDDTHHmmZ_ID.json.gz, in S3 (s3://BUCKET/PREFIX/, streamed object by object with the \
+standard AWS credentials; AWS_ENDPOINT_URL for an emulator) or in a local directory — is replayed \
+in event-time order across accounts and regions: files by the delivery time in their names, \
+events by eventTime within --reorder-minutes (ties by file name, then position), so the \
+transcript does not depend on how the files are spread over prefixes, nor on --jobs. Files \
+outside that layout are read first, in path order, as given. --since, --until, --accounts, \
+--regions and --account-shard select log files by their key alone and prune the listing (only \
+the selected accounts, regions and days are listed); with any of them, files outside the layout \
+are left out.\n\n\
+Exit status: 0 when every path was read (malformed records included), 1 when a path or object \
+cannot be read or listed (reported with its key; the rest is replayed), 2 on a usage error.",
         after_help = "Examples:\n  \
 bucketwarden replay replay-fixtures/\n  \
 bucketwarden replay --config bucketwarden.toml --out decisions.jsonl s3-logs/AWSLogs/\n  \
 bucketwarden replay --dry-run 2024-05-01.json.gz | jq 'select(.transition==\"became_public\")'\n  \
-bucketwarden replay --metrics-out replay.prom --out /dev/null s3-logs/"
+bucketwarden replay --metrics-out replay.prom --out /dev/null s3-logs/\n  \
+bucketwarden replay s3://org-trail/AWSLogs/o-abc123/ --since 2024-05-01 --until 2024-05-07 --regions us-east-1,eu-west-1\n  \
+bucketwarden replay s3://org-trail/ --accounts 111122223333 --since 2024-05-01T13:00:00Z --jobs 8\n  \
+bucketwarden replay s3://org-trail/ --account-shard 0/4 --out shard-0.jsonl   # one of 4 machines"
     )]
     Replay(ReplayArgs),
     /// Run one live worker: consume the Kinesis stream and lock down what becomes public.
@@ -228,8 +241,29 @@ struct ReplayArgs {
     /// Also write the run's counters in Prometheus text format, under the live metric names
     #[arg(long, value_name = "FILE")]
     metrics_out: Option<PathBuf>,
-    /// CloudTrail log files or directories (read recursively in file-name order)
-    #[arg(required = true, value_name = "PATH")]
+    /// Download/parse jobs [default: the number of available cores]; the transcript is the same for any value
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
+    /// Only log files delivered at or after this UTC date or date-time; e.g. --since 2024-05-01 or 2024-05-01T13:00:00Z
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// Only log files delivered at or before this UTC date (the whole day) or date-time; e.g. --until 2024-05-07
+    #[arg(long, value_name = "WHEN")]
+    until: Option<String>,
+    /// Only these accounts (12-digit ids, comma-separated); e.g. --accounts 111122223333,444455556666
+    #[arg(long, value_name = "IDS")]
+    accounts: Option<String>,
+    /// Only these regions (comma-separated); e.g. --regions us-east-1,eu-west-1
+    #[arg(long, value_name = "REGIONS")]
+    regions: Option<String>,
+    /// Only accounts in shard I of N (FNV-1a 64 of the account id, mod N); run 0/N … N-1/N on N machines and concatenate
+    #[arg(long, value_name = "I/N")]
+    account_shard: Option<String>,
+    /// Events delivered up to this many minutes after their eventTime are put in order
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    reorder_minutes: u32,
+    /// CloudTrail log files, directories (read recursively in file-name order) or s3://BUCKET/PREFIX/ archives
+    #[arg(required = true, value_name = "PATH|S3URL")]
     paths: Vec<PathBuf>,
 }
 
@@ -563,11 +597,32 @@ fn run_scan_accounts(
 
 fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
     let config = load_config(args.config.as_ref())?;
+    let filter = match bucketwarden::core::archive::Filter::parse(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        args.accounts.as_deref(),
+        args.regions.as_deref(),
+        args.account_shard.as_deref(),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            // A usage error, like clap's own.
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let opts = replay::Options {
-        paths: args.paths,
-        config,
         dry_run: args.dry_run,
         progress: !args.no_progress && replay::progress_wanted(),
+        jobs,
+        filter,
+        reorder_ms: i64::from(args.reorder_minutes) * 60_000,
+        ..replay::Options::new(args.paths, config)
     };
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(

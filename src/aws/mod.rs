@@ -14,6 +14,7 @@ pub mod incident;
 pub mod kinesis;
 pub mod lease_table;
 pub mod permissions;
+pub mod s3_archive;
 pub mod s3_fix;
 pub mod s3_read;
 pub mod state_store;

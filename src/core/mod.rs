@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod acl;
+pub mod archive;
 pub mod change;
 pub mod decision;
 pub mod event_name;
@@ -14,6 +15,7 @@ pub mod input;
 pub mod lanes;
 pub mod lease;
 pub mod loose;
+pub mod merge;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

@@ -70,6 +70,8 @@ struct State {
     /// service → requests seen.
     requests: BTreeMap<String, u64>,
     hooks_fired: Vec<String>,
+    /// Every request as `<service> <METHOD> <path?query>`, in arrival order.
+    log: Vec<String>,
 }
 
 pub struct FaultProxy {
@@ -297,6 +299,11 @@ impl FaultProxy {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Every request seen, as `<service> <METHOD> <path?query>` (e.g. to count S3 listings).
+    pub fn log(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+
     pub fn hooks_fired(&self) -> Vec<String> {
         self.state.lock().unwrap().hooks_fired.clone()
     }
@@ -337,6 +344,15 @@ async fn handle(
     let op = operation_of(&service, &parts, &body);
     let (fault, hook, nth) = {
         let mut st = state.lock().unwrap();
+        st.log.push(format!(
+            "{service} {} {}",
+            parts.method,
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        ));
         let nth = {
             let n = st.requests.entry(service.clone()).or_default();
             *n += 1;
