@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Exemptions, Mode};
+use crate::config::{is_account_id, Allowed, Config, Exemptions, Mode};
 use crate::core::exemption::Rules;
 pub use crate::core::exemption::{Exemption, PatternError};
 use crate::core::fold::Transition;
@@ -142,16 +142,19 @@ pub struct Decider {
     dry_run: bool,
     /// bucketwarden's own identities (`[remediation] self_arns`).
     self_arns: Vec<String>,
+    /// The member accounts it acts in and the role it assumes there (`[accounts]`): that role's
+    /// sessions in a member account are its own identity too, so its own remediation events
+    /// there are never acted on as someone else's.
+    member_role: Option<(Allowed, String)>,
 }
 
 impl Decider {
     /// The decider every path builds from the config; `force_dry_run` is the `--dry-run` flag.
     pub fn from_config(config: &Config, force_dry_run: bool) -> Result<Decider, PatternError> {
         let dry_run = force_dry_run || config.remediation.mode == Mode::DryRun;
-        Ok(
-            Decider::new(&config.exemptions, dry_run)?
-                .with_self_arns(&config.remediation.self_arns),
-        )
+        Ok(Decider::new(&config.exemptions, dry_run)?
+            .with_self_arns(&config.remediation.self_arns)
+            .with_member_role(&config.accounts.allowed, &config.accounts.role_name))
     }
 
     pub fn new(exemptions: &Exemptions, dry_run: bool) -> Result<Decider, PatternError> {
@@ -159,6 +162,7 @@ impl Decider {
             rules: Rules::new(exemptions)?,
             dry_run,
             self_arns: Vec::new(),
+            member_role: None,
         })
     }
 
@@ -166,6 +170,39 @@ impl Decider {
     pub fn with_self_arns(mut self, self_arns: &[String]) -> Decider {
         self.self_arns = self_arns.to_vec();
         self
+    }
+
+    /// Recognises sessions of `role_name` in the member accounts of `allowed` as its own.
+    pub fn with_member_role(mut self, allowed: &Allowed, role_name: &str) -> Decider {
+        self.member_role = (*allowed != Allowed::Own && !role_name.is_empty())
+            .then(|| (allowed.clone(), role_name.to_owned()));
+        self
+    }
+
+    /// `arn:<partition>:sts::<member>:assumed-role/<role_name>/<session>` with `<member>` an
+    /// allowed account (any account id under "organization").
+    fn is_member_role_session(&self, actor: &str) -> bool {
+        let Some((allowed, role_name)) = &self.member_role else {
+            return false;
+        };
+        let Some((account, rest)) = actor
+            .strip_prefix("arn:")
+            .and_then(|a| a.split_once(':')) // partition
+            .and_then(|(_, a)| a.strip_prefix("sts::"))
+            .and_then(|a| a.split_once(':'))
+        else {
+            return false;
+        };
+        let allowed = match allowed {
+            Allowed::Own => false,
+            Allowed::List(list) => list.iter().any(|a| a == account),
+            Allowed::Organization => is_account_id(account),
+        };
+        allowed
+            && rest
+                .strip_prefix("assumed-role/")
+                .and_then(|r| r.strip_prefix(role_name.as_str()))
+                .is_some_and(|r| r.starts_with('/'))
     }
 
     /// How the bucket stands with the exemptions: by name, by a tag an authorised identity set, or
@@ -182,7 +219,9 @@ impl Decider {
 
     /// Only the authenticated ARN counts; a userAgent can be set by any caller.
     fn is_own(&self, actor: Option<&str>) -> bool {
-        actor.is_some_and(|a| crate::config::is_self_arn(&self.self_arns, a))
+        actor.is_some_and(|a| {
+            crate::config::is_self_arn(&self.self_arns, a) || self.is_member_role_session(a)
+        })
     }
 
     /// The decision. Rules in order: not a transition to public → none; own identity → alert;
@@ -356,6 +395,57 @@ mod tests {
         assert_eq!(
             became_public(&dc, "public-site-a", &[]),
             d(Action::Alert, Rule::ExemptByName)
+        );
+    }
+
+    #[test]
+    fn the_member_role_in_an_allowed_account_is_its_own_identity() {
+        let member = "444455556666";
+        let list = decider(false).with_member_role(
+            &Allowed::List(vec![member.into()]),
+            "bucketwarden-remediator",
+        );
+        let opened = |dc: &Decider, actor: &str| {
+            on(
+                dc,
+                Trigger::Event(Transition::BecamePublic),
+                "data",
+                &[],
+                Some(actor),
+            )
+        };
+        let session =
+            format!("arn:aws:sts::{member}:assumed-role/bucketwarden-remediator/bucketwarden");
+        assert_eq!(opened(&list, &session), d(Action::Alert, Rule::OwnIdentity));
+        // The same role name in an account it does not act in, another role, or a prefix of the
+        // name is someone else.
+        for other in [
+            "arn:aws:sts::777788889999:assumed-role/bucketwarden-remediator/bucketwarden"
+                .to_owned(),
+            format!("arn:aws:sts::{member}:assumed-role/admin/x"),
+            format!("arn:aws:sts::{member}:assumed-role/bucketwarden-remediator-evil/x"),
+            format!("arn:aws:iam::{member}:user/bucketwarden-remediator"),
+        ] {
+            assert_eq!(
+                opened(&list, &other),
+                d(Action::Remediate, Rule::Remediate),
+                "{other}"
+            );
+        }
+        // "organization": any member account; only the fleet's own: none.
+        let org =
+            decider(false).with_member_role(&Allowed::Organization, "bucketwarden-remediator");
+        assert_eq!(
+            opened(
+                &org,
+                "arn:aws:sts::777788889999:assumed-role/bucketwarden-remediator/s"
+            ),
+            d(Action::Alert, Rule::OwnIdentity)
+        );
+        let own_only = decider(false).with_member_role(&Allowed::Own, "bucketwarden-remediator");
+        assert_eq!(
+            opened(&own_only, &session),
+            d(Action::Remediate, Rule::Remediate)
         );
     }
 

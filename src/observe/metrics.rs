@@ -155,15 +155,15 @@ pub const ALL: [&str; 38] = [
 pub const UNPANELLED: [(&str, &str); 7] = [
     (
         ACCOUNTS_COVERED,
-        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
     ),
     (
         ACCOUNTS_FAILING,
-        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
     ),
     (
         ASSUME_ROLE,
-        "set by aws::accounts, which the live worker does not use yet (issue #19, part 2)",
+        "set by aws::accounts; no panel yet (a failing member is also a failed incident and an alert)",
     ),
     (
         SCAN_BUCKETS,

@@ -8,11 +8,14 @@ use std::time::SystemTime;
 
 use tracing::{error, info, warn};
 
+use crate::aws::accounts::AccountError;
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
-use crate::aws::s3_fix::{Applied, Remediator};
+use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
 use crate::aws::s3_read::{self, AccountBlocks, LiveBucket};
+use crate::aws::Clients;
+use crate::core::accounts::Admit;
 use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
 use crate::core::exposure::Exposure;
 use crate::core::fold::{Closed, Settlement, Transition};
@@ -69,6 +72,12 @@ pub(super) async fn act(
     };
     let incident_id = Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key);
     let deleted = ev.event_name == EventName::DeleteBucket;
+    let (clients, remediator) = match clients_for(inner, ev, bucket).await {
+        Ok(c) => c,
+        Err(e) => {
+            return account_failed(inner, shard, ev, line, bucket, key, &incident_id, e).await
+        }
+    };
     let reads = if deleted {
         // The event deleted the bucket: nothing to read or to act on.
         Reads {
@@ -79,7 +88,7 @@ pub(super) async fn act(
             error: None,
         }
     } else {
-        read(inner, shard, ev, bucket, key, &incident_id, ctx).await?
+        read(inner, &clients, shard, ev, bucket, key, &incident_id, ctx).await?
     };
     let decision = decide(inner, ev, line, bucket);
     let steps = plan::plan(reads.prior, reads.verdict, decision, target, inner.objects);
@@ -103,6 +112,7 @@ pub(super) async fn act(
         reads,
         incident: None,
         remediation: None,
+        remediator,
     };
     for step in steps {
         if !run.step(step, rec).await? {
@@ -112,9 +122,82 @@ pub(super) async fn act(
     Ok(())
 }
 
+/// The clients that read and remediate in the event's account: the worker's own for its own
+/// account, a member's (its role, assumed and cached by `Accounts`) for a member account.
+async fn clients_for(
+    inner: &Inner,
+    ev: &S3Event,
+    bucket: &str,
+) -> Result<(Clients, S3Remediator), AccountError> {
+    if inner.accounts.admit(&ev.account) == Admit::Own {
+        return Ok((inner.clients.clone(), inner.remediator.clone()));
+    }
+    let member = inner
+        .accounts
+        .s3_for_bucket(&ev.account, bucket, Some(&ev.region))
+        .await?
+        .over(&inner.clients);
+    let remediator = S3Remediator::new(member.clone(), inner.remediation_attempts);
+    Ok((member, remediator))
+}
+
+/// The event's account cannot be reached (its role is missing or denies, or it is backing off):
+/// an exposure the fold decided on is recorded as a `failed` incident with the error and
+/// alerted; the batch goes on, so one bad member never stalls a shard. Verification-only lines
+/// (no action decided) are logged and counted only.
+#[allow(clippy::too_many_arguments)]
+async fn account_failed(
+    inner: &Arc<Inner>,
+    shard: &str,
+    ev: &S3Event,
+    line: &Line,
+    bucket: &str,
+    key: Option<&str>,
+    incident_id: &str,
+    err: AccountError,
+) -> Result<(), AwsError> {
+    let event_id = ev.event_id.as_deref();
+    error!(shard_id = shard, account = %ev.account, bucket, key, event_id, error = %err,
+        "cannot act in the event's account: the bucket may still be public; an operator must act");
+    metrics::counter!(m::VERIFICATIONS, "result" => "error").increment(1);
+    if line.action == Action::None {
+        return Ok(());
+    }
+    let run = Run {
+        inner,
+        shard,
+        ev,
+        line,
+        bucket,
+        key,
+        incident_id,
+        decision: decide(inner, ev, line, bucket),
+        reads: Reads {
+            prior: Prior::Read(None),
+            verdict: LiveVerdict::Unread,
+            live: None,
+            exposure: None,
+            error: None,
+        },
+        incident: None,
+        remediation: None,
+        remediator: inner.remediator.clone(),
+    };
+    let mut incident = run.incident_for(run.decision);
+    incident.outcome = "failed".into();
+    incident.error = Some(err.to_string());
+    retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+    metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => "failed")
+        .increment(1);
+    confirm_lease(inner, shard).await?;
+    publish_incident(inner, &incident).await
+}
+
 /// The prior outcome, the bucket (and object) read live, and the lease proven, together.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     inner: &Arc<Inner>,
+    clients: &Clients,
     shard: &str,
     ev: &S3Event,
     bucket: &str,
@@ -138,7 +221,7 @@ async fn read(
         },
         retried("verify bucket", || {
             s3_read::read_bucket(
-                &inner.clients,
+                clients,
                 bucket,
                 &ev.account,
                 ev.time_ms,
@@ -185,7 +268,7 @@ async fn read(
         // A finished incident needs no object read: only the bucket's state is settled.
         Some(k) if !final_prior => {
             match retried("verify object", || {
-                s3_read::read_object(&inner.clients, &live, bucket, k)
+                s3_read::read_object(clients, &live, bucket, k)
             })
             .await
             {
@@ -265,6 +348,8 @@ struct Run<'a> {
     reads: Reads,
     incident: Option<Incident>,
     remediation: Option<Result<Applied, AwsError>>,
+    /// Remediates in the event's account.
+    remediator: S3Remediator,
 }
 
 impl Run<'_> {
@@ -290,10 +375,9 @@ impl Run<'_> {
             }
             Step::Remediate(target) => {
                 let result = match (target, key) {
-                    (Target::Object, Some(k)) => inner.remediator.remediate_object(bucket, k).await,
+                    (Target::Object, Some(k)) => self.remediator.remediate_object(bucket, k).await,
                     _ => {
-                        inner
-                            .remediator
+                        self.remediator
                             .remediate_bucket(bucket, &now_rfc3339())
                             .await
                     }

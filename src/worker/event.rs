@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::aws::dedup_table::Claim;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
 use crate::clock::now_ms;
+use crate::core::accounts::Admit;
 use crate::core::decision::Action;
 use crate::core::fold::{Note, Transition};
 use crate::core::record::S3Event;
@@ -29,6 +30,15 @@ pub(super) async fn handle_event(
     ev: &S3Event,
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
+    // Before any claim, load or AWS call: a forged record naming an arbitrary account must not
+    // make the fleet knock on that account (no AssumeRole), nor fold that account's buckets.
+    if inner.accounts.admit(&ev.account) == Admit::Refused {
+        m::account_not_allowed();
+        warn!(shard_id = shard, sequence_number = %rec.sequence_number, account = %ev.account,
+            event_id = ev.event_id.as_deref().unwrap_or(""), event_name = ev.event_name.as_str(),
+            "event names an account outside [accounts] allowed: skipped");
+        return Ok(());
+    }
     let seen_in_batch = ev
         .event_id
         .as_ref()

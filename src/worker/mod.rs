@@ -50,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::aws::accounts::Accounts;
 use crate::aws::alerter::Alerter;
 use crate::aws::backoff::Backoff;
 use crate::aws::dead_letters::DeadLetters;
@@ -84,6 +85,10 @@ struct Inner {
     remediator: S3Remediator,
     /// How an exposed object is closed (`[remediation] objects`).
     objects: crate::config::ObjectRemediation,
+    /// Attempts of a member account's remediator (`[remediation] attempts`).
+    remediation_attempts: u32,
+    /// Every account the fleet may act in: which an event may name, and a member's clients.
+    accounts: Accounts,
     pipeline: Mutex<Pipeline>,
     /// Buckets whose persisted state this process has loaded since its leases last changed.
     loaded: Mutex<HashSet<String>>,
@@ -134,6 +139,13 @@ impl Worker {
         let names = config.names.clone();
         let topic_arn = Alerter::ensure_topic(&clients, &names.alert_topic).await?;
         let pipeline = Pipeline::new_live(&config)?;
+        // The own account from STS (no permission needed); members are assumed on first use.
+        let sdk = crate::aws::clients::load_config().await;
+        let accounts = retried("GetCallerIdentity", || {
+            Accounts::new(&sdk, &config.accounts)
+        })
+        .await?;
+        info!(own_account = accounts.own_account(), allowed = ?config.accounts.allowed, "accounts");
         let inner = Inner {
             stream: names.stream.clone(),
             leases: LeaseTable::new(clients.dynamodb.clone(), &names.lease_table),
@@ -148,6 +160,8 @@ impl Worker {
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
             objects: config.remediation.objects,
+            remediation_attempts: config.remediation.attempts,
+            accounts,
             pipeline: Mutex::new(pipeline),
             loaded: Mutex::new(HashSet::new()),
             versions: Mutex::new(HashMap::new()),

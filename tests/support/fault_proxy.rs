@@ -69,6 +69,8 @@ struct State {
     injected: BTreeMap<(String, Fault), u64>,
     /// service → requests seen.
     requests: BTreeMap<String, u64>,
+    /// (service, operation) → requests seen.
+    operations: BTreeMap<(String, String), u64>,
     hooks_fired: Vec<String>,
     /// Every request as `<service> <METHOD> <path?query>`, in arrival order.
     log: Vec<String>,
@@ -304,6 +306,15 @@ impl FaultProxy {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Requests seen for `service`'s `operation` (as `operation_of` names it, e.g. `AssumeRole`).
+    pub fn operation_count(&self, service: &str, operation: &str) -> u64 {
+        let st = self.state.lock().unwrap();
+        st.operations
+            .get(&(service.to_owned(), operation.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn hooks_fired(&self) -> Vec<String> {
         self.state.lock().unwrap().hooks_fired.clone()
     }
@@ -358,6 +369,9 @@ async fn handle(
             *n += 1;
             *n
         };
+        *st.operations
+            .entry((service.clone(), op.clone()))
+            .or_default() += 1;
         let hook = st
             .hooks
             .iter()
