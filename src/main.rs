@@ -444,34 +444,19 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async move {
         let sdk = bucketwarden::aws::load_config().await;
         let clients = bucketwarden::aws::Clients::new(&sdk);
-        let mut lines = Vec::new();
-        let mut last_draw = std::time::Instant::now();
-        let mut out = std::io::stdout().lock();
+        let mut bar = ScanProgress::new(progress);
+        let mut sink = ScanLines::new(&format);
         let summary = bucketwarden::commands::scan::scan(
             clients,
             config,
             opts,
-            |done, total| {
-                if progress
-                    && (done == total
-                        || last_draw.elapsed() >= bucketwarden::commands::scan::PROGRESS_EVERY)
-                {
-                    last_draw = std::time::Instant::now();
-                    eprint!("\rscanning buckets: {done}/{total}");
-                    if done == total {
-                        eprintln!();
-                    }
-                }
-            },
-            |line| {
-                if format == "jsonl" {
-                    let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
-                } else {
-                    lines.push(line.clone());
-                }
-            },
+            |done, total| bar.draw("buckets", done, total),
+            |line| sink.take(line),
         )
         .await?;
+        let ScanLines {
+            mut out, mut lines, ..
+        } = sink;
         match format.as_str() {
             "table" => write!(
                 out,
@@ -496,6 +481,64 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// The `scan` progress line on stderr: redrawn in place at most every `PROGRESS_EVERY`, and always
+/// when `done` reaches `total` (then ended with a newline), so a fast scan does not flood stderr.
+struct ScanProgress {
+    on: bool,
+    last_draw: std::time::Instant,
+}
+
+impl ScanProgress {
+    fn new(on: bool) -> ScanProgress {
+        ScanProgress {
+            on,
+            last_draw: std::time::Instant::now(),
+        }
+    }
+
+    fn draw(&mut self, what: impl std::fmt::Display, done: usize, total: usize) {
+        let due = done == total
+            || self.last_draw.elapsed() >= bucketwarden::commands::scan::PROGRESS_EVERY;
+        if self.on && due {
+            self.last_draw = std::time::Instant::now();
+            eprint!("\rscanning {what}: {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// Where `scan` puts each bucket's line: written to stdout at once as JSON Lines (`jsonl`), else
+/// kept for the table or json report written after the scan.
+struct ScanLines {
+    jsonl: bool,
+    out: std::io::StdoutLock<'static>,
+    lines: Vec<bucketwarden::commands::scan::BucketReport>,
+}
+
+impl ScanLines {
+    fn new(format: &str) -> ScanLines {
+        ScanLines {
+            jsonl: format == "jsonl",
+            out: std::io::stdout().lock(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, line: &bucketwarden::commands::scan::BucketReport) {
+        if self.jsonl {
+            let _ = writeln!(
+                self.out,
+                "{}",
+                serde_json::to_string(line).unwrap_or_default()
+            );
+        } else {
+            self.lines.push(line.clone());
+        }
+    }
+}
+
 /// `scan --all-accounts`: the same report, account by account.
 fn run_scan_accounts(
     args: ScanArgs,
@@ -510,33 +553,21 @@ fn run_scan_accounts(
         let clients = bucketwarden::aws::Clients::new(&sdk);
         let registry = bucketwarden::aws::accounts::Accounts::new(&sdk, &config.accounts).await?;
         let accounts = sc::all_accounts(&registry, &config)?;
-        let mut lines = Vec::new();
-        let mut out = std::io::stdout().lock();
-        let mut last_draw = std::time::Instant::now();
+        let mut bar = ScanProgress::new(progress);
+        let mut sink = ScanLines::new(&format);
         let results = sc::scan_accounts(
             clients,
             &registry,
             &accounts,
             config,
             opts,
-            |account, done, total| {
-                if progress && (done == total || last_draw.elapsed() >= sc::PROGRESS_EVERY) {
-                    last_draw = std::time::Instant::now();
-                    eprint!("\rscanning account {account}: {done}/{total}");
-                    if done == total {
-                        eprintln!();
-                    }
-                }
-            },
-            |line| {
-                if format == "jsonl" {
-                    let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
-                } else {
-                    lines.push(line.clone());
-                }
-            },
+            |account, done, total| bar.draw(format_args!("account {account}"), done, total),
+            |line| sink.take(line),
         )
         .await;
+        let ScanLines {
+            mut out, mut lines, ..
+        } = sink;
         match format.as_str() {
             "table" => {
                 for (account, _) in &results {
