@@ -177,8 +177,16 @@ impl IncidentTable {
 
     /// The incident recorded under this id, read consistently; `None` when there is none.
     pub async fn get(&self, incident_id: &str) -> Result<Option<Incident>, AwsError> {
-        let r = self
-            .clients
+        let r = self.read(incident_id).await?;
+        Ok(r.item().map(from_item))
+    }
+
+    /// One consistent read of the incident's row (both readers above share it).
+    async fn read(
+        &self,
+        incident_id: &str,
+    ) -> Result<aws_sdk_dynamodb::operation::get_item::GetItemOutput, AwsError> {
+        self.clients
             .dynamodb
             .get_item()
             .table_name(&self.table)
@@ -186,22 +194,12 @@ impl IncidentTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
-        Ok(r.item().map(from_item))
+            .map_err(|e| from_sdk("dynamodb", "GetItem", e))
     }
 
     /// The outcome already recorded for this incident id, if any.
     pub async fn outcome_of(&self, incident_id: &str) -> Result<Option<(String, bool)>, AwsError> {
-        let r = self
-            .clients
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key("incidentId", s(incident_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("dynamodb", "GetItem", e))?;
+        let r = self.read(incident_id).await?;
         Ok(r.item().map(|item| {
             let outcome = item
                 .get("outcome")

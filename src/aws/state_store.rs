@@ -345,13 +345,7 @@ impl StateStore {
                 expected = 0;
             }
         }
-        Err(AwsError {
-            service: "dynamodb",
-            operation: "PutItem",
-            kind: Kind::Throttled,
-            code: "TooMuchContention".into(),
-            message: format!("bucket {name}: 8 conflicting writes in a row"),
-        })
+        Err(contention(&format!("bucket {name}")))
     }
 
     pub async fn save_account(
@@ -376,12 +370,17 @@ impl StateStore {
                 expected = 0;
             }
         }
-        Err(AwsError {
-            service: "dynamodb",
-            operation: "PutItem",
-            kind: Kind::Throttled,
-            code: "TooMuchContention".into(),
-            message: format!("account {id}: 8 conflicting writes in a row"),
-        })
+        Err(contention(&format!("account {id}")))
+    }
+}
+
+/// The error for a state write that kept losing its version race: throttled, so callers back off.
+fn contention(what: &str) -> AwsError {
+    AwsError {
+        service: "dynamodb",
+        operation: "PutItem",
+        kind: Kind::Throttled,
+        code: "TooMuchContention".into(),
+        message: format!("{what}: 8 conflicting writes in a row"),
     }
 }

@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::core::accounts::Admit;
 use crate::core::decision::Action;
 use crate::core::fold::{Note, Transition};
-use crate::core::record::S3Event;
+use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
@@ -116,9 +116,16 @@ pub(super) async fn handle_event(
         // A grant hidden only by protections learned from events is verified too: a forged
         // protective event must not keep a real public grant from being seen (docs/SECURITY.md).
         let masked = line.note == Some(Note::Masked);
+        // A bucket policy the core judged not public is checked against S3's own verdict
+        // (GetBucketPolicyStatus) at once: where AWS's text is silent the core decided, and live
+        // S3 settles it (docs/REASONS.md). Policy changes are rare; each costs one read.
+        let policy_to_confirm = ev.event_name == EventName::PutBucketPolicy
+            && line.key.is_none()
+            && line.exposure != ExposureLabel::Public;
         if line.action != Action::None
             || line.note == Some(Note::Assumed)
             || masked
+            || policy_to_confirm
             || stale
             || unfinished
         {
