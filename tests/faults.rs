@@ -113,21 +113,50 @@ async fn assert_exactly_once(
     for i in &incidents {
         assert_eq!(s(i, "outcome"), "remediated", "{i:?}");
     }
-    let alerts = f.alerts().await;
-    let alerted: HashMap<String, usize> = alerts.iter().fold(HashMap::new(), |mut m, (_, b)| {
+    let alerts = f.alert_deliveries().await;
+    let alerted: HashMap<String, usize> = alerts.iter().fold(HashMap::new(), |mut m, (b, _)| {
         *m.entry(b["bucket"].as_str().unwrap_or_default().to_owned())
             .or_default() += 1;
         m
     });
-    assert_eq!(
+    let wrong: Vec<&String> = buckets
+        .iter()
+        .filter(|b| alerted.get(*b) != Some(&1))
+        .collect();
+    assert!(
+        alerts.len() == buckets.len() && wrong.is_empty(),
+        "one SNS message per incident: {} messages for {} incidents; {}",
         alerts.len(),
         buckets.len(),
-        "one SNS message per incident: {alerted:?}; worker logs: {}",
-        keep_logs(workers)
+        explain_alerts(&alerts, &wrong, workers)
     );
-    for b in buckets {
-        assert_eq!(alerted.get(b), Some(&1), "{b} alerted {alerted:?}");
+}
+
+/// For each bucket alerted other than once: every message for it (body and delivery: two SNS
+/// message ids are two publishes, one id twice is one message delivered twice) and every worker
+/// log line naming its incident; the full logs are kept in a file.
+fn explain_alerts(alerts: &[(Value, Value)], wrong: &[&String], workers: &[&WorkerProc]) -> String {
+    let mut out = String::new();
+    for b in wrong {
+        out.push_str(&format!("\n== {b}\n"));
+        let mut ids = HashSet::new();
+        for (body, delivery) in alerts.iter().filter(|(body, _)| body["bucket"] == **b) {
+            out.push_str(&format!("message {body}\n  delivery {delivery}\n"));
+            if let Some(id) = body["incident_id"].as_str() {
+                ids.insert(id.to_owned());
+            }
+        }
+        for w in workers {
+            let text = w.log_text();
+            for line in text.lines().filter(|l| {
+                l.contains(b.as_str()) || ids.iter().any(|id| l.contains(id.as_str()))
+            }) {
+                out.push_str(&format!("  {}: {line}\n", w.id));
+            }
+        }
     }
+    out.push_str(&format!("worker logs: {}", keep_logs(workers)));
+    out
 }
 
 /// The final state the fleet persisted for each bucket against a replay of the same events
