@@ -148,9 +148,10 @@ fn explain_alerts(alerts: &[(Value, Value)], wrong: &[&String], workers: &[&Work
         }
         for w in workers {
             let text = w.log_text();
-            for line in text.lines().filter(|l| {
-                l.contains(b.as_str()) || ids.iter().any(|id| l.contains(id.as_str()))
-            }) {
+            for line in text
+                .lines()
+                .filter(|l| l.contains(b.as_str()) || ids.iter().any(|id| l.contains(id.as_str())))
+            {
                 out.push_str(&format!("  {}: {line}\n", w.id));
             }
         }
@@ -834,4 +835,49 @@ async fn split_and_merge_under_load_and_network_faults_lose_nothing_and_act_once
             proxy.report()
         );
     }
+}
+
+/// One publish per incident when SNS answers slower than an attempt may take. The proxy hands the
+/// first `Publish` to moto (the message is out) and holds moto's answer back for longer than the
+/// workers' attempt timeout (1 s here), as a loaded SNS endpoint would. An attempt cut off there is
+/// not "not sent": repeating it sends the incident twice on a standard topic, which cannot
+/// deduplicate. Then a `Publish` dropped before it reaches SNS must still be sent, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_answered_late_is_one_message_and_one_dropped_is_sent_again() {
+    let f = Fleet::new("latepub", 1, "").await;
+    let proxy = FaultProxy::start(&moto().endpoint, 3, Duration::from_secs(3)).await;
+    let w1 = f.spawn_worker("w1", &worker_env(&proxy.endpoint));
+    wait_leases_owned(&f, 1).await;
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, when) in [When::Late(Duration::from_millis(2500)), When::Before]
+        .into_iter()
+        .enumerate()
+    {
+        proxy.hook("sns", "Publish", when, || {});
+        let b = f.bucket(&format!("late{i}"));
+        let id = format!("ev-late-{i}");
+        open_and_report(&f, &b, &id, &ts(t, i as i64)).await;
+        wait_for(&format!("{b} alerted"), LONG, || async {
+            f.alerts().await.len() > i
+        })
+        .await;
+        assert_eq!(
+            proxy.hooks_fired().len(),
+            i + 1,
+            "{:?}",
+            proxy.hooks_fired()
+        );
+        buckets.push(b);
+        ids.insert(id);
+    }
+    // `assert_exactly_once` waits for late duplicates before it counts the messages.
+    assert_exactly_once(&f, &buckets, &ids, &[&w1]).await;
+    assert_eq!(
+        proxy.operation_count("sns", "Publish"),
+        3,
+        "the late answer's publish alone, the dropped one twice: {}",
+        proxy.report()
+    );
 }

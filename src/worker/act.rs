@@ -26,7 +26,7 @@ use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
-use super::alert::{publish, publish_claimed, publish_incident, ALERT_CLAIM_STALE_SECS};
+use super::alert::{alert_claim_stale_secs, publish, publish_claimed, publish_incident};
 use super::leases::confirm_lease;
 use super::retry::retried;
 use super::Inner;
@@ -644,7 +644,7 @@ async fn record_final(
             incident,
             &token,
             epoch_secs_now(),
-            ALERT_CLAIM_STALE_SECS,
+            alert_claim_stale_secs(),
         )
     })
     .await?;

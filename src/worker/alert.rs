@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use crate::aws::clients::publish_attempt_timeout;
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident};
 use crate::clock::{epoch_secs_now, now_rfc3339};
@@ -46,9 +47,12 @@ pub(super) async fn publish(
     publish_incident(inner, &incident).await
 }
 
-/// How long an alert claim stays valid unrenewed: longer than one publish call can take (three
-/// SDK attempts of at most the attempt timeout), so a live claimant is never overtaken.
-pub(super) const ALERT_CLAIM_STALE_SECS: u64 = 60;
+/// How long an alert claim stays valid unrenewed: longer than one publish call can take (the
+/// SDK's three attempts of at most the SNS attempt timeout, and its backoff), so a live claimant
+/// is never overtaken; at least 60 s.
+pub(super) fn alert_claim_stale_secs() -> u64 {
+    (3 * publish_attempt_timeout().as_secs() + 30).max(60)
+}
 
 /// Publishes an incident's alert in a task of its own, which runs to the end even when the batch
 /// that asked for it is abandoned (its lease lost): dropped between the message and the record of
@@ -111,7 +115,7 @@ pub(super) async fn send_alert(
         } else if claims {
             inner
                 .incidents
-                .claim_alert(id, token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+                .claim_alert(id, token, epoch_secs_now(), alert_claim_stale_secs())
                 .await?
         } else {
             AlertClaim::Won
