@@ -85,6 +85,36 @@ impl AccountBlocks {
     }
 }
 
+/// A bucket's live read shared by the object events of one lane step: the object events of a
+/// bucket between two bucket-level events (`core::lanes`) see one bucket configuration by
+/// construction, as far as the stream tells, so one read serves them all instead of one read per
+/// object. Concurrent events wait for the read in flight; a failed read is not remembered. Live
+/// only for one step of one chunk (seconds), like [`AccountBlocks`]; a change made behind the
+/// stream's back meanwhile is seen by the next step and by the reconciler. Must not be used where
+/// an event's own effect changes the bucket's settings (`objects = "bucket-block"`).
+#[derive(Clone, Debug, Default)]
+pub struct BucketReads {
+    cells: Arc<Mutex<HashMap<String, Arc<OnceCell<LiveBucket>>>>>,
+}
+
+impl BucketReads {
+    /// The bucket's read, made by `read` if no event of the step has made it yet.
+    pub async fn get<F, Fut>(&self, bucket: &str, read: F) -> Result<LiveBucket, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<LiveBucket, AwsError>>,
+    {
+        let cell = self
+            .cells
+            .lock()
+            .expect("bucket reads lock")
+            .entry(bucket.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(read).await.cloned()
+    }
+}
+
 fn not_found_is(kind_ok: &AwsError) -> bool {
     kind_ok.is(Kind::NotFound)
 }
@@ -396,6 +426,54 @@ pub async fn read_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live(public: bool) -> LiveBucket {
+        LiveBucket {
+            state: BucketState::default(),
+            account_block: BlockFlags::default(),
+            policy_status_public: None,
+            exposure: Exposure {
+                public,
+                ..Exposure::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_object_events_of_a_step_share_one_read_of_their_bucket() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = AtomicUsize::new(0);
+        let shared = BucketReads::default();
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(live(true))
+        };
+        // Side by side: the later callers wait for the read in flight.
+        let (a, b, c) = tokio::join!(
+            shared.get("b", read),
+            shared.get("b", read),
+            shared.get("b", read)
+        );
+        assert!(a.unwrap().exposure.public && b.is_ok() && c.is_ok());
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        // Another bucket has its own read.
+        shared.get("other", read).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_bucket_read_is_not_shared() {
+        let shared = BucketReads::default();
+        let failed = shared
+            .get("b", || async {
+                Err(AwsError::other("s3", "GetBucketAcl", "injected".to_owned()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let again = shared.get("b", || async { Ok(live(false)) }).await;
+        assert!(!again.unwrap().exposure.public, "the next event reads anew");
+    }
 
     // GetBucketPolicyStatus: "Retrieves the policy status for an Amazon S3 bucket, indicating
     // whether the bucket is public" — a verdict on the bucket policy alone, so without a policy

@@ -13,7 +13,7 @@ use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
-use crate::aws::s3_read::{self, AccountBlocks, LiveBucket};
+use crate::aws::s3_read::{self, AccountBlocks, BucketReads, LiveBucket};
 use crate::aws::Clients;
 use crate::core::accounts::Admit;
 use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
@@ -39,6 +39,8 @@ pub(super) struct ActContext {
     pub(super) fresh: bool,
     /// The chunk's shared account-level block reads.
     pub(super) account_blocks: AccountBlocks,
+    /// The lane step's shared bucket read, for object events side by side.
+    pub(super) bucket_reads: Option<BucketReads>,
 }
 
 /// What the reads before acting gave.
@@ -219,15 +221,23 @@ async fn read(
             })
             .await
         },
-        retried("verify bucket", || {
-            s3_read::read_bucket(
-                clients,
-                bucket,
-                &ev.account,
-                ev.time_ms,
-                ctx.account_blocks.clone(),
-            )
-        }),
+        async {
+            let read = || {
+                retried("verify bucket", || {
+                    s3_read::read_bucket(
+                        clients,
+                        bucket,
+                        &ev.account,
+                        ev.time_ms,
+                        ctx.account_blocks.clone(),
+                    )
+                })
+            };
+            match &ctx.bucket_reads {
+                Some(shared) => shared.get(bucket, read).await,
+                None => read().await,
+            }
+        },
         confirm_lease(inner, shard)
     );
     held?;

@@ -10,8 +10,9 @@ use tracing::warn;
 use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
-use crate::aws::s3_read::AccountBlocks;
+use crate::aws::s3_read::{AccountBlocks, BucketReads};
 use crate::clock::now_rfc3339;
+use crate::config::ObjectRemediation;
 use crate::core::input::{self, Item};
 use crate::core::lanes::{self, Scope};
 use crate::core::record::{Classified, EventName, S3Event, Skip};
@@ -20,7 +21,7 @@ use crate::observe::metrics as m;
 use super::event::handle_event;
 use super::leases::{checkpoint, lease_lost, lose, Held};
 use super::retry::retried;
-use super::state::{persist, prefetch, BatchWork, BUCKETS_IN_FLIGHT};
+use super::state::{persist, prefetch, BatchWork, BUCKETS_IN_FLIGHT, OBJECTS_IN_FLIGHT};
 use super::Inner;
 
 pub(super) async fn process_batch(
@@ -198,7 +199,7 @@ pub(super) fn cap_future_time(shard: &str, rec: &KRecord, ev: &mut S3Event) {
 
 /// Bucket events, by the plan of `core::lanes`: buckets side by side, and inside a bucket the
 /// object events between two bucket-level events side by side by key (each key in order), up to
-/// `BUCKETS_IN_FLIGHT` lanes at once per step.
+/// `BUCKETS_IN_FLIGHT` buckets and `OBJECTS_IN_FLIGHT` keys of one bucket at once per step.
 pub(super) async fn handle_run(
     inner: &Arc<Inner>,
     shard: &str,
@@ -231,9 +232,15 @@ pub(super) async fn handle_run(
                         }
                         continue;
                     }
+                    // Object events side by side share one read of their bucket, unless an
+                    // object's fix turns the bucket's block on (the read would then be stale).
+                    let mut template = mine.lane();
+                    template.shared.bucket_reads =
+                        (inner.objects == ObjectRemediation::ObjectAcl).then(BucketReads::default);
+                    let template = &template;
                     let lanes: Vec<Result<BatchWork, AwsError>> = stream::iter(step)
                         .map(|lane: Vec<usize>| {
-                            let mut own = mine.lane();
+                            let mut own = template.lane();
                             async move {
                                 for pos in lane {
                                     let entry = run[pos];
@@ -249,7 +256,7 @@ pub(super) async fn handle_run(
                                 Ok(own)
                             }
                         })
-                        .buffer_unordered(BUCKETS_IN_FLIGHT)
+                        .buffer_unordered(OBJECTS_IN_FLIGHT)
                         .collect()
                         .await;
                     merge(&mut mine, lanes)?;

@@ -132,6 +132,7 @@ pub(super) async fn handle_event(
             let ctx = ActContext {
                 fresh: claim == Some(Claim::Fresh),
                 account_blocks: work.shared.account_blocks.clone(),
+                bucket_reads: work.shared.bucket_reads.clone(),
             };
             Box::pin(act(inner, shard, rec, ev, line, ctx)).await?;
         }

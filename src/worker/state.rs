@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
-use crate::aws::s3_read::AccountBlocks;
+use crate::aws::s3_read::{AccountBlocks, BucketReads};
 use crate::aws::transact::{self, Group};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
@@ -36,6 +36,9 @@ pub(super) struct ChunkShared {
     pub(super) preclaimed: Arc<HashSet<String>>,
     /// Account-level block reads, one per account for the chunk's verifications.
     pub(super) account_blocks: AccountBlocks,
+    /// Bucket reads shared by the object events of one lane step (`batch::handle_run`); `None`
+    /// outside such a step, where each event reads its bucket.
+    pub(super) bucket_reads: Option<BucketReads>,
 }
 
 impl BatchWork {
@@ -61,6 +64,11 @@ impl BatchWork {
 /// Transitions of different buckets in one batch are handled together, up to this many at once;
 /// each bucket's events stay in order.
 pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
+
+/// Object events of one bucket between two bucket-level events are handled side by side by key,
+/// up to this many keys at once: a whole chunk (~32 events) of a burst in one bucket. Each costs
+/// its object's reads and fix; the bucket's read is shared (`BucketReads`).
+pub(super) const OBJECTS_IN_FLIGHT: usize = 32;
 
 /// Before a chunk's events are handled: claims every event id of the chunk in one group write
 /// (first sightings; a chunk with any id seen before falls back to one claim per event, which
