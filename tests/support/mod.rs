@@ -54,14 +54,17 @@ pub fn moto() -> &'static Moto {
 
 /// A moto server of this test process alone (for tests that list everything in the account).
 pub fn start_moto() -> Moto {
-    let server = project_root().join(".venv/bin/moto_server");
+    let python = project_root().join(".venv/bin/python");
     assert!(
-        server.exists(),
+        project_root().join(".venv/bin/moto_server").exists(),
         "no moto server: run scripts/test.sh (it creates .venv) or set BUCKETWARDEN_TEST_ENDPOINT"
     );
+    // moto with its DynamoDB requests one at a time (scripts/moto_server.py says why).
+    let launcher = project_root().join("scripts/moto_server.py");
     let port = free_port();
-    let mut cmd = Command::new(server);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let mut cmd = Command::new(python);
+    cmd.arg(launcher)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     unsafe {
