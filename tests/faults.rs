@@ -112,6 +112,8 @@ async fn assert_exactly_once(
     }
     for i in &incidents {
         assert_eq!(s(i, "outcome"), "remediated", "{i:?}");
+        // Sent and recorded: an alert without its mark would be sent again by a retried batch.
+        assert!(i.contains_key("alertedAt"), "alert not recorded: {i:?}");
     }
     let alerts = f.alert_deliveries().await;
     let alerted: HashMap<String, usize> = alerts.iter().fold(HashMap::new(), |mut m, (b, _)| {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -346,6 +346,26 @@ impl IncidentTable {
                 }
             }
         }
+    }
+
+    /// `mark_alerted` for a group write (`transact`): the same unconditional SET, so writing it
+    /// twice (a group retried after a lost answer) changes nothing.
+    pub fn mark_alerted_write(&self, incident_id: &str, at: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("incidentId", s(incident_id))
+                    .update_expression("SET alertedAt = :t")
+                    .expression_attribute_values(":t", s(at))
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.clients.dynamodb
     }
 
     pub async fn mark_alerted(&self, incident_id: &str, at: &str) -> Result<(), AwsError> {

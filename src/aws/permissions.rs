@@ -81,12 +81,13 @@ pub const WORKER_CALLS: [Call; 26] = [
         "a chunk's bucket states at once",
     ),
     // TransactWriteItems has no IAM action of its own: each item needs the action it performs
-    // (PutItem for the claims and state saves, UpdateItem for dedup finishes, listed above).
+    // (PutItem for the claims and state saves, UpdateItem for dedup finishes and alert marks,
+    // listed above).
     call(
         "dynamodb",
         "transact_write_items",
         "dynamodb:PutItem",
-        "group writes: a chunk's dedup claims, state saves and finishes",
+        "group writes: a chunk's dedup claims, state saves and finishes; alerted marks",
     ),
     call(
         "s3",

@@ -13,7 +13,7 @@ use crate::clock::{epoch_secs_now, now_rfc3339};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
-use super::retry::{retried, retried_n, MARK_ATTEMPTS};
+use super::retry::retried;
 use super::Inner;
 
 pub(super) async fn publish(
@@ -151,9 +151,7 @@ pub(super) async fn send_alert(
     metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
     // The message is out; the claim keeps others off until it goes stale, so record it well
     // before then. The mark is idempotent: keep at it rather than give the batch up.
+    // Marks of alerts sent side by side go out together (`marks`), each as durable as alone.
     let at = now_rfc3339();
-    retried_n("mark incident alerted", MARK_ATTEMPTS, || {
-        inner.incidents.mark_alerted(id, &at)
-    })
-    .await
+    inner.marks.mark(inner, id, &at).await
 }

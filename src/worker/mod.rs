@@ -33,6 +33,7 @@ mod discovery;
 mod event;
 mod leader;
 mod leases;
+mod marks;
 mod retry;
 mod settings;
 mod shard;
@@ -81,6 +82,8 @@ struct Inner {
     store: StateStore,
     incidents: IncidentTable,
     alerter: Alerter,
+    /// `alertedAt` marks of alerts sent side by side, written together.
+    marks: marks::Marks,
     dead: DeadLetters,
     remediator: S3Remediator,
     /// How an exposed object is closed (`[remediation] objects`).
@@ -157,6 +160,7 @@ impl Worker {
             store: StateStore::new(clients.dynamodb.clone(), &names.state_table),
             incidents: IncidentTable::new(clients.clone(), &names.incident_table),
             alerter: Alerter::new(clients.clone(), topic_arn),
+            marks: marks::Marks::default(),
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
             objects: config.remediation.objects,
