@@ -45,8 +45,9 @@ impl Marks {
             let waiting = std::mem::take(&mut *self.waiting.lock().expect("marks lock"));
             write_group(inner, waiting).await
         };
-        // Marks the group did not write are written one by one outside the writer, so a
-        // struggling mark never holds up the marks of other alerts.
+        // Marks the writer could not write (after the usual retries) are written one by one
+        // outside it, with the full `MARK_ATTEMPTS`, so a struggling mark never holds up the
+        // marks of other alerts for long.
         write_alone(inner, left).await;
         match rx.await {
             Ok(result) => result,
@@ -64,8 +65,8 @@ impl Marks {
 
 type ById = Vec<(String, (String, Vec<Answer>))>;
 
-/// One group write per `transact::MAX_ITEMS` distinct incidents; answers the marks it wrote and
-/// returns the others (a group cancelled or failed, or a lone mark).
+/// One write per `transact::MAX_ITEMS` distinct incidents (a group, or a lone mark's own
+/// UpdateItem); answers the marks it wrote and returns the others (cancelled or failed).
 async fn write_group(inner: &Inner, waiting: Vec<Waiting>) -> ById {
     let mut by_id: HashMap<String, (String, Vec<Answer>)> = HashMap::new();
     for (id, at, tx) in waiting {
@@ -77,7 +78,15 @@ async fn write_group(inner: &Inner, waiting: Vec<Waiting>) -> ById {
     }
     let mut left = Vec::new();
     for part in chunks(by_id.into_iter().collect::<ById>()) {
-        let applied = part.len() >= 2 && {
+        // Written while holding the writer, a lone mark included: the marks that arrive
+        // meanwhile wait and go out together next (that wait is what groups them).
+        let applied = if let [(id, (at, _))] = part.as_slice() {
+            retried("mark incident alerted", || {
+                inner.incidents.mark_alerted(id, at)
+            })
+            .await
+            .is_ok()
+        } else {
             let items: Vec<_> = part
                 .iter()
                 .map(|(id, (at, _))| inner.incidents.mark_alerted_write(id, at))
