@@ -11,7 +11,8 @@ if curl -fsS -o /dev/null "$url/moto-api/" 2>/dev/null; then
   exit 0
 fi
 mkdir -p "$(dirname "$pidfile")" .run
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" > .run/moto-"$port".log 2>&1 &
+# scripts/moto_server.py: moto with DynamoDB requests one at a time (see the file for why).
+.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" > .run/moto-"$port".log 2>&1 &
 echo $! > "$pidfile"
 for _ in $(seq 1 100); do
   if curl -fsS -o /dev/null "$url/moto-api/" 2>/dev/null; then

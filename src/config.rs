@@ -264,6 +264,21 @@ pub struct Remediation {
     /// that role (`arn:aws:sts::<account>:assumed-role/<name>/<session>`, as CloudTrail records a
     /// task's calls). Only the authenticated ARN counts, never the userAgent.
     pub self_arns: Vec<String>,
+    /// How an exposed object (in a bucket that is not exempt) is closed.
+    pub objects: ObjectRemediation,
+}
+
+/// How an exposed object is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectRemediation {
+    /// Reset that object's ACL to private (one call per object; the default).
+    #[default]
+    ObjectAcl,
+    /// Turn the bucket's whole PublicAccessBlock on: one call closes every object of the bucket,
+    /// and later object events verify as not exposed. A site that served public objects from a
+    /// non-exempt bucket stops serving them (such a bucket should be exempt).
+    BucketBlock,
 }
 
 impl Remediation {
@@ -314,6 +329,7 @@ impl Default for Remediation {
             mode: Mode::Enforce,
             attempts: 4,
             self_arns: Vec::new(),
+            objects: ObjectRemediation::ObjectAcl,
         }
     }
 }

@@ -205,8 +205,11 @@ async fn a_forged_protective_record_does_not_keep_a_public_acl_open() {
         || async { f.block_of(&b).await == Some((true, true, true, true)) },
     )
     .await;
-    wait_for("its incident", LONG, || async {
-        f.incidents().await.len() == 1
+    // The block lands between the incident's `pending` record and its outcome: wait for the
+    // outcome, not only the row.
+    wait_for("its incident, finished", LONG, || async {
+        let incidents = f.incidents().await;
+        incidents.len() == 1 && s(&incidents[0], "outcome") != "pending"
     })
     .await;
     let incidents = f.incidents().await;

@@ -75,15 +75,31 @@ fn attempt_timeout() -> Duration {
         .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
 }
 
+/// The least attempt timeout of an SNS call. `Publish` to a standard topic is not idempotent: an
+/// attempt cut off after SNS took the message is not "not sent", and the SDK's retry of it sends
+/// the incident a second time, which no subscriber can tell from a new one. So SNS never gets the
+/// short attempt timeout meant to abandon hung connections (a loaded endpoint answering in 1–2 s
+/// is not hung); a retry follows only an attempt that failed, or that hung this long. A FIFO
+/// topic deduplicates by incident and needs no such care, but gets the same bound.
+pub const PUBLISH_MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The attempt timeout of SNS calls: the configured one, never below
+/// [`PUBLISH_MIN_ATTEMPT_TIMEOUT`].
+pub fn publish_attempt_timeout() -> Duration {
+    attempt_timeout().max(PUBLISH_MIN_ATTEMPT_TIMEOUT)
+}
+
+fn timeouts(attempt: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .build()
+}
+
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .app_name(AppName::new(APP_NAME).expect("valid app name"))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(attempt_timeout())
-                .build(),
-        )
+        .timeout_config(timeouts(attempt_timeout()))
         .load()
         .await
 }
@@ -103,7 +119,8 @@ impl Clients {
         }
         let mut kinesis = aws_sdk_kinesis::config::Builder::from(config);
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
-        let mut sns = aws_sdk_sns::config::Builder::from(config);
+        let mut sns = aws_sdk_sns::config::Builder::from(config)
+            .timeout_config(timeouts(publish_attempt_timeout()));
         if let Some(f) = faults {
             s3 = s3.interceptor(f.clone());
             s3c = s3c.interceptor(f.clone());

@@ -6,7 +6,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, TimeToLiveSpecification, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -133,6 +135,58 @@ impl DedupTable {
                 }
             }
         }
+    }
+
+    /// The first-sighting claim of `event_id` for a group write (`transact`): the same item as
+    /// `claim`, conditional on no claim existing at all. A group with any event seen before is
+    /// cancelled, and its events are then claimed one by one with `claim`, which tells a
+    /// duplicate from a record being retaken.
+    pub fn claim_write(
+        &self,
+        event_id: &str,
+        worker: &str,
+        shard: &str,
+        sequence: &str,
+        now: SystemTime,
+    ) -> TransactWriteItem {
+        let expires = epoch_secs(now + self.ttl);
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .item("eventId", AttributeValue::S(event_id.to_owned()))
+                    .item("status", AttributeValue::S("claimed".into()))
+                    .item("worker", AttributeValue::S(worker.to_owned()))
+                    .item("shardId", AttributeValue::S(shard.to_owned()))
+                    .item("sequenceNumber", AttributeValue::S(sequence.to_owned()))
+                    .item("claimedAt", AttributeValue::N(epoch_secs(now).to_string()))
+                    .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+                    .condition_expression("attribute_not_exists(eventId)")
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
+    }
+
+    /// `finish` for a group write: in the same transaction as the state it covers, an event id
+    /// is never `done` without that state.
+    pub fn finish_write(&self, event_id: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("eventId", AttributeValue::S(event_id.to_owned()))
+                    .update_expression("SET #s = :done")
+                    .expression_attribute_names("#s", "status")
+                    .expression_attribute_values(":done", AttributeValue::S("done".into()))
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Marks claims done once their batch's effects and state are durable.

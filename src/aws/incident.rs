@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -217,22 +217,7 @@ impl IncidentTable {
     /// `alertedAt`), which another attempt at the same incident may have written. A `pending`
     /// record never replaces a final outcome: an attempt that lost the race must not reopen it.
     pub async fn put(&self, incident: &Incident) -> Result<(), AwsError> {
-        let mut item = to_item(incident);
-        item.remove("incidentId");
-        let mut req = self
-            .clients
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .key("incidentId", s(&incident.incident_id));
-        let mut sets = Vec::with_capacity(item.len());
-        for (i, (k, v)) in item.into_iter().enumerate() {
-            sets.push(format!("#f{i} = :f{i}"));
-            req = req
-                .expression_attribute_names(format!("#f{i}"), k)
-                .expression_attribute_values(format!(":f{i}"), v);
-        }
-        req = req.update_expression(format!("SET {}", sets.join(", ")));
+        let mut req = self.fields_update(incident);
         if incident.outcome == PENDING {
             req = req
                 .condition_expression("attribute_not_exists(#o) OR #o = :pending")
@@ -249,6 +234,73 @@ impl IncidentTable {
                 } else {
                     Err(e)
                 }
+            }
+        }
+    }
+
+    /// An UpdateItem that SETs every field of the incident (alert bookkeeping untouched).
+    fn fields_update(
+        &self,
+        incident: &Incident,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let mut item = to_item(incident);
+        item.remove("incidentId");
+        let mut req = self
+            .clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("incidentId", s(&incident.incident_id));
+        let mut sets = Vec::with_capacity(item.len() + 2);
+        for (i, (k, v)) in item.into_iter().enumerate() {
+            sets.push(format!("#f{i} = :f{i}"));
+            req = req
+                .expression_attribute_names(format!("#f{i}"), k)
+                .expression_attribute_values(format!(":f{i}"), v);
+        }
+        req.update_expression(format!("SET {}", sets.join(", ")))
+    }
+
+    /// Records a final outcome and takes the alert claim in the same write: one round trip where
+    /// `put` then `claim_alert` took two. The write is conditional on the claim being free, as
+    /// `claim_alert`'s is; when it is not (already alerted, or another attempt holds a fresh
+    /// claim), the outcome is written alone and the claim asked for as before, so the answer is
+    /// the one `claim_alert` would give. Not for pending records (they never claim).
+    pub async fn put_final_and_claim_alert(
+        &self,
+        incident: &Incident,
+        token: &str,
+        now_secs: u64,
+        stale_secs: u64,
+    ) -> Result<AlertClaim, AwsError> {
+        debug_assert!(incident.outcome != PENDING);
+        let req = self.fields_update(incident);
+        // The update expression SETs the fields; add the claim to it.
+        let expr = req.get_update_expression().clone().unwrap_or_default();
+        let r = req
+            .update_expression(format!("{expr}, alertClaim = :tok, alertClaimedAt = :now"))
+            .condition_expression(
+                "attribute_not_exists(alertedAt) AND \
+                 (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)",
+            )
+            .expression_attribute_values(":tok", s(token))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+            .expression_attribute_values(
+                ":stale",
+                AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
+            )
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(AlertClaim::Won),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "UpdateItem", e);
+                if !e.is(Kind::ConditionFailed) {
+                    return Err(e);
+                }
+                self.put(incident).await?;
+                self.claim_alert(&incident.incident_id, token, now_secs, stale_secs)
+                    .await
             }
         }
     }
@@ -296,6 +348,26 @@ impl IncidentTable {
                 }
             }
         }
+    }
+
+    /// `mark_alerted` for a group write (`transact`): the same unconditional SET, so writing it
+    /// twice (a group retried after a lost answer) changes nothing.
+    pub fn mark_alerted_write(&self, incident_id: &str, at: &str) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("incidentId", s(incident_id))
+                    .update_expression("SET alertedAt = :t")
+                    .expression_attribute_values(":t", s(at))
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.clients.dynamodb
     }
 
     pub async fn mark_alerted(&self, incident_id: &str, at: &str) -> Result<(), AwsError> {

@@ -19,5 +19,6 @@ pub mod s3_fix;
 pub mod s3_read;
 pub mod state_store;
 pub mod table;
+pub mod transact;
 
 pub use clients::{load_config, Clients};

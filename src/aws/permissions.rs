@@ -30,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 24] = [
+pub const WORKER_CALLS: [Call; 26] = [
     call(
         "kinesis",
         "list_shards",
@@ -74,6 +74,21 @@ pub const WORKER_CALLS: [Call; 24] = [
         "an account's buckets (state table account-index)",
     ),
     call("dynamodb", "scan", "dynamodb:Scan", "the lease table"),
+    call(
+        "dynamodb",
+        "batch_get_item",
+        "dynamodb:BatchGetItem",
+        "a chunk's bucket states at once",
+    ),
+    // TransactWriteItems has no IAM action of its own: each item needs the action it performs
+    // (PutItem for the claims and state saves, UpdateItem for dedup finishes and alert marks,
+    // listed above).
+    call(
+        "dynamodb",
+        "transact_write_items",
+        "dynamodb:PutItem",
+        "group writes: a chunk's dedup claims, state saves and finishes; alerted marks",
+    ),
     call(
         "s3",
         "get_public_access_block",

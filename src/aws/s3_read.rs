@@ -2,14 +2,18 @@
 //! S3 Control and judges them with the same exposure code as the fold. Events can be stale,
 //! duplicated or forged; this read is the ground truth. Owns reading only; it never writes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_s3::types::{Grant, Type as GranteeType};
+use tokio::sync::OnceCell;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::Clients;
 use crate::core::acl::Acl;
 use crate::core::exposure::{BlockConfig, BlockFlags, Exposure, Ownership};
 use crate::core::fold::{self, BlockState, BucketState, Stamped};
-use crate::core::policy::{self, PolicyFindings};
+use crate::core::policy;
 
 /// What S3 says now.
 #[derive(Debug, Clone)]
@@ -54,6 +58,61 @@ fn acl_from_grants(grants: &[Grant]) -> Result<Acl, AwsError> {
     Acl::from_request(&body)
         .map_err(|e| AwsError::other("s3", "GetBucketAcl", e.to_string()))
         .map(|a| a.unwrap_or(Acl::PRIVATE))
+}
+
+/// Account-level PublicAccessBlock reads shared by the verifications of one batch: one S3 Control
+/// read per account however many buckets the batch verifies, and concurrent verifications wait
+/// for the one read in flight instead of each issuing their own. Live only as long as the batch
+/// that made it (seconds): an account block turned off meanwhile is seen by the next batch, and
+/// the reconciler re-reads every bucket in any case. A failed read is not remembered.
+#[derive(Clone, Debug, Default)]
+pub struct AccountBlocks {
+    cells: Arc<Mutex<HashMap<String, Arc<OnceCell<BlockFlags>>>>>,
+}
+
+impl AccountBlocks {
+    pub async fn get(&self, clients: &Clients, account: &str) -> Result<BlockFlags, AwsError> {
+        let cell = self
+            .cells
+            .lock()
+            .expect("account blocks lock")
+            .entry(account.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| read_account_block(clients, account))
+            .await
+            .copied()
+    }
+}
+
+/// A bucket's live read shared by the object events of one lane step: the object events of a
+/// bucket between two bucket-level events (`core::lanes`) see one bucket configuration by
+/// construction, as far as the stream tells, so one read serves them all instead of one read per
+/// object. Concurrent events wait for the read in flight; a failed read is not remembered. Live
+/// only for one step of one chunk (seconds), like [`AccountBlocks`]; a change made behind the
+/// stream's back meanwhile is seen by the next step and by the reconciler. Must not be used where
+/// an event's own effect changes the bucket's settings (`objects = "bucket-block"`).
+#[derive(Clone, Debug, Default)]
+pub struct BucketReads {
+    cells: Arc<Mutex<HashMap<String, Arc<OnceCell<LiveBucket>>>>>,
+}
+
+impl BucketReads {
+    /// The bucket's read, made by `read` if no event of the step has made it yet.
+    pub async fn get<F, Fut>(&self, bucket: &str, read: F) -> Result<LiveBucket, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<LiveBucket, AwsError>>,
+    {
+        let cell = self
+            .cells
+            .lock()
+            .expect("bucket reads lock")
+            .entry(bucket.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(read).await.cloned()
+    }
 }
 
 fn not_found_is(kind_ok: &AwsError) -> bool {
@@ -174,12 +233,14 @@ pub async fn bucket_tags(
     Ok(t)
 }
 
-/// Reads the bucket's block, ACL, policy, ownership and the account's block.
+/// Reads the bucket's block, ACL, policy, ownership and the account's block (through `accounts`,
+/// shared by a batch). S3's own policy verdict is read only when it can change the outcome.
 pub async fn read_bucket(
     clients: &Clients,
     bucket: &str,
     account: &str,
     at: i64,
+    accounts: AccountBlocks,
 ) -> Result<LiveBucket, AwsError> {
     let s3 = &clients.s3;
     // Independent reads, issued together: verification sits between an exposure and its fix.
@@ -217,14 +278,14 @@ pub async fn read_bucket(
     };
     let policy = async {
         match s3.get_bucket_policy().bucket(bucket).send().await {
+            // None: the bucket has no policy at all (as against one found not public).
             Ok(r) => Ok(r
                 .policy()
-                .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))
-                .unwrap_or_default()),
+                .map(|p| policy::analyze(&serde_json::Value::String(p.to_owned())))),
             Err(e) => {
                 let e = from_sdk("s3", "GetBucketPolicy", e);
                 if e.code == "NoSuchBucketPolicy" {
-                    Ok(PolicyFindings::default())
+                    Ok(None)
                 } else {
                     Err(e)
                 }
@@ -253,17 +314,13 @@ pub async fn read_bucket(
             }
         }
     };
-    let policy_status = async {
-        match s3.get_bucket_policy_status().bucket(bucket).send().await {
-            Ok(r) => r.policy_status().and_then(|s| s.is_public()),
-            Err(_) => None,
-        }
-    };
-    let account_block = read_account_block(clients, account);
-    let (block, acl, policy, ownership, policy_status_public, account_block) =
-        tokio::join!(block, acl, policy, ownership, policy_status, account_block);
+    let account_block = accounts.get(clients, account);
+    let (block, acl, policy, ownership, account_block) =
+        tokio::join!(block, acl, policy, ownership, account_block);
     let (block, acl, policy, ownership, account_block) =
         (block?, acl?, policy?, ownership?, account_block?);
+    let has_policy = policy.is_some();
+    let policy = policy.unwrap_or_default();
     let state = BucketState {
         account: account.to_owned(),
         // Read from S3: confirmed, unlike what an event on the stream claims.
@@ -288,8 +345,21 @@ pub async fn read_bucket(
     let core_policy_public = state.policy.as_ref().is_some_and(|p| p.value.is_public());
     let restricted =
         account_block.restrict_public_buckets.unwrap_or(false) || block.restrict_public_buckets;
+    let core_exposure = fold::exposure_of(&state, account_block);
+    // S3's own verdict is a second opinion (combined by `with_policy_status`). It can only turn
+    // the outcome when there is a policy, nothing is found public, and RestrictPublicBuckets is
+    // off; otherwise the read is skipped (and its reason is not named beside an ACL's).
+    let policy_status_public =
+        if policy_status_can_matter(has_policy, core_exposure.public, restricted) {
+            match s3.get_bucket_policy_status().bucket(bucket).send().await {
+                Ok(r) => r.policy_status().and_then(|s| s.is_public()),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
     let exposure = with_policy_status(
-        fold::exposure_of(&state, account_block),
+        core_exposure,
         core_policy_public,
         policy_status_public,
         restricted,
@@ -300,6 +370,12 @@ pub async fn read_bucket(
         policy_status_public,
         exposure,
     })
+}
+
+/// Whether S3's GetBucketPolicyStatus verdict could turn a "not exposed" into "exposed": only
+/// with a policy present, nothing found public already, and RestrictPublicBuckets off.
+pub fn policy_status_can_matter(has_policy: bool, already_public: bool, restricted: bool) -> bool {
+    has_policy && !already_public && !restricted
 }
 
 /// S3's own verdict on the policy (`GetBucketPolicyStatus.IsPublic`) combined with the core's,
@@ -350,6 +426,71 @@ pub async fn read_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live(public: bool) -> LiveBucket {
+        LiveBucket {
+            state: BucketState::default(),
+            account_block: BlockFlags::default(),
+            policy_status_public: None,
+            exposure: Exposure {
+                public,
+                ..Exposure::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_object_events_of_a_step_share_one_read_of_their_bucket() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = AtomicUsize::new(0);
+        let shared = BucketReads::default();
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(live(true))
+        };
+        // Side by side: the later callers wait for the read in flight.
+        let (a, b, c) = tokio::join!(
+            shared.get("b", read),
+            shared.get("b", read),
+            shared.get("b", read)
+        );
+        assert!(a.unwrap().exposure.public && b.is_ok() && c.is_ok());
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        // Another bucket has its own read.
+        shared.get("other", read).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_bucket_read_is_not_shared() {
+        let shared = BucketReads::default();
+        let failed = shared
+            .get("b", || async {
+                Err(AwsError::other("s3", "GetBucketAcl", "injected".to_owned()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let again = shared.get("b", || async { Ok(live(false)) }).await;
+        assert!(!again.unwrap().exposure.public, "the next event reads anew");
+    }
+
+    // GetBucketPolicyStatus: "Retrieves the policy status for an Amazon S3 bucket, indicating
+    // whether the bucket is public" — a verdict on the bucket policy alone, so without a policy
+    // it has nothing to say, and once the bucket is judged public it cannot add anything.
+    #[test]
+    fn policy_status_is_read_only_when_it_can_turn_the_verdict() {
+        assert!(policy_status_can_matter(true, false, false));
+        assert!(!policy_status_can_matter(false, false, false), "no policy");
+        assert!(
+            !policy_status_can_matter(true, true, false),
+            "already public"
+        );
+        assert!(
+            !policy_status_can_matter(true, false, true),
+            "RestrictPublicBuckets makes a public policy reach only the account"
+        );
+    }
 
     fn exposure(public: bool, reasons: &[&str]) -> Exposure {
         Exposure {

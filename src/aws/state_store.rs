@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -19,6 +19,13 @@ pub const ACCOUNT_INDEX: &str = "account-index";
 pub struct Versioned<T> {
     pub value: T,
     pub version: u64,
+}
+
+/// One versioned put, for PutItem or a transaction.
+struct VersionedWrite {
+    item: HashMap<String, AttributeValue>,
+    condition: &'static str,
+    values: Option<HashMap<String, AttributeValue>>,
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +60,11 @@ fn decode<T: serde::de::DeserializeOwned>(
 }
 
 impl StateStore {
+    /// The client, for group writes (`transact`) that mix this table's items with others.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> StateStore {
         StateStore {
             client,
@@ -137,6 +149,44 @@ impl StateStore {
         Ok(out)
     }
 
+    /// The item, condition and names/values of a versioned write of `value` over `expected`.
+    fn versioned_write<T: serde::Serialize>(
+        id: String,
+        account: Option<&str>,
+        value: &T,
+        expected: u64,
+    ) -> Result<VersionedWrite, AwsError> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| AwsError::other("dynamodb", "PutItem", e.to_string()))?;
+        let mut item = HashMap::from([
+            ("id".to_owned(), AttributeValue::S(id)),
+            (
+                "version".to_owned(),
+                AttributeValue::N((expected + 1).to_string()),
+            ),
+            ("state".to_owned(), AttributeValue::S(json)),
+        ]);
+        if let Some(a) = account {
+            item.insert("account".to_owned(), AttributeValue::S(a.to_owned()));
+        }
+        let (condition, values) = if expected == 0 {
+            ("attribute_not_exists(#v)", None)
+        } else {
+            (
+                "#v = :v",
+                Some(HashMap::from([(
+                    ":v".to_owned(),
+                    AttributeValue::N(expected.to_string()),
+                )])),
+            )
+        };
+        Ok(VersionedWrite {
+            item,
+            condition,
+            values,
+        })
+    }
+
     /// Writes `value` if the stored version is still `expected`; `Ok(None)` on a lost race.
     async fn put_if<T: serde::Serialize>(
         &self,
@@ -145,29 +195,19 @@ impl StateStore {
         value: &T,
         expected: u64,
     ) -> Result<Option<u64>, AwsError> {
-        let json = serde_json::to_string(value)
-            .map_err(|e| AwsError::other("dynamodb", "PutItem", e.to_string()))?;
-        let next = expected + 1;
-        let mut req = self
+        let w = Self::versioned_write(id, account, value, expected)?;
+        let r = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("id", AttributeValue::S(id))
-            .item("version", AttributeValue::N(next.to_string()))
-            .item("state", AttributeValue::S(json));
-        if let Some(a) = account {
-            req = req.item("account", AttributeValue::S(a.to_owned()));
-        }
-        req = if expected == 0 {
-            req.condition_expression("attribute_not_exists(#v)")
-                .expression_attribute_names("#v", "version")
-        } else {
-            req.condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", AttributeValue::N(expected.to_string()))
-        };
-        match req.send().await {
-            Ok(_) => Ok(Some(next)),
+            .set_item(Some(w.item))
+            .condition_expression(w.condition)
+            .expression_attribute_names("#v", "version")
+            .set_expression_attribute_values(w.values)
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Some(expected + 1)),
             Err(e) => {
                 let e = from_sdk("dynamodb", "PutItem", e);
                 if e.is(Kind::ConditionFailed) {
@@ -177,6 +217,109 @@ impl StateStore {
                 }
             }
         }
+    }
+
+    fn transact_put(&self, w: VersionedWrite) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(w.item))
+                    .condition_expression(w.condition)
+                    .expression_attribute_names("#v", "version")
+                    .set_expression_attribute_values(w.values)
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
+    }
+
+    /// A bucket save for a group write (`transact`): the same conditional put as `save_bucket`'s
+    /// first attempt, at version `expected + 1`. A cancelled group is redone with `save_bucket`,
+    /// which merges on conflict.
+    pub fn bucket_write(
+        &self,
+        name: &str,
+        state: &BucketState,
+        expected: u64,
+    ) -> Result<TransactWriteItem, AwsError> {
+        Self::versioned_write(bucket_id(name), Some(&state.account), state, expected)
+            .map(|w| self.transact_put(w))
+    }
+
+    /// An account save for a group write; see `bucket_write`.
+    pub fn account_write(
+        &self,
+        id: &str,
+        state: &AccountState,
+        expected: u64,
+    ) -> Result<TransactWriteItem, AwsError> {
+        Self::versioned_write(account_id(id), None, state, expected).map(|w| self.transact_put(w))
+    }
+
+    /// Several buckets' states in one BatchGetItem call per 100 names (strongly consistent, as
+    /// `load_bucket`); absent buckets are absent from the map.
+    pub async fn load_buckets(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, Versioned<BucketState>>, AwsError> {
+        let mut out = HashMap::new();
+        for part in names.chunks(100) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = part
+                .iter()
+                .map(|n| HashMap::from([("id".to_owned(), AttributeValue::S(bucket_id(n)))]))
+                .collect();
+            // BatchGetItem may answer part and return the rest as UnprocessedKeys.
+            let mut rounds = 0;
+            while !keys.is_empty() {
+                rounds += 1;
+                if rounds > 8 {
+                    return Err(AwsError {
+                        service: "dynamodb",
+                        operation: "BatchGetItem",
+                        kind: Kind::Throttled,
+                        code: "UnprocessedKeys".into(),
+                        message: format!("{} keys still unprocessed after 8 rounds", keys.len()),
+                    });
+                }
+                let r = self
+                    .client
+                    .batch_get_item()
+                    .request_items(
+                        &self.table,
+                        KeysAndAttributes::builder()
+                            .set_keys(Some(std::mem::take(&mut keys)))
+                            .consistent_read(true)
+                            .build()
+                            .expect("complete"),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("dynamodb", "BatchGetItem", e))?;
+                for item in r
+                    .responses()
+                    .and_then(|t| t.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(name) = item
+                        .get("id")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|id| id.strip_prefix("bucket#"))
+                    else {
+                        continue;
+                    };
+                    out.insert(name.to_owned(), decode(item)?);
+                }
+                if let Some(left) = r.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    keys = left.keys().to_vec();
+                    if !keys.is_empty() {
+                        tokio::time::sleep(std::time::Duration::from_millis(50 * rounds)).await;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Saves a bucket's state, merging with a concurrent writer's on conflict. Returns the

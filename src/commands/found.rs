@@ -7,8 +7,9 @@ use crate::aws::alerter::Alerter;
 use crate::aws::incident::{Incident, IncidentTable};
 use crate::aws::s3_fix::{Remediator, S3Remediator};
 use crate::clock::now_rfc3339;
+use crate::config::ObjectRemediation;
 use crate::core::decision::{Decision, Source};
-use crate::core::plan::{self, LiveVerdict, Recorded, Step, Target};
+use crate::core::plan::{self, LiveVerdict, Prior, Recorded, Step, Target};
 use crate::observe::metrics as m;
 
 /// The effects an exposure found by a read goes through.
@@ -90,7 +91,14 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         source: f.source.as_str().into(),
     };
     // A read found it exposed, and its incident id is new: nothing earlier to resume.
-    let steps = plan::plan(None, LiveVerdict::Exposed, f.decision, Target::Bucket);
+    // The target is the bucket, so the objects mode changes nothing.
+    let steps = plan::plan(
+        Prior::FirstSighting,
+        LiveVerdict::Exposed,
+        f.decision,
+        Target::Bucket,
+        ObjectRemediation::default(),
+    );
     let mut outcome = Outcome::Nothing;
     for step in steps {
         match step {
@@ -116,7 +124,7 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
                     }
                 };
             }
-            Step::RecordOutcome(recorded) => {
+            Step::RecordOutcome(recorded) | Step::RecordOutcomeAndAlert(recorded) => {
                 if recorded == Recorded::Alerted {
                     outcome = Outcome::Alerted;
                     tracing::warn!(account = f.account, bucket = f.bucket, source = f.source.as_str(), rule = f.decision.rule.as_str(), reasons = ?f.reasons, "exposure found by reading S3: alert only");
@@ -125,6 +133,13 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
                 metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
                 if let Err(e) = fx.incidents.put(&incident).await {
                     tracing::warn!(account = f.account, bucket = f.bucket, error = %e, "incident not recorded");
+                }
+                // One actor per found exposure (the reconcile leader, or one scan): no alert
+                // claim to take, so the merged step is the record, then the alert.
+                if matches!(step, Step::RecordOutcomeAndAlert(_)) {
+                    if let Some(alerter) = fx.alerter {
+                        alert(fx, alerter, &incident).await;
+                    }
                 }
             }
             Step::Alert | Step::Republish => {

@@ -200,7 +200,7 @@ async fn one(ctx: &Ctx<'_>, bucket: &str, now_ms: i64) -> Outcome {
         return Outcome::Fresh;
     }
     let (live, tags) = tokio::join!(
-        s3_read::read_bucket(ctx.clients, bucket, ctx.account, now_ms),
+        s3_read::read_bucket(ctx.clients, bucket, ctx.account, now_ms, Default::default()),
         s3_read::bucket_tags(ctx.clients, bucket)
     );
     let (live, tags) = match (live, tags) {

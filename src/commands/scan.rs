@@ -323,7 +323,7 @@ async fn scan_one(s: &Shared, bucket: String) -> (BucketReport, bool) {
     let (live, tags) = {
         let _counted = InFlight::enter(s);
         tokio::join!(
-            s3_read::read_bucket(&s.clients, &bucket, &s.account, at),
+            s3_read::read_bucket(&s.clients, &bucket, &s.account, at, Default::default()),
             s3_read::bucket_tags(&s.clients, &bucket)
         )
     };

@@ -12,6 +12,7 @@ pub mod exemption;
 pub mod exposure;
 pub mod fold;
 pub mod input;
+pub mod lanes;
 pub mod lease;
 pub mod loose;
 pub mod merge;

@@ -4,7 +4,34 @@
 //! and every case of "nothing to do"; it performs none of them and must not decide the action —
 //! that comes in as a [`Decision`] from `decision`.
 
+use crate::config::ObjectRemediation;
 use crate::core::decision::{Action, Decision};
+
+/// What is known of an earlier attempt at the same incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prior {
+    /// Not read: the event id was claimed for the first time, and the incident id derives from
+    /// it, so no earlier attempt can have recorded anything. Planned exactly as `Read(None)`;
+    /// the incident-table read is saved.
+    FirstSighting,
+    /// What the incident table holds (`None`: nothing).
+    Read(Option<PriorOutcome>),
+}
+
+impl Prior {
+    /// Whether the incident table must be read before planning: only when the event id is
+    /// not a first sighting (a retried batch, a retaken record, or no event id at all).
+    pub fn needs_read(first_sighting: bool) -> bool {
+        !first_sighting
+    }
+
+    fn outcome(self) -> Option<PriorOutcome> {
+        match self {
+            Prior::FirstSighting => None,
+            Prior::Read(p) => p,
+        }
+    }
+}
 
 /// What an earlier attempt at the same incident left in the incident table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,8 +83,9 @@ pub enum Settle {
     /// The target is closed as of the event (an earlier attempt's remediation): a re-opening must
     /// be a new transition even if no CloudTrail event for the fix ever arrives.
     Closed,
-    /// As `Closed`, only if the `Remediate` step before it succeeded.
-    ClosedIfRemediated,
+    /// What the `Remediate` step before it closed (the object, or the bucket's block), only if
+    /// it succeeded.
+    ClosedIfRemediated(Target),
 }
 
 /// What the incident record says after the effects.
@@ -95,8 +123,12 @@ pub enum Step {
     RecordPending,
     Remediate(Target),
     RecordOutcome(Recorded),
-    /// Publish the incident just recorded.
+    /// Publish the incident just recorded (after proving the lease).
     Alert,
+    /// The final outcome and the alert claim in one write, then its alert published. No second
+    /// lease proof: the claim (or a FIFO topic's deduplication by incident) keeps the alert to
+    /// one message whoever holds the lease.
+    RecordOutcomeAndAlert(Recorded),
     /// Publish the incident an earlier attempt recorded but did not alert.
     Republish,
     /// Give the batch up so it is read again: a failed read is never taken for "not exposed".
@@ -121,6 +153,7 @@ impl Step {
             | Step::RecordPending
             | Step::RecordOutcome(_)
             | Step::Alert
+            | Step::RecordOutcomeAndAlert(_)
             | Step::Republish
             | Step::RetryLater
             | Step::NothingToDo(_) => Access::Unchanged,
@@ -128,15 +161,28 @@ impl Step {
     }
 }
 
-/// The steps for one incident. `prior`: what the incident table holds for it; `live`: what the
-/// read before acting showed; `decision`: what to do if it is exposed.
+/// What `Remediate` writes for an exposed `target` under `[remediation] objects`: with
+/// `bucket-block` an object's exposure is closed by the bucket's whole block (one call closes a
+/// burst of public objects); a bucket is always closed by its block.
+pub fn fix_target(target: Target, objects: ObjectRemediation) -> Target {
+    match (target, objects) {
+        (Target::Object, ObjectRemediation::BucketBlock) => Target::Bucket,
+        (t, _) => t,
+    }
+}
+
+/// The steps for one incident. `prior`: what the incident table holds for it (or that it was
+/// not read, for a first sighting); `live`: what the read before acting showed; `decision`: what
+/// to do if it is exposed; `target`: what was found exposed; `objects`: how an object is closed.
 pub fn plan(
-    prior: Option<PriorOutcome>,
+    prior: Prior,
     live: LiveVerdict,
     decision: Decision,
     target: Target,
+    objects: ObjectRemediation,
 ) -> Vec<Step> {
     use Step::*;
+    let prior = prior.outcome();
     if let Some(PriorOutcome::Final {
         remediated,
         alerted,
@@ -173,15 +219,17 @@ pub fn plan(
             _ => vec![settle(), NothingToDo(Reason::NotExposed)],
         },
         LiveVerdict::Exposed => match decision.action {
-            Action::Remediate => vec![
-                settle(),
-                RecordPending,
-                Remediate(target),
-                SettleFold(Settle::ClosedIfRemediated),
-                RecordOutcome(Recorded::Remediation),
-                Alert,
-            ],
-            Action::Alert => vec![settle(), RecordOutcome(Recorded::Alerted), Alert],
+            Action::Remediate => {
+                let fix = fix_target(target, objects);
+                vec![
+                    settle(),
+                    RecordPending,
+                    Remediate(fix),
+                    SettleFold(Settle::ClosedIfRemediated(fix)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
+                ]
+            }
+            Action::Alert => vec![settle(), RecordOutcomeAndAlert(Recorded::Alerted)],
             Action::None => vec![settle(), NothingToDo(Reason::DecidedNone)],
         },
     }
@@ -195,6 +243,22 @@ mod tests {
     use crate::core::fold::Transition;
     use proptest::prelude::*;
     use Step::*;
+
+    /// The plan for an incident whose prior was read, objects closed by their own ACL.
+    fn planned(
+        prior: Option<PriorOutcome>,
+        live: LiveVerdict,
+        decision: Decision,
+        target: Target,
+    ) -> Vec<Step> {
+        plan(
+            Prior::Read(prior),
+            live,
+            decision,
+            target,
+            ObjectRemediation::ObjectAcl,
+        )
+    }
 
     const REMEDIATE: Decision = Decision {
         action: Action::Remediate,
@@ -224,17 +288,98 @@ mod tests {
             (Target::Bucket, Some(PriorOutcome::Pending)),
         ] {
             assert_eq!(
-                plan(prior, LiveVerdict::Exposed, REMEDIATE, target),
+                planned(prior, LiveVerdict::Exposed, REMEDIATE, target),
                 vec![
                     SettleFold(Settle::Live),
                     RecordPending,
                     Remediate(target),
-                    SettleFold(Settle::ClosedIfRemediated),
-                    RecordOutcome(Recorded::Remediation),
-                    Alert,
+                    SettleFold(Settle::ClosedIfRemediated(target)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
                 ]
             );
         }
+    }
+
+    #[test]
+    fn bucket_block_closes_an_exposed_object_by_its_bucket_block() {
+        let steps = plan(
+            Prior::FirstSighting,
+            LiveVerdict::Exposed,
+            REMEDIATE,
+            Target::Object,
+            ObjectRemediation::BucketBlock,
+        );
+        assert_eq!(
+            steps,
+            vec![
+                SettleFold(Settle::Live),
+                RecordPending,
+                Remediate(Target::Bucket),
+                SettleFold(Settle::ClosedIfRemediated(Target::Bucket)),
+                RecordOutcomeAndAlert(Recorded::Remediation),
+            ]
+        );
+        // A bucket is closed by its block in either mode; an object by its ACL by default.
+        for objects in [ObjectRemediation::ObjectAcl, ObjectRemediation::BucketBlock] {
+            assert_eq!(fix_target(Target::Bucket, objects), Target::Bucket);
+        }
+        assert_eq!(
+            fix_target(Target::Object, ObjectRemediation::ObjectAcl),
+            Target::Object
+        );
+        // Alert-only decisions write nothing to S3 in either mode.
+        assert!(!plan(
+            Prior::FirstSighting,
+            LiveVerdict::Exposed,
+            EXEMPT,
+            Target::Object,
+            ObjectRemediation::BucketBlock,
+        )
+        .iter()
+        .any(|s| matches!(s, Remediate(_))));
+    }
+
+    #[test]
+    fn a_first_sighting_is_planned_without_reading_the_incident_table() {
+        assert!(!Prior::needs_read(true));
+        assert!(Prior::needs_read(false));
+        for live in [
+            LiveVerdict::Exposed,
+            LiveVerdict::NotExposed,
+            LiveVerdict::Unread,
+        ] {
+            assert_eq!(
+                plan(
+                    Prior::FirstSighting,
+                    live,
+                    REMEDIATE,
+                    Target::Bucket,
+                    ObjectRemediation::ObjectAcl
+                ),
+                planned(None, live, REMEDIATE, Target::Bucket)
+            );
+        }
+    }
+
+    #[test]
+    fn the_final_outcome_and_its_alert_are_one_step_but_a_resumed_completion_is_not() {
+        // Where a fresh outcome is recorded, the alert claim rides on the same write.
+        for d in [REMEDIATE, OWN] {
+            let steps = planned(None, LiveVerdict::Exposed, d, Target::Bucket);
+            assert!(matches!(steps.last(), Some(RecordOutcomeAndAlert(_))));
+            assert!(!steps.contains(&Alert));
+        }
+        // A pending incident finished after a restart: recorded, then alerted after a lease proof.
+        let steps = planned(
+            Some(PriorOutcome::Pending),
+            LiveVerdict::NotExposed,
+            REMEDIATE,
+            Target::Bucket,
+        );
+        assert_eq!(
+            &steps[steps.len() - 2..],
+            &[RecordOutcome(Recorded::CompletedBeforeRestart), Alert]
+        );
     }
 
     #[test]
@@ -242,11 +387,10 @@ mod tests {
         for d in [OWN, EXEMPT] {
             for target in [Target::Bucket, Target::Object] {
                 assert_eq!(
-                    plan(None, LiveVerdict::Exposed, d, target),
+                    planned(None, LiveVerdict::Exposed, d, target),
                     vec![
                         SettleFold(Settle::Live),
-                        RecordOutcome(Recorded::Alerted),
-                        Alert
+                        RecordOutcomeAndAlert(Recorded::Alerted)
                     ]
                 );
             }
@@ -256,9 +400,8 @@ mod tests {
     #[test]
     fn own_identity_is_recorded_and_alerted_never_remediated() {
         // The live worker used to return early here: no incident, no alert.
-        let steps = plan(None, LiveVerdict::Exposed, OWN, Target::Bucket);
-        assert!(steps.contains(&RecordOutcome(Recorded::Alerted)));
-        assert!(steps.contains(&Alert));
+        let steps = planned(None, LiveVerdict::Exposed, OWN, Target::Bucket);
+        assert!(steps.contains(&RecordOutcomeAndAlert(Recorded::Alerted)));
         assert!(!steps
             .iter()
             .any(|s| matches!(s, Remediate(_) | RecordPending)));
@@ -267,7 +410,7 @@ mod tests {
     #[test]
     fn exposed_and_decided_none_does_nothing() {
         assert_eq!(
-            plan(None, LiveVerdict::Exposed, Decision::NONE, Target::Bucket),
+            planned(None, LiveVerdict::Exposed, Decision::NONE, Target::Bucket),
             vec![SettleFold(Settle::Live), NothingToDo(Reason::DecidedNone)]
         );
     }
@@ -275,7 +418,7 @@ mod tests {
     #[test]
     fn not_exposed_does_nothing_but_settle() {
         assert_eq!(
-            plan(None, LiveVerdict::NotExposed, REMEDIATE, Target::Bucket),
+            planned(None, LiveVerdict::NotExposed, REMEDIATE, Target::Bucket),
             vec![SettleFold(Settle::Live), NothingToDo(Reason::NotExposed)]
         );
     }
@@ -284,7 +427,7 @@ mod tests {
     fn a_resumed_pending_incident_now_closed_is_completed_before_restart() {
         for d in [REMEDIATE, Decision::NONE] {
             assert_eq!(
-                plan(
+                planned(
                     Some(PriorOutcome::Pending),
                     LiveVerdict::NotExposed,
                     d,
@@ -304,11 +447,11 @@ mod tests {
     fn a_gone_bucket_or_object_does_nothing() {
         for prior in [None, Some(PriorOutcome::Pending)] {
             assert_eq!(
-                plan(prior, LiveVerdict::BucketGone, REMEDIATE, Target::Bucket),
+                planned(prior, LiveVerdict::BucketGone, REMEDIATE, Target::Bucket),
                 vec![NothingToDo(Reason::Gone)]
             );
             assert_eq!(
-                plan(prior, LiveVerdict::ObjectGone, REMEDIATE, Target::Object),
+                planned(prior, LiveVerdict::ObjectGone, REMEDIATE, Target::Object),
                 vec![SettleFold(Settle::Live), NothingToDo(Reason::Gone)]
             );
         }
@@ -318,7 +461,7 @@ mod tests {
     fn an_unread_target_retries_the_batch_rather_than_guess() {
         for prior in [None, Some(PriorOutcome::Pending)] {
             assert_eq!(
-                plan(prior, LiveVerdict::Unread, REMEDIATE, Target::Bucket),
+                planned(prior, LiveVerdict::Unread, REMEDIATE, Target::Bucket),
                 vec![RetryLater]
             );
         }
@@ -328,7 +471,7 @@ mod tests {
     fn a_final_prior_takes_what_it_did_and_republishes_only_when_unsent() {
         let live = LiveVerdict::Exposed;
         assert_eq!(
-            plan(final_(true, true), live, REMEDIATE, Target::Bucket),
+            planned(final_(true, true), live, REMEDIATE, Target::Bucket),
             vec![
                 SettleFold(Settle::Live),
                 SettleFold(Settle::Closed),
@@ -336,7 +479,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan(final_(true, false), live, REMEDIATE, Target::Bucket),
+            planned(final_(true, false), live, REMEDIATE, Target::Bucket),
             vec![
                 SettleFold(Settle::Live),
                 SettleFold(Settle::Closed),
@@ -344,12 +487,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan(final_(false, false), live, OWN, Target::Bucket),
+            planned(final_(false, false), live, OWN, Target::Bucket),
             vec![SettleFold(Settle::Live), Republish]
         );
         // The live read failing does not matter once the incident is final.
         assert_eq!(
-            plan(
+            planned(
                 final_(false, true),
                 LiveVerdict::Unread,
                 REMEDIATE,
@@ -358,7 +501,7 @@ mod tests {
             vec![NothingToDo(Reason::AlreadyDone)]
         );
         assert_eq!(
-            plan(
+            planned(
                 final_(true, false),
                 LiveVerdict::BucketGone,
                 REMEDIATE,
@@ -370,11 +513,19 @@ mod tests {
 
     // ---- properties over every input ------------------------------------------------------
 
-    fn prior() -> impl Strategy<Value = Option<PriorOutcome>> {
+    fn prior() -> impl Strategy<Value = Prior> {
         prop_oneof![
-            Just(None),
-            Just(Some(PriorOutcome::Pending)),
-            (any::<bool>(), any::<bool>()).prop_map(|(r, a)| final_(r, a)),
+            Just(Prior::FirstSighting),
+            Just(Prior::Read(None)),
+            Just(Prior::Read(Some(PriorOutcome::Pending))),
+            (any::<bool>(), any::<bool>()).prop_map(|(r, a)| Prior::Read(final_(r, a))),
+        ]
+    }
+
+    fn objects() -> impl Strategy<Value = ObjectRemediation> {
+        prop_oneof![
+            Just(ObjectRemediation::ObjectAcl),
+            Just(ObjectRemediation::BucketBlock)
         ]
     }
 
@@ -496,10 +647,10 @@ mod tests {
         #[test]
         fn no_step_ever_widens_access(
             prior in prior(), live in live(), (decision, _) in decided(), target in target(),
-            start in s3(),
+            objects in objects(), start in s3(),
         ) {
             let mut s = start;
-            for step in plan(prior, live, decision, target) {
+            for step in plan(prior, live, decision, target, objects) {
                 let after = apply(step, s);
                 prop_assert!(narrower_or_equal(after, s), "{step:?} widened {s:?} to {after:?}");
                 // A step that says it leaves access alone writes nothing.
@@ -514,9 +665,10 @@ mod tests {
         #[test]
         fn the_plan_is_well_formed(
             prior in prior(), live in live(), (decision, own) in decided(), target in target(),
+            objects in objects(),
         ) {
-            let steps = plan(prior, live, decision, target);
-            let final_prior = matches!(prior, Some(PriorOutcome::Final { .. }));
+            let steps = plan(prior, live, decision, target, objects);
+            let final_prior = matches!(prior, Prior::Read(Some(PriorOutcome::Final { .. })));
             let pos = |s: Step| steps.iter().position(|x| *x == s);
             prop_assert!(!steps.is_empty());
             // S3 is written only for an exposed target, decided `remediate`, not yet finished,
@@ -528,20 +680,23 @@ mod tests {
             );
             if own { prop_assert!(!remediates); }
             if let Some(r) = steps.iter().position(|s| matches!(s, Remediate(_))) {
-                prop_assert_eq!(steps[r], Remediate(target));
+                let fix = fix_target(target, objects);
+                prop_assert_eq!(steps[r], Remediate(fix));
                 prop_assert_eq!(r.checked_sub(1).map(|p| steps[p]), Some(RecordPending));
                 prop_assert_eq!(&steps[r + 1..], &[
-                    SettleFold(Settle::ClosedIfRemediated),
-                    RecordOutcome(Recorded::Remediation),
-                    Alert,
+                    SettleFold(Settle::ClosedIfRemediated(fix)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
                 ][..]);
             }
             // An exposure decided on is never silent: it is recorded and alerted.
             if !final_prior && live == LiveVerdict::Exposed && decision.action != Action::None {
-                prop_assert!(pos(Alert).is_some());
+                prop_assert!(steps.iter().any(|s| matches!(s, RecordOutcomeAndAlert(_))));
             }
             // An alert follows the record it publishes; one message at most.
-            let alerts = steps.iter().filter(|s| matches!(s, Alert | Republish)).count();
+            let alerts = steps
+                .iter()
+                .filter(|s| matches!(s, Alert | Republish | RecordOutcomeAndAlert(_)))
+                .count();
             prop_assert!(alerts <= 1);
             if let Some(a) = pos(Alert) {
                 prop_assert!(steps[..a].iter().any(|s| matches!(s, RecordOutcome(_))));
@@ -552,10 +707,26 @@ mod tests {
             if live == LiveVerdict::Unread && !final_prior {
                 prop_assert_eq!(&steps, &vec![RetryLater]);
             }
+            // Only an object is ever closed by its own ACL, and only in object-acl mode.
+            if steps.contains(&Remediate(Target::Object)) {
+                prop_assert_eq!(objects, ObjectRemediation::ObjectAcl);
+                prop_assert_eq!(target, Target::Object);
+            }
             // Nothing follows "nothing to do".
             if let Some(n) = steps.iter().position(|s| matches!(s, NothingToDo(_))) {
                 prop_assert_eq!(n, steps.len() - 1);
             }
+        }
+
+        #[test]
+        fn a_first_sighting_plans_as_a_read_with_nothing_recorded(
+            live in live(), (decision, _) in decided(), target in target(), objects in objects(),
+        ) {
+            // The incident-table read is saved only because its answer could not change the plan.
+            prop_assert_eq!(
+                plan(Prior::FirstSighting, live, decision, target, objects),
+                plan(Prior::Read(None), live, decision, target, objects)
+            );
         }
     }
 }

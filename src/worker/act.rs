@@ -10,29 +10,42 @@ use tracing::{error, info, warn};
 
 use crate::aws::accounts::AccountError;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Incident, PENDING};
+use crate::aws::incident::{AlertClaim, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
-use crate::aws::s3_read::{self, LiveBucket};
+use crate::aws::s3_read::{self, AccountBlocks, BucketReads, LiveBucket};
 use crate::aws::Clients;
 use crate::core::accounts::Admit;
 use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
 use crate::core::exposure::Exposure;
 use crate::core::fold::{Closed, Settlement, Transition};
-use crate::core::plan::{self, LiveVerdict, PriorOutcome, Reason, Recorded, Settle, Step, Target};
+use crate::core::plan::{
+    self, LiveVerdict, Prior, PriorOutcome, Reason, Recorded, Settle, Step, Target,
+};
 use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
-use super::alert::{publish, publish_incident};
+use super::alert::{alert_claim_stale_secs, publish, publish_claimed, publish_incident};
 use super::leases::confirm_lease;
 use super::retry::retried;
 use super::Inner;
-use crate::clock::now_rfc3339;
+use crate::clock::{epoch_secs_now, now_rfc3339};
+
+/// What the event's handling knows that saves `act` round trips.
+pub(super) struct ActContext {
+    /// The event id was claimed for the first time: no attempt before this one can have
+    /// recorded an incident for it, so there is no prior outcome to read.
+    pub(super) fresh: bool,
+    /// The chunk's shared account-level block reads.
+    pub(super) account_blocks: AccountBlocks,
+    /// The lane step's shared bucket read, for object events side by side.
+    pub(super) bucket_reads: Option<BucketReads>,
+}
 
 /// What the reads before acting gave.
 struct Reads {
-    prior: Option<PriorOutcome>,
+    prior: Prior,
     verdict: LiveVerdict,
     live: Option<LiveBucket>,
     exposure: Option<Exposure>,
@@ -48,6 +61,7 @@ pub(super) async fn act(
     rec: &KRecord,
     ev: &S3Event,
     line: &Line,
+    ctx: ActContext,
 ) -> Result<(), AwsError> {
     let Some(bucket) = line.bucket.as_deref() else {
         return Ok(());
@@ -69,18 +83,18 @@ pub(super) async fn act(
     let reads = if deleted {
         // The event deleted the bucket: nothing to read or to act on.
         Reads {
-            prior: None,
+            prior: Prior::Read(None),
             verdict: LiveVerdict::BucketGone,
             live: None,
             exposure: None,
             error: None,
         }
     } else {
-        read(inner, &clients, shard, ev, bucket, key, &incident_id).await?
+        read(inner, &clients, shard, ev, bucket, key, &incident_id, ctx).await?
     };
     let decision = decide(inner, ev, line, bucket);
-    let steps = plan::plan(reads.prior, reads.verdict, decision, target);
-    if !deleted && !matches!(reads.prior, Some(PriorOutcome::Final { .. })) {
+    let steps = plan::plan(reads.prior, reads.verdict, decision, target, inner.objects);
+    if !deleted && !reads.final_prior() {
         let result = match reads.verdict {
             LiveVerdict::Unread => "error",
             LiveVerdict::Exposed => "exposed",
@@ -161,7 +175,7 @@ async fn account_failed(
         incident_id,
         decision: decide(inner, ev, line, bucket),
         reads: Reads {
-            prior: None,
+            prior: Prior::Read(None),
             verdict: LiveVerdict::Unread,
             live: None,
             exposure: None,
@@ -182,6 +196,7 @@ async fn account_failed(
 }
 
 /// The prior outcome, the bucket (and object) read live, and the lease proven, together.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     inner: &Arc<Inner>,
     clients: &Clients,
@@ -190,20 +205,43 @@ async fn read(
     bucket: &str,
     key: Option<&str>,
     incident_id: &str,
+    ctx: ActContext,
 ) -> Result<Reads, AwsError> {
+    // A first sighting has no prior attempt (the incident id is derived from the event id).
+    let first_sighting = ctx.fresh && ev.event_id.is_some();
     // All reads: issued together (the live read is wasted only on a retried batch whose incident
     // is already final). The lease is proven at the same time: it must still be ours to act.
     let (prior, live, held) = tokio::join!(
-        retried("GetItem incident", || inner
-            .incidents
-            .outcome_of(incident_id)),
-        retried("verify bucket", || {
-            s3_read::read_bucket(clients, bucket, &ev.account, ev.time_ms)
-        }),
+        async {
+            if !Prior::needs_read(first_sighting) {
+                return Ok(None);
+            }
+            retried("GetItem incident", || {
+                inner.incidents.outcome_of(incident_id)
+            })
+            .await
+        },
+        async {
+            let read = || {
+                retried("verify bucket", || {
+                    s3_read::read_bucket(
+                        clients,
+                        bucket,
+                        &ev.account,
+                        ev.time_ms,
+                        ctx.account_blocks.clone(),
+                    )
+                })
+            };
+            match &ctx.bucket_reads {
+                Some(shared) => shared.get(bucket, read).await,
+                None => read().await,
+            }
+        },
         confirm_lease(inner, shard)
     );
     held?;
-    let prior = prior?.map(|(outcome, alerted)| {
+    let read = prior?.map(|(outcome, alerted)| {
         if outcome == PENDING {
             PriorOutcome::Pending
         } else {
@@ -213,6 +251,11 @@ async fn read(
             }
         }
     });
+    let prior = if first_sighting {
+        Prior::FirstSighting
+    } else {
+        Prior::Read(read)
+    };
     let live = match live {
         Ok(l) => l,
         Err(e) => {
@@ -230,7 +273,7 @@ async fn read(
             });
         }
     };
-    let final_prior = matches!(prior, Some(PriorOutcome::Final { .. }));
+    let final_prior = matches!(prior, Prior::Read(Some(PriorOutcome::Final { .. })));
     let exposure = match key {
         // A finished incident needs no object read: only the bucket's state is settled.
         Some(k) if !final_prior => {
@@ -269,6 +312,12 @@ async fn read(
         exposure: Some(exposure),
         error: None,
     })
+}
+
+impl Reads {
+    fn final_prior(&self) -> bool {
+        matches!(self.prior, Prior::Read(Some(PriorOutcome::Final { .. })))
+    }
 }
 
 /// The decider's answer should live S3 show the target exposed: the line's own transition when
@@ -367,65 +416,16 @@ impl Run<'_> {
                 self.remediation = Some(result);
             }
             Step::RecordOutcome(recorded) => {
-                let mut incident = match recorded {
-                    Recorded::CompletedBeforeRestart => {
-                        // Only a remediation records a pending incident.
-                        let mut i = self.incident_for(Decision {
-                            action: Action::Remediate,
-                            rule: Rule::Remediate,
-                        });
-                        i.reasons = self.line.reasons.clone();
-                        i
-                    }
-                    _ => self
-                        .incident
-                        .take()
-                        .unwrap_or_else(|| self.incident_for(self.decision)),
-                };
-                match recorded {
-                    Recorded::Remediation => match &self.remediation {
-                        Some(Ok(applied)) => {
-                            incident.outcome = "remediated".into();
-                            incident.remediation = Some(applied.as_str().to_owned());
-                            incident.remediated_at = Some(now_rfc3339());
-                        }
-                        Some(Err(e)) => {
-                            incident.outcome = "failed".into();
-                            incident.error = Some(e.to_string());
-                        }
-                        None => {
-                            incident.outcome = "failed".into();
-                            incident.error = Some("no remediation was attempted".into());
-                        }
-                    },
-                    Recorded::Alerted => {
-                        incident.outcome = "alerted".into();
-                        match self.decision.rule {
-                            Rule::OwnIdentity => {
-                                warn!(shard_id = shard, bucket, key, event_id, actor = ?self.ev.actor_arn, "made public by bucketwarden's own identity (forged or stolen credentials?): alert only, never remediated")
-                            }
-                            rule => info!(
-                                shard_id = shard,
-                                bucket,
-                                key,
-                                event_id,
-                                rule = rule.as_str(),
-                                "public and exempt or dry-run: alert only"
-                            ),
-                        }
-                    }
-                    Recorded::CompletedBeforeRestart => {
-                        incident.outcome = "remediated".into();
-                        incident.remediation = Some("completed_before_restart".into());
-                        incident.remediated_at = Some(now_rfc3339());
-                        info!(
-                            shard_id = shard,
-                            bucket, key, "finished an incident a previous attempt left pending"
-                        );
-                    }
-                }
+                let incident = self.final_incident(recorded);
                 retried("PutItem incident", || inner.incidents.put(&incident)).await?;
                 metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                self.incident = Some(incident);
+            }
+            Step::RecordOutcomeAndAlert(recorded) => {
+                let incident = self.final_incident(recorded);
+                let claimed = record_final(inner, &incident).await?;
+                metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
+                publish_claimed(inner, &incident, claimed).await?;
                 self.incident = Some(incident);
             }
             Step::Alert => {
@@ -475,13 +475,84 @@ impl Run<'_> {
         Ok(true)
     }
 
+    /// The incident as its final outcome records it.
+    fn final_incident(&mut self, recorded: Recorded) -> Incident {
+        let (shard, bucket, key) = (self.shard, self.bucket, self.key);
+        let event_id = self.ev.event_id.as_deref();
+        let mut incident = match recorded {
+            Recorded::CompletedBeforeRestart => {
+                // Only a remediation records a pending incident.
+                let mut i = self.incident_for(Decision {
+                    action: Action::Remediate,
+                    rule: Rule::Remediate,
+                });
+                i.reasons = self.line.reasons.clone();
+                i
+            }
+            _ => self
+                .incident
+                .take()
+                .unwrap_or_else(|| self.incident_for(self.decision)),
+        };
+        match recorded {
+            Recorded::Remediation => match &self.remediation {
+                Some(Ok(applied)) => {
+                    incident.outcome = "remediated".into();
+                    incident.remediation = Some(applied.as_str().to_owned());
+                    incident.remediated_at = Some(now_rfc3339());
+                }
+                Some(Err(e)) => {
+                    incident.outcome = "failed".into();
+                    incident.error = Some(e.to_string());
+                }
+                None => {
+                    incident.outcome = "failed".into();
+                    incident.error = Some("no remediation was attempted".into());
+                }
+            },
+            Recorded::Alerted => {
+                incident.outcome = "alerted".into();
+                match self.decision.rule {
+                    Rule::OwnIdentity => {
+                        warn!(shard_id = shard, bucket, key, event_id, actor = ?self.ev.actor_arn, "made public by bucketwarden's own identity (forged or stolen credentials?): alert only, never remediated")
+                    }
+                    rule => info!(
+                        shard_id = shard,
+                        bucket,
+                        key,
+                        event_id,
+                        rule = rule.as_str(),
+                        "public and exempt or dry-run: alert only"
+                    ),
+                }
+            }
+            Recorded::CompletedBeforeRestart => {
+                incident.outcome = "remediated".into();
+                incident.remediation = Some("completed_before_restart".into());
+                incident.remediated_at = Some(now_rfc3339());
+                info!(
+                    shard_id = shard,
+                    bucket, key, "finished an incident a previous attempt left pending"
+                );
+            }
+        }
+        incident
+    }
+
     /// What a `SettleFold` step tells the fold, stamped at the event's time: CloudTrail times
     /// have second precision, and a re-opening in the same second must not look stale.
     fn settlement(&self, settle: Settle) -> Option<Settlement> {
         let at = self.ev.time_ms;
-        let closed = || match self.key {
-            Some(k) => Closed::Object(k.to_owned()),
-            None => Closed::Bucket,
+        let closed_target = |t: Target| match (t, self.key) {
+            (Target::Object, Some(k)) => Closed::Object(k.to_owned()),
+            _ => Closed::Bucket,
+        };
+        let closed = || {
+            closed_target(if self.key.is_some() {
+                Target::Object
+            } else {
+                Target::Bucket
+            })
         };
         let base = Settlement::of(self.bucket, at);
         match settle {
@@ -499,9 +570,9 @@ impl Run<'_> {
                 closed: Some(closed()),
                 ..base
             }),
-            Settle::ClosedIfRemediated => {
+            Settle::ClosedIfRemediated(fixed) => {
                 matches!(self.remediation, Some(Ok(_))).then(|| Settlement {
-                    closed: Some(closed()),
+                    closed: Some(closed_target(fixed)),
                     ..base
                 })
             }
@@ -566,4 +637,27 @@ impl Run<'_> {
             source: Source::Stream.as_str().into(),
         }
     }
+}
+
+/// Writes a final outcome; on a standard topic, takes the alert claim in the same write and
+/// returns it (a FIFO topic needs no claim: SNS deduplicates by incident).
+async fn record_final(
+    inner: &Inner,
+    incident: &Incident,
+) -> Result<Option<(String, AlertClaim)>, AwsError> {
+    if inner.alerter.deduplicates() {
+        retried("PutItem incident", || inner.incidents.put(incident)).await?;
+        return Ok(None);
+    }
+    let token = uuid::Uuid::new_v4().to_string();
+    let claim = retried("PutItem incident and alert claim", || {
+        inner.incidents.put_final_and_claim_alert(
+            incident,
+            &token,
+            epoch_secs_now(),
+            alert_claim_stale_secs(),
+        )
+    })
+    .await?;
+    Ok(Some((token, claim)))
 }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use crate::aws::clients::publish_attempt_timeout;
 use crate::aws::error::{AwsError, Kind};
 use crate::aws::incident::{AlertClaim, Incident};
 use crate::clock::{epoch_secs_now, now_rfc3339};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
-use super::retry::{retried, retried_n, MARK_ATTEMPTS};
+use super::retry::retried;
 use super::Inner;
 
 pub(super) async fn publish(
@@ -46,9 +47,12 @@ pub(super) async fn publish(
     publish_incident(inner, &incident).await
 }
 
-/// How long an alert claim stays valid unrenewed: longer than one publish call can take (three
-/// SDK attempts of at most the attempt timeout), so a live claimant is never overtaken.
-pub(super) const ALERT_CLAIM_STALE_SECS: u64 = 60;
+/// How long an alert claim stays valid unrenewed: longer than one publish call can take (the
+/// SDK's three attempts of at most the SNS attempt timeout, and its backoff), so a live claimant
+/// is never overtaken; at least 60 s.
+pub(super) fn alert_claim_stale_secs() -> u64 {
+    (3 * publish_attempt_timeout().as_secs() + 30).max(60)
+}
 
 /// Publishes an incident's alert in a task of its own, which runs to the end even when the batch
 /// that asked for it is abandoned (its lease lost): dropped between the message and the record of
@@ -57,11 +61,21 @@ pub(super) async fn publish_incident(
     inner: &Arc<Inner>,
     incident: &Incident,
 ) -> Result<(), AwsError> {
+    publish_claimed(inner, incident, None).await
+}
+
+/// `publish_incident` for an incident whose alert claim may already be taken (with the final
+/// outcome, in one write): `claimed` is that claim's token and answer.
+pub(super) async fn publish_claimed(
+    inner: &Arc<Inner>,
+    incident: &Incident,
+    claimed: Option<(String, AlertClaim)>,
+) -> Result<(), AwsError> {
     let task_inner = inner.clone();
     let incident = incident.clone();
     let sending = inner
         .tasks
-        .spawn(async move { send_alert(&task_inner, &incident).await });
+        .spawn(async move { send_alert(&task_inner, &incident, claimed).await });
     match sending.await {
         Ok(r) => r,
         Err(e) => Err(AwsError {
@@ -77,18 +91,31 @@ pub(super) async fn publish_incident(
 /// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
 /// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
 /// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
-pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(), AwsError> {
-    let token = uuid::Uuid::new_v4().to_string();
+pub(super) async fn send_alert(
+    inner: &Inner,
+    incident: &Incident,
+    claimed: Option<(String, AlertClaim)>,
+) -> Result<(), AwsError> {
+    // A claim taken with the final outcome answers the first attempt; later attempts renew it.
+    let (token, mut first) = match claimed {
+        Some((token, claim)) => (token, Some(claim)),
+        None => (uuid::Uuid::new_v4().to_string(), None),
+    };
     let id = incident.incident_id.as_str();
     // A FIFO topic deduplicates by incident itself, and a claim left by a killed worker would
     // only delay the alert until it went stale.
     let claims = !inner.alerter.deduplicates();
     // Each attempt renews the claim before publishing, so a live claimant is never overtaken.
-    let sent = retried("Publish alert", || async {
-        let claim = if claims {
+    let token = token.as_str();
+    let sent = retried("Publish alert", || {
+        let taken = first.take();
+        async move {
+        let claim = if let Some(claim) = taken {
+            claim
+        } else if claims {
             inner
                 .incidents
-                .claim_alert(id, &token, epoch_secs_now(), ALERT_CLAIM_STALE_SECS)
+                .claim_alert(id, token, epoch_secs_now(), alert_claim_stale_secs())
                 .await?
         } else {
             AlertClaim::Won
@@ -107,6 +134,7 @@ pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(),
             }),
             AlertClaim::Won => inner.alerter.publish(incident).await.map(|()| true),
         }
+        }
     })
     .await;
     match sent {
@@ -123,9 +151,7 @@ pub(super) async fn send_alert(inner: &Inner, incident: &Incident) -> Result<(),
     metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
     // The message is out; the claim keeps others off until it goes stale, so record it well
     // before then. The mark is idempotent: keep at it rather than give the batch up.
+    // Marks of alerts sent side by side go out together (`marks`), each as durable as alone.
     let at = now_rfc3339();
-    retried_n("mark incident alerted", MARK_ATTEMPTS, || {
-        inner.incidents.mark_alerted(id, &at)
-    })
-    .await
+    inner.marks.mark(inner, id, &at).await
 }

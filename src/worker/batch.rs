@@ -10,15 +10,18 @@ use tracing::warn;
 use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
+use crate::aws::s3_read::{AccountBlocks, BucketReads};
 use crate::clock::now_rfc3339;
+use crate::config::ObjectRemediation;
 use crate::core::input::{self, Item};
-use crate::core::record::{Classified, S3Event, Skip};
+use crate::core::lanes::{self, Scope};
+use crate::core::record::{Classified, EventName, S3Event, Skip};
 use crate::observe::metrics as m;
 
 use super::event::handle_event;
 use super::leases::{checkpoint, lease_lost, lose, Held};
 use super::retry::retried;
-use super::state::{persist, BatchWork, BUCKETS_IN_FLIGHT};
+use super::state::{persist, prefetch, BatchWork, BUCKETS_IN_FLIGHT, OBJECTS_IN_FLIGHT};
 use super::Inner;
 
 pub(super) async fn process_batch(
@@ -151,6 +154,7 @@ pub(super) async fn handle_events(
     // Boxed: this future is large, and unboxed it overflowed a worker thread's stack.
     Box::pin(async {
         let mut work = BatchWork::default();
+        prefetch(inner, shard, records, events, &mut work).await?;
         let mut run: Vec<&(usize, Box<S3Event>)> = Vec::new();
         for entry in events {
             let ev = &entry.1;
@@ -158,6 +162,10 @@ pub(super) async fn handle_events(
                 handle_run(inner, shard, records, &run, &mut work).await?;
                 run.clear();
                 handle_event(inner, shard, &records[entry.0], ev, &mut work).await?;
+                if ev.event_name.is_account_level() {
+                    // The account's block may have just changed: later verifications read it anew.
+                    work.shared.account_blocks = AccountBlocks::default();
+                }
             } else {
                 run.push(entry);
             }
@@ -189,7 +197,9 @@ pub(super) fn cap_future_time(shard: &str, rec: &KRecord, ev: &mut S3Event) {
     }
 }
 
-/// Bucket events, grouped by bucket in order of first appearance, buckets concurrently.
+/// Bucket events, by the plan of `core::lanes`: buckets side by side, and inside a bucket the
+/// object events between two bucket-level events side by side by key (each key in order), up to
+/// `BUCKETS_IN_FLIGHT` buckets and `OBJECTS_IN_FLIGHT` keys of one bucket at once per step.
 pub(super) async fn handle_run(
     inner: &Arc<Inner>,
     shard: &str,
@@ -198,34 +208,58 @@ pub(super) async fn handle_run(
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
     use futures_util::stream::{self, StreamExt};
-    // Queues of positions in `run` (owned indices: the futures below must not take borrowed
-    // arguments, or the spawned consumer stops being provably Send).
-    let mut queues: Vec<(String, Vec<usize>)> = Vec::new();
-    for (pos, entry) in run.iter().enumerate() {
-        let bucket = entry.1.bucket.as_deref().unwrap_or("");
-        match queues.iter_mut().find(|(b, _)| b == bucket) {
-            Some((_, q)) => q.push(pos),
-            None => queues.push((bucket.to_owned(), vec![pos])),
-        }
-    }
-    if queues.len() <= 1 {
+    let scopes: Vec<Scope> = run.iter().map(|entry| scope_of(&entry.1)).collect();
+    let plans = lanes::plan(&scopes);
+    if plans.len() <= 1 && plans.iter().all(|p| p.steps.iter().all(|s| s.len() <= 1)) {
         for entry in run {
             handle_event(inner, shard, &records[entry.0], &entry.1, work).await?;
         }
         return Ok(());
     }
-    let refreshed = work.refreshed_accounts.clone();
-    let results: Vec<Result<BatchWork, AwsError>> = stream::iter(queues)
-        .map(|(_, queue): (String, Vec<usize>)| {
-            let refreshed = refreshed.clone();
+    // Owned indices only: the futures below must not take borrowed arguments, or the spawned
+    // consumer stops being provably Send.
+    let base = work.lane();
+    let results: Vec<Result<BatchWork, AwsError>> = stream::iter(plans)
+        .map(|plan: lanes::BucketPlan| {
+            let mut mine = base.lane();
             async move {
-                let mut mine = BatchWork {
-                    refreshed_accounts: refreshed,
-                    ..BatchWork::default()
-                };
-                for pos in queue {
-                    let entry = run[pos];
-                    handle_event(inner, shard, &records[entry.0], &entry.1, &mut mine).await?;
+                for step in plan.steps {
+                    if step.len() == 1 {
+                        for pos in &step[0] {
+                            let entry = run[*pos];
+                            handle_event(inner, shard, &records[entry.0], &entry.1, &mut mine)
+                                .await?;
+                        }
+                        continue;
+                    }
+                    // Object events side by side share one read of their bucket, unless an
+                    // object's fix turns the bucket's block on (the read would then be stale).
+                    let mut template = mine.lane();
+                    template.shared.bucket_reads =
+                        (inner.objects == ObjectRemediation::ObjectAcl).then(BucketReads::default);
+                    let template = &template;
+                    let lanes: Vec<Result<BatchWork, AwsError>> = stream::iter(step)
+                        .map(|lane: Vec<usize>| {
+                            let mut own = template.lane();
+                            async move {
+                                for pos in lane {
+                                    let entry = run[pos];
+                                    handle_event(
+                                        inner,
+                                        shard,
+                                        &records[entry.0],
+                                        &entry.1,
+                                        &mut own,
+                                    )
+                                    .await?;
+                                }
+                                Ok(own)
+                            }
+                        })
+                        .buffer_unordered(OBJECTS_IN_FLIGHT)
+                        .collect()
+                        .await;
+                    merge(&mut mine, lanes)?;
                 }
                 Ok(mine)
             }
@@ -233,7 +267,12 @@ pub(super) async fn handle_run(
         .buffer_unordered(BUCKETS_IN_FLIGHT)
         .collect()
         .await;
-    // Merge what every bucket touched, even when one failed: the claims taken must be known.
+    merge(work, results)
+}
+
+/// Folds in what every lane did, even when one failed (the claims taken must be known), and
+/// returns the first failure.
+fn merge(work: &mut BatchWork, results: Vec<Result<BatchWork, AwsError>>) -> Result<(), AwsError> {
     let mut first_err = None;
     for r in results {
         match r {
@@ -246,6 +285,18 @@ pub(super) async fn handle_run(
     match first_err {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// What an event touches, for the lane plan: an object write or ACL names its object; anything
+/// else is about the bucket's own settings.
+fn scope_of(ev: &S3Event) -> Scope<'_> {
+    let bucket = ev.bucket.as_deref().unwrap_or("");
+    match (&ev.key, ev.event_name) {
+        (Some(key), name) if name == EventName::PutObjectAcl || name.is_object_write() => {
+            Scope::Object(bucket, key)
+        }
+        _ => Scope::Bucket(bucket),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
-use super::act::act;
+use super::act::{act, ActContext};
 use super::retry::{retried, timed};
 use super::state::{ensure_loaded, BatchWork};
 use super::Inner;
@@ -43,8 +43,14 @@ pub(super) async fn handle_event(
         .event_id
         .as_ref()
         .is_some_and(|id| !work.seen_ids.insert(id.clone()));
+    // Claimed already by the chunk's group claim (a first sighting).
+    let preclaimed = ev
+        .event_id
+        .as_ref()
+        .is_some_and(|id| work.shared.preclaimed.contains(id));
     let claim = async {
         match &ev.event_id {
+            Some(_) if !seen_in_batch && preclaimed => Ok(Some(Claim::Fresh)),
             Some(id) if !seen_in_batch => timed(m::DEDUP_LATENCY, None, async {
                 retried("dedup claim", || {
                     inner.dedup.claim(
@@ -123,7 +129,12 @@ pub(super) async fn handle_event(
             || stale
             || unfinished
         {
-            Box::pin(act(inner, shard, rec, ev, line)).await?;
+            let ctx = ActContext {
+                fresh: claim == Some(Claim::Fresh),
+                account_blocks: work.shared.account_blocks.clone(),
+                bucket_reads: work.shared.bucket_reads.clone(),
+            };
+            Box::pin(act(inner, shard, rec, ev, line, ctx)).await?;
         }
     }
     // eventTime to the action done: what an operator's "locked down within seconds" means.

@@ -33,6 +33,7 @@ mod discovery;
 mod event;
 mod leader;
 mod leases;
+mod marks;
 mod retry;
 mod settings;
 mod shard;
@@ -81,8 +82,12 @@ struct Inner {
     store: StateStore,
     incidents: IncidentTable,
     alerter: Alerter,
+    /// `alertedAt` marks of alerts sent side by side, written together.
+    marks: marks::Marks,
     dead: DeadLetters,
     remediator: S3Remediator,
+    /// How an exposed object is closed (`[remediation] objects`).
+    objects: crate::config::ObjectRemediation,
     /// Attempts of a member account's remediator (`[remediation] attempts`).
     remediation_attempts: u32,
     /// Every account the fleet may act in: which an event may name, and a member's clients.
@@ -155,8 +160,10 @@ impl Worker {
             store: StateStore::new(clients.dynamodb.clone(), &names.state_table),
             incidents: IncidentTable::new(clients.clone(), &names.incident_table),
             alerter: Alerter::new(clients.clone(), topic_arn),
+            marks: marks::Marks::default(),
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
+            objects: config.remediation.objects,
             remediation_attempts: config.remediation.attempts,
             accounts,
             pipeline: Mutex::new(pipeline),

@@ -2,9 +2,14 @@
 //! (`ensure_loaded`), installing another worker's writes, and persisting a batch's changes with
 //! version checks, then marking its events done. Must not decide or act.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::aws::error::AwsError;
+use crate::aws::kinesis::KRecord;
+use crate::aws::s3_read::{AccountBlocks, BucketReads};
+use crate::aws::transact::{self, Group};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
@@ -19,9 +24,33 @@ pub(super) struct BatchWork {
     pub(super) buckets: BTreeSet<String>,
     pub(super) accounts: BTreeSet<String>,
     pub(super) refreshed_accounts: HashSet<String>,
+    /// Read-mostly context shared by every lane of the chunk.
+    pub(super) shared: ChunkShared,
+}
+
+/// What a chunk's prefetch found, shared by its lanes.
+#[derive(Default, Clone)]
+pub(super) struct ChunkShared {
+    /// Event ids claimed for the first time by the chunk's group claim: their claim is `Fresh`
+    /// without another call.
+    pub(super) preclaimed: Arc<HashSet<String>>,
+    /// Account-level block reads, one per account for the chunk's verifications.
+    pub(super) account_blocks: AccountBlocks,
+    /// Bucket reads shared by the object events of one lane step (`batch::handle_run`); `None`
+    /// outside such a step, where each event reads its bucket.
+    pub(super) bucket_reads: Option<BucketReads>,
 }
 
 impl BatchWork {
+    /// A lane's own work record, sharing the chunk's context.
+    pub(super) fn lane(&self) -> BatchWork {
+        BatchWork {
+            refreshed_accounts: self.refreshed_accounts.clone(),
+            shared: self.shared.clone(),
+            ..BatchWork::default()
+        }
+    }
+
     /// Folds in what one bucket's queue did.
     pub(super) fn absorb(&mut self, other: BatchWork) {
         self.seen_ids.extend(other.seen_ids);
@@ -35,6 +64,126 @@ impl BatchWork {
 /// Transitions of different buckets in one batch are handled together, up to this many at once;
 /// each bucket's events stay in order.
 pub(super) const BUCKETS_IN_FLIGHT: usize = 16;
+
+/// Object events of one bucket between two bucket-level events are handled side by side by key,
+/// up to this many keys at once: a whole chunk (~32 events) of a burst in one bucket. Each costs
+/// its object's reads and fix; the bucket's read is shared (`BucketReads`).
+pub(super) const OBJECTS_IN_FLIGHT: usize = 32;
+
+/// Before a chunk's events are handled: claims every event id of the chunk in one group write
+/// (first sightings; a chunk with any id seen before falls back to one claim per event, which
+/// tells duplicates from retaken records), and loads the state of its accounts and of its
+/// buckets not yet loaded (BatchGetItem), side by side. Each event would otherwise make these
+/// round trips on its own.
+pub(super) async fn prefetch(
+    inner: &Inner,
+    shard: &str,
+    records: &[KRecord],
+    events: &[(usize, Box<S3Event>)],
+    work: &mut BatchWork,
+) -> Result<(), AwsError> {
+    // First occurrence of each event id, with its record.
+    let mut ids: Vec<(&str, &str)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, ev) in events {
+        if let Some(id) = ev.event_id.as_deref() {
+            if seen.insert(id) {
+                ids.push((id, records[*i].sequence_number.as_str()));
+            }
+        }
+    }
+    let claims = async {
+        // One event gains nothing from a group, and its own claim says more (retaken or not).
+        if ids.len() < 2 || ids.len() > transact::MAX_ITEMS {
+            return Ok(HashSet::new());
+        }
+        let token = transact::token();
+        let group = timed(m::DEDUP_LATENCY, None, async {
+            retried("dedup group claim", || {
+                let now = SystemTime::now();
+                let items = ids
+                    .iter()
+                    .map(|(id, seq)| {
+                        inner
+                            .dedup
+                            .claim_write(id, &inner.s.worker_id, shard, seq, now)
+                    })
+                    .collect();
+                transact::write_group(inner.dedup.client(), items, &token)
+            })
+            .await
+        })
+        .await?;
+        Ok::<_, AwsError>(match group {
+            Group::Applied => ids.iter().map(|(id, _)| (*id).to_owned()).collect(),
+            Group::Cancelled => HashSet::new(),
+        })
+    };
+    let buckets: Vec<String> = {
+        let loaded = inner.loaded.lock().expect("loaded lock");
+        let mut out: Vec<String> = events
+            .iter()
+            .filter(|(_, ev)| !ev.event_name.is_account_level())
+            .filter_map(|(_, ev)| ev.bucket.clone())
+            .filter(|b| !loaded.contains(b))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    let loads = async {
+        if buckets.is_empty() {
+            return Ok(HashMap::new());
+        }
+        timed(m::STATE_LATENCY, Some("load"), async {
+            retried("BatchGetItem buckets", || {
+                inner.store.load_buckets(&buckets)
+            })
+            .await
+        })
+        .await
+    };
+    let mut accounts: Vec<&str> = events.iter().map(|(_, ev)| ev.account.as_str()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let account_loads = async {
+        let mut out = Vec::new();
+        for a in &accounts {
+            out.push((
+                *a,
+                timed(m::STATE_LATENCY, Some("load"), async {
+                    retried("GetItem account", || inner.store.load_account(a)).await
+                })
+                .await?,
+            ));
+        }
+        Ok::<_, AwsError>(out)
+    };
+    let (claims, loads, account_loads) = tokio::join!(claims, loads, account_loads);
+    for (a, v) in account_loads? {
+        work.refreshed_accounts.insert(a.to_owned());
+        if let Some(v) = v {
+            set_version(inner, format!("account#{a}"), v.version);
+            inner
+                .pipeline
+                .lock()
+                .expect("pipeline lock")
+                .fold_mut()
+                .load_account(a, v.value);
+        }
+    }
+    let mut loads = loads?;
+    for b in &buckets {
+        match loads.remove(b) {
+            Some(v) => install_bucket(inner, b, v),
+            None => {
+                inner.loaded.lock().expect("loaded lock").insert(b.clone());
+            }
+        }
+    }
+    work.shared.preclaimed = Arc::new(claims?);
+    Ok(())
+}
 
 pub(super) async fn ensure_loaded(
     inner: &Inner,
@@ -111,6 +260,9 @@ pub(super) fn install_bucket(
 
 /// Writes the batch's state, then marks its events done; the caller checkpoints after this.
 pub(super) async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
+    if persist_as_group(inner, work).await? {
+        return Ok(());
+    }
     use futures_util::stream::{self, TryStreamExt};
     // Each bucket's, account's and event id's write is independent of the others: issued side by
     // side, as many as there are buckets in flight. One after another, a chunk's 32 saves and 32
@@ -130,6 +282,56 @@ pub(super) async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsEr
         })
         .await?;
     Ok(())
+}
+
+/// The chunk's state saves and dedup finishes as one transaction (see `aws::transact` for why
+/// not BatchWriteItem): all of them or none, so the finishes are never durable without the state
+/// they cover. False when the group does not apply (too many items, or cancelled because a
+/// version moved or an item was busy): the caller then saves item by item, merging on conflict.
+async fn persist_as_group(inner: &Inner, work: &BatchWork) -> Result<bool, AwsError> {
+    let mut items = Vec::new();
+    let mut versions = Vec::new();
+    {
+        let p = inner.pipeline.lock().expect("pipeline lock");
+        for name in &work.buckets {
+            if let Some(state) = p.fold().bucket_state(name) {
+                let key = format!("bucket#{name}");
+                let expected = version_of(inner, &key);
+                items.push(inner.store.bucket_write(name, state, expected)?);
+                versions.push((key, expected + 1));
+            }
+        }
+        for account in &work.accounts {
+            if let Some(state) = p.fold().account(account) {
+                // As in save_account_state: membership lives in the account index.
+                let mut state = state.clone();
+                state.buckets.clear();
+                let key = format!("account#{account}");
+                let expected = version_of(inner, &key);
+                items.push(inner.store.account_write(account, &state, expected)?);
+                versions.push((key, expected + 1));
+            }
+        }
+    }
+    items.extend(work.claimed.iter().map(|id| inner.dedup.finish_write(id)));
+    if items.len() < 2 || items.len() > transact::MAX_ITEMS {
+        return Ok(false);
+    }
+    let token = transact::token();
+    let group = timed(m::STATE_LATENCY, Some("save"), async {
+        retried("save group", || {
+            transact::write_group(inner.store.client(), items.clone(), &token)
+        })
+        .await
+    })
+    .await?;
+    if group == Group::Cancelled {
+        return Ok(false);
+    }
+    for (key, version) in versions {
+        set_version(inner, key, version);
+    }
+    Ok(true)
 }
 
 pub(super) async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError> {

@@ -40,7 +40,8 @@ pub struct Rates {
     pub server_error: f64,
     pub drop: f64,
     pub timeout: f64,
-    /// Applied to DynamoDB PutItem/UpdateItem/DeleteItem/BatchWriteItem only.
+    /// Applied to DynamoDB PutItem/UpdateItem/DeleteItem/BatchWriteItem/TransactWriteItems only
+    /// (a group write that landed unreported is retried with its token, or redone item by item).
     pub lost_response: f64,
 }
 
@@ -50,6 +51,10 @@ pub enum When {
     Before,
     /// The request reaches moto and is applied; the response is dropped after the action.
     After,
+    /// The request reaches moto and is applied; the action runs, and moto's own answer is then
+    /// held back this long before it is delivered (a slow service that did its work: a client
+    /// whose attempt timeout is shorter gives up and retries a call that already landed).
+    Late(Duration),
 }
 
 struct Hook {
@@ -133,7 +138,7 @@ fn is_dynamodb_write(service: &str, op: &str) -> bool {
     service == "dynamodb"
         && matches!(
             op,
-            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem"
+            "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems"
         )
 }
 
@@ -268,7 +273,8 @@ impl FaultProxy {
     }
 
     /// Runs `action` once, on the first request for `service`/`operation`, before or after it
-    /// reaches moto; that request's connection is then dropped.
+    /// reaches moto; that request's connection is then dropped (`Before`, `After`), or its answer
+    /// delivered late (`Late`).
     pub fn hook(
         &self,
         service: &str,
@@ -410,13 +416,26 @@ async fn handle(
         (fault, hook, nth)
     };
     if let Some(h) = hook {
-        if h.when == When::Before {
-            (h.action)();
-            return dropped("hook before forwarding");
+        match h.when {
+            When::Before => {
+                (h.action)();
+                return dropped("hook before forwarding");
+            }
+            When::After => {
+                let _ = forward(&client, &upstream, &parts, body).await;
+                (h.action)();
+                return dropped("hook after forwarding");
+            }
+            When::Late(hold) => {
+                let answer = forward(&client, &upstream, &parts, body).await;
+                (h.action)();
+                tokio::time::sleep(hold).await;
+                return match answer {
+                    Ok(r) => Ok(r),
+                    Err(_) => dropped("hook: upstream error"),
+                };
+            }
         }
-        let _ = forward(&client, &upstream, &parts, body).await;
-        (h.action)();
-        return dropped("hook after forwarding");
     }
     match fault {
         Some(f @ (Fault::Throttle | Fault::ServerError)) => Ok(error_response(&service, f, nth)),

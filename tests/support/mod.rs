@@ -54,14 +54,17 @@ pub fn moto() -> &'static Moto {
 
 /// A moto server of this test process alone (for tests that list everything in the account).
 pub fn start_moto() -> Moto {
-    let server = project_root().join(".venv/bin/moto_server");
+    let python = project_root().join(".venv/bin/python");
     assert!(
-        server.exists(),
+        project_root().join(".venv/bin/moto_server").exists(),
         "no moto server: run scripts/test.sh (it creates .venv) or set BUCKETWARDEN_TEST_ENDPOINT"
     );
+    // moto with its DynamoDB requests one at a time (scripts/moto_server.py says why).
+    let launcher = project_root().join("scripts/moto_server.py");
     let port = free_port();
-    let mut cmd = Command::new(server);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let mut cmd = Command::new(python);
+    cmd.arg(launcher)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     unsafe {
@@ -162,6 +165,9 @@ pub struct Fleet {
     pub sqs: aws_sdk_sqs::Client,
     pub prefix: String,
     seen_alerts: std::sync::Mutex<Vec<(String, Value)>>,
+    /// Per alert received, in the same order: SNS's and SQS's ids and times for it, so a
+    /// duplicate tells two publishes (two SNS message ids) from one delivered twice.
+    seen_envelopes: std::sync::Mutex<Vec<Value>>,
 }
 
 pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F) -> Duration
@@ -262,6 +268,7 @@ impl Fleet {
             sqs,
             prefix,
             seen_alerts: Default::default(),
+            seen_envelopes: Default::default(),
         }
     }
 
@@ -345,12 +352,28 @@ impl Fleet {
     pub async fn alerts(&self) -> Vec<(String, Value)> {
         let new = self.drain_alerts().await;
         let mut seen = self.seen_alerts.lock().unwrap();
-        seen.extend(new);
+        let mut envelopes = self.seen_envelopes.lock().unwrap();
+        for (subject, body, envelope) in new {
+            seen.push((subject, body));
+            envelopes.push(envelope);
+        }
         seen.clone()
     }
 
+    /// Every alert received so far as (body, delivery): the delivery holds SNS's `MessageId` and
+    /// `Timestamp` and SQS's `sqsMessageId`, `sentAt` and `receiveCount` for that message.
+    pub async fn alert_deliveries(&self) -> Vec<(Value, Value)> {
+        self.alerts().await;
+        let seen = self.seen_alerts.lock().unwrap();
+        let envelopes = self.seen_envelopes.lock().unwrap();
+        seen.iter()
+            .map(|(_, b)| b.clone())
+            .zip(envelopes.iter().cloned())
+            .collect()
+    }
+
     /// Drains the alert queue: the SNS messages' JSON bodies.
-    async fn drain_alerts(&self) -> Vec<(String, Value)> {
+    async fn drain_alerts(&self) -> Vec<(String, Value, Value)> {
         let mut out = Vec::new();
         loop {
             let r = self
@@ -358,6 +381,7 @@ impl Fleet {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
                 .send()
                 .await
                 .unwrap();
@@ -371,7 +395,22 @@ impl Fleet {
                 let body: Value =
                     serde_json::from_str(envelope["Message"].as_str().unwrap_or("{}"))
                         .unwrap_or(Value::Null);
-                out.push((subject, body));
+                let attr = |name: aws_sdk_sqs::types::MessageSystemAttributeName| {
+                    m.attributes()
+                        .and_then(|a| a.get(&name))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let delivery = serde_json::json!({
+                    "snsMessageId": envelope["MessageId"],
+                    "snsTimestamp": envelope["Timestamp"],
+                    "sqsMessageId": m.message_id().unwrap_or_default(),
+                    "sentAt": attr(aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp),
+                    "receiveCount": attr(
+                        aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount
+                    ),
+                });
+                out.push((subject, body, delivery));
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
