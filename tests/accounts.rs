@@ -1,7 +1,9 @@
 //! Several accounts on moto (issue #19): credentials from AssumeRole act in the member account, an
 //! account outside `[accounts] allowed` causes no AWS request at all, a member whose AssumeRole is
 //! denied is reported and backed off while another member works, and credentials are renewed
-//! inside the margin, also under clients already handed out.
+//! inside the margin, also under clients already handed out; with `allowed = "organization"`,
+//! only the accounts AWS Organizations lists are admitted (none before the first listing, never
+//! an AWS call to admit), and `scan --all-accounts` covers them.
 //!
 //! What moto shows and what it cannot: moto runs an assumed role's calls in the account of the
 //! role ARN ("The ARN can point to another account, providing an opportunity to switch
@@ -570,13 +572,139 @@ async fn scan_all_accounts_reads_and_remediates_each_member_through_its_role() {
         .send()
         .await
         .is_err());
+}
 
-    // "organization" cannot be listed: a clear refusal, exit 1.
+// ---------------------------------------------------------------- allowed = "organization"
+//
+// AWS (ListAccounts): "You can only call this operation from the management account or a member
+// account that is a delegated administrator." moto makes the caller of CreateOrganization the
+// management account (here the test identity, ACCOUNT), draws the created accounts' ids at
+// random, lists them with `State` and `Status` ACTIVE, and lets AssumeRole into them work like
+// any account. It does not refuse ListAccounts to a non-management caller, nor answer
+// AWSOrganizationsNotInUseException without an organization (it lists nothing): the refusal's
+// wording is checked in src/aws/organization.rs, not here.
+
+fn organization_config() -> config::Accounts {
+    config::Accounts {
+        allowed: Allowed::Organization,
+        ..accounts_config(&[])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_organization_only_listed_accounts_are_admitted_and_admission_never_calls_aws() {
+    let moto = start_moto();
+    let members = organization_with_members(&moto.endpoint, 2).await;
+    let outsider = account(11);
+    assert!(!members.contains(&outsider));
+    let proxy = FaultProxy::start(&moto.endpoint, 7, Duration::from_secs(1)).await;
+    let base = sdk_config_at(&proxy.endpoint, None).await;
+    let accts = Accounts::new(&base, &organization_config()).await.unwrap();
+    let before = proxy.requests();
+
+    // Before the first listing: no member (the safe choice), and no AWS call to find out.
+    for m in &members {
+        assert_eq!(accts.admit(m), Admit::Refused);
+        let err = accts.s3_for(m, "us-east-1").await.unwrap_err();
+        assert!(matches!(err, AccountError::NotAllowed { .. }), "{err}");
+    }
+    assert!(accts.members().is_empty());
+    assert_eq!(proxy.requests(), before, "admission made a request");
+
+    // One listing: the management account (the own) and both members, all ACTIVE.
+    assert_eq!(accts.refresh_organization(true).await.unwrap(), Some(3));
+    assert_eq!(proxy.operation_count("organizations", "ListAccounts"), 1);
+    let mut want = members.clone();
+    want.sort();
+    assert_eq!(accts.members(), want);
+    let after_listing = proxy.requests();
+    for m in &members {
+        assert_eq!(accts.admit(m), Admit::Member);
+    }
+    assert_eq!(accts.admit(ACCOUNT), Admit::Own);
+    // An account outside the organization (a forged record may name it) is refused exactly as
+    // one outside a configured list: no ListAccounts, no AssumeRole, no request at all.
+    for _ in 0..3 {
+        assert_eq!(accts.admit(&outsider), Admit::Refused);
+        let err = accts.s3_for(&outsider, "us-east-1").await.unwrap_err();
+        assert!(matches!(err, AccountError::NotAllowed { .. }), "{err}");
+    }
+    assert_eq!(proxy.requests(), after_listing, "{}", proxy.report());
+    // Not due again for organization_refresh_s: nothing listed.
+    assert_eq!(accts.refresh_organization(false).await.unwrap(), None);
+    assert_eq!(proxy.operation_count("organizations", "ListAccounts"), 1);
+
+    // A listed member is reached through its role: one AssumeRole.
+    accts.s3_for(&members[0], "us-east-1").await.unwrap();
+    assert_eq!(proxy.operation_count("sts", "AssumeRole"), 1, "{}", proxy.report());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_all_accounts_under_organization_covers_the_organizations_members() {
+    let moto = start_moto();
+    let e = moto.endpoint.clone();
+    let members = organization_with_members(&e, 2).await;
+    let (m1, m2, outsider) = (members[0].clone(), members[1].clone(), account(12));
+    let base = sdk_config_at(&e, None).await;
+    let reach = Accounts::new(&base, &accounts_config(&[&m1, &m2, &outsider]))
+        .await
+        .unwrap();
+    let in_m1 = reach.s3_for(&m1, "us-east-1").await.unwrap();
+    let in_m2 = reach.s3_for(&m2, "us-east-1").await.unwrap();
+    let in_out = reach.s3_for(&outsider, "us-east-1").await.unwrap();
+    open_with_public_acl(&in_m1.s3, "org-m1-open").await;
+    in_m2
+        .s3
+        .create_bucket()
+        .bucket("org-m2-closed")
+        .send()
+        .await
+        .unwrap();
+    // Outside the organization: never listed, so never scanned.
+    open_with_public_acl(&in_out.s3, "outsider-open").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bucketwarden.toml");
     std::fs::write(&config, "[accounts]\nallowed = \"organization\"\n").unwrap();
     let out = bucketwarden(
         &e,
-        &["scan", "--all-accounts", "--no-progress", "--config", cfg],
+        &[
+            "scan",
+            "--all-accounts",
+            "--format",
+            "jsonl",
+            "--no-progress",
+            "--config",
+            config.to_str().unwrap(),
+        ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be listed"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "exposed and open: {stderr}");
+    let seen: std::collections::BTreeMap<String, (String, bool)> =
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|l| {
+                (
+                    l["bucket"].as_str().unwrap().to_owned(),
+                    (
+                        l["account"].as_str().unwrap().to_owned(),
+                        l["exposed"].as_bool().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+    assert_eq!(seen["org-m1-open"], (m1.clone(), true), "{stderr}");
+    assert_eq!(seen["org-m2-closed"], (m2.clone(), false), "{stderr}");
+    assert!(!seen.contains_key("outsider-open"), "{seen:?}");
+    // One summary per account: the own (the management account) and each member.
+    for acct in [ACCOUNT, m1.as_str(), m2.as_str()] {
+        assert_eq!(
+            stderr.matches(&format!("of account {acct}")).count(),
+            1,
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains(&outsider), "{stderr}");
 }

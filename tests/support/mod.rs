@@ -654,6 +654,35 @@ pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap();
 }
 
+/// An AWS Organization on `endpoint` whose management account is the test identity's
+/// ([`ACCOUNT`]), with `members` accounts created in it; their ids (moto draws them at random).
+/// Only on a moto of the calling test alone: moto keeps one organization per management account.
+pub async fn organization_with_members(endpoint: &str, members: usize) -> Vec<String> {
+    let org = aws_sdk_organizations::Client::new(&sdk_config_at(endpoint, None).await);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..members {
+        let status = org
+            .create_account()
+            .email(format!("member{i}@example.com"))
+            .account_name(format!("member{i}"))
+            .send()
+            .await
+            .unwrap();
+        let s = status.create_account_status().unwrap();
+        assert_eq!(
+            s.state(),
+            Some(&aws_sdk_organizations::types::CreateAccountState::Succeeded)
+        );
+        ids.push(s.account_id().unwrap().to_owned());
+    }
+    ids
+}
+
 /// SIGKILL by pid (for hooks that run where the `WorkerProc` is not at hand).
 pub fn sigkill(pid: u32) {
     unsafe {
