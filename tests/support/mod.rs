@@ -16,6 +16,7 @@ use bucketwarden::aws::Clients;
 use bucketwarden::config::Names;
 use serde_json::{json, Value};
 
+pub mod dev_trail;
 pub mod fault_proxy;
 
 pub const ACCOUNT: &str = "123456789012";
