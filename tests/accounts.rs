@@ -636,7 +636,12 @@ async fn under_organization_only_listed_accounts_are_admitted_and_admission_neve
 
     // A listed member is reached through its role: one AssumeRole.
     accts.s3_for(&members[0], "us-east-1").await.unwrap();
-    assert_eq!(proxy.operation_count("sts", "AssumeRole"), 1, "{}", proxy.report());
+    assert_eq!(
+        proxy.operation_count("sts", "AssumeRole"),
+        1,
+        "{}",
+        proxy.report()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,21 +685,20 @@ async fn scan_all_accounts_under_organization_covers_the_organizations_members()
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "exposed and open: {stderr}");
-    let seen: std::collections::BTreeMap<String, (String, bool)> =
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .map(|l| {
+    let seen: std::collections::BTreeMap<String, (String, bool)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| {
+            (
+                l["bucket"].as_str().unwrap().to_owned(),
                 (
-                    l["bucket"].as_str().unwrap().to_owned(),
-                    (
-                        l["account"].as_str().unwrap().to_owned(),
-                        l["exposed"].as_bool().unwrap(),
-                    ),
-                )
-            })
-            .collect();
+                    l["account"].as_str().unwrap().to_owned(),
+                    l["exposed"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect();
     assert_eq!(seen["org-m1-open"], (m1.clone(), true), "{stderr}");
     assert_eq!(seen["org-m2-closed"], (m2.clone(), false), "{stderr}");
     assert!(!seen.contains_key("outsider-open"), "{seen:?}");

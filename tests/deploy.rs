@@ -127,16 +127,14 @@ fn statements_of<'a>(t: &'a Value, role: &str) -> Vec<(Option<String>, &'a Value
 /// Every `Action` granted to a role of a template.
 fn actions_of(t: &Value, role: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    {
-        for (_, s) in statements_of(t, role) {
-            assert_eq!(s["Effect"], "Allow");
-            match &s["Action"] {
-                Value::String(a) => {
-                    out.insert(a.clone());
-                }
-                Value::Array(a) => out.extend(a.iter().map(|x| x.as_str().unwrap().to_owned())),
-                other => panic!("unexpected Action {other}"),
+    for (_, s) in statements_of(t, role) {
+        assert_eq!(s["Effect"], "Allow");
+        match &s["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
             }
+            Value::Array(a) => out.extend(a.iter().map(|x| x.as_str().unwrap().to_owned())),
+            other => panic!("unexpected Action {other}"),
         }
     }
     out
@@ -201,37 +199,35 @@ fn organizations_list_accounts_is_granted_only_with_allowed_organization() {
 /// (operator, key, value) triples.
 fn role_conditions(t: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
     let mut out: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
-    {
-        for (_, s) in statements_of(t, "WorkerRole") {
-            let mut conds = BTreeSet::new();
-            // A condition chosen by `Fn::If` counts with both of its branches.
-            let blocks: Vec<&Value> = match s["Condition"].get("Fn::If") {
-                Some(branches) => branches.as_array().unwrap()[1..].iter().collect(),
-                None => vec![&s["Condition"]],
-            };
-            for c in blocks.iter().filter_map(|c| c.as_object()) {
-                for (op, kv) in c {
-                    for (k, v) in kv.as_object().unwrap() {
-                        // Scopes to the fleet's own account or organization, shared by grants.
-                        if k == "aws:ResourceAccount" || k == "aws:ResourceOrgID" {
-                            continue;
-                        }
-                        let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
-                        conds.insert((op.clone(), k.clone(), v.to_owned()));
+    for (_, s) in statements_of(t, "WorkerRole") {
+        let mut conds = BTreeSet::new();
+        // A condition chosen by `Fn::If` counts with both of its branches.
+        let blocks: Vec<&Value> = match s["Condition"].get("Fn::If") {
+            Some(branches) => branches.as_array().unwrap()[1..].iter().collect(),
+            None => vec![&s["Condition"]],
+        };
+        for c in blocks.iter().filter_map(|c| c.as_object()) {
+            for (op, kv) in c {
+                for (k, v) in kv.as_object().unwrap() {
+                    // Scopes to the fleet's own account or organization, shared by grants.
+                    if k == "aws:ResourceAccount" || k == "aws:ResourceOrgID" {
+                        continue;
                     }
+                    let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
+                    conds.insert((op.clone(), k.clone(), v.to_owned()));
                 }
             }
-            let actions: Vec<String> = match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
-                other => panic!("unexpected Action {other}"),
-            };
-            for a in actions {
-                assert!(
-                    out.insert(a.clone(), conds.clone()).is_none(),
-                    "{a} is granted by more than one statement: one must not widen the other"
-                );
-            }
+        }
+        let actions: Vec<String> = match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected Action {other}"),
+        };
+        for a in actions {
+            assert!(
+                out.insert(a.clone(), conds.clone()).is_none(),
+                "{a} is granted by more than one statement: one must not widen the other"
+            );
         }
     }
     out

@@ -7,7 +7,8 @@
 //! # Rooms
 //!
 //! - `mod.rs` — `Worker`, its shared `Inner`, and the run loop (lease rounds, discovery, the
-//!   reconciler's round) until shutdown.
+//!   reconciler's round) until shutdown; under `allowed = "organization"`, the loop that lists
+//!   the organization's accounts again when due.
 //! - `settings` — `Settings` from the config and flags, the default worker id.
 //! - `lease` — (re-exported from `core::lease`) the pure lease record, expiry tracking and
 //!   balancing plan, with no I/O.
