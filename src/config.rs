@@ -580,7 +580,9 @@ mod tests {
         );
         assert_eq!(c.accounts.external_id.as_deref(), Some("x-1"));
         let org = Config::parse("[accounts]\nallowed = \"organization\"\n", Path::new("x"));
-        assert_eq!(org.unwrap().accounts.allowed, Allowed::Organization);
+        let org = org.unwrap().accounts;
+        assert_eq!(org.allowed, Allowed::Organization);
+        assert_eq!(org.organization_refresh_s, 3600);
         assert_eq!(Config::default().accounts.allowed, Allowed::Own);
         // Round trip through serde (the schema test renders configs back).
         let text = toml::to_string(&c).unwrap();
@@ -603,6 +605,7 @@ mod tests {
             ("role_name = \"a/b\"", "not an IAM role name"),
             ("max_clients = 0", "max_clients"),
             ("external_id = \"a b\"", "external_id"),
+            ("organization_refresh_s = 59", "organization_refresh_s"),
         ] {
             let err = Config::parse(&format!("[accounts]\n{text}\n"), Path::new("x.toml"))
                 .expect_err(text)
