@@ -656,15 +656,20 @@ pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
 }
 
 /// An AWS Organization on `endpoint` whose management account is the test identity's
-/// ([`ACCOUNT`]), with `members` accounts created in it; their ids (moto draws them at random).
-/// Only on a moto of the calling test alone: moto keeps one organization per management account.
+/// ([`ACCOUNT`]), with `members` new accounts created in it; their ids (moto draws them at
+/// random). On a shared moto the organization may exist already (another test, an earlier run):
+/// it is reused, and other tests' members are in it too.
 pub async fn organization_with_members(endpoint: &str, members: usize) -> Vec<String> {
+    use aws_sdk_organizations::error::ProvideErrorMetadata;
     let org = aws_sdk_organizations::Client::new(&sdk_config_at(endpoint, None).await);
-    org.create_organization()
+    if let Err(e) = org
+        .create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
         .send()
         .await
-        .unwrap();
+    {
+        assert_eq!(e.code(), Some("AlreadyInOrganizationException"), "{e:?}");
+    }
     let mut ids = Vec::new();
     for i in 0..members {
         let status = org
