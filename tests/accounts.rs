@@ -712,3 +712,91 @@ async fn scan_all_accounts_under_organization_covers_the_organizations_members()
     }
     assert!(!stderr.contains(&outsider), "{stderr}");
 }
+
+/// AWS (ListAccounts): "You can only call this operation from the management account or a member
+/// account that is a delegated administrator"; elsewhere it is denied. moto does not know who
+/// manages an organization, so the refusal is made by IAM instead (authorization on, the
+/// operator's identity denied `organizations:ListAccounts`): what the operator sees must say
+/// where to run the fleet or to list `allowed`, and the scan must stop (exit 1), scanning nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_all_accounts_under_organization_says_where_to_run_when_listing_is_refused() {
+    let moto = start_moto();
+    let e = &moto.endpoint;
+    organization_with_members(e, 1).await;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "organizations:ListAccounts", "Resource": "*"}
+        ]
+    })
+    .to_string();
+    for params in [
+        vec![("Action", "CreateUser"), ("UserName", "operator")],
+        vec![
+            ("Action", "PutUserPolicy"),
+            ("UserName", "operator"),
+            ("PolicyName", "no-org-listing"),
+            ("PolicyDocument", policy.as_str()),
+        ],
+    ] {
+        let mut p = params;
+        p.push(("Version", "2010-05-08"));
+        moto_query(e, ACCOUNT, "iam", &p).await;
+    }
+    let key = moto_query(
+        e,
+        ACCOUNT,
+        "iam",
+        &[
+            ("Action", "CreateAccessKey"),
+            ("UserName", "operator"),
+            ("Version", "2010-05-08"),
+        ],
+    )
+    .await;
+    let (key_id, secret) = (
+        xml_field(&key, "AccessKeyId").to_owned(),
+        xml_field(&key, "SecretAccessKey").to_owned(),
+    );
+    let reset = std::process::Command::new("curl")
+        .args(["-fsS", "-X", "POST", "-H", "Content-Type: text/plain"])
+        .args(["--data", "0"])
+        .arg(format!("{e}/moto-api/reset-auth"))
+        .output()
+        .unwrap();
+    assert!(reset.status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bucketwarden.toml");
+    std::fs::write(&config, "[accounts]\nallowed = \"organization\"\n").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
+    for (k, v) in aws_env() {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .env("AWS_ENDPOINT_URL", e)
+        .env("AWS_ACCESS_KEY_ID", &key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .env_remove("BUCKETWARDEN_CONFIG")
+        .args([
+            "scan",
+            "--all-accounts",
+            "--format",
+            "jsonl",
+            "--no-progress",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("AccessDenied")
+            && stderr.contains("run the fleet in the management or a delegated admin account")
+            && stderr.contains("list `allowed` explicitly"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing scanned");
+}

@@ -318,6 +318,10 @@ mod tests {
 
     #[test]
     fn only_active_accounts_are_kept_and_state_outranks_the_retiring_status() {
+        // AWS: "The `Status` parameter in the `Account` object will be retired on September 9,
+        // 2026. [...] we recommend that you update your scripts or other code to use the `State`
+        // parameter instead of `Status`"; "ACTIVE: This state indicates that the account is fully
+        // operational and available."
         assert!(is_active(Some("ACTIVE"), Some("ACTIVE")));
         assert!(is_active(None, Some("ACTIVE")));
         assert!(is_active(Some("ACTIVE"), None));
