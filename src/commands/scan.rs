@@ -2,7 +2,8 @@
 //! tags and the account block) with a bounded number of buckets in flight, judged by the same
 //! exposure code as the stream, reported, and optionally written to the state table and
 //! remediated; with `--all-accounts`, the same in every account of `[accounts] allowed` (or the
-//! organization's, listed) through the member role. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
+//! organization's, listed) through the member role. Owns the inventory loop; it must not judge
+//! exposure itself (`verify`, `fold`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

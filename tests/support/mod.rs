@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 pub mod dev_trail;
 pub mod fault_proxy;
+pub mod moto_iam;
 
 pub const ACCOUNT: &str = "123456789012";
 
