@@ -266,3 +266,43 @@ async fn scan_all_accounts_under_organization_says_where_to_run_when_listing_is_
     );
     assert!(out.stdout.is_empty(), "nothing scanned");
 }
+
+/// Every page is read, and only ACTIVE accounts are kept (AWS: "ACTIVE: This state indicates
+/// that the account is fully operational and available"; a closed account is SUSPENDED).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_reads_every_page_and_keeps_only_active_accounts() {
+    let moto = start_moto();
+    let members = organization_with_members(&moto.endpoint, 3).await;
+    let base = sdk_config_at(&moto.endpoint, None).await;
+    let org = aws_sdk_organizations::Client::new(&base);
+    org.close_account()
+        .account_id(&members[2])
+        .send()
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(&moto.endpoint, 13, Duration::from_secs(1)).await;
+    let via_proxy =
+        bucketwarden::aws::organization::client(&sdk_config_at(&proxy.endpoint, None).await);
+    // Four accounts (the management account and three members), one per page.
+    let mut listed = bucketwarden::aws::organization::active_accounts_in_pages(&via_proxy, 1)
+        .await
+        .unwrap();
+    assert!(
+        proxy.operation_count("organizations", "ListAccounts") >= 4,
+        "{}",
+        proxy.report()
+    );
+    listed.sort();
+    let mut want = vec![ACCOUNT.to_owned(), members[0].clone(), members[1].clone()];
+    want.sort();
+    assert_eq!(
+        listed, want,
+        "the closed (SUSPENDED) {} is left out",
+        members[2]
+    );
+    // The fleet's registry admits what the listing keeps.
+    let accts = Accounts::new(&base, &organization_config()).await.unwrap();
+    accts.refresh_organization(true).await.unwrap();
+    assert_eq!(accts.admit(&members[0]), Admit::Member);
+    assert_eq!(accts.admit(&members[2]), Admit::Refused);
+}

@@ -51,15 +51,27 @@ pub fn client(base: &SdkConfig) -> aws_sdk_organizations::Client {
     aws_sdk_organizations::Client::new(base)
 }
 
+/// AWS's largest ListAccounts page (`MaxResults`, 1 to 20).
+pub const PAGE_SIZE: i32 = 20;
+
 /// The ids of the organization's ACTIVE accounts, every page read, in the order listed.
 pub async fn active_accounts(
     client: &aws_sdk_organizations::Client,
+) -> Result<Vec<String>, ListError> {
+    active_accounts_in_pages(client, PAGE_SIZE).await
+}
+
+/// [`active_accounts`] asking for pages of `page_size` accounts (a test shows every page is read).
+pub async fn active_accounts_in_pages(
+    client: &aws_sdk_organizations::Client,
+    page_size: i32,
 ) -> Result<Vec<String>, ListError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = client
             .list_accounts()
+            .max_results(page_size)
             .set_next_token(token.clone())
             .send()
             .await
