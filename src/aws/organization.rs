@@ -51,7 +51,7 @@ pub fn client(base: &SdkConfig) -> aws_sdk_organizations::Client {
     aws_sdk_organizations::Client::new(base)
 }
 
-/// AWS's largest ListAccounts page (`MaxResults`, 1 to 20).
+/// AWS's largest ListAccounts page (the service model's `MaxResults`: 1 to 20).
 pub const PAGE_SIZE: i32 = 20;
 
 /// The ids of the organization's ACTIVE accounts, every page read, in the order listed.
@@ -62,6 +62,9 @@ pub async fn active_accounts(
 }
 
 /// [`active_accounts`] asking for pages of `page_size` accounts (a test shows every page is read).
+/// AWS: "These operations can occasionally return an empty set of results even when there are
+/// more results available. The NextToken response parameter value is null only when there are no
+/// more results to display": so the token alone ends the listing, never an empty page.
 pub async fn active_accounts_in_pages(
     client: &aws_sdk_organizations::Client,
     page_size: i32,
