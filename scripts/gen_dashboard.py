@@ -148,7 +148,10 @@ panel("stat", "Member accounts failing", [f"max(bucketwarden_accounts_failing{{{
 panel("timeseries", "AssumeRole calls and unreachable members", [
     (f"sum by (outcome) (increase(bucketwarden_assume_role_total{{{SEL}}}[1h]))", "AssumeRole {{outcome}} (1 h)"),
     (f"sum(increase(bucketwarden_reconcile_accounts_unreachable_total{{{SEL}}}[1h]))", "members skipped by reconciliation (1 h)"),
-], x=12, h=8, stack_y=True, desc="At most one AssumeRole per member per credential lifetime, plus renewals; a steady error count is a member's role missing or denying.")
+    (f"sum by (outcome) (increase(bucketwarden_organization_listings_total{{{SEL}}}[1h]))", "organization listings {{outcome}} (1 h)"),
+], x=12, h=8, stack_y=True, desc="At most one AssumeRole per member per credential lifetime, plus renewals; a steady error count is a member's role missing or denying. With allowed = \"organization\", a failed listing keeps the last good list of accounts.")
+panel("stat", "Organization accounts listed", [f"max(bucketwarden_organization_accounts{{{SEL}}})"], w=6, h=4, x=0, stack_y=False,
+      desc="allowed = \"organization\": ACTIVE accounts in the last good ListAccounts listing (0 before the first, or without \"organization\"): the members acted in.")
 
 dashboard = {
     "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "Prometheus scraping the bucketwarden workers",

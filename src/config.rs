@@ -36,9 +36,12 @@ pub struct Accounts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// The accounts the fleet acts in besides its own: a list of 12-digit ids, or "organization"
-    /// (any account; the worker role's `aws:ResourceOrgID` condition is then what refuses an
-    /// account outside the organization). Omitted: only the fleet's own account.
+    /// (the ACTIVE accounts of AWS Organizations' ListAccounts, listed at start and every
+    /// `organization_refresh_s`). Omitted: only the fleet's own account.
     pub allowed: Allowed,
+    /// With `allowed = "organization"`: how often the organization's accounts are listed again
+    /// (a failed listing keeps the last good list and is retried with the failure backoff).
+    pub organization_refresh_s: u64,
     /// Requested lifetime of an assumed session (AWS: 900 s to the role's maximum, 3600 s
     /// unless the role allows more).
     pub session_duration_s: u32,
@@ -59,6 +62,7 @@ impl Default for Accounts {
             role_name: "bucketwarden-remediator".into(),
             external_id: None,
             allowed: Allowed::Own,
+            organization_refresh_s: 3600,
             session_duration_s: 3600,
             refresh_before_s: 300,
             max_clients: 64,
@@ -76,7 +80,8 @@ pub enum Allowed {
     Own,
     /// These accounts (and the fleet's own).
     List(Vec<String>),
-    /// Any account; IAM (`aws:ResourceOrgID` on the worker role) limits it to the organization.
+    /// The organization's ACTIVE accounts, as AWS Organizations lists them (`aws::accounts`
+    /// caches the listing; `core::accounts::Roster`).
     Organization,
 }
 
@@ -437,6 +442,8 @@ impl Config {
             Some("accounts.session_duration_s must be between 900 and 43200 (AWS's range)".into())
         } else if a.refresh_before_s >= a.session_duration_s {
             Some("accounts.refresh_before_s must be less than accounts.session_duration_s".into())
+        } else if a.organization_refresh_s < 60 {
+            Some("accounts.organization_refresh_s must be at least 60".into())
         } else if a.max_clients == 0 {
             Some("accounts.max_clients must be at least 1".into())
         } else if a.failure_backoff_ms == 0 || a.failure_backoff_max_ms < a.failure_backoff_ms {
@@ -589,7 +596,9 @@ mod tests {
         );
         assert_eq!(c.accounts.external_id.as_deref(), Some("x-1"));
         let org = Config::parse("[accounts]\nallowed = \"organization\"\n", Path::new("x"));
-        assert_eq!(org.unwrap().accounts.allowed, Allowed::Organization);
+        let org = org.unwrap().accounts;
+        assert_eq!(org.allowed, Allowed::Organization);
+        assert_eq!(org.organization_refresh_s, 3600);
         assert_eq!(Config::default().accounts.allowed, Allowed::Own);
         // Round trip through serde (the schema test renders configs back).
         let text = toml::to_string(&c).unwrap();
@@ -612,6 +621,7 @@ mod tests {
             ("role_name = \"a/b\"", "not an IAM role name"),
             ("max_clients = 0", "max_clients"),
             ("external_id = \"a b\"", "external_id"),
+            ("organization_refresh_s = 59", "organization_refresh_s"),
         ] {
             let err = Config::parse(&format!("[accounts]\n{text}\n"), Path::new("x.toml"))
                 .expect_err(text)

@@ -114,8 +114,10 @@ non-exempt buckets through the same remediator as the fleet, with incidents (eve
 and alerts; exempt buckets and dry-run mode get an alert only.\n\n\
 Exit status: 0 when no exposed, non-exempt bucket is left open; 4 when some are (so a pipeline can \
 fail on it); 1 when the scan cannot run. Unreadable buckets are reported and counted, not fatal.\n\n\
---all-accounts scans the caller's account and every account of [accounts] allowed, assuming \
-[accounts] role_name in each; an account that cannot be reached is reported and the others go on \
+--all-accounts scans the caller's account and every account of [accounts] allowed (with allowed = \
+\"organization\", the organization's ACTIVE accounts from AWS Organizations' ListAccounts, which \
+only the management account or a delegated administrator may call), assuming [accounts] \
+role_name in each; an account that cannot be reached is reported and the others go on \
 (exit status 1 when one could not be scanned and nothing exposed was left open elsewhere).",
         after_help = "Examples:\n  \
 bucketwarden scan\n  \
@@ -560,7 +562,7 @@ fn run_scan_accounts(
         let sdk = bucketwarden::aws::load_config().await;
         let clients = bucketwarden::aws::Clients::new(&sdk);
         let registry = bucketwarden::aws::accounts::Accounts::new(&sdk, &config.accounts).await?;
-        let accounts = sc::all_accounts(&registry, &config)?;
+        let accounts = sc::all_accounts(&registry).await?;
         let mut bar = ScanProgress::new(progress);
         let mut sink = ScanLines::new(&format);
         let results = sc::scan_accounts(

@@ -1,7 +1,8 @@
 //! Several accounts on moto (issue #19): credentials from AssumeRole act in the member account, an
 //! account outside `[accounts] allowed` causes no AWS request at all, a member whose AssumeRole is
 //! denied is reported and backed off while another member works, and credentials are renewed
-//! inside the margin, also under clients already handed out.
+//! inside the margin, also under clients already handed out (`allowed = "organization"`:
+//! tests/accounts_organization.rs).
 //!
 //! What moto shows and what it cannot: moto runs an assumed role's calls in the account of the
 //! role ARN ("The ARN can point to another account, providing an opportunity to switch
@@ -22,6 +23,7 @@ use bucketwarden::aws::error::Kind;
 use bucketwarden::config::{self, Allowed};
 use bucketwarden::core::accounts::Admit;
 use support::fault_proxy::FaultProxy;
+use support::moto_iam::{moto_query, xml_field};
 use support::*;
 
 /// Account ids of this test process (moto keeps every account's buckets; runs must not meet).
@@ -188,57 +190,6 @@ async fn credentials_are_renewed_inside_the_margin_even_under_clients_handed_out
 }
 
 // ---------------------------------------------------------------- IAM authorization on moto
-
-/// One Query-protocol call (IAM) to moto, as `account` (moto's `x-moto-account-id`). Only while
-/// moto's authorization is off: the request is not signed.
-async fn moto_query(
-    endpoint: &str,
-    account: &str,
-    service: &str,
-    params: &[(&str, &str)],
-) -> String {
-    use http_body_util::{BodyExt, Full};
-    let body: String = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let req = hyper::Request::post(format!("{endpoint}/"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-moto-account-id", account)
-        .header(
-            "authorization",
-            format!("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"),
-        )
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    let resp = client.request(req).await.unwrap();
-    let status = resp.status();
-    let text =
-        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
-    assert!(status.is_success(), "{service} {params:?}: {status} {text}");
-    text
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn xml_field<'a>(xml: &'a str, name: &str) -> &'a str {
-    let open = format!("<{name}>");
-    let start = xml.find(&open).unwrap_or_else(|| panic!("{name} in {xml}")) + open.len();
-    let end = start + xml[start..].find('<').unwrap();
-    &xml[start..end]
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_member_is_reported_and_backed_off_while_another_works() {
@@ -570,13 +521,4 @@ async fn scan_all_accounts_reads_and_remediates_each_member_through_its_role() {
         .send()
         .await
         .is_err());
-
-    // "organization" cannot be listed: a clear refusal, exit 1.
-    std::fs::write(&config, "[accounts]\nallowed = \"organization\"\n").unwrap();
-    let out = bucketwarden(
-        &e,
-        &["scan", "--all-accounts", "--no-progress", "--config", cfg],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be listed"));
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bucketwarden::aws::permissions::{
-    conditions_of, member_actions, worker_actions, INIT_ONLY, NO_PERMISSION,
+    conditions_of, member_actions, worker_actions, INIT_ONLY, NO_PERMISSION, ORGANIZATION_ONLY,
     UNCONDITIONABLE_WRITES, WORKER_CALLS,
 };
 use bucketwarden::core::input::{self, Item};
@@ -101,22 +101,40 @@ fn role_actions(t: &Value) -> BTreeSet<String> {
     actions_of(t, "WorkerRole")
 }
 
-/// Every `Action` granted to a role of a template.
-fn actions_of(t: &Value, role: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// Every statement of a role's policies, with the template condition it is granted under: a
+/// statement written `!If [Cond, statement, !Ref AWS::NoValue]` counts as granted (under `Cond`).
+fn statements_of<'a>(t: &'a Value, role: &str) -> Vec<(Option<String>, &'a Value)> {
+    let mut out = Vec::new();
     for p in t["Resources"][role]["Properties"]["Policies"]
         .as_array()
         .unwrap()
     {
         for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
-            assert_eq!(s["Effect"], "Allow");
-            match &s["Action"] {
-                Value::String(a) => {
-                    out.insert(a.clone());
+            match s.get("Fn::If") {
+                Some(branches) => {
+                    let b = branches.as_array().unwrap();
+                    assert_eq!(b.len(), 3, "{s}");
+                    assert_eq!(b[2], json!({"Ref": "AWS::NoValue"}), "{s}");
+                    out.push((Some(b[0].as_str().unwrap().to_owned()), &b[1]));
                 }
-                Value::Array(a) => out.extend(a.iter().map(|x| x.as_str().unwrap().to_owned())),
-                other => panic!("unexpected Action {other}"),
+                None => out.push((None, s)),
             }
+        }
+    }
+    out
+}
+
+/// Every `Action` granted to a role of a template.
+fn actions_of(t: &Value, role: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (_, s) in statements_of(t, role) {
+        assert_eq!(s["Effect"], "Allow");
+        match &s["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(a) => out.extend(a.iter().map(|x| x.as_str().unwrap().to_owned())),
+            other => panic!("unexpected Action {other}"),
         }
     }
     out
@@ -137,45 +155,79 @@ fn the_worker_role_grants_exactly_the_calls_the_code_makes() {
     );
 }
 
+/// AWS (ListAccounts): "You can only call this operation from the management account or a member
+/// account that is a delegated administrator." The worker role gets `organizations:ListAccounts`
+/// only when the fleet uses it (`MemberAccounts=organization`), and every other grant is
+/// unconditional on that.
+#[test]
+fn organizations_list_accounts_is_granted_only_with_allowed_organization() {
+    let t = template();
+    let mut seen = BTreeSet::new();
+    for (cond, s) in statements_of(&t, "WorkerRole") {
+        let actions: Vec<String> = match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected Action {other}"),
+        };
+        for a in actions {
+            let only_with_org = ORGANIZATION_ONLY.contains(&a.as_str());
+            assert_eq!(
+                cond.as_deref(),
+                only_with_org.then_some("AllowOrganization"),
+                "{a}: granted under {cond:?}"
+            );
+            seen.insert(a);
+        }
+    }
+    for a in ORGANIZATION_ONLY {
+        assert!(seen.contains(a), "{a} is not granted at all");
+        assert!(worker_actions().contains(&a), "{a} is not a worker call");
+    }
+    assert_eq!(
+        t["Conditions"]["AllowOrganization"],
+        json!({"Fn::Equals": [{"Ref": "MemberAccounts"}, "organization"]})
+    );
+    let deploy = std::fs::read_to_string(root().join("docs/DEPLOY.md")).unwrap();
+    assert!(
+        deploy.contains("organizations:ListAccounts") && deploy.contains("delegated administrator"),
+        "docs/DEPLOY.md must say where ListAccounts works"
+    );
+}
+
 /// Each granted action with the action-specific conditions of the statement granting it (every
 /// key but the scopes `aws:ResourceAccount`/`aws:ResourceOrgID`, which grants share), as
 /// (operator, key, value) triples.
 fn role_conditions(t: &Value) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
     let mut out: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
-    for p in t["Resources"]["WorkerRole"]["Properties"]["Policies"]
-        .as_array()
-        .unwrap()
-    {
-        for s in p["PolicyDocument"]["Statement"].as_array().unwrap() {
-            let mut conds = BTreeSet::new();
-            // A condition chosen by `Fn::If` counts with both of its branches.
-            let blocks: Vec<&Value> = match s["Condition"].get("Fn::If") {
-                Some(branches) => branches.as_array().unwrap()[1..].iter().collect(),
-                None => vec![&s["Condition"]],
-            };
-            for c in blocks.iter().filter_map(|c| c.as_object()) {
-                for (op, kv) in c {
-                    for (k, v) in kv.as_object().unwrap() {
-                        // Scopes to the fleet's own account or organization, shared by grants.
-                        if k == "aws:ResourceAccount" || k == "aws:ResourceOrgID" {
-                            continue;
-                        }
-                        let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
-                        conds.insert((op.clone(), k.clone(), v.to_owned()));
+    for (_, s) in statements_of(t, "WorkerRole") {
+        let mut conds = BTreeSet::new();
+        // A condition chosen by `Fn::If` counts with both of its branches.
+        let blocks: Vec<&Value> = match s["Condition"].get("Fn::If") {
+            Some(branches) => branches.as_array().unwrap()[1..].iter().collect(),
+            None => vec![&s["Condition"]],
+        };
+        for c in blocks.iter().filter_map(|c| c.as_object()) {
+            for (op, kv) in c {
+                for (k, v) in kv.as_object().unwrap() {
+                    // Scopes to the fleet's own account or organization, shared by grants.
+                    if k == "aws:ResourceAccount" || k == "aws:ResourceOrgID" {
+                        continue;
                     }
+                    let v = v.as_str().unwrap_or_else(|| panic!("{k}: one fixed value"));
+                    conds.insert((op.clone(), k.clone(), v.to_owned()));
                 }
             }
-            let actions: Vec<String> = match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
-                other => panic!("unexpected Action {other}"),
-            };
-            for a in actions {
-                assert!(
-                    out.insert(a.clone(), conds.clone()).is_none(),
-                    "{a} is granted by more than one statement: one must not widen the other"
-                );
-            }
+        }
+        let actions: Vec<String> = match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected Action {other}"),
+        };
+        for a in actions {
+            assert!(
+                out.insert(a.clone(), conds.clone()).is_none(),
+                "{a} is granted by more than one statement: one must not widen the other"
+            );
         }
     }
     out
@@ -364,7 +416,17 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
         let Some(service) = name.strip_prefix("aws-sdk-") else {
             continue;
         };
-        if !["kinesis", "dynamodb", "s3", "s3control", "sns", "sts"].contains(&service) {
+        if ![
+            "kinesis",
+            "dynamodb",
+            "s3",
+            "s3control",
+            "sns",
+            "sts",
+            "organizations",
+        ]
+        .contains(&service)
+        {
             continue;
         }
         let dir = Path::new(p["manifest_path"].as_str().unwrap())
@@ -381,7 +443,7 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
             .collect();
         ops.insert(service.to_owned(), set);
     }
-    assert_eq!(ops.len(), 6, "{:?}", ops.keys());
+    assert_eq!(ops.len(), 7, "{:?}", ops.keys());
     ops
 }
 

@@ -20,28 +20,16 @@ use bucketwarden::core::change::Change;
 use bucketwarden::core::record::{classify, Classified};
 use bucketwarden::dev_trail::{DevTrail, Options};
 use serde_json::Value;
+use support::dev_trail::*;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 const LONG: Duration = Duration::from_secs(60);
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-const ACCESS_KEY: &str = "AKIDDEVTRAILTEST";
 /// A second moto account, so the account-wide block set here cannot touch other tests' buckets.
 const OTHER_ACCOUNT: &str = "210987654321";
 const RAW_AGENT: &str = "raw-http/1.0 (dev-trail test)";
-
-fn s3_via(endpoint: &str) -> aws_sdk_s3::Client {
-    let creds = aws_sdk_s3::config::Credentials::new(ACCESS_KEY, "secret", None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
 
 async fn s3control_via(endpoint: &str) -> aws_sdk_s3control::Client {
     let creds = aws_sdk_s3::config::Credentials::new(ACCESS_KEY, "secret", None, None, "test");
@@ -53,52 +41,6 @@ async fn s3control_via(endpoint: &str) -> aws_sdk_s3control::Client {
         .await;
     // Same construction the product uses (account id not in the host name on loopback).
     bucketwarden::aws::Clients::new(&config).s3control
-}
-
-/// Every record on a one-shard stream, oldest first, once `n` have arrived.
-async fn read_stream(f: &Fleet, n: usize) -> Vec<Value> {
-    let k = &f.clients.kinesis;
-    let shards = k
-        .list_shards()
-        .stream_name(&f.names.stream)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(shards.shards().len(), 1);
-    let mut it = k
-        .get_shard_iterator()
-        .stream_name(&f.names.stream)
-        .shard_id(shards.shards()[0].shard_id())
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator()
-        .map(str::to_owned);
-    let mut out = Vec::new();
-    let start = Instant::now();
-    while let Some(i) = it {
-        let r = k.get_records().shard_iterator(i).send().await.unwrap();
-        for rec in r.records() {
-            out.push(serde_json::from_slice(rec.data().as_ref()).unwrap());
-        }
-        if out.len() >= n && r.records().is_empty() {
-            break;
-        }
-        assert!(
-            start.elapsed() < LONG,
-            "only {} of {n} events arrived: {:#?}",
-            out.len(),
-            out.iter()
-                .map(|e: &Value| e["detail"]["eventName"].clone())
-                .collect::<Vec<_>>()
-        );
-        it = r.next_shard_iterator().map(str::to_owned);
-        if r.records().is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    out
 }
 
 /// One raw HTTP/1.1 request on loopback with a virtual-host-style Host header (no DNS needed).
@@ -796,162 +738,4 @@ async fn the_fleet_locks_down_what_is_made_public_through_dev_trail() {
         trail_log.contains("events put on the stream, 0 undelivered"),
         "{trail_log}"
     );
-}
-
-/// S3 through `endpoint` signed with `creds` (path style, as on loopback).
-fn s3_with(endpoint: &str, creds: aws_sdk_s3::config::Credentials) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_with_assumed_role_credentials_is_recorded_in_the_roles_account() {
-    // CloudTrail: recipientAccountId "represents the account ID that received this event", and a
-    // role session's userIdentity is type AssumedRole with the session ARN and the role's
-    // account. moto runs an assumed role's calls in the role's account ("The ARN can point to
-    // another account, providing an opportunity to switch accounts").
-    let member = format!("{:06}{:06}", std::process::id() % 1_000_000, 777);
-    let f = Fleet::new("trailacct", 1, "").await;
-    // dev-trail's STS lookups pass a counting proxy, to show one per access key.
-    let counter =
-        support::fault_proxy::FaultProxy::start(&moto().endpoint, 1, Duration::from_secs(1)).await;
-    let identities = std::sync::Arc::new(bucketwarden::dev_trail::identity::Identities::new(
-        &sdk_config_at(&counter.endpoint, None).await,
-        ACCOUNT,
-    ));
-    let proxy = DevTrail::bind(Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: moto().endpoint.clone(),
-        stream: f.names.stream.clone(),
-        vhost_suffixes: vec!["localhost".into()],
-        account_id: ACCOUNT.into(),
-        region: "us-east-1".into(),
-    })
-    .await
-    .unwrap()
-    .with_identities(identities.clone());
-    let url = format!("http://{}", proxy.local_addr());
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(proxy.run(f.clients.kinesis.clone(), stop.clone()));
-
-    let sts = aws_sdk_sts::Client::new(&sdk_config_at(&moto().endpoint, None).await);
-    let c = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{member}:role/developer"))
-        .role_session_name("laptop")
-        .send()
-        .await
-        .unwrap()
-        .credentials()
-        .cloned()
-        .unwrap();
-    let member_s3 = s3_with(
-        &url,
-        aws_sdk_s3::config::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "assumed",
-        ),
-    );
-    let in_member = f.bucket("member");
-    let in_default = f.bucket("default");
-    member_s3
-        .create_bucket()
-        .bucket(&in_member)
-        .object_ownership(ObjectOwnership::ObjectWriter)
-        .send()
-        .await
-        .unwrap();
-    member_s3
-        .delete_public_access_block()
-        .bucket(&in_member)
-        .send()
-        .await
-        .unwrap();
-    member_s3
-        .put_bucket_acl()
-        .bucket(&in_member)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    // A plain key through the same proxy keeps the default attribution.
-    s3_via(&url)
-        .create_bucket()
-        .bucket(&in_default)
-        .send()
-        .await
-        .unwrap();
-    let events = read_stream(&f, 4).await;
-    stop.cancel();
-    running.await.unwrap();
-
-    // The bucket lives in the member account, as the events say.
-    let real_member_s3 = s3_with(
-        &moto().endpoint,
-        aws_sdk_s3::config::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "assumed",
-        ),
-    );
-    let listed = real_member_s3.list_buckets().send().await.unwrap();
-    assert!(
-        listed
-            .buckets()
-            .iter()
-            .any(|b| b.name() == Some(&in_member)),
-        "{listed:?}"
-    );
-    let session = format!("arn:aws:sts::{member}:assumed-role/developer/laptop");
-    for e in events
-        .iter()
-        .filter(|e| e["detail"]["requestParameters"]["bucketName"] == in_member.as_str())
-    {
-        let d = &e["detail"];
-        assert_eq!(d["recipientAccountId"], member.as_str(), "{e:#}");
-        assert_eq!(e["account"], member.as_str(), "{e:#}");
-        assert_eq!(d["userIdentity"]["type"], "AssumedRole", "{e:#}");
-        assert_eq!(d["userIdentity"]["accountId"], member.as_str(), "{e:#}");
-        assert_eq!(d["userIdentity"]["arn"], session.as_str(), "{e:#}");
-        assert_eq!(
-            d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
-            format!("arn:aws:iam::{member}:role/developer"),
-            "{e:#}"
-        );
-    }
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["detail"]["requestParameters"]["bucketName"] == in_member.as_str())
-            .count(),
-        3
-    );
-    let plain = events
-        .iter()
-        .find(|e| e["detail"]["requestParameters"]["bucketName"] == in_default.as_str())
-        .unwrap();
-    assert_eq!(plain["detail"]["recipientAccountId"], ACCOUNT);
-    assert_eq!(
-        plain["detail"]["userIdentity"]["arn"],
-        format!("arn:aws:iam::{ACCOUNT}:user/{ACCESS_KEY}")
-    );
-    // One GetCallerIdentity per access key, not per request.
-    assert_eq!(
-        counter.operation_count("sts", "GetCallerIdentity"),
-        2,
-        "{}",
-        counter.report()
-    );
-    assert_eq!(identities.lookups(), 2);
 }

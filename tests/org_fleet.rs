@@ -2,7 +2,8 @@
 //! members locks public buckets down in each member's own account through its role, one incident
 //! each naming the account; an event naming a third, not-allowed account causes no AssumeRole
 //! and leaves that account untouched; a member's account-level block never masks another
-//! member's bucket.
+//! member's bucket. With `allowed = "organization"` the same holds for the accounts the
+//! organization lists, and an account outside it is refused without any AWS call.
 //!
 //! moto runs an assumed role's calls in the account of the role ARN ("The ARN can point to
 //! another account, providing an opportunity to switch accounts"), so each member's buckets
@@ -269,4 +270,86 @@ async fn a_member_that_cannot_be_assumed_is_a_failed_incident_and_the_shard_goes
     // e's bucket is still public (nothing could be done there); g's is locked down.
     assert_eq!(block_in(&s3e, &be).await, None, "{log}");
     assert_eq!(block_in(&s3g, &bg).await, Some(true), "{log}");
+}
+
+/// `allowed = "organization"` on the live path: the worker lists the organization's accounts
+/// (moto: the test identity is the management account, as AWS requires for ListAccounts) before
+/// reading the stream; an event in a listed member is remediated there through its role, and an
+/// event naming an account outside the organization is refused from the cached list: no
+/// AssumeRole, and no further ListAccounts either (admission never lists).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_organization_a_listed_member_is_remediated_and_an_outsider_is_never_assumed() {
+    let member = organization_with_members(&moto().endpoint, 1)
+        .await
+        .remove(0);
+    let outsider = account(5);
+    let base = sdk_config_at(&moto().endpoint, None).await;
+    let setup = Accounts::new(
+        &base,
+        &config::Accounts {
+            allowed: Allowed::List(vec![member.clone(), outsider.clone()]),
+            ..config::Accounts::default()
+        },
+    )
+    .await
+    .unwrap();
+    let s3m = setup.s3_for(&member, "us-east-1").await.unwrap().s3;
+    let s3o = setup.s3_for(&outsider, "us-east-1").await.unwrap().s3;
+    let pid = std::process::id();
+    let (bm, bo) = (format!("bw-orgl-{pid}-m"), format!("bw-orgl-{pid}-o"));
+    open_with_public_acl(&s3m, &bm).await;
+    open_with_public_acl(&s3o, &bo).await;
+
+    let proxy = FaultProxy::start(&moto().endpoint, 11, Duration::from_secs(1)).await;
+    let f = Fleet::new("orgl", 1, "[accounts]\nallowed = \"organization\"\n").await;
+    let mut w = f.spawn_worker("w1", &[("AWS_ENDPOINT_URL", &proxy.endpoint)]);
+    let t = now_time();
+    // The outsider's event first, on the same shard: it is passed before the member's.
+    for (acct, bucket, id) in [(&outsider, &bo, "orgl-o"), (&member, &bm, "orgl-m")] {
+        f.put_event(
+            "k",
+            &in_account(put_bucket_acl_public(bucket, id, &t), acct),
+        )
+        .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let inc = f.incidents().await;
+        if inc
+            .iter()
+            .any(|i| s(i, "eventId") == "orgl-m" && s(i, "outcome") == "remediated")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no remediated incident in the listed member: {inc:?}\n{}\n{}",
+            proxy.report(),
+            w.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let incidents = f.incidents().await;
+    let log = w.log_text();
+    w.terminate(Duration::from_secs(10));
+    assert_eq!(incidents.len(), 1, "{incidents:?}\n{log}");
+    assert_eq!(s(&incidents[0], "account"), member, "{:?}", incidents[0]);
+    assert_eq!(block_in(&s3m, &bm).await, Some(true), "{log}");
+    assert_eq!(block_in(&s3o, &bo).await, None, "{log}");
+    assert_eq!(
+        proxy.operation_count("sts", "AssumeRole"),
+        1,
+        "the member only\n{}\n{log}",
+        proxy.report()
+    );
+    assert_eq!(
+        proxy.operation_count("organizations", "ListAccounts"),
+        1,
+        "listed once at start, never to admit an event\n{}",
+        proxy.report()
+    );
+    assert!(
+        log.contains("outside [accounts] allowed") && log.contains(&outsider),
+        "the refusal is logged with the account: {log}"
+    );
 }

@@ -7,7 +7,7 @@
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::*;
 
@@ -155,16 +155,12 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
 
     let w1 = Worker::spawn(&endpoint, &config, dir.path(), "w1");
     let w2 = Worker::spawn(&endpoint, &config, dir.path(), "w2");
-    let start = Instant::now();
+    // No time bound here: how soon it is found depends on the machine's load, and speed is the
+    // benchmarks' business. What must hold is who acts, and how often.
     wait_for("the missed exposure locked down", LONG, || async {
         blocked(&client, "opened-behind-our-back").await
     })
     .await;
-    let took = start.elapsed();
-    assert!(
-        took < Duration::from_millis(INTERVAL_MS * 3 + 5000),
-        "took {took:?} for an interval of {INTERVAL_MS} ms"
-    );
     // The exempt one is alerted on, not remediated (it used to be left silent).
     wait_for("the reconcile incidents", LONG, || async {
         reconcile_incidents(&endpoint).await.len() == 2
@@ -187,39 +183,54 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
         "an exempt bucket was locked down"
     );
 
-    // Exactly one reconciler at a time, seen from both workers' metrics over several rounds.
-    for _ in 0..10 {
-        let (a, b) = (w1.leader(), w2.leader());
-        assert_eq!(
-            a.unwrap_or(0.0) + b.unwrap_or(0.0),
-            1.0,
-            "w1 {a:?}, w2 {b:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let leaders: Vec<&Worker> = [&w1, &w2]
-        .into_iter()
-        .filter(|w| w.log_text().contains("this worker is now the reconciler"))
-        .collect();
+    // Never two reconcilers acting at once: over several more passes (whichever worker runs
+    // them, a legitimate hand-over under load included), each exposure was acted on exactly
+    // once. Two reconcilers acting together would each record an incident (incident ids carry
+    // the pass's time), and a pass acting on what another had fixed or alerted would add one.
+    let passes = || {
+        w1.log_text().matches("reconciliation pass done").count()
+            + w2.log_text().matches("reconciliation pass done").count()
+    };
+    let before = passes();
+    wait_for("three more passes", LONG, || async {
+        passes() >= before + 3
+    })
+    .await;
+    let mut again = reconcile_incidents(&endpoint).await;
+    again.sort();
     assert_eq!(
-        leaders.len(),
-        1,
+        again,
+        found,
         "w1:\n{}\nw2:\n{}",
         w1.log_text(),
         w2.log_text()
     );
-    assert!(
-        leaders[0].log_text().contains("reconciliation pass done"),
-        "{}",
-        leaders[0].log_text()
+    // Only a worker that took the lease ran a pass, and some worker did.
+    for w in [&w1, &w2] {
+        let log = w.log_text();
+        if let Some(pass) = log.find("reconciliation pass done") {
+            let took = log.find("this worker is now the reconciler");
+            assert!(
+                took.is_some_and(|t| t < pass),
+                "a pass without the lease:\n{log}"
+            );
+        }
+    }
+    // The lease table, not two gauges sampled at different instants, says who holds it.
+    let leases = bucketwarden::aws::lease_table::LeaseTable::new(
+        clients_at(&endpoint).await.dynamodb,
+        "bucketwarden-leases",
     );
+    let owner = leases
+        .get(bucketwarden::commands::reconcile::LEADER_KEY)
+        .await
+        .unwrap()
+        .and_then(|l| l.owner)
+        .expect("the reconciler lease is held");
+    assert!(owner == "w1" || owner == "w2", "{owner}");
 
     // Kill the reconciler: the other takes the lease after the failover time and carries on.
-    let (mut dead, survivor) = if w1.leader() == Some(1.0) {
-        (w1, w2)
-    } else {
-        (w2, w1)
-    };
+    let (mut dead, survivor) = if owner == "w1" { (w1, w2) } else { (w2, w1) };
     let _ = dead.child.kill();
     let _ = dead.child.wait();
     wait_for("the survivor to become the reconciler", LONG, || async {
@@ -233,9 +244,24 @@ async fn reconciliation_finds_what_the_stream_never_saw_on_exactly_one_worker() 
     .await;
     // The exempt bucket is not alerted on again: the state table knows it public now.
     wait_for("three reconcile incidents", LONG, || async {
-        reconcile_incidents(&endpoint).await.len() == 3
+        reconcile_incidents(&endpoint).await.len() >= 3
     })
     .await;
+    let mut all = reconcile_incidents(&endpoint).await;
+    all.sort();
+    assert_eq!(
+        all,
+        vec![
+            ("opened-again-later".to_string(), "remediated".to_string()),
+            (
+                "opened-behind-our-back".to_string(),
+                "remediated".to_string()
+            ),
+            ("public-site-docs".to_string(), "alerted".to_string()),
+        ],
+        "{}",
+        survivor.log_text()
+    );
     assert!(survivor
         .log_text()
         .contains("drift between the stream's state and live S3"));
@@ -644,4 +670,80 @@ async fn a_member_that_cannot_be_assumed_is_reported_backs_off_and_the_own_accou
     let found = reconcile_incidents_by_account(&endpoint).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].1, "own-open");
+}
+
+/// `allowed = "organization"`: the reconciler covers the accounts AWS Organizations lists (moto:
+/// the test identity creates the organization, so the fleet runs in its management account, as
+/// AWS requires for ListAccounts) and never an account outside it. AssumeRole and ListAccounts
+/// are counted at a loopback proxy between the worker and moto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_organization_the_reconciler_covers_the_listed_member_and_never_an_outsider() {
+    let moto = start_moto();
+    let endpoint = moto.endpoint.clone();
+    let member = organization_with_members(&endpoint, 1).await.remove(0);
+    assert_ne!(member, STRANGER);
+    let dir = tempfile::tempdir().unwrap();
+    let config = init_fleet_with(
+        &endpoint,
+        dir.path(),
+        "\n[accounts]\nallowed = \"organization\"\n",
+    );
+    let base = sdk_config_at(&endpoint, None).await;
+    let registry = bucketwarden::aws::accounts::Accounts::new(
+        &base,
+        &bucketwarden::config::Accounts {
+            allowed: bucketwarden::config::Allowed::List(vec![member.clone(), STRANGER.to_owned()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (in_member, in_outsider) = (
+        s3_in(&registry, &member).await,
+        s3_in(&registry, STRANGER).await,
+    );
+    open_with_public_acl(&in_member, "org-member-open").await;
+    open_with_public_acl(&in_outsider, "outsider-open").await;
+
+    let proxy = support::fault_proxy::FaultProxy::start(&endpoint, 9, Duration::from_secs(1)).await;
+    let w = Worker::spawn(&proxy.endpoint, &config, dir.path(), "w1");
+    wait_for("the listed member's bucket locked down", LONG, || async {
+        blocked(&in_member, "org-member-open").await
+    })
+    .await;
+    wait_for("two more passes", LONG, || async {
+        w.log_text().matches("reconciliation pass done").count() >= 3
+    })
+    .await;
+    let log = w.log_text();
+    assert_eq!(
+        reconcile_incidents_by_account(&endpoint).await,
+        vec![(
+            member.clone(),
+            "org-member-open".to_string(),
+            "remediated".to_string()
+        )],
+        "{log}"
+    );
+    assert!(
+        !blocked(&in_outsider, "outsider-open").await,
+        "an account outside the organization was touched\n{log}"
+    );
+    assert_eq!(
+        proxy.operation_count("sts", "AssumeRole"),
+        1,
+        "one AssumeRole for the member over several passes, none for the outsider\n{}",
+        proxy.report()
+    );
+    // Listed once at start; not again within organization_refresh_s (an hour by default),
+    // however many passes ran.
+    assert_eq!(
+        proxy.operation_count("organizations", "ListAccounts"),
+        1,
+        "{}",
+        proxy.report()
+    );
+    assert!(!log.contains(STRANGER), "{log}");
+    // The management account (the fleet's own) and the member.
+    assert_eq!(w.metric("bucketwarden_organization_accounts"), Some(2.0));
 }

@@ -1,9 +1,11 @@
 //! Acting in several accounts: the fleet's own account with its own credentials, every other
 //! allowed account through AssumeRole into `[accounts] role_name` there, with credentials cached
 //! per account and renewed before expiry, a per-account circuit that backs off a failing member,
-//! and S3 / S3 Control clients per (account, region), bounded in number. Owns credentials and
-//! clients only; the judgements (allowed? renew? back off? evict?) are `core::accounts`', and it
-//! must not decide anything about buckets.
+//! S3 / S3 Control clients per (account, region), bounded in number, and, under
+//! `allowed = "organization"`, the organization's accounts as last listed (refreshed only by
+//! [`Accounts::refresh_organization`], never by admitting an account). Owns credentials, clients
+//! and that cache only; the judgements (allowed? renew? back off? evict? list again?) are
+//! `core::accounts`', and it must not decide anything about buckets.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -16,9 +18,10 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::config::SharedCredentialsProvider;
 
 use crate::aws::error::{from_sdk, AwsError};
+use crate::aws::organization::{self, ListError};
 use crate::aws::Clients;
 use crate::config;
-use crate::core::accounts::{admit, needs_refresh, Admit, Circuit, Lru};
+use crate::core::accounts::{admit, members, needs_refresh, Admit, Circuit, Lru, Roster};
 use crate::observe::metrics;
 
 /// The S3 clients for one (account, region).
@@ -129,6 +132,10 @@ struct Inner {
     own: String,
     partition: String,
     cfg: config::Accounts,
+    /// Organizations, only under `allowed = "organization"`.
+    org: Option<aws_sdk_organizations::Client>,
+    /// The organization's accounts as last listed (empty until the first successful listing).
+    roster: Mutex<Roster>,
     members: Mutex<Lru<String, Arc<Member>>>,
     clients: Mutex<Lru<(String, String), S3Clients>>,
     regions: Mutex<Lru<(String, String), String>>,
@@ -191,6 +198,9 @@ impl Accounts {
                 own,
                 partition,
                 cfg: cfg.clone(),
+                org: (cfg.allowed == config::Allowed::Organization)
+                    .then(|| organization::client(base)),
+                roster: Mutex::new(Roster::default()),
                 members: Mutex::new(Lru::new(member_cap)),
                 clients: Mutex::new(Lru::new(cfg.max_clients)),
                 regions: Mutex::new(Lru::new(MAX_REGIONS)),
@@ -213,9 +223,70 @@ impl Accounts {
         )
     }
 
-    /// Whether `account` may be acted in (no AWS call).
+    /// Whether `account` may be acted in. No AWS call, ever: under `"organization"` it is
+    /// judged against the cached listing, so a forged record naming an unknown account is
+    /// refused exactly like one outside a configured list.
     pub fn admit(&self, account: &str) -> Admit {
-        admit(&self.inner.cfg.allowed, &self.inner.own, account)
+        let roster = self.inner.roster.lock().unwrap();
+        admit(&self.inner.cfg.allowed, &roster, &self.inner.own, account)
+    }
+
+    /// The member accounts to visit one by one (`scan --all-accounts`, reconciliation): the
+    /// configured list, or the organization's accounts as last listed, without the own account.
+    pub fn members(&self) -> Vec<String> {
+        let roster = self.inner.roster.lock().unwrap();
+        members(&self.inner.cfg.allowed, &roster, &self.inner.own)
+    }
+
+    /// Under `allowed = "organization"`, lists the organization's accounts when a listing is due
+    /// (`force`: now), replacing the cached list on success and keeping the last good one on
+    /// failure (logged and counted; the next try backs off like a failing member). `Ok(None)`
+    /// when nothing was listed (not "organization", or not due).
+    pub async fn refresh_organization(&self, force: bool) -> Result<Option<usize>, ListError> {
+        let Some(client) = &self.inner.org else {
+            return Ok(None);
+        };
+        let refresh_ms = i64::try_from(self.inner.cfg.organization_refresh_s.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        if !force && !self.inner.roster.lock().unwrap().due(now_ms(), refresh_ms) {
+            return Ok(None);
+        }
+        let listed = organization::active_accounts(client).await;
+        let now = now_ms();
+        let mut roster = self.inner.roster.lock().unwrap();
+        match listed {
+            Ok(accounts) => {
+                let before = roster.len();
+                roster.accept(accounts, now);
+                let n = roster.len();
+                drop(roster);
+                metrics::organization_listing("ok", Some(n));
+                tracing::info!(
+                    accounts = n,
+                    before,
+                    "listed the organization's active accounts"
+                );
+                Ok(Some(n))
+            }
+            Err(e) => {
+                roster.reject(
+                    now,
+                    self.inner.cfg.failure_backoff_ms,
+                    self.inner.cfg.failure_backoff_max_ms,
+                );
+                let (kept, failures, listed) = (roster.len(), roster.failures(), roster.listed());
+                drop(roster);
+                metrics::organization_listing("error", None);
+                if listed {
+                    tracing::warn!(error = %e, failures, kept,
+                        "cannot list the organization's accounts; keeping the last good list");
+                } else {
+                    tracing::error!(error = %e, failures,
+                        "cannot list the organization's accounts; no member account is acted in until a listing succeeds");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// S3 and S3 Control clients acting in `account`, signing for `region` (the event's

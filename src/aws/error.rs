@@ -118,6 +118,19 @@ where
                 code,
             }
         }
+        // A denial whose body the SDK could not parse (e.g. an XML error to a JSON-protocol
+        // call, as moto's IAM authorization answers) is still a denial: never retried as
+        // transient.
+        SdkError::ResponseError(re) if re.raw().status_code() == Some(403) => AwsError {
+            service,
+            operation,
+            kind: Kind::AccessDenied,
+            code: "AccessDenied".into(),
+            message: format!(
+                "HTTP 403 with an unreadable error body: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+        },
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             AwsError {
                 service,
@@ -157,6 +170,23 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unparsable_403_is_a_denial_and_other_unparsable_answers_stay_transient() {
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        let answer = |status: u16| {
+            let raw = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+            let err: SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, Response> =
+                SdkError::response_error("malformed error body", raw);
+            from_sdk("organizations", "ListAccounts", err)
+        };
+        let denied = answer(403);
+        assert_eq!(denied.kind, Kind::AccessDenied);
+        assert!(!denied.retryable());
+        assert_eq!(answer(500).kind, Kind::Transient);
+        assert!(answer(500).retryable());
+    }
 
     #[test]
     fn classifies_the_codes_that_matter() {

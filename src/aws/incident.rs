@@ -57,8 +57,11 @@ impl Incident {
         )
     }
 
-    /// An SNS subject: ASCII, under 100 characters.
+    /// An SNS subject: ASCII, under 100 characters. The outcome and the account always fit; a
+    /// bucket name too long for the rest is shortened with `...` (the message carries it whole):
+    /// "REMEDIATION FAILED" is what the reader of a subject line must not miss.
     pub fn subject(&self) -> String {
+        const MAX: usize = 99;
         let what = match &self.key {
             Some(_) => "object",
             None => "bucket",
@@ -68,16 +71,28 @@ impl Incident {
             "failed" => "REMEDIATION FAILED",
             _ => "alert only",
         };
+        let ascii = |t: &str| -> String {
+            t.chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .collect()
+        };
+        let head = format!("bucketwarden: {what} in ");
         // The account after the bucket: in an organization the bucket name alone does not say
-        // whose it is, and SNS's 100-character cap cuts from the end.
-        let s: String = format!(
-            "bucketwarden: {what} in {} (account {}) became public ({verb})",
-            self.bucket, self.account
-        )
+        // whose it is.
+        let tail: String = ascii(&format!(
+            " (account {}) became public ({verb})",
+            self.account
+        ))
         .chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(MAX - head.len() - 4)
         .collect();
-        s.chars().take(99).collect()
+        let mut bucket = ascii(&self.bucket);
+        let room = MAX - head.len() - tail.len();
+        if bucket.len() > room {
+            bucket.truncate(room.saturating_sub(3));
+            bucket.push_str("...");
+        }
+        format!("{head}{bucket}{tail}")
     }
 }
 
@@ -438,8 +453,28 @@ mod tests {
             bucket: "x".repeat(63),
             ..full()
         };
-        assert!(long.subject().len() <= 99);
-        assert!(long.subject().contains(&"x".repeat(63)));
+        let subject = long.subject();
+        assert!(subject.len() <= 99, "{subject}");
+        assert!(subject.ends_with("(account 123456789012) became public (locked down)"));
+        assert!(
+            subject.contains("in xxxxxxxxxx") && subject.contains("x..."),
+            "{subject}"
+        );
+        // The outcome that matters most is never cut.
+        let failed = Incident {
+            bucket: "t123456-denied-12-denied".into(),
+            outcome: "failed".into(),
+            key: None,
+            ..full()
+        };
+        assert_eq!(
+            failed.subject(),
+            "bucketwarden: bucket in t123456-denied... (account 123456789012) became public (REMEDIATION FAILED)"
+        );
+        assert!(failed
+            .subject()
+            .ends_with("became public (REMEDIATION FAILED)"));
+        assert!(failed.subject().len() <= 99);
     }
 
     #[test]

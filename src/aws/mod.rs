@@ -13,6 +13,7 @@ pub mod faults;
 pub mod incident;
 pub mod kinesis;
 pub mod lease_table;
+pub mod organization;
 pub mod permissions;
 pub mod s3_archive;
 pub mod s3_fix;

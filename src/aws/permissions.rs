@@ -6,7 +6,7 @@
 /// One SDK operation a running worker calls, and its IAM action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Call {
-    /// The SDK client: kinesis, dynamodb, s3, s3control, sns, sts.
+    /// The SDK client: kinesis, dynamodb, s3, s3control, sns, sts, organizations.
     pub service: &'static str,
     /// The SDK's fluent method, e.g. `get_public_access_block`.
     pub operation: &'static str,
@@ -30,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 26] = [
+pub const WORKER_CALLS: [Call; 27] = [
     call(
         "kinesis",
         "list_shards",
@@ -163,6 +163,12 @@ pub const WORKER_CALLS: [Call; 26] = [
         "sts:AssumeRole",
         "credentials in a member account (aws::accounts)",
     ),
+    call(
+        "organizations",
+        "list_accounts",
+        "organizations:ListAccounts",
+        "allowed = \"organization\": the organization's accounts (aws::organization)",
+    ),
     call("sns", "publish", "sns:Publish", "alerts"),
     call(
         "sns",
@@ -171,6 +177,12 @@ pub const WORKER_CALLS: [Call; 26] = [
         "resolve the alert topic's ARN at start (idempotent)",
     ),
 ];
+
+/// Worker actions granted only when used: `organizations:ListAccounts` only with
+/// `allowed = "organization"` (the template's `AllowOrganization` condition). AWS (ListAccounts):
+/// "You can only call this operation from the management account or a member account that is a
+/// delegated administrator", so the grant is useless anywhere else.
+pub const ORGANIZATION_ONLY: [&str; 1] = ["organizations:ListAccounts"];
 
 /// Operations in the source that only `bucketwarden init` (local development) calls; a deployed
 /// worker's role does not get them.

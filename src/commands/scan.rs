@@ -1,8 +1,9 @@
 //! `bucketwarden scan`: every bucket of the account read live (block, ACL, policy, ownership,
 //! tags and the account block) with a bounded number of buckets in flight, judged by the same
 //! exposure code as the stream, reported, and optionally written to the state table and
-//! remediated; with `--all-accounts`, the same in every account of `[accounts] allowed` through
-//! the member role. Owns the inventory loop; it must not judge exposure itself (`verify`, `fold`).
+//! remediated; with `--all-accounts`, the same in every account of `[accounts] allowed` (or the
+//! organization's, listed) through the member role. Owns the inventory loop; it must not judge
+//! exposure itself (`verify`, `fold`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -83,8 +84,9 @@ pub enum ScanError {
     Pattern(#[from] crate::core::decision::PatternError),
     #[error(transparent)]
     Account(Box<AccountError>),
-    #[error("scan --all-accounts needs [accounts] allowed as a list of account ids: \"organization\" cannot be listed without AWS Organizations")]
-    Unlistable,
+    /// `allowed = "organization"` and the organization's accounts could not be listed.
+    #[error(transparent)]
+    Organization(#[from] crate::aws::organization::ListError),
 }
 
 impl From<AccountError> for ScanError {
@@ -97,7 +99,8 @@ impl ScanError {
     pub fn retryable(&self) -> bool {
         match self {
             ScanError::Aws(e) => e.retryable(),
-            ScanError::Pattern(_) | ScanError::Unlistable => false,
+            ScanError::Pattern(_) => false,
+            ScanError::Organization(e) => e.retryable(),
             ScanError::Account(e) => e.retryable(),
         }
     }
@@ -201,12 +204,13 @@ pub async fn scan(
     Ok(summary)
 }
 
-/// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed`.
-pub fn all_accounts(accounts: &Accounts, config: &Config) -> Result<Vec<String>, ScanError> {
+/// Every account `scan --all-accounts` covers: the caller's own, then `[accounts] allowed` — under
+/// `"organization"` the organization's ACTIVE accounts, listed now (a refused listing is the
+/// scan's error: there is no last good list to fall back on in a one-off command).
+pub async fn all_accounts(accounts: &Accounts) -> Result<Vec<String>, ScanError> {
+    accounts.refresh_organization(true).await?;
     let own = accounts.own_account().to_owned();
-    let members = crate::core::accounts::members(&config.accounts.allowed, &own)
-        .ok_or(ScanError::Unlistable)?;
-    Ok(std::iter::once(own).chain(members).collect())
+    Ok(std::iter::once(own).chain(accounts.members()).collect())
 }
 
 /// [`scan`] in each of `accounts` in turn: the own account with `base`, a member with its

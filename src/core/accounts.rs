@@ -1,8 +1,10 @@
-//! The judgements behind acting in several accounts: whether an account may be acted in, whether
-//! cached credentials must be renewed, when a failing account may be tried again, and which cached
-//! client to drop. Pure: time is passed in as epoch milliseconds; must not call AWS or read a clock.
+//! The judgements behind acting in several accounts: whether an account may be acted in (the
+//! configured list, or the organization's accounts as last listed), when that listing is due
+//! again and what a failed one leaves, whether cached credentials must be renewed, when a failing
+//! account may be tried again, and which cached client to drop. Pure: time is passed in as epoch
+//! milliseconds; must not call AWS or read a clock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 
 use crate::config::{is_account_id, Allowed};
@@ -20,28 +22,34 @@ pub enum Admit {
 
 /// Whether `account` may be acted in. The fleet's own account always may; an event naming any
 /// other account is only trusted as far as the configuration allows, because a forged record
-/// must not make the fleet knock on an arbitrary account.
-pub fn admit(allowed: &Allowed, own: &str, account: &str) -> Admit {
+/// must not make the fleet knock on an arbitrary account. Under `"organization"` that is the
+/// organization's accounts as last listed (`roster`): nothing is asked of AWS here, and before
+/// the first successful listing no member is admitted.
+pub fn admit(allowed: &Allowed, roster: &Roster, own: &str, account: &str) -> Admit {
     if account == own {
         return Admit::Own;
     }
     if !is_account_id(account) {
         return Admit::Refused;
     }
-    match allowed {
-        Allowed::Own => Admit::Refused,
-        Allowed::List(list) if list.iter().any(|a| a == account) => Admit::Member,
-        Allowed::List(_) => Admit::Refused,
-        Allowed::Organization => Admit::Member,
+    let member = match allowed {
+        Allowed::Own => false,
+        Allowed::List(list) => list.iter().any(|a| a == account),
+        Allowed::Organization => roster.contains(account),
+    };
+    if member {
+        Admit::Member
+    } else {
+        Admit::Refused
     }
 }
 
 /// The members to visit one by one besides `own` (`scan --all-accounts`, reconciliation): the
-/// allowed list without `own` and without repeats, in its order. `None` for `"organization"`,
-/// which cannot be listed without AWS Organizations.
-pub fn members(allowed: &Allowed, own: &str) -> Option<Vec<String>> {
+/// allowed list without `own` and without repeats, in its order; under `"organization"` the
+/// listed accounts without `own`, in id order (none before the first successful listing).
+pub fn members(allowed: &Allowed, roster: &Roster, own: &str) -> Vec<String> {
     match allowed {
-        Allowed::Own => Some(Vec::new()),
+        Allowed::Own => Vec::new(),
         Allowed::List(list) => {
             let mut out: Vec<String> = Vec::new();
             for a in list {
@@ -49,9 +57,87 @@ pub fn members(allowed: &Allowed, own: &str) -> Option<Vec<String>> {
                     out.push(a.clone());
                 }
             }
-            Some(out)
+            out
         }
-        Allowed::Organization => None,
+        Allowed::Organization => roster
+            .accounts
+            .iter()
+            .filter(|a| a.as_str() != own)
+            .cloned()
+            .collect(),
+    }
+}
+
+/// Whether an account of a ListAccounts answer is one to act in. AWS (Organizations API,
+/// `Account`): "The `Status` parameter in the `Account` object will be retired on September 9,
+/// 2026. Although both the account `State` and account `Status` parameters are currently
+/// available in the Organizations APIs (`DescribeAccount`, `ListAccounts`,
+/// `ListAccountsForParent`), we recommend that you update your scripts or other code to use the
+/// `State` parameter instead of `Status`"; and (User Guide, account states) "ACTIVE: This state
+/// indicates that the account is fully operational and available." So `State` decides when it
+/// is present, `Status` only when it is not, and only ACTIVE is kept (a suspended, closing or
+/// not yet activated account has no role to assume and nothing to guard).
+pub fn is_active(state: Option<&str>, status: Option<&str>) -> bool {
+    state.or(status) == Some("ACTIVE")
+}
+
+/// The organization's accounts as last listed (`allowed = "organization"`), and when to list
+/// them again: every `refresh_ms` after a success; after a failure, with the per-account
+/// circuit's backoff (so a refused listing is not retried in a hot loop, nor left for a whole
+/// refresh period). A failed listing keeps the last good list: an account listed once stays
+/// guarded while Organizations is briefly unreachable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roster {
+    accounts: BTreeSet<String>,
+    listed_at_ms: Option<i64>,
+    circuit: Circuit,
+}
+
+impl Roster {
+    /// Whether a listing has ever succeeded.
+    pub fn listed(&self) -> bool {
+        self.listed_at_ms.is_some()
+    }
+
+    pub fn contains(&self, account: &str) -> bool {
+        self.accounts.contains(account)
+    }
+
+    /// Accounts in the last good listing.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// Consecutive failed listings (0: the last one worked, or none was tried).
+    pub fn failures(&self) -> u32 {
+        self.circuit.failures()
+    }
+
+    /// Whether a listing is due at `now_ms`.
+    pub fn due(&self, now_ms: i64, refresh_ms: i64) -> bool {
+        if self.circuit.is_failing() {
+            return self.circuit.check(now_ms).is_ok();
+        }
+        self.listed_at_ms
+            .is_none_or(|at| now_ms.saturating_sub(at) >= refresh_ms)
+    }
+
+    /// A successful listing at `now_ms` replaces the list (an account that left the organization
+    /// leaves it); anything that is not an account id is dropped, never a role ARN.
+    pub fn accept(&mut self, listed: impl IntoIterator<Item = String>, now_ms: i64) {
+        self.accounts = listed.into_iter().filter(|a| is_account_id(a)).collect();
+        self.listed_at_ms = Some(now_ms);
+        self.circuit.record_success();
+    }
+
+    /// A failed listing at `now_ms`: the list is kept as it was; the next try waits
+    /// `base_ms · 2^(failures-1)`, at most `max_ms`.
+    pub fn reject(&mut self, now_ms: i64, base_ms: u64, max_ms: u64) {
+        self.circuit.record_failure(now_ms, base_ms, max_ms);
     }
 }
 
@@ -167,29 +253,57 @@ mod tests {
 
     const OWN: &str = "999999999999";
 
+    fn listed(accounts: &[&str]) -> Roster {
+        let mut r = Roster::default();
+        r.accept(accounts.iter().map(|a| a.to_string()), 0);
+        r
+    }
+
     #[test]
     fn only_configured_accounts_are_admitted() {
+        let none = Roster::default();
         let list = Allowed::List(vec!["111111111111".into()]);
-        assert_eq!(admit(&list, OWN, OWN), Admit::Own);
-        assert_eq!(admit(&list, OWN, "111111111111"), Admit::Member);
-        assert_eq!(admit(&list, OWN, "222222222222"), Admit::Refused);
+        assert_eq!(admit(&list, &none, OWN, OWN), Admit::Own);
+        assert_eq!(admit(&list, &none, OWN, "111111111111"), Admit::Member);
+        assert_eq!(admit(&list, &none, OWN, "222222222222"), Admit::Refused);
         // Omitted: only the fleet's own.
-        assert_eq!(admit(&Allowed::Own, OWN, OWN), Admit::Own);
-        assert_eq!(admit(&Allowed::Own, OWN, "111111111111"), Admit::Refused);
-        // "organization": any well-formed id; IAM's org condition refuses the rest.
+        assert_eq!(admit(&Allowed::Own, &none, OWN, OWN), Admit::Own);
         assert_eq!(
-            admit(&Allowed::Organization, OWN, "222222222222"),
-            Admit::Member
+            admit(&Allowed::Own, &none, OWN, "111111111111"),
+            Admit::Refused
         );
+        // A roster never widens a list.
+        let org = listed(&["222222222222"]);
+        assert_eq!(admit(&list, &org, OWN, "222222222222"), Admit::Refused);
+    }
+
+    #[test]
+    fn under_organization_only_listed_accounts_are_admitted_and_none_before_the_first_listing() {
+        let org = Allowed::Organization;
+        let none = Roster::default();
+        // Before any listing: the own account only (the safe choice: a forged record cannot
+        // make the fleet knock on an account it has not seen listed).
+        assert_eq!(admit(&org, &none, OWN, OWN), Admit::Own);
+        assert_eq!(admit(&org, &none, OWN, "222222222222"), Admit::Refused);
+        assert!(members(&org, &none, OWN).is_empty());
+        let r = listed(&["222222222222", OWN, "111111111111"]);
+        assert_eq!(admit(&org, &r, OWN, "222222222222"), Admit::Member);
+        assert_eq!(admit(&org, &r, OWN, "111111111111"), Admit::Member);
+        assert_eq!(admit(&org, &r, OWN, "333333333333"), Admit::Refused);
         // A forged record's junk never becomes a role ARN.
         for junk in ["", "1111", "11111111111x", "111111111111:role/x", "*"] {
-            assert_eq!(admit(&Allowed::Organization, OWN, junk), Admit::Refused);
+            assert_eq!(admit(&org, &r, OWN, junk), Admit::Refused);
         }
+        assert_eq!(
+            members(&org, &r, OWN),
+            vec!["111111111111".to_string(), "222222222222".to_string()]
+        );
     }
 
     #[test]
     fn members_are_the_allowed_list_without_the_own_account_or_repeats() {
-        assert_eq!(members(&Allowed::Own, OWN), Some(vec![]));
+        let none = Roster::default();
+        assert!(members(&Allowed::Own, &none, OWN).is_empty());
         let list = Allowed::List(vec![
             "111111111111".into(),
             OWN.into(),
@@ -197,10 +311,66 @@ mod tests {
             "111111111111".into(),
         ]);
         assert_eq!(
-            members(&list, OWN),
-            Some(vec!["111111111111".to_string(), "222222222222".to_string()])
+            members(&list, &none, OWN),
+            vec!["111111111111".to_string(), "222222222222".to_string()]
         );
-        assert_eq!(members(&Allowed::Organization, OWN), None);
+    }
+
+    #[test]
+    fn only_active_accounts_are_kept_and_state_outranks_the_retiring_status() {
+        // AWS: "The `Status` parameter in the `Account` object will be retired on September 9,
+        // 2026. [...] we recommend that you update your scripts or other code to use the `State`
+        // parameter instead of `Status`"; "ACTIVE: This state indicates that the account is fully
+        // operational and available."
+        assert!(is_active(Some("ACTIVE"), Some("ACTIVE")));
+        assert!(is_active(None, Some("ACTIVE")));
+        assert!(is_active(Some("ACTIVE"), None));
+        for other in [
+            "SUSPENDED",
+            "PENDING_CLOSURE",
+            "PENDING_ACTIVATION",
+            "CLOSED",
+            "",
+        ] {
+            assert!(!is_active(Some(other), Some("ACTIVE")), "{other}");
+            assert!(!is_active(None, Some(other)), "{other}");
+        }
+        assert!(!is_active(None, None));
+    }
+
+    #[test]
+    fn the_listing_is_due_every_refresh_and_after_a_failure_with_backoff() {
+        let refresh = 3_600_000;
+        let mut r = Roster::default();
+        assert!(r.due(0, refresh), "never listed: due at once");
+        r.accept(["111111111111".to_string()], 1_000);
+        assert!(!r.due(1_000, refresh));
+        assert!(!r.due(1_000 + refresh - 1, refresh));
+        assert!(r.due(1_000 + refresh, refresh));
+        // A failed refresh keeps the last good list and backs off, well short of a refresh.
+        let t = 1_000 + refresh;
+        r.reject(t, 5_000, 60_000);
+        assert!(r.contains("111111111111") && r.listed());
+        assert_eq!(r.failures(), 1);
+        assert!(!r.due(t + 4_999, refresh));
+        assert!(r.due(t + 5_000, refresh));
+        r.reject(t + 5_000, 5_000, 60_000);
+        assert!(!r.due(t + 14_999, refresh));
+        assert!(r.due(t + 15_000, refresh));
+        // The next success replaces the list: an account that left is no longer admitted.
+        r.accept(
+            ["222222222222".to_string(), "not-an-id".to_string()],
+            t + 15_000,
+        );
+        assert_eq!(r.failures(), 0);
+        assert!(!r.contains("111111111111") && r.contains("222222222222"));
+        assert_eq!(r.len(), 1);
+        assert!(!r.due(t + 15_000, refresh));
+        // A first listing that fails leaves nothing admitted, and is retried with backoff.
+        let mut first = Roster::default();
+        first.reject(0, 5_000, 60_000);
+        assert!(!first.listed() && first.is_empty());
+        assert!(!first.due(1, refresh) && first.due(5_000, refresh));
     }
 
     #[test]

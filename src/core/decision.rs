@@ -183,8 +183,10 @@ impl Decider {
     }
 
     /// `arn:<partition>:sts::<member>:assumed-role/<role_name>/<session>` with `<member>` an
-    /// allowed account (any account id under "organization").
-    fn is_member_role_session(&self, actor: &str) -> bool {
+    /// allowed account. Under "organization" (whose accounts are listed at run time, not known
+    /// here) only the member role of the bucket's own account, `event_account`: the remediator
+    /// acts in its own account only, so the same role name in any other account is someone else.
+    fn is_member_role_session(&self, actor: &str, event_account: Option<&str>) -> bool {
         let Some((allowed, role_name)) = &self.member_role else {
             return false;
         };
@@ -199,7 +201,7 @@ impl Decider {
         let allowed = match allowed {
             Allowed::Own => false,
             Allowed::List(list) => list.iter().any(|a| a == account),
-            Allowed::Organization => is_account_id(account),
+            Allowed::Organization => is_account_id(account) && event_account == Some(account),
         };
         allowed
             && rest
@@ -222,9 +224,10 @@ impl Decider {
     }
 
     /// Only the authenticated ARN counts; a userAgent can be set by any caller.
-    fn is_own(&self, actor: Option<&str>) -> bool {
+    fn is_own(&self, actor: Option<&str>, event_account: Option<&str>) -> bool {
         actor.is_some_and(|a| {
-            crate::config::is_self_arn(&self.self_arns, a) || self.is_member_role_session(a)
+            crate::config::is_self_arn(&self.self_arns, a)
+                || self.is_member_role_session(a, event_account)
         })
     }
 
@@ -237,7 +240,7 @@ impl Decider {
             Trigger::Event(_) => return Decision::NONE,
             Trigger::FoundExposed { known_public } => known_public,
         };
-        let alert_rule = if self.is_own(s.actor) {
+        let alert_rule = if self.is_own(s.actor, s.account) {
             Some(Rule::OwnIdentity)
         } else if let Some(rule) = match self.exemption(s.account, s.bucket, s.tags, s.tags_set_by)
         {
@@ -439,16 +442,31 @@ mod tests {
                 "{other}"
             );
         }
-        // "organization": any member account; only the fleet's own: none.
+        // "organization": the member role of the bucket's own account (an admitted, listed
+        // member), never the same role name in another account; only the fleet's own: none.
         let org =
             decider(false).with_member_role(&Allowed::Organization, "bucketwarden-remediator");
+        let in_account = |account: &str, actor: &str| {
+            org.decide(&Situation {
+                trigger: Trigger::Event(Transition::BecamePublic),
+                account: Some(account),
+                bucket: Some("data"),
+                tags: &[],
+                tags_set_by: None,
+                actor: Some(actor),
+                source: Source::Stream,
+            })
+        };
+        let s = "arn:aws:sts::777788889999:assumed-role/bucketwarden-remediator/s";
         assert_eq!(
-            opened(
-                &org,
-                "arn:aws:sts::777788889999:assumed-role/bucketwarden-remediator/s"
-            ),
+            in_account("777788889999", s),
             d(Action::Alert, Rule::OwnIdentity)
         );
+        assert_eq!(
+            in_account("111122223333", s),
+            d(Action::Remediate, Rule::Remediate)
+        );
+        assert_eq!(opened(&org, s), d(Action::Remediate, Rule::Remediate));
         let own_only = decider(false).with_member_role(&Allowed::Own, "bucketwarden-remediator");
         assert_eq!(
             opened(&own_only, &session),

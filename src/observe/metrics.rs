@@ -109,11 +109,15 @@ pub const ACCOUNTS_COVERED: &str = "bucketwarden_accounts_covered";
 pub const ACCOUNTS_FAILING: &str = "bucketwarden_accounts_failing";
 /// labels `outcome` (ok | error)
 pub const ASSUME_ROLE: &str = "bucketwarden_assume_role_total";
+/// `allowed = "organization"`: ListAccounts listings, label `outcome` (ok | error).
+pub const ORGANIZATION_LISTINGS: &str = "bucketwarden_organization_listings_total";
+/// `allowed = "organization"`: ACTIVE accounts in the last good listing (0 before the first).
+pub const ORGANIZATION_ACCOUNTS: &str = "bucketwarden_organization_accounts";
 /// The `reason` of EVENTS_SKIPPED for an event naming an account outside `[accounts] allowed`.
 pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 42] = [
+pub const ALL: [&str; 44] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -156,6 +160,8 @@ pub const ALL: [&str; 42] = [
     ACCOUNTS_COVERED,
     ACCOUNTS_FAILING,
     ASSUME_ROLE,
+    ORGANIZATION_LISTINGS,
+    ORGANIZATION_ACCOUNTS,
 ];
 
 /// Metrics deliberately on no dashboard panel nor alert rule, with why.
@@ -316,7 +322,10 @@ pub fn describe_and_zero() {
     zero(metrics::counter!(EVENTS_SKIPPED, "reason" => SKIP_ACCOUNT_NOT_ALLOWED));
     for outcome in ["ok", "error"] {
         zero(metrics::counter!(ASSUME_ROLE, "outcome" => outcome));
+        zero(metrics::counter!(ORGANIZATION_LISTINGS, "outcome" => outcome));
     }
+    // Nothing is listed at start-up (and nothing ever without "organization").
+    metrics::gauge!(ORGANIZATION_ACCOUNTS).set(0.0);
     for t in every!(Transition {
         BecamePublic,
         BecameNotPublic,
@@ -381,6 +390,15 @@ pub fn account_not_allowed() {
 /// One AssumeRole call into a member account, by outcome (`ok` | `error`).
 pub fn assume_role(outcome: &'static str) {
     metrics::counter!(ASSUME_ROLE, "outcome" => outcome).increment(1);
+}
+
+/// One ListAccounts listing of the organization (`ok` | `error`); on success the number of
+/// ACTIVE accounts it found.
+pub fn organization_listing(outcome: &'static str, accounts: Option<usize>) {
+    metrics::counter!(ORGANIZATION_LISTINGS, "outcome" => outcome).increment(1);
+    if let Some(n) = accounts {
+        metrics::gauge!(ORGANIZATION_ACCOUNTS).set(n as f64);
+    }
 }
 
 /// A member account a reconciliation pass skipped because it could not be reached.
@@ -564,6 +582,14 @@ fn describe() {
     describe_counter!(
         ASSUME_ROLE,
         "AssumeRole calls into member accounts, by outcome"
+    );
+    describe_counter!(
+        ORGANIZATION_LISTINGS,
+        "Listings of the organization's accounts (allowed = \"organization\"), by outcome; a failed one keeps the last good list"
+    );
+    describe_gauge!(
+        ORGANIZATION_ACCOUNTS,
+        "ACTIVE accounts of the organization in the last good listing (0 before the first)"
     );
     describe_counter!(
         RECONCILE_BUCKETS,

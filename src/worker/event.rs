@@ -32,6 +32,7 @@ pub(super) async fn handle_event(
 ) -> Result<(), AwsError> {
     // Before any claim, load or AWS call: a forged record naming an arbitrary account must not
     // make the fleet knock on that account (no AssumeRole), nor fold that account's buckets.
+    // Under "organization" this reads the cached listing only (never a ListAccounts call).
     if inner.accounts.admit(&ev.account) == Admit::Refused {
         m::account_not_allowed();
         warn!(shard_id = shard, sequence_number = %rec.sequence_number, account = %ev.account,

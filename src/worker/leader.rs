@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::lease::{Checkpoint, ExpiryTracker, Lease};
-use crate::aws::accounts::Accounts;
 use crate::aws::error::AwsError;
 use crate::clock::now_ms;
 use crate::commands::reconcile::{self, AccountPass};
@@ -111,19 +110,18 @@ pub(super) async fn leader_round(
     Ok(())
 }
 
-/// One pass over the fleet's own account, then every member of `[accounts] allowed` (through its
-/// role), settling what it corrected into the fold.
+/// One pass over the fleet's own account, then every member of `[accounts] allowed` (or of the
+/// organization, as last listed) through its role, settling what it corrected into the fold.
 pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
     let started = Instant::now();
     let r = &inner.reconcile;
     let own = inner.accounts.own_account().to_owned();
-    let members = match covered(&inner.accounts, &r.allowed) {
-        Some(m) => m,
-        None => {
-            warn!("reconcile: [accounts] allowed = \"organization\" cannot be listed without AWS Organizations; only the fleet's own account is reconciled");
-            Vec::new()
-        }
-    };
+    // The configured list, or the organization's accounts as last listed (none before the first
+    // successful listing: then only the own account is reconciled, and the log says so).
+    let members = inner.accounts.members();
+    if r.allowed == Allowed::Organization && members.is_empty() {
+        warn!("reconcile: no organization account listed yet; only the fleet's own account is reconciled this pass");
+    }
     let ctx = reconcile::Ctx {
         clients: &inner.clients,
         store: &inner.store,
@@ -183,11 +181,6 @@ pub(super) async fn reconcile_pass(inner: &Arc<Inner>, every: Duration) {
         "reconciliation pass done"
     );
     metrics::histogram!(m::RECONCILE_DURATION).record(started.elapsed().as_secs_f64());
-}
-
-/// The members a pass covers besides the fleet's own account (`None`: not listable).
-fn covered(accounts: &Accounts, allowed: &Allowed) -> Option<Vec<String>> {
-    crate::core::accounts::members(allowed, accounts.own_account())
 }
 
 /// On a graceful stop, hands the reconciler lease back so another worker takes it at once.

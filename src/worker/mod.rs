@@ -7,7 +7,8 @@
 //! # Rooms
 //!
 //! - `mod.rs` — `Worker`, its shared `Inner`, and the run loop (lease rounds, discovery, the
-//!   reconciler's round) until shutdown.
+//!   reconciler's round) until shutdown; under `allowed = "organization"`, the loop that lists
+//!   the organization's accounts again when due.
 //! - `settings` — `Settings` from the config and flags, the default worker id.
 //! - `lease` — (re-exported from `core::lease`) the pure lease record, expiry tracking and
 //!   balancing plan, with no I/O.
@@ -149,6 +150,10 @@ impl Worker {
         })
         .await?;
         info!(own_account = accounts.own_account(), allowed = ?config.accounts.allowed, "accounts");
+        // Under "organization", a first listing before any shard is read; a failure is not fatal
+        // (logged and counted; no member is admitted until a listing succeeds, and
+        // `organization_loop` retries with backoff).
+        let _ = accounts.refresh_organization(true).await;
         let inner = Inner {
             stream: names.stream.clone(),
             leases: LeaseTable::new(clients.dynamodb.clone(), &names.lease_table),
@@ -216,6 +221,7 @@ impl Worker {
         info!(worker_id = %inner.s.worker_id, stream = %inner.stream, "worker starting");
         let renew_stop = CancellationToken::new();
         let renewer = tokio::spawn(renew_loop(inner.clone(), renew_stop.clone()));
+        let lister = tokio::spawn(organization_loop(inner.clone(), renew_stop.clone()));
         let mut tracker = ExpiryTracker::default();
         let mut leader_tracker = ExpiryTracker::default();
         let mut last_discovery: Option<Instant> = None;
@@ -288,7 +294,26 @@ impl Worker {
         inner.tasks.wait().await;
         renew_stop.cancel();
         let _ = renewer.await;
+        let _ = lister.await;
         info!("worker stopped");
         Ok(())
+    }
+}
+
+/// Under `allowed = "organization"`, lists the organization's accounts again whenever the cached
+/// listing is due (`[accounts] organization_refresh_s`, or the failure backoff); the only place
+/// the live worker calls ListAccounts, so admitting an event's account never does. Checks once a
+/// second; returns at once without "organization".
+async fn organization_loop(inner: Arc<Inner>, stop: CancellationToken) {
+    if inner.reconcile.allowed != crate::config::Allowed::Organization {
+        return;
+    }
+    loop {
+        // Failures are logged and counted inside; the last good list stays.
+        let _ = inner.accounts.refresh_organization(false).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }

@@ -16,7 +16,9 @@ use bucketwarden::aws::Clients;
 use bucketwarden::config::Names;
 use serde_json::{json, Value};
 
+pub mod dev_trail;
 pub mod fault_proxy;
+pub mod moto_iam;
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -691,6 +693,40 @@ pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// An AWS Organization on `endpoint` whose management account is the test identity's
+/// ([`ACCOUNT`]), with `members` new accounts created in it; their ids (moto draws them at
+/// random). On a shared moto the organization may exist already (another test, an earlier run):
+/// it is reused, and other tests' members are in it too.
+pub async fn organization_with_members(endpoint: &str, members: usize) -> Vec<String> {
+    use aws_sdk_organizations::error::ProvideErrorMetadata;
+    let org = aws_sdk_organizations::Client::new(&sdk_config_at(endpoint, None).await);
+    if let Err(e) = org
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+    {
+        assert_eq!(e.code(), Some("AlreadyInOrganizationException"), "{e:?}");
+    }
+    let mut ids = Vec::new();
+    for i in 0..members {
+        let status = org
+            .create_account()
+            .email(format!("member{i}@example.com"))
+            .account_name(format!("member{i}"))
+            .send()
+            .await
+            .unwrap();
+        let s = status.create_account_status().unwrap();
+        assert_eq!(
+            s.state(),
+            Some(&aws_sdk_organizations::types::CreateAccountState::Succeeded)
+        );
+        ids.push(s.account_id().unwrap().to_owned());
+    }
+    ids
 }
 
 /// SIGKILL by pid (for hooks that run where the `WorkerProc` is not at hand).
