@@ -16,6 +16,9 @@ const BATCH: usize = 2048;
 /// Batches a job may queue ahead of the consumer for its file.
 const QUEUED: usize = 4;
 
+/// Every skip, in declaration (and so `Ord`) order: `SKIPS[s as usize] == s`.
+const SKIPS: [Skip; 3] = [Skip::OtherDetailType, Skip::NotS3, Skip::Unwatched];
+
 /// A malformed record (or unsplittable bytes) and where.
 #[derive(Debug)]
 pub struct Bad {
@@ -49,16 +52,21 @@ pub fn parse(
     send: &mut dyn FnMut(Msg) -> bool,
 ) -> Option<FileStats> {
     let mut batch = Batch::default();
-    let mut skipped: HashMap<Skip, u64> = HashMap::new();
+    // Counted in an array indexed by the variant: this runs for every record, nine in ten skipped.
+    let mut skipped = [0u64; SKIPS.len()];
     let mut open = true;
     let mut items = 0usize;
-    let mut flush = |batch: &mut Batch, skipped: &mut HashMap<Skip, u64>, open: &mut bool| {
+    let mut flush = |batch: &mut Batch, skipped: &mut [u64; SKIPS.len()], open: &mut bool| {
         if !*open {
             return;
         }
         let mut b = std::mem::take(batch);
-        b.skipped = skipped.drain().collect();
-        b.skipped.sort();
+        b.skipped = SKIPS
+            .into_iter()
+            .zip(skipped.iter_mut())
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| (s, std::mem::take(n)))
+            .collect();
         seen.fetch_add(b.records, Ordering::Relaxed);
         *open = send(Msg::Batch(b));
     };
@@ -75,7 +83,7 @@ pub fn parse(
                     }
                     batch.events.push((pos.index, ev))
                 }
-                Classified::Skipped(s) => *skipped.entry(s).or_default() += 1,
+                Classified::Skipped(s) => skipped[s as usize] += 1,
                 Classified::Malformed(reason) => batch.bad.push(Bad { pos, reason }),
             },
             Item::Malformed { pos, reason } => batch.bad.push(Bad { pos, reason }),
@@ -206,6 +214,14 @@ pub fn run_ordered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skips_index_their_own_counter_in_order() {
+        for (i, s) in SKIPS.into_iter().enumerate() {
+            assert_eq!(s as usize, i);
+        }
+        assert!(SKIPS.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn consumes_in_index_order_whatever_the_jobs() {
