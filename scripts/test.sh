@@ -48,4 +48,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
   BUCKETWARDEN_DEMO_METRICS_PORTS="$(free_port) $(free_port)" ./scripts/demo.sh
 
+step "quick start with a second account: scripts/demo.sh --two-accounts"
+BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
+  BUCKETWARDEN_DEMO_METRICS_PORTS="$(free_port) $(free_port)" ./scripts/demo.sh --two-accounts
+
 step "all checks passed"
