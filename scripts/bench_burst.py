@@ -333,11 +333,22 @@ def backlog(kind, n, delayed):
         # boto3 take seconds on this machine) is reported apart.
         rates[who] = (len(got) - 1) / (max(got) - min(got)) if len(got) > 1 and max(got) > min(got) else float("inf") if got else 0.0
         reqs[who] = per_event(counts, max(1, len(got)))
+        if who == "bucketwarden" and by_block and got:
+            # Closed by one bucket-level call: a rate between near-equal times means nothing.
+            print(f"    {who:<12} {len(got)}/{n} closed together by the bucket's block, {first:.2f} s from consumer start "
+                  f"(the last {span - first:.2f} s after the first); requests per closed object {fmt_counts(*reqs[who])}", flush=True)
+            print("      by operation: " + json.dumps(counts, sort_keys=True), flush=True)
+            report(f"{kind:<8} backlog of {n:>4}, bucket-block: every object closed {span:.2f} s after consumer start, "
+                   f"{span - first:.2f} s after the first")
+            del rates[who]
+            continue
         print(f"    {who:<12} {len(got)}/{n} remediated; first at {first:.2f} s, all by {span:.2f} s from consumer start: "
               f"{rates[who]:.1f}/s first to last" + (f"; requests per remediated event {fmt_counts(*reqs[who])}" if delayed else ""), flush=True)
         if delayed:
             print("      by operation: " + json.dumps(counts, sort_keys=True), flush=True)
     where = f"{args.delay:.0f} ms/dir" if delayed else "bare moto"
+    if "bucketwarden" not in rates and "naive" not in rates:
+        return
     rates.setdefault("naive", float("nan")); rates.setdefault("bucketwarden", float("nan"))
     reqs.setdefault("naive", (float("nan"), {})); reqs.setdefault("bucketwarden", (float("nan"), {}))
     report(f"{kind:<8} backlog of {n:>4}, {where:<10}: bucketwarden {rates['bucketwarden']:6.1f}/s  naive {rates['naive']:6.1f}/s  "
