@@ -247,16 +247,6 @@ impl StateStore {
             .map(|w| self.transact_put(w))
     }
 
-    /// An account save for a group write; see `bucket_write`.
-    pub fn account_write(
-        &self,
-        id: &str,
-        state: &AccountState,
-        expected: u64,
-    ) -> Result<TransactWriteItem, AwsError> {
-        Self::versioned_write(account_id(id), None, state, expected).map(|w| self.transact_put(w))
-    }
-
     /// Several buckets' states in one BatchGetItem call per 100 names (strongly consistent, as
     /// `load_bucket`); absent buckets are absent from the map.
     pub async fn load_buckets(
