@@ -4,6 +4,7 @@
 //! record is read again, so a crash never loses an event and an event is never acted on twice,
 //! even when two producers put it on two shards.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{
@@ -99,18 +100,13 @@ impl DedupTable {
         sequence: &str,
         now: SystemTime,
     ) -> Result<Claim, AwsError> {
-        let expires = epoch_secs(now + self.ttl);
         let r = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("eventId", AttributeValue::S(event_id.to_owned()))
-            .item("status", AttributeValue::S("claimed".into()))
-            .item("worker", AttributeValue::S(worker.to_owned()))
-            .item("shardId", AttributeValue::S(shard.to_owned()))
-            .item("sequenceNumber", AttributeValue::S(sequence.to_owned()))
-            .item("claimedAt", AttributeValue::N(epoch_secs(now).to_string()))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .set_item(Some(
+                self.claim_item(event_id, worker, shard, sequence, now),
+            ))
             .condition_expression(
                 "attribute_not_exists(eventId) OR (#s = :claimed AND #sh = :shard AND #sq = :seq)",
             )
@@ -137,6 +133,36 @@ impl DedupTable {
         }
     }
 
+    /// The claim item itself, the same for a claim alone and in a group.
+    fn claim_item(
+        &self,
+        event_id: &str,
+        worker: &str,
+        shard: &str,
+        sequence: &str,
+        now: SystemTime,
+    ) -> HashMap<String, AttributeValue> {
+        let expires = epoch_secs(now + self.ttl);
+        HashMap::from([
+            ("eventId".to_owned(), AttributeValue::S(event_id.to_owned())),
+            ("status".to_owned(), AttributeValue::S("claimed".into())),
+            ("worker".to_owned(), AttributeValue::S(worker.to_owned())),
+            ("shardId".to_owned(), AttributeValue::S(shard.to_owned())),
+            (
+                "sequenceNumber".to_owned(),
+                AttributeValue::S(sequence.to_owned()),
+            ),
+            (
+                "claimedAt".to_owned(),
+                AttributeValue::N(epoch_secs(now).to_string()),
+            ),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                AttributeValue::N(expires.to_string()),
+            ),
+        ])
+    }
+
     /// The first-sighting claim of `event_id` for a group write (`transact`): the same item as
     /// `claim`, conditional on no claim existing at all. A group with any event seen before is
     /// cancelled, and its events are then claimed one by one with `claim`, which tells a
@@ -149,18 +175,13 @@ impl DedupTable {
         sequence: &str,
         now: SystemTime,
     ) -> TransactWriteItem {
-        let expires = epoch_secs(now + self.ttl);
         TransactWriteItem::builder()
             .put(
                 Put::builder()
                     .table_name(&self.table)
-                    .item("eventId", AttributeValue::S(event_id.to_owned()))
-                    .item("status", AttributeValue::S("claimed".into()))
-                    .item("worker", AttributeValue::S(worker.to_owned()))
-                    .item("shardId", AttributeValue::S(shard.to_owned()))
-                    .item("sequenceNumber", AttributeValue::S(sequence.to_owned()))
-                    .item("claimedAt", AttributeValue::N(epoch_secs(now).to_string()))
-                    .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+                    .set_item(Some(
+                        self.claim_item(event_id, worker, shard, sequence, now),
+                    ))
                     .condition_expression("attribute_not_exists(eventId)")
                     .build()
                     .expect("complete"),

@@ -294,16 +294,8 @@ impl IncidentTable {
         let expr = req.get_update_expression().clone().unwrap_or_default();
         let r = req
             .update_expression(format!("{expr}, alertClaim = :tok, alertClaimedAt = :now"))
-            .condition_expression(
-                "attribute_not_exists(alertedAt) AND \
-                 (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)",
-            )
-            .expression_attribute_values(":tok", s(token))
-            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
-            .expression_attribute_values(
-                ":stale",
-                AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
-            )
+            .condition_expression(CLAIM_FREE);
+        let r = with_claim_values(r, token, now_secs, stale_secs)
             .send()
             .await;
         match r {
@@ -338,16 +330,8 @@ impl IncidentTable {
             .table_name(&self.table)
             .key("incidentId", s(incident_id))
             .update_expression("SET alertClaim = :tok, alertClaimedAt = :now")
-            .condition_expression(
-                "attribute_exists(incidentId) AND attribute_not_exists(alertedAt) AND \
-                 (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)",
-            )
-            .expression_attribute_values(":tok", s(token))
-            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
-            .expression_attribute_values(
-                ":stale",
-                AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
-            )
+            .condition_expression(format!("attribute_exists(incidentId) AND {CLAIM_FREE}"));
+        let r = with_claim_values(r, token, now_secs, stale_secs)
             .send()
             .await;
         match r {
@@ -398,6 +382,26 @@ impl IncidentTable {
             .map(|_| ())
             .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
     }
+}
+
+/// The alert claim is free for `:tok`: nothing sent yet, and no claim, our own, or one left
+/// unrenewed since `:stale`.
+const CLAIM_FREE: &str = "attribute_not_exists(alertedAt) AND \
+     (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)";
+
+/// The values `CLAIM_FREE` and the claim's SET read.
+fn with_claim_values(
+    req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    token: &str,
+    now_secs: u64,
+    stale_secs: u64,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    req.expression_attribute_values(":tok", s(token))
+        .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+        .expression_attribute_values(
+            ":stale",
+            AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
+        )
 }
 
 /// The outcome recorded while an incident's remediation is under way.
