@@ -399,6 +399,7 @@ async fn dynamodb_without_retries(endpoint: &str) -> aws_sdk_dynamodb::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_write_that_landed_but_reported_an_error_is_not_a_lost_lease() {
     use bucketwarden::aws::lease_table::LeaseTable;
+    use bucketwarden::aws::transact;
     use bucketwarden::worker::lease::{Checkpoint, Lease};
     let f = Fleet::new("landed", 1, "").await;
     let proxy = FaultProxy::start(&moto().endpoint, 0x5eed_0004, Duration::from_secs(1)).await;
@@ -453,6 +454,34 @@ async fn a_lease_write_that_landed_but_reported_an_error_is_not_a_lost_lease() {
     assert_eq!(row.checkpoint, cp);
     assert_eq!(row.counter, checkpointed.counter);
 
+    // 3b. A renewal carried in a group write (the lease proof a pending record rides on) that
+    //     lands unreported: the one-by-one renewal the worker falls back on recognises it as
+    //     ours by its write token, rather than calling the lease lost.
+    let (renewal, _) = mine.renew_write(&checkpointed, "w1");
+    proxy.hook("dynamodb", "TransactWriteItems", When::After, || {});
+    transact::write_group(mine.client(), vec![renewal], &transact::token())
+        .await
+        .expect_err("answer lost");
+    assert_eq!(
+        direct.get(key).await.unwrap().unwrap().counter,
+        checkpointed.counter + 1,
+        "the group landed"
+    );
+    let checkpointed = mine
+        .renew(&checkpointed, "w1")
+        .await
+        .unwrap()
+        .expect("the group's renewal was ours: the lease is still held");
+    // And a group renewal from a counter that moved (a steal, or our own write since) is
+    // cancelled, writing nothing.
+    let (stale, _) = mine.renew_write(&held, "w1");
+    assert_eq!(
+        transact::write_group(mine.client(), vec![stale], &transact::token())
+            .await
+            .unwrap(),
+        transact::Group::Cancelled
+    );
+
     // 4. Not ours: another process with the same worker id (a restarted incarnation) must not
     //    take our unreported write for its own, and a real steal is still a lost lease.
     let other_incarnation = LeaseTable::new(f.clients.dynamodb.clone(), &f.names.lease_table);
@@ -476,7 +505,7 @@ async fn a_lease_write_that_landed_but_reported_an_error_is_not_a_lost_lease() {
         None,
         "a lease another worker took is lost"
     );
-    assert_eq!(proxy.hooks_fired().len(), 3, "{:?}", proxy.hooks_fired());
+    assert_eq!(proxy.hooks_fired().len(), 4, "{:?}", proxy.hooks_fired());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

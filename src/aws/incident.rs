@@ -235,7 +235,7 @@ impl IncidentTable {
         let mut req = self.fields_update(incident);
         if incident.outcome == PENDING {
             req = req
-                .condition_expression("attribute_not_exists(#o) OR #o = :pending")
+                .condition_expression(PENDING_MAY_WRITE)
                 .expression_attribute_names("#o", "outcome")
                 .expression_attribute_values(":pending", s(PENDING));
         }
@@ -258,22 +258,38 @@ impl IncidentTable {
         &self,
         incident: &Incident,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let mut item = to_item(incident);
-        item.remove("incidentId");
-        let mut req = self
-            .clients
+        let (expr, names, values) = field_sets(incident);
+        self.clients
             .dynamodb
             .update_item()
             .table_name(&self.table)
-            .key("incidentId", s(&incident.incident_id));
-        let mut sets = Vec::with_capacity(item.len() + 2);
-        for (i, (k, v)) in item.into_iter().enumerate() {
-            sets.push(format!("#f{i} = :f{i}"));
-            req = req
-                .expression_attribute_names(format!("#f{i}"), k)
-                .expression_attribute_values(format!(":f{i}"), v);
-        }
-        req.update_expression(format!("SET {}", sets.join(", ")))
+            .key("incidentId", s(&incident.incident_id))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .update_expression(expr)
+    }
+
+    /// `put` of a `pending` record for a group write (`transact`), with the same condition: a
+    /// pending record never replaces a final outcome. In a group that condition failing cancels
+    /// the whole group, which is then redone one write at a time (where `put` settles it).
+    pub fn pending_write(&self, incident: &Incident) -> TransactWriteItem {
+        debug_assert_eq!(incident.outcome, PENDING);
+        let (expr, mut names, mut values) = field_sets(incident);
+        names.insert("#o".into(), "outcome".into());
+        values.insert(":pending".into(), s(PENDING));
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("incidentId", s(&incident.incident_id))
+                    .update_expression(expr)
+                    .condition_expression(PENDING_MAY_WRITE)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
     }
 
     /// Records a final outcome and takes the alert claim in the same write: one round trip where
@@ -293,7 +309,7 @@ impl IncidentTable {
         // The update expression SETs the fields; add the claim to it.
         let expr = req.get_update_expression().clone().unwrap_or_default();
         let r = req
-            .update_expression(format!("{expr}, alertClaim = :tok, alertClaimedAt = :now"))
+            .update_expression(format!("{expr}, {CLAIM_SET}"))
             .condition_expression(CLAIM_FREE);
         let r = with_claim_values(r, token, now_secs, stale_secs)
             .send()
@@ -310,6 +326,34 @@ impl IncidentTable {
                     .await
             }
         }
+    }
+
+    /// `put_final_and_claim_alert` for a group write (`transact`): the same fields, claim and
+    /// condition. Applied, the claim is won; a group it cancels (the claim was not free) is redone
+    /// one write at a time with `put_final_and_claim_alert`, which tells which answer it is.
+    pub fn final_and_claim_write(
+        &self,
+        incident: &Incident,
+        token: &str,
+        now_secs: u64,
+        stale_secs: u64,
+    ) -> TransactWriteItem {
+        debug_assert!(incident.outcome != PENDING);
+        let (expr, names, mut values) = field_sets(incident);
+        values.extend(claim_values(token, now_secs, stale_secs).map(|(k, v)| (k.to_owned(), v)));
+        TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("incidentId", s(&incident.incident_id))
+                    .update_expression(format!("{expr}, {CLAIM_SET}"))
+                    .condition_expression(CLAIM_FREE)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .expect("complete"),
+            )
+            .build()
     }
 
     /// Claims the right to publish this incident's alert, so that of two attempts (a worker
@@ -329,7 +373,7 @@ impl IncidentTable {
             .update_item()
             .table_name(&self.table)
             .key("incidentId", s(incident_id))
-            .update_expression("SET alertClaim = :tok, alertClaimedAt = :now")
+            .update_expression(format!("SET {CLAIM_SET}"))
             .condition_expression(format!("attribute_exists(incidentId) AND {CLAIM_FREE}"));
         let r = with_claim_values(r, token, now_secs, stale_secs)
             .send()
@@ -389,19 +433,59 @@ impl IncidentTable {
 const CLAIM_FREE: &str = "attribute_not_exists(alertedAt) AND \
      (attribute_not_exists(alertClaim) OR alertClaim = :tok OR alertClaimedAt < :stale)";
 
-/// The values `CLAIM_FREE` and the claim's SET read.
+/// Takes the alert claim for `:tok` at `:now` (the clauses of a SET).
+const CLAIM_SET: &str = "alertClaim = :tok, alertClaimedAt = :now";
+
+/// The values `CLAIM_FREE` and `CLAIM_SET` read.
+fn claim_values(
+    token: &str,
+    now_secs: u64,
+    stale_secs: u64,
+) -> [(&'static str, AttributeValue); 3] {
+    [
+        (":tok", s(token)),
+        (":now", AttributeValue::N(now_secs.to_string())),
+        (
+            ":stale",
+            AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
+        ),
+    ]
+}
+
+/// `req` with `claim_values`.
 fn with_claim_values(
     req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     token: &str,
     now_secs: u64,
     stale_secs: u64,
 ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-    req.expression_attribute_values(":tok", s(token))
-        .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
-        .expression_attribute_values(
-            ":stale",
-            AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
-        )
+    claim_values(token, now_secs, stale_secs)
+        .into_iter()
+        .fold(req, |r, (k, v)| r.expression_attribute_values(k, v))
+}
+
+/// A `pending` record may be written: nothing recorded yet, or only an earlier `pending`.
+const PENDING_MAY_WRITE: &str = "attribute_not_exists(#o) OR #o = :pending";
+
+/// The SET expression writing every field of the incident but its id, with its names and values.
+fn field_sets(
+    incident: &Incident,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let mut item = to_item(incident);
+    item.remove("incidentId");
+    let mut sets = Vec::with_capacity(item.len());
+    let mut names = HashMap::with_capacity(item.len() + 2);
+    let mut values = HashMap::with_capacity(item.len() + 2);
+    for (i, (k, v)) in item.into_iter().enumerate() {
+        sets.push(format!("#f{i} = :f{i}"));
+        names.insert(format!("#f{i}"), k);
+        values.insert(format!(":f{i}"), v);
+    }
+    (format!("SET {}", sets.join(", ")), names, values)
 }
 
 /// The outcome recorded while an incident's remediation is under way.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -355,6 +355,45 @@ impl LeaseTable {
             counter,
             ..lease.clone()
         }))
+    }
+
+    /// `renew` as one write of a group (`transact`), for effects that ride on the lease proof:
+    /// the same fenced update (counter and owner as expected, counter moved, a write token of
+    /// this instance), and the lease as it is once the group applied. Unlike `renew` it cannot
+    /// look at the item when cancelled; the caller redoes a cancelled group with `renew`, which
+    /// recognises this write by its token if it landed unreported.
+    pub fn renew_write(&self, lease: &Lease, me: &str) -> (TransactWriteItem, Lease) {
+        let next = lease.counter + 1;
+        let token = format!("{}:{}", self.writer, uuid::Uuid::new_v4().simple());
+        let item = TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key(KEY, s(&lease.key))
+                    .update_expression("SET #ctr = :next, #wt = :wt")
+                    .condition_expression("#ctr = :expected AND #own = :me")
+                    .expression_attribute_names("#ctr", COUNTER)
+                    .expression_attribute_names("#wt", WRITE_TOKEN)
+                    .expression_attribute_names("#own", OWNER)
+                    .expression_attribute_values(":expected", n(lease.counter))
+                    .expression_attribute_values(":next", n(next))
+                    .expression_attribute_values(":wt", s(&token))
+                    .expression_attribute_values(":me", s(me))
+                    .build()
+                    .expect("complete"),
+            )
+            .build();
+        (
+            item,
+            Lease {
+                counter: next,
+                ..lease.clone()
+            },
+        )
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub async fn checkpoint(

@@ -102,8 +102,9 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
     let mut outcome = Outcome::Nothing;
     for step in steps {
         match step {
-            // The caller holds the live read and settles its own state.
-            Step::SettleFold(_) => {}
+            // The caller holds the live read and settles its own state. No shard lease to prove:
+            // one actor per found exposure (the reconcile leader, or one scan).
+            Step::SettleFold(_) | Step::ProveLease => {}
             Step::RecordPending => {
                 if let Err(e) = fx.incidents.put(&incident).await {
                     tracing::warn!(account = f.account, bucket = f.bucket, error = %e, "pending incident not recorded");

@@ -118,8 +118,12 @@ pub enum Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     SettleFold(Settle),
+    /// Prove this worker still holds the shard's lease (a fenced renewal) before the plan's first
+    /// effect. Not before a `RecordPending`, which carries its own proof in the same write.
+    ProveLease,
     /// Record the incident as pending before any write to S3: a crash after the fix must still
-    /// leave the incident behind.
+    /// leave the incident behind. Written in one transaction with a fenced renewal of the lease,
+    /// so it is also the proof that this worker may still act.
     RecordPending,
     Remediate(Target),
     RecordOutcome(Recorded),
@@ -150,6 +154,7 @@ impl Step {
         match self {
             Step::Remediate(_) => Access::Narrowed,
             Step::SettleFold(_)
+            | Step::ProveLease
             | Step::RecordPending
             | Step::RecordOutcome(_)
             | Step::Alert
@@ -197,11 +202,11 @@ pub fn plan(
         if remediated {
             steps.push(SettleFold(Settle::Closed));
         }
-        steps.push(if alerted {
-            NothingToDo(Reason::AlreadyDone)
+        if alerted {
+            steps.push(NothingToDo(Reason::AlreadyDone));
         } else {
-            Republish
-        });
+            steps.extend([ProveLease, Republish]);
+        }
         return steps;
     }
     let settle = || SettleFold(Settle::Live);
@@ -213,6 +218,7 @@ pub fn plan(
             Some(PriorOutcome::Pending) => vec![
                 settle(),
                 SettleFold(Settle::Closed),
+                ProveLease,
                 RecordOutcome(Recorded::CompletedBeforeRestart),
                 Alert,
             ],
@@ -229,7 +235,11 @@ pub fn plan(
                     RecordOutcomeAndAlert(Recorded::Remediation),
                 ]
             }
-            Action::Alert => vec![settle(), RecordOutcomeAndAlert(Recorded::Alerted)],
+            Action::Alert => vec![
+                settle(),
+                ProveLease,
+                RecordOutcomeAndAlert(Recorded::Alerted),
+            ],
             Action::None => vec![settle(), NothingToDo(Reason::DecidedNone)],
         },
     }
@@ -390,6 +400,7 @@ mod tests {
                     planned(None, LiveVerdict::Exposed, d, target),
                     vec![
                         SettleFold(Settle::Live),
+                        ProveLease,
                         RecordOutcomeAndAlert(Recorded::Alerted)
                     ]
                 );
@@ -436,6 +447,7 @@ mod tests {
                 vec![
                     SettleFold(Settle::Live),
                     SettleFold(Settle::Closed),
+                    ProveLease,
                     RecordOutcome(Recorded::CompletedBeforeRestart),
                     Alert,
                 ]
@@ -483,12 +495,13 @@ mod tests {
             vec![
                 SettleFold(Settle::Live),
                 SettleFold(Settle::Closed),
+                ProveLease,
                 Republish
             ]
         );
         assert_eq!(
             planned(final_(false, false), live, OWN, Target::Bucket),
-            vec![SettleFold(Settle::Live), Republish]
+            vec![SettleFold(Settle::Live), ProveLease, Republish]
         );
         // The live read failing does not matter once the incident is final.
         assert_eq!(
@@ -507,7 +520,7 @@ mod tests {
                 REMEDIATE,
                 Target::Bucket
             ),
-            vec![SettleFold(Settle::Closed), Republish]
+            vec![SettleFold(Settle::Closed), ProveLease, Republish]
         );
     }
 
@@ -711,6 +724,18 @@ mod tests {
             if steps.contains(&Remediate(Target::Object)) {
                 prop_assert_eq!(objects, ObjectRemediation::ObjectAcl);
                 prop_assert_eq!(target, Target::Object);
+            }
+            // Every effect comes after a proof that the lease is still ours: the first effect is
+            // a `RecordPending` (which carries the proof) or follows a `ProveLease`.
+            let effect = |s: &Step| !matches!(s, SettleFold(_) | ProveLease | RetryLater | NothingToDo(_));
+            if let Some(e) = steps.iter().position(effect) {
+                prop_assert!(
+                    steps[e] == RecordPending || steps[..e].contains(&ProveLease),
+                    "an effect before any lease proof: {:?}", steps
+                );
+            } else {
+                // A plan without effects proves nothing: no request is spent on it.
+                prop_assert!(!steps.contains(&ProveLease));
             }
             // Nothing follows "nothing to do".
             if let Some(n) = steps.iter().position(|s| matches!(s, NothingToDo(_))) {

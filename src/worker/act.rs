@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 
 use crate::aws::accounts::AccountError;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{AlertClaim, Incident, PENDING};
+use crate::aws::incident::{Incident, PENDING};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
 use crate::aws::s3_read::{self, AccountBlocks, BucketReads, LiveBucket};
@@ -26,11 +26,13 @@ use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
 use crate::observe::metrics as m;
 
-use super::alert::{alert_claim_stale_secs, publish, publish_claimed, publish_incident};
+use super::alert::{publish, publish_claimed, publish_incident};
+use super::finals::record_final;
 use super::leases::confirm_lease;
+use super::pending::record_pending;
 use super::retry::retried;
 use super::Inner;
-use crate::clock::{epoch_secs_now, now_rfc3339};
+use crate::clock::now_rfc3339;
 
 /// What the event's handling knows that saves `act` round trips.
 pub(super) struct ActContext {
@@ -90,7 +92,7 @@ pub(super) async fn act(
             error: None,
         }
     } else {
-        read(inner, &clients, shard, ev, bucket, key, &incident_id, ctx).await?
+        read(inner, &clients, ev, bucket, key, &incident_id, ctx).await?
     };
     let decision = decide(inner, ev, line, bucket);
     let steps = plan::plan(reads.prior, reads.verdict, decision, target, inner.objects);
@@ -195,12 +197,11 @@ async fn account_failed(
     publish_incident(inner, &incident).await
 }
 
-/// The prior outcome, the bucket (and object) read live, and the lease proven, together.
+/// The prior outcome and the bucket (and object) read live, together.
 #[allow(clippy::too_many_arguments)]
 async fn read(
     inner: &Arc<Inner>,
     clients: &Clients,
-    shard: &str,
     ev: &S3Event,
     bucket: &str,
     key: Option<&str>,
@@ -210,8 +211,8 @@ async fn read(
     // A first sighting has no prior attempt (the incident id is derived from the event id).
     let first_sighting = ctx.fresh && ev.event_id.is_some();
     // All reads: issued together (the live read is wasted only on a retried batch whose incident
-    // is already final). The lease is proven at the same time: it must still be ours to act.
-    let (prior, live, held) = tokio::join!(
+    // is already final). The lease is proven later, by the plan, and only before an effect.
+    let (prior, live) = tokio::join!(
         async {
             if !Prior::needs_read(first_sighting) {
                 return Ok(None);
@@ -238,9 +239,7 @@ async fn read(
                 None => read().await,
             }
         },
-        confirm_lease(inner, shard)
     );
-    held?;
     let read = prior?.map(|(outcome, alerted)| {
         if outcome == PENDING {
             PriorOutcome::Pending
@@ -379,9 +378,11 @@ impl Run<'_> {
                         .settle(&s);
                 }
             }
+            Step::ProveLease => confirm_lease(inner, shard).await?,
             Step::RecordPending => {
+                // Carries the lease proof: one transaction with a renewal of the lease.
                 let incident = self.incident_for(self.decision);
-                retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+                record_pending(inner, shard, &incident).await?;
                 self.incident = Some(incident);
             }
             Step::Remediate(target) => {
@@ -637,27 +638,4 @@ impl Run<'_> {
             source: Source::Stream.as_str().into(),
         }
     }
-}
-
-/// Writes a final outcome; on a standard topic, takes the alert claim in the same write and
-/// returns it (a FIFO topic needs no claim: SNS deduplicates by incident).
-async fn record_final(
-    inner: &Inner,
-    incident: &Incident,
-) -> Result<Option<(String, AlertClaim)>, AwsError> {
-    if inner.alerter.deduplicates() {
-        retried("PutItem incident", || inner.incidents.put(incident)).await?;
-        return Ok(None);
-    }
-    let token = uuid::Uuid::new_v4().to_string();
-    let claim = retried("PutItem incident and alert claim", || {
-        inner.incidents.put_final_and_claim_alert(
-            incident,
-            &token,
-            epoch_secs_now(),
-            alert_claim_stale_secs(),
-        )
-    })
-    .await?;
-    Ok(Some((token, claim)))
 }

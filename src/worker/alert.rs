@@ -153,5 +153,5 @@ pub(super) async fn send_alert(
     // before then. The mark is idempotent: keep at it rather than give the batch up.
     // Marks of alerts sent side by side go out together (`marks`), each as durable as alone.
     let at = now_rfc3339();
-    inner.marks.mark(inner, id, &at).await
+    super::marks::mark(inner, id, &at).await
 }

@@ -23,6 +23,8 @@ pub(super) struct Held {
     pub(super) lease: tokio::sync::Mutex<Lease>,
     pub(super) last_renewed: Mutex<Instant>,
     pub(super) lost: CancellationToken,
+    /// Pending incident records waiting to ride on the next renewal (`pending`).
+    pub(super) pending: super::pending::Pending,
 }
 
 pub(super) fn held_keys(inner: &Inner) -> HashSet<String> {

@@ -32,9 +32,12 @@ mod alert;
 mod batch;
 mod discovery;
 mod event;
+mod finals;
+mod group;
 mod leader;
 mod leases;
 mod marks;
+mod pending;
 mod retry;
 mod settings;
 mod shard;
@@ -85,6 +88,8 @@ struct Inner {
     alerter: Alerter,
     /// `alertedAt` marks of alerts sent side by side, written together.
     marks: marks::Marks,
+    /// Final outcomes with their alert claims, of incidents finished side by side, written together.
+    finals: finals::Finals,
     dead: DeadLetters,
     remediator: S3Remediator,
     /// How an exposed object is closed (`[remediation] objects`).
@@ -166,6 +171,7 @@ impl Worker {
             incidents: IncidentTable::new(clients.clone(), &names.incident_table),
             alerter: Alerter::new(clients.clone(), topic_arn),
             marks: marks::Marks::default(),
+            finals: finals::Finals::default(),
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
             objects: config.remediation.objects,

@@ -25,6 +25,7 @@ pub(super) fn start_consumer(inner: &Arc<Inner>, lease: Lease) {
         lease: tokio::sync::Mutex::new(lease),
         last_renewed: Mutex::new(Instant::now()),
         lost: CancellationToken::new(),
+        pending: Default::default(),
     });
     inner
         .held
