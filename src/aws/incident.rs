@@ -232,7 +232,7 @@ impl IncidentTable {
     /// `alertedAt`), which another attempt at the same incident may have written. A `pending`
     /// record never replaces a final outcome: an attempt that lost the race must not reopen it.
     pub async fn put(&self, incident: &Incident) -> Result<(), AwsError> {
-        let mut req = self.fields_update(incident);
+        let mut req = self.fields_update(incident, Fields::All);
         if incident.outcome == PENDING {
             req = req
                 .condition_expression(PENDING_MAY_WRITE)
@@ -257,8 +257,9 @@ impl IncidentTable {
     fn fields_update(
         &self,
         incident: &Incident,
+        fields: Fields,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        let (expr, names, values) = field_sets(incident);
+        let (expr, names, values) = field_sets(incident, fields);
         self.clients
             .dynamodb
             .update_item()
@@ -274,7 +275,7 @@ impl IncidentTable {
     /// the whole group, which is then redone one write at a time (where `put` settles it).
     pub fn pending_write(&self, incident: &Incident) -> TransactWriteItem {
         debug_assert_eq!(incident.outcome, PENDING);
-        let (expr, mut names, mut values) = field_sets(incident);
+        let (expr, mut names, mut values) = field_sets(incident, Fields::All);
         names.insert("#o".into(), "outcome".into());
         values.insert(":pending".into(), s(PENDING));
         TransactWriteItem::builder()
@@ -300,12 +301,13 @@ impl IncidentTable {
     pub async fn put_final_and_claim_alert(
         &self,
         incident: &Incident,
+        fields: Fields,
         token: &str,
         now_secs: u64,
         stale_secs: u64,
     ) -> Result<AlertClaim, AwsError> {
         debug_assert!(incident.outcome != PENDING);
-        let req = self.fields_update(incident);
+        let req = self.fields_update(incident, fields);
         // The update expression SETs the fields; add the claim to it.
         let expr = req.get_update_expression().clone().unwrap_or_default();
         let r = req
@@ -334,12 +336,13 @@ impl IncidentTable {
     pub fn final_and_claim_write(
         &self,
         incident: &Incident,
+        fields: Fields,
         token: &str,
         now_secs: u64,
         stale_secs: u64,
     ) -> TransactWriteItem {
         debug_assert!(incident.outcome != PENDING);
-        let (expr, names, mut values) = field_sets(incident);
+        let (expr, names, mut values) = field_sets(incident, fields);
         values.extend(claim_values(token, now_secs, stale_secs).map(|(k, v)| (k.to_owned(), v)));
         TransactWriteItem::builder()
             .update(
@@ -467,9 +470,23 @@ fn with_claim_values(
 /// A `pending` record may be written: nothing recorded yet, or only an earlier `pending`.
 const PENDING_MAY_WRITE: &str = "attribute_not_exists(#o) OR #o = :pending";
 
-/// The SET expression writing every field of the incident but its id, with its names and values.
+/// Which of an incident's fields a write sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    /// Every field: the write may be the incident's first.
+    All,
+    /// Only what a final outcome adds to the `pending` record the same attempt wrote before its
+    /// remediation (the rest is already there and unchanged): a smaller write.
+    Outcome,
+}
+
+/// The fields `Fields::Outcome` writes.
+const OUTCOME_FIELDS: [&str; 4] = ["outcome", "remediation", "remediatedAt", "error"];
+
+/// The SET expression writing the incident's `fields` (never its id), with names and values.
 fn field_sets(
     incident: &Incident,
+    fields: Fields,
 ) -> (
     String,
     HashMap<String, String>,
@@ -477,6 +494,9 @@ fn field_sets(
 ) {
     let mut item = to_item(incident);
     item.remove("incidentId");
+    if fields == Fields::Outcome {
+        item.retain(|k, _| OUTCOME_FIELDS.contains(&k.as_str()));
+    }
     let mut sets = Vec::with_capacity(item.len());
     let mut names = HashMap::with_capacity(item.len() + 2);
     let mut values = HashMap::with_capacity(item.len() + 2);
@@ -563,6 +583,34 @@ mod tests {
             .subject()
             .ends_with("became public (REMEDIATION FAILED)"));
         assert!(failed.subject().len() <= 99);
+    }
+
+    /// What a sequence of SET writes leaves in an item.
+    fn apply(item: &mut HashMap<String, AttributeValue>, incident: &Incident, fields: Fields) {
+        let (expr, names, values) = field_sets(incident, fields);
+        for clause in expr.trim_start_matches("SET ").split(", ") {
+            let (name, value) = clause.split_once(" = ").unwrap();
+            item.insert(names[name].clone(), values[value].clone());
+        }
+    }
+
+    #[test]
+    fn an_outcome_write_over_the_pending_record_leaves_the_whole_final_incident() {
+        let done = full();
+        let pending = Incident {
+            outcome: PENDING.into(),
+            remediation: None,
+            error: None,
+            remediated_at: None,
+            ..done.clone()
+        };
+        let (expr, _, _) = field_sets(&done, Fields::Outcome);
+        assert_eq!(expr.matches(" = ").count(), OUTCOME_FIELDS.len());
+        let mut item = HashMap::from([("incidentId".to_owned(), s(&done.incident_id))]);
+        apply(&mut item, &pending, Fields::All);
+        apply(&mut item, &done, Fields::Outcome);
+        assert_eq!(from_item(&item), done);
+        assert_eq!(item, to_item(&done));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 
 use crate::aws::accounts::AccountError;
 use crate::aws::error::{AwsError, Kind};
-use crate::aws::incident::{Incident, PENDING};
+use crate::aws::incident::{Fields, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
 use crate::aws::s3_read::{self, AccountBlocks, BucketReads, LiveBucket};
@@ -423,8 +423,15 @@ impl Run<'_> {
                 self.incident = Some(incident);
             }
             Step::RecordOutcomeAndAlert(recorded) => {
+                // After this attempt's own pending record (the plan puts one before every
+                // remediation), only the outcome's fields change.
+                let fields = if recorded == Recorded::Remediation && self.incident.is_some() {
+                    Fields::Outcome
+                } else {
+                    Fields::All
+                };
                 let incident = self.final_incident(recorded);
-                let claimed = record_final(inner, &incident).await?;
+                let claimed = record_final(inner, &incident, fields).await?;
                 metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => incident.outcome.clone()).increment(1);
                 publish_claimed(inner, &incident, claimed).await?;
                 self.incident = Some(incident);

@@ -3,7 +3,7 @@
 //! Must not publish: `alert` does, with the claim answered here.
 
 use crate::aws::error::AwsError;
-use crate::aws::incident::{AlertClaim, Incident};
+use crate::aws::incident::{AlertClaim, Fields, Incident};
 use crate::aws::transact::{self, Group};
 use crate::clock::epoch_secs_now;
 
@@ -14,13 +14,15 @@ use super::Inner;
 
 /// Final outcomes waiting for the next group write, with their claim tokens; answered with the
 /// claim, or `None` when the group could not carry it.
-pub(super) type Finals = GroupCommit<(Incident, String), Option<AlertClaim>>;
+pub(super) type Finals = GroupCommit<(Incident, Fields, String), Option<AlertClaim>>;
 
-/// Writes a final outcome; on a standard topic, takes the alert claim in the same write and
-/// returns it (a FIFO topic needs no claim: SNS deduplicates by incident).
+/// Writes a final outcome (`fields`: all of them, or only the outcome's over the pending record
+/// this attempt wrote); on a standard topic, takes the alert claim in the same write and returns
+/// it (a FIFO topic needs no claim: SNS deduplicates by incident).
 pub(super) async fn record_final(
     inner: &Inner,
     incident: &Incident,
+    fields: Fields,
 ) -> Result<Option<(String, AlertClaim)>, AwsError> {
     if inner.alerter.deduplicates() {
         retried("PutItem incident", || inner.incidents.put(incident)).await?;
@@ -29,7 +31,7 @@ pub(super) async fn record_final(
     let token = uuid::Uuid::new_v4().to_string();
     let grouped = inner
         .finals
-        .submit((incident.clone(), token.clone()), |waiting| {
+        .submit((incident.clone(), fields, token.clone()), |waiting| {
             write_group(inner, waiting)
         })
         .await
@@ -42,6 +44,7 @@ pub(super) async fn record_final(
             retried("PutItem incident and alert claim", || {
                 inner.incidents.put_final_and_claim_alert(
                     incident,
+                    fields,
                     &token,
                     epoch_secs_now(),
                     alert_claim_stale_secs(),
@@ -55,16 +58,19 @@ pub(super) async fn record_final(
 
 /// One write per part: a lone final as its own conditional `UpdateItem` (the answer it gives is
 /// the claim's), several as one transaction (applied, every claim is won).
-async fn write_group(inner: &Inner, waiting: Vec<(Incident, String)>) -> Vec<Option<AlertClaim>> {
+async fn write_group(
+    inner: &Inner,
+    waiting: Vec<(Incident, Fields, String)>,
+) -> Vec<Option<AlertClaim>> {
     let mut answers = vec![None; waiting.len()];
     let (now, stale) = (epoch_secs_now(), alert_claim_stale_secs());
-    for part in parts(&waiting, transact::MAX_ITEMS, |(i, _)| &i.incident_id) {
+    for part in parts(&waiting, transact::MAX_ITEMS, |(i, _, _)| &i.incident_id) {
         if let [i] = part[..] {
-            let (incident, token) = &waiting[i];
+            let (incident, fields, token) = &waiting[i];
             answers[i] = retried("PutItem incident and alert claim", || {
                 inner
                     .incidents
-                    .put_final_and_claim_alert(incident, token, now, stale)
+                    .put_final_and_claim_alert(incident, *fields, token, now, stale)
             })
             .await
             .ok();
@@ -73,10 +79,10 @@ async fn write_group(inner: &Inner, waiting: Vec<(Incident, String)>) -> Vec<Opt
         let items: Vec<_> = part
             .iter()
             .map(|&i| {
-                let (incident, token) = &waiting[i];
+                let (incident, fields, token) = &waiting[i];
                 inner
                     .incidents
-                    .final_and_claim_write(incident, token, now, stale)
+                    .final_and_claim_write(incident, *fields, token, now, stale)
             })
             .collect();
         let token = transact::token();
