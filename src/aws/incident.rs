@@ -278,13 +278,25 @@ impl IncidentTable {
         let (expr, mut names, mut values) = field_sets(incident, Fields::All);
         names.insert("#o".into(), "outcome".into());
         values.insert(":pending".into(), s(PENDING));
+        self.group_update(incident, expr, PENDING_MAY_WRITE, names, values)
+    }
+
+    /// A conditional update of `incident`'s item, as one write of a group.
+    fn group_update(
+        &self,
+        incident: &Incident,
+        expr: String,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: HashMap<String, AttributeValue>,
+    ) -> TransactWriteItem {
         TransactWriteItem::builder()
             .update(
                 Update::builder()
                     .table_name(&self.table)
                     .key("incidentId", s(&incident.incident_id))
                     .update_expression(expr)
-                    .condition_expression(PENDING_MAY_WRITE)
+                    .condition_expression(condition)
                     .set_expression_attribute_names(Some(names))
                     .set_expression_attribute_values(Some(values))
                     .build()
@@ -344,19 +356,13 @@ impl IncidentTable {
         debug_assert!(incident.outcome != PENDING);
         let (expr, names, mut values) = field_sets(incident, fields);
         values.extend(claim_values(token, now_secs, stale_secs).map(|(k, v)| (k.to_owned(), v)));
-        TransactWriteItem::builder()
-            .update(
-                Update::builder()
-                    .table_name(&self.table)
-                    .key("incidentId", s(&incident.incident_id))
-                    .update_expression(format!("{expr}, {CLAIM_SET}"))
-                    .condition_expression(CLAIM_FREE)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(Some(values))
-                    .build()
-                    .expect("complete"),
-            )
-            .build()
+        self.group_update(
+            incident,
+            format!("{expr}, {CLAIM_SET}"),
+            CLAIM_FREE,
+            names,
+            values,
+        )
     }
 
     /// Claims the right to publish this incident's alert, so that of two attempts (a worker
