@@ -322,24 +322,15 @@ impl IncidentTable {
         let req = self.fields_update(incident, fields);
         // The update expression SETs the fields; add the claim to it.
         let expr = req.get_update_expression().clone().unwrap_or_default();
-        let r = req
+        let req = req
             .update_expression(format!("{expr}, {CLAIM_SET}"))
             .condition_expression(CLAIM_FREE);
-        let r = with_claim_values(r, token, now_secs, stale_secs)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(AlertClaim::Won),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "UpdateItem", e);
-                if !e.is(Kind::ConditionFailed) {
-                    return Err(e);
-                }
-                self.put(incident).await?;
-                self.claim_alert(&incident.incident_id, token, now_secs, stale_secs)
-                    .await
-            }
+        if try_claim(req, token, now_secs, stale_secs).await? {
+            return Ok(AlertClaim::Won);
         }
+        self.put(incident).await?;
+        self.claim_alert(&incident.incident_id, token, now_secs, stale_secs)
+            .await
     }
 
     /// `put_final_and_claim_alert` for a group write (`transact`): the same fields, claim and
@@ -384,21 +375,12 @@ impl IncidentTable {
             .key("incidentId", s(incident_id))
             .update_expression(format!("SET {CLAIM_SET}"))
             .condition_expression(format!("attribute_exists(incidentId) AND {CLAIM_FREE}"));
-        let r = with_claim_values(r, token, now_secs, stale_secs)
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(AlertClaim::Won),
-            Err(e) => {
-                let e = from_sdk("dynamodb", "UpdateItem", e);
-                if !e.is(Kind::ConditionFailed) {
-                    return Err(e);
-                }
-                match self.outcome_of(incident_id).await? {
-                    Some((_, true)) => Ok(AlertClaim::AlreadySent),
-                    _ => Ok(AlertClaim::InFlight),
-                }
-            }
+        if try_claim(r, token, now_secs, stale_secs).await? {
+            return Ok(AlertClaim::Won);
+        }
+        match self.outcome_of(incident_id).await? {
+            Some((_, true)) => Ok(AlertClaim::AlreadySent),
+            _ => Ok(AlertClaim::InFlight),
         }
     }
 
@@ -459,6 +441,30 @@ fn claim_values(
             AttributeValue::N(now_secs.saturating_sub(stale_secs).to_string()),
         ),
     ]
+}
+
+/// Sends a claiming update (with `claim_values`): true when it took the claim, false when its
+/// condition failed (the claim was not free).
+async fn try_claim(
+    req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    token: &str,
+    now_secs: u64,
+    stale_secs: u64,
+) -> Result<bool, AwsError> {
+    match with_claim_values(req, token, now_secs, stale_secs)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let e = from_sdk("dynamodb", "UpdateItem", e);
+            if e.is(Kind::ConditionFailed) {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
 }
 
 /// `req` with `claim_values`.

@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use bytes::Bytes;
 
 use crate::aws::error::{from_sdk, AwsError, Kind};
@@ -44,29 +45,15 @@ impl S3Archive {
     /// The common prefixes one level below `prefix` (ListObjectsV2 with delimiter `/`).
     pub async fn dirs(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            self.requests.list.fetch_add(1, Ordering::Relaxed);
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| from_sdk("s3", "ListObjectsV2", e))?;
+        self.pages(prefix, Some("/"), None, |page| {
             out.extend(
                 page.common_prefixes()
                     .iter()
                     .filter_map(|p| p.prefix().map(str::to_owned)),
             );
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+            true
+        })
+        .await?;
         Ok(out)
     }
 
@@ -80,6 +67,32 @@ impl S3Archive {
         past_end: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Vec<Listed>, AwsError> {
         let mut out = Vec::new();
+        self.pages(prefix, None, start_after, |page| {
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                if past_end(key) {
+                    return false;
+                }
+                out.push(Listed {
+                    key: key.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                });
+            }
+            true
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Lists `prefix` page by page (ListObjectsV2 with `delimiter` and `start_after`), handing
+    /// each page to `each`, which answers whether to go on to the next.
+    async fn pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+        mut each: impl FnMut(&ListObjectsV2Output) -> bool,
+    ) -> Result<(), AwsError> {
         let mut token: Option<String> = None;
         loop {
             self.requests.list.fetch_add(1, Ordering::Relaxed);
@@ -88,27 +101,20 @@ impl S3Archive {
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
                 .set_start_after(start_after.map(str::to_owned))
                 .set_continuation_token(token.take())
                 .send()
                 .await
                 .map_err(|e| from_sdk("s3", "ListObjectsV2", e))?;
-            for o in page.contents() {
-                let Some(key) = o.key() else { continue };
-                if past_end(key) {
-                    return Ok(out);
-                }
-                out.push(Listed {
-                    key: key.to_owned(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                });
+            if !each(&page) {
+                return Ok(());
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(out)
     }
 
     /// One object's bytes (a CloudTrail file is small; an archive is never held whole).
