@@ -873,6 +873,54 @@ async fn split_and_merge_under_load_and_network_faults_lose_nothing_and_act_once
 /// workers' attempt timeout (1 s here), as a loaded SNS endpoint would. An attempt cut off there is
 /// not "not sent": repeating it sends the incident twice on a standard topic, which cannot
 /// deduplicate. Then a `Publish` dropped before it reaches SNS must still be sent, once.
+/// Issue #18's group writes with their answers lost: each kind of group a burst makes (the
+/// chunk's dedup claims, the pending records with the lease proof, the final outcomes with their
+/// alert claims, the `alertedAt` marks, the state saves with their dedup finishes) lands in
+/// DynamoDB but its answer never reaches the worker. Each is redone or recognised (a group is all
+/// or nothing; a cancelled or failed one is redone write by write), and every bucket is locked
+/// down, recorded and alerted exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_writes_whose_answers_are_lost_act_once() {
+    let f = Fleet::new("grouplost", 1, "").await;
+    let proxy = FaultProxy::start(&moto().endpoint, 5, Duration::from_secs(3)).await;
+    // What names each group in its request body.
+    let groups = [
+        ("claims", "attribute_not_exists(eventId)".to_owned()),
+        ("pending + lease proof", f.names.lease_table.clone()),
+        ("finals + alert claims", "alertClaim = :tok".to_owned()),
+        ("alertedAt marks", "SET alertedAt = :t".to_owned()),
+        ("state saves + finishes", f.names.state_table.clone()),
+    ];
+    for (_, needle) in &groups {
+        proxy.hook_where(
+            "dynamodb",
+            "TransactWriteItems",
+            Some(needle),
+            When::After,
+            || {},
+        );
+    }
+    // A backlog read in one batch, so that the chunk's writes go side by side and group.
+    let t = base_ms();
+    let mut buckets = Vec::new();
+    let mut ids = HashSet::new();
+    for i in 0..12 {
+        let b = f.bucket(&format!("grp{i}"));
+        let id = format!("ev-grp-{i}");
+        open_and_report(&f, &b, &id, &ts(t, i)).await;
+        buckets.push(b);
+        ids.insert(id);
+    }
+    let w1 = f.spawn_worker("w1", &worker_env(&proxy.endpoint));
+    assert_exactly_once(&f, &buckets, &ids, &[&w1]).await;
+    assert_eq!(
+        proxy.hooks_fired().len(),
+        groups.len(),
+        "every kind of group lost one answer: {:?}",
+        proxy.hooks_fired()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_answered_late_is_one_message_and_one_dropped_is_sent_again() {
     let f = Fleet::new("latepub", 1, "").await;

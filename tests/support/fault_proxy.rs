@@ -60,6 +60,8 @@ pub enum When {
 struct Hook {
     service: String,
     operation: String,
+    /// Fires only on a request whose body contains this (e.g. a table name).
+    body_contains: Option<String>,
     when: When,
     action: Box<dyn FnOnce() + Send>,
 }
@@ -282,9 +284,23 @@ impl FaultProxy {
         when: When,
         action: impl FnOnce() + Send + 'static,
     ) {
+        self.hook_where(service, operation, None, when, action);
+    }
+
+    /// `hook`, firing only on a request whose body contains `body_contains`: which group write
+    /// of a `TransactWriteItems`, for instance, by the tables it names.
+    pub fn hook_where(
+        &self,
+        service: &str,
+        operation: &str,
+        body_contains: Option<&str>,
+        when: When,
+        action: impl FnOnce() + Send + 'static,
+    ) {
         self.state.lock().unwrap().hooks.push(Hook {
             service: service.to_owned(),
             operation: operation.to_owned(),
+            body_contains: body_contains.map(str::to_owned),
             when,
             action: Box::new(action),
         });
@@ -380,7 +396,13 @@ async fn handle(
         let hook = st
             .hooks
             .iter()
-            .position(|h| h.service == service && h.operation == op)
+            .position(|h| {
+                h.service == service
+                    && h.operation == op
+                    && h.body_contains.as_deref().is_none_or(|needle| {
+                        body.windows(needle.len()).any(|w| w == needle.as_bytes())
+                    })
+            })
             .map(|i| st.hooks.remove(i));
         let mut fault = None;
         if hook.is_none() {
