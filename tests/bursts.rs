@@ -21,17 +21,7 @@ fn base_ms() -> i64 {
 /// A bucket with ACLs enabled and no block, holding `keys` objects readable by everyone.
 async fn bucket_with_public_objects(f: &Fleet, bucket: &str, keys: &[String]) {
     let s3 = &f.clients.s3;
-    s3.create_bucket()
-        .bucket(bucket)
-        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
-        .send()
-        .await
-        .unwrap();
-    s3.delete_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
+    acls_enabled_without_block(s3, bucket).await;
     for k in keys {
         s3.put_object()
             .bucket(bucket)

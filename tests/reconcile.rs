@@ -325,23 +325,7 @@ async fn reconciliation_alerts_once_on_an_exempt_public_bucket_and_leaves_it_ope
     let s3 = &clients.s3;
     open_with_public_acl(s3, "public-site-www").await;
     open_with_public_acl(s3, "tagged-open").await;
-    s3.put_bucket_tagging()
-        .bucket("tagged-open")
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("bucketwarden:allow-public")
-                        .value("true")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    tag_allow_public(s3, "tagged-open").await;
 
     let w = Worker::spawn(&endpoint, &config, dir.path(), "w1");
     wait_for("two reconcile incidents", LONG, || async {

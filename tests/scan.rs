@@ -8,9 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use aws_sdk_s3::types::{
-    BucketCannedAcl, ObjectOwnership, PublicAccessBlockConfiguration, Tag, Tagging,
-};
+use aws_sdk_s3::types::{BucketCannedAcl, ObjectOwnership, PublicAccessBlockConfiguration};
 use serde_json::Value;
 use support::*;
 
@@ -105,23 +103,7 @@ async fn make(s3: &aws_sdk_s3::Client, i: usize) {
             .unwrap();
     }
     if k == Kind::ExemptByTag {
-        s3.put_bucket_tagging()
-            .bucket(&b)
-            .tagging(
-                Tagging::builder()
-                    .tag_set(
-                        Tag::builder()
-                            .key("bucketwarden:allow-public")
-                            .value("true")
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        tag_allow_public(s3, &b).await;
     }
 }
 

@@ -674,8 +674,9 @@ pub async fn scan_table(
     }
 }
 
-/// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
-pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
+/// A new bucket whose ACLs count (object ownership `ObjectWriter`) and whose block is removed:
+/// nothing is public yet, but a public grant would be.
+pub async fn acls_enabled_without_block(s3: &aws_sdk_s3::Client, bucket: &str) {
     s3.create_bucket()
         .bucket(bucket)
         .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
@@ -687,6 +688,28 @@ pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// Tags `bucket` with the exempting tag of the tests' configurations
+/// (`bucketwarden:allow-public = true`), replacing its tag set.
+pub async fn tag_allow_public(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let tag = Tag::builder()
+        .key("bucketwarden:allow-public")
+        .value("true")
+        .build()
+        .unwrap();
+    s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(Tagging::builder().tag_set(tag).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
+pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
+    acls_enabled_without_block(s3, bucket).await;
     s3.put_bucket_acl()
         .bucket(bucket)
         .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
