@@ -447,17 +447,10 @@ async fn two_then_three_workers_share_shards_and_survive_a_sigkill() {
         }
     }
     let w3 = f.spawn_worker("w3", &[]);
-    wait_for(
+    f.wait_all_blocked(
         "every public bucket blocked",
+        &buckets,
         Duration::from_secs(90),
-        || async {
-            for b in &buckets {
-                if f.block_of(b).await != Some((true, true, true, true)) {
-                    return false;
-                }
-            }
-            true
-        },
     )
     .await;
     wait_for("24 incidents", LONG, || async {
@@ -714,17 +707,10 @@ async fn throttling_and_iterator_expiry_lose_nothing() {
         .await;
         buckets.push(b);
     }
-    wait_for(
+    f.wait_all_blocked(
         "every bucket blocked despite faults",
+        &buckets,
         Duration::from_secs(90),
-        || async {
-            for b in &buckets {
-                if f.block_of(b).await != Some((true, true, true, true)) {
-                    return false;
-                }
-            }
-            true
-        },
     )
     .await;
     wait_for("8 incidents", LONG, || async {
@@ -785,15 +771,8 @@ async fn a_worker_paused_past_the_failover_time_fences_itself_and_nothing_is_don
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     w1.resume();
-    wait_for("every bucket blocked", LONG, || async {
-        for b in &buckets {
-            if f.block_of(b).await != Some((true, true, true, true)) {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
+    f.wait_all_blocked("every bucket blocked", &buckets, LONG)
+        .await;
     wait_for("eight incidents", LONG, || async {
         f.incidents().await.len() >= 8
     })

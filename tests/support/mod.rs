@@ -437,6 +437,19 @@ impl Fleet {
         open_with_public_acl(&self.clients.s3, bucket).await
     }
 
+    /// Waits until every one of `buckets` has its whole block on.
+    pub async fn wait_all_blocked(&self, what: &str, buckets: &[String], timeout: Duration) {
+        wait_for(what, timeout, || async {
+            for b in buckets {
+                if self.block_of(b).await != Some((true, true, true, true)) {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+    }
+
     pub async fn block_of(&self, bucket: &str) -> Option<(bool, bool, bool, bool)> {
         match self
             .clients
