@@ -270,6 +270,7 @@ struct ReplayArgs {
 }
 
 fn main() -> ExitCode {
+    bucketwarden::heap::keep_large_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => run_replay(args),
