@@ -164,7 +164,8 @@ impl<'a> RecordsReader<'a> {
         }
     }
 
-    /// Runs one read of the SDK's reader from the cursor and moves past what it consumed.
+    /// Runs one read of the SDK's reader from the cursor and moves past what it consumed. Its
+    /// nesting limit (128) counts from the value it starts at, a few levels below the body's root.
     fn sdk<T>(
         &mut self,
         read: impl FnOnce(&mut dyn ShapeDeserializer) -> Result<T, SerdeError>,
