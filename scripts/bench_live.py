@@ -9,7 +9,7 @@ burst of 20/s.
 
 usage: bench_live.py ENDPOINT BINARY [IRRELEVANT=100000] [PUBLIC=100]
        PUBLIC is the burst's size; the steady phase has half as many.
-       BENCH_PERF=FILE also profiles the workers while they drain (perf record).
+       BENCH_PERF=FILE also profiles the workers while they drain (perf record; BENCH_PERF_ARGS adds options).
        BENCH_FLEET='max_records = 10000' sets [fleet] options (';' between several).
 """
 import json, os, signal, statistics, subprocess, sys, tempfile, time, uuid, urllib.request
@@ -135,7 +135,8 @@ def received(port):
 # BENCH_PERF=FILE: profile both workers while they drain the backlog (perf record, flat profile: release builds keep no frame pointers).
 profiler = None
 if os.environ.get("BENCH_PERF"):
-    profiler = subprocess.Popen(["perf", "record", "-F", "999", "-o", os.environ["BENCH_PERF"],
+    # BENCH_PERF_ARGS adds perf record options, e.g. "--call-graph dwarf" to see who calls memmove.
+    profiler = subprocess.Popen(["perf", "record", "-F", "999", *os.environ.get("BENCH_PERF_ARGS", "").split(), "-o", os.environ["BENCH_PERF"],
                                  "-p", ",".join(str(w.pid) for w in workers)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

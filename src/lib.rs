@@ -24,6 +24,7 @@
 //! - [`observe`] — metric names and emitters, health and readiness.
 //! - [`config`] — the configuration file (serde, unknown keys rejected).
 //! - [`clock`] — the wall clock, read at the edge only (never by `core`).
+//! - [`heap`] — the process's malloc settings, set once by `main` (large buffers kept for reuse).
 //!
 //! The contracts these rooms implement (input forms, watched events, the meaning of public,
 //! ordering, live mode, the fleet) are written down in `docs/DESIGN.md`.
@@ -35,5 +36,6 @@ pub mod config;
 pub mod core;
 pub mod dev_trail;
 pub mod fuzz_entry;
+pub mod heap;
 pub mod observe;
 pub mod worker;

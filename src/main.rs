@@ -273,7 +273,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => run_replay(args),
-        Command::Run(args) => run_worker(args),
+        Command::Run(args) => {
+            // Only the live worker reads 10 MB GetRecords bodies; before any thread starts.
+            bucketwarden::heap::keep_large_buffers();
+            run_worker(args)
+        }
         Command::Init(args) => run_init(args),
         Command::DevTrail(args) => run_dev_trail(args),
         Command::Scan(args) => run_scan(args),

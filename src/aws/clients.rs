@@ -117,7 +117,10 @@ impl Clients {
         if let Some(url) = &endpoint {
             s3c = s3c.endpoint_resolver(PlainEndpoint(url.clone()));
         }
-        let mut kinesis = aws_sdk_kinesis::config::Builder::from(config);
+        // GetRecords bodies are read by a cursor over the body instead of the SDK's byte-by-byte
+        // reader (src/aws/kinesis_json.rs); every other call is the SDK's protocol unchanged.
+        let mut kinesis = aws_sdk_kinesis::config::Builder::from(config)
+            .protocol(crate::aws::kinesis_json::KinesisProtocol::new());
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
         let mut sns = aws_sdk_sns::config::Builder::from(config)
             .timeout_config(timeouts(publish_attempt_timeout()));

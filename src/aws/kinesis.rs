@@ -18,7 +18,8 @@ pub const MIN_GET_RECORDS_INTERVAL: Duration = Duration::from_millis(200);
 pub struct KRecord {
     pub sequence_number: String,
     pub partition_key: String,
-    pub data: Vec<u8>,
+    /// The SDK's own buffer, moved: turning it into a `Vec` would copy every record once more.
+    pub data: bytes::Bytes,
     pub arrival: Option<SystemTime>,
 }
 
@@ -223,7 +224,7 @@ impl ShardReader {
                     .and_then(|t| SystemTime::try_from(t).ok()),
                 sequence_number: rec.sequence_number,
                 partition_key: rec.partition_key.unwrap_or_default(),
-                data: rec.data.into_inner(),
+                data: rec.data.into_bytes(),
             })
             .collect();
         if let Some(last) = records.last() {

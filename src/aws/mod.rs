@@ -12,6 +12,7 @@ pub mod error;
 pub mod faults;
 pub mod incident;
 pub mod kinesis;
+pub mod kinesis_json;
 pub mod lease_table;
 pub mod organization;
 pub mod permissions;
