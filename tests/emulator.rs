@@ -98,7 +98,9 @@ async fn transact(db: &Client, items: Vec<TransactWriteItem>) -> Result<(), Stri
 #[tokio::test]
 async fn a_transaction_is_applied_whole_or_not_at_all() {
     let db = clients().await.dynamodb;
-    let (a, b) = ("emu-tx-a", "emu-tx-b");
+    // Unique names: the emulator may be shared with earlier runs (BUCKETWARDEN_TEST_ENDPOINT).
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (a, b) = (&*format!("emu-tx-a-{run}"), &*format!("emu-tx-b-{run}"));
     table(&db, a).await;
     table(&db, b).await;
     transact(&db, vec![set_v(a, "x", "1", None)]).await.unwrap();
