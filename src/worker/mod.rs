@@ -22,10 +22,15 @@
 //! - `state` — what a batch touched, and loading and persisting bucket/account state.
 //! - `act` — verify against live S3, remediate or alert, record the incident.
 //! - `alert` — publish an incident's alert once across the fleet.
+//! - `group` — group commit: writes of effects side by side go as one `TransactWriteItems`.
+//! - `pending` — an incident's `pending` record in one write with a lease renewal (the proof).
+//! - `finals` — final outcomes with their alert claims, grouped.
+//! - `marks` — the `alertedAt` marks of alerts sent, grouped.
 //! - `retry` — retried edge calls and their latency histograms.
 //!
 //! The rooms import each other without a circle: `shard` → `batch` → `event` → `act` → `alert`,
-//! with `leases`, `state` and `retry` below them; `mod.rs` hands `shard`'s consumer to `leases`.
+//! with `leases`, `state`, `retry` and the group writes (`pending`, `finals`, `marks` on `group`)
+//! below them; `mod.rs` hands `shard`'s consumer to `leases`.
 
 mod act;
 mod alert;
