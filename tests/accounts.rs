@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bucketwarden::aws::accounts::{AccountError, Accounts};
 use bucketwarden::aws::error::Kind;
-use bucketwarden::config::{self, Allowed};
+use bucketwarden::config;
 use bucketwarden::core::accounts::Admit;
 use support::fault_proxy::FaultProxy;
 use support::moto_iam::{moto_query, xml_field};
@@ -29,16 +29,6 @@ use support::*;
 /// Account ids of this test process (moto keeps every account's buckets; runs must not meet).
 fn account(n: u32) -> String {
     format!("{:06}{:06}", std::process::id() % 1_000_000, n)
-}
-
-fn accounts_config(allowed: &[&str]) -> config::Accounts {
-    config::Accounts {
-        allowed: Allowed::List(allowed.iter().map(|a| a.to_string()).collect()),
-        external_id: Some("bucketwarden-test".into()),
-        failure_backoff_ms: 60_000,
-        failure_backoff_max_ms: 600_000,
-        ..config::Accounts::default()
-    }
 }
 
 async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {

@@ -28,16 +28,6 @@ fn account(n: u32) -> String {
     format!("{:06}{:06}", std::process::id() % 1_000_000, 200 + n)
 }
 
-fn accounts_config(allowed: &[&str]) -> config::Accounts {
-    config::Accounts {
-        allowed: Allowed::List(allowed.iter().map(|a| a.to_string()).collect()),
-        external_id: Some("bucketwarden-test".into()),
-        failure_backoff_ms: 60_000,
-        failure_backoff_max_ms: 600_000,
-        ..config::Accounts::default()
-    }
-}
-
 fn bucketwarden(endpoint: &str, args: &[&str]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
     for (k, v) in aws_env() {

@@ -14,8 +14,6 @@ mod support;
 
 use std::time::Duration;
 
-use bucketwarden::aws::accounts::Accounts;
-use bucketwarden::config::{self, Allowed};
 use serde_json::Value;
 use support::fault_proxy::FaultProxy;
 use support::*;
@@ -46,27 +44,10 @@ async fn block_in(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<bool> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_are_locked_down_in_their_own_accounts_and_a_stranger_is_never_assumed() {
     let (a, b, c, d) = (account(1), account(2), account(3), account(4));
-    // The test's own registry reaches every account (to set the scene); the worker's does not.
-    let base = sdk_config_at(&moto().endpoint, None).await;
-    let setup = Accounts::new(
-        &base,
-        &config::Accounts {
-            allowed: Allowed::List(vec![a.clone(), b.clone(), c.clone(), d.clone()]),
-            ..config::Accounts::default()
-        },
-    )
-    .await
-    .unwrap();
-    let s3_of = |acct: String| {
-        let setup = setup.clone();
-        async move { setup.s3_for(&acct, "us-east-1").await.unwrap().s3 }
-    };
-    let (s3a, s3b, s3c, s3d) = (
-        s3_of(a.clone()).await,
-        s3_of(b.clone()).await,
-        s3_of(c.clone()).await,
-        s3_of(d.clone()).await,
-    );
+    // The test's own clients reach every account (to set the scene); the worker's do not.
+    let (_reach, clients) = clients_in(&[&a, &b, &c, &d]).await;
+    let [ca, cb, cc, cd]: [_; 4] = clients.try_into().unwrap();
+    let (s3a, s3b, s3c, s3d) = (ca.s3, cb.s3, cc.s3, cd.s3.clone());
     let pid = std::process::id();
     let (ba, bb, bc, bd) = (
         format!("bw-org-{pid}-a"),
@@ -78,8 +59,7 @@ async fn members_are_locked_down_in_their_own_accounts_and_a_stranger_is_never_a
         open_with_public_acl(s3, bucket).await;
     }
     // d's account-level block covers d's bucket only.
-    let s3control_d = setup.s3_for(&d, "us-east-1").await.unwrap().s3control;
-    s3control_d
+    cd.s3control
         .put_public_access_block()
         .account_id(&d)
         .public_access_block_configuration(
@@ -184,18 +164,9 @@ async fn members_are_locked_down_in_their_own_accounts_and_a_stranger_is_never_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_cannot_be_assumed_is_a_failed_incident_and_the_shard_goes_on() {
     let (e, g) = (account(5), account(6));
-    let base = sdk_config_at(&moto().endpoint, None).await;
-    let setup = Accounts::new(
-        &base,
-        &config::Accounts {
-            allowed: Allowed::List(vec![e.clone(), g.clone()]),
-            ..config::Accounts::default()
-        },
-    )
-    .await
-    .unwrap();
-    let s3e = setup.s3_for(&e, "us-east-1").await.unwrap().s3;
-    let s3g = setup.s3_for(&g, "us-east-1").await.unwrap().s3;
+    let (_reach, clients) = clients_in(&[&e, &g]).await;
+    let [ce, cg]: [_; 2] = clients.try_into().unwrap();
+    let (s3e, s3g) = (ce.s3, cg.s3);
     let pid = std::process::id();
     let (be, bg) = (format!("bw-org-{pid}-e"), format!("bw-org-{pid}-g"));
     open_with_public_acl(&s3e, &be).await;
@@ -283,18 +254,9 @@ async fn under_organization_a_listed_member_is_remediated_and_an_outsider_is_nev
         .await
         .remove(0);
     let outsider = account(5);
-    let base = sdk_config_at(&moto().endpoint, None).await;
-    let setup = Accounts::new(
-        &base,
-        &config::Accounts {
-            allowed: Allowed::List(vec![member.clone(), outsider.clone()]),
-            ..config::Accounts::default()
-        },
-    )
-    .await
-    .unwrap();
-    let s3m = setup.s3_for(&member, "us-east-1").await.unwrap().s3;
-    let s3o = setup.s3_for(&outsider, "us-east-1").await.unwrap().s3;
+    let (_reach, clients) = clients_in(&[&member, &outsider]).await;
+    let [cm, co]: [_; 2] = clients.try_into().unwrap();
+    let (s3m, s3o) = (cm.s3, co.s3);
     let pid = std::process::id();
     let (bm, bo) = (format!("bw-orgl-{pid}-m"), format!("bw-orgl-{pid}-o"));
     open_with_public_acl(&s3m, &bm).await;

@@ -720,6 +720,46 @@ pub async fn tag_allow_public(s3: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap();
 }
 
+/// The `[accounts]` section the account tests use: `allowed` listed, an external id, and a
+/// failure backoff long enough that a test sees one attempt per member.
+pub fn accounts_config(allowed: &[&str]) -> bucketwarden::config::Accounts {
+    bucketwarden::config::Accounts {
+        allowed: bucketwarden::config::Allowed::List(
+            allowed.iter().map(|a| a.to_string()).collect(),
+        ),
+        external_id: Some("bucketwarden-test".into()),
+        failure_backoff_ms: 60_000,
+        failure_backoff_max_ms: 600_000,
+        ..bucketwarden::config::Accounts::default()
+    }
+}
+
+/// The test's own clients in each of `accounts` (through their roles, in us-east-1), to set a
+/// scene in member accounts; the worker under test has its own, narrower, registry. The clients'
+/// credentials come from the registry returned with them: keep it alive while they are used.
+pub async fn clients_in(
+    accounts: &[&str],
+) -> (
+    bucketwarden::aws::accounts::Accounts,
+    Vec<bucketwarden::aws::accounts::S3Clients>,
+) {
+    let base = sdk_config_at(&moto().endpoint, None).await;
+    let allowed = bucketwarden::config::Accounts {
+        allowed: bucketwarden::config::Allowed::List(
+            accounts.iter().map(|a| a.to_string()).collect(),
+        ),
+        ..bucketwarden::config::Accounts::default()
+    };
+    let registry = bucketwarden::aws::accounts::Accounts::new(&base, &allowed)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for a in accounts {
+        out.push(registry.s3_for(a, "us-east-1").await.unwrap());
+    }
+    (registry, out)
+}
+
 /// A bucket made public the way the tutorial does it: ACLs enabled, block removed, public-read.
 pub async fn open_with_public_acl(s3: &aws_sdk_s3::Client, bucket: &str) {
     acls_enabled_without_block(s3, bucket).await;
