@@ -447,23 +447,7 @@ async fn scan_all_accounts_reads_and_remediates_each_member_through_its_role() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "exposed and open: {stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let seen: std::collections::BTreeMap<String, (String, bool)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l["bucket"].as_str().unwrap().to_owned(),
-                (
-                    l["account"].as_str().unwrap().to_owned(),
-                    l["exposed"].as_bool().unwrap(),
-                ),
-            )
-        })
-        .collect();
+    let seen = scan_verdicts(&out.stdout);
     assert_eq!(seen["member-a-open"], (a.clone(), true), "{stderr}");
     assert_eq!(seen["member-b-closed"], (b.clone(), false));
     assert_eq!(seen["own-closed"], (ACCOUNT.to_owned(), false));

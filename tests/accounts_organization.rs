@@ -141,20 +141,7 @@ async fn scan_all_accounts_under_organization_covers_the_organizations_members()
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "exposed and open: {stderr}");
-    let seen: std::collections::BTreeMap<String, (String, bool)> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|l| {
-            (
-                l["bucket"].as_str().unwrap().to_owned(),
-                (
-                    l["account"].as_str().unwrap().to_owned(),
-                    l["exposed"].as_bool().unwrap(),
-                ),
-            )
-        })
-        .collect();
+    let seen = scan_verdicts(&out.stdout);
     assert_eq!(seen["org-m1-open"], (m1.clone(), true), "{stderr}");
     assert_eq!(seen["org-m2-closed"], (m2.clone(), false), "{stderr}");
     assert!(!seen.contains_key("outsider-open"), "{seen:?}");

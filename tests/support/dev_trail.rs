@@ -15,14 +15,7 @@ pub const ACCESS_KEY: &str = "AKIDDEVTRAILTEST";
 /// S3 through `endpoint` with the [`ACCESS_KEY`] credentials (path style, as on loopback).
 pub fn s3_via(endpoint: &str) -> aws_sdk_s3::Client {
     let creds = aws_sdk_s3::config::Credentials::new(ACCESS_KEY, "secret", None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    s3_with(endpoint, creds)
 }
 
 /// S3 through `endpoint` signed with `creds` (path style, as on loopback).

@@ -720,6 +720,24 @@ pub async fn tag_allow_public(s3: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap();
 }
 
+/// `scan --format jsonl` output by bucket: (account, exposed).
+pub fn scan_verdicts(stdout: &[u8]) -> std::collections::BTreeMap<String, (String, bool)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l.get("bucket").is_some())
+        .map(|l| {
+            (
+                l["bucket"].as_str().unwrap().to_owned(),
+                (
+                    l["account"].as_str().unwrap().to_owned(),
+                    l["exposed"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The `[accounts]` section the account tests use: `allowed` listed, an external id, and a
 /// failure backoff long enough that a test sees one attempt per member.
 pub fn accounts_config(allowed: &[&str]) -> bucketwarden::config::Accounts {
