@@ -127,7 +127,9 @@ pub enum Step {
     RecordPending,
     Remediate(Target),
     RecordOutcome(Recorded),
-    /// Publish the incident just recorded (after proving the lease).
+    /// Publish the incident just recorded. The plan's `ProveLease` came before that record; as
+    /// for `RecordOutcomeAndAlert`, the alert claim keeps it to one message whoever holds the
+    /// lease by now, so no second proof.
     Alert,
     /// The final outcome and the alert claim in one write, then its alert published. No second
     /// lease proof: the claim (or a FIFO topic's deduplication by incident) keeps the alert to
@@ -379,7 +381,7 @@ mod tests {
             assert!(matches!(steps.last(), Some(RecordOutcomeAndAlert(_))));
             assert!(!steps.contains(&Alert));
         }
-        // A pending incident finished after a restart: recorded, then alerted after a lease proof.
+        // A pending incident finished after a restart: the lease proven, recorded, then alerted.
         let steps = planned(
             Some(PriorOutcome::Pending),
             LiveVerdict::NotExposed,

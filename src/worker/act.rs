@@ -438,7 +438,6 @@ impl Run<'_> {
             }
             Step::Alert => {
                 if let Some(incident) = &self.incident {
-                    confirm_lease(inner, shard).await?;
                     publish_incident(inner, incident).await?;
                 }
             }
