@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::core::input::{self, Item};
 use crate::core::pipeline::{Pipeline, Processed};
 use crate::core::policy;
-use crate::core::record;
+use crate::core::record::{self, Classified};
+use crate::core::skim;
 use crate::core::transcript::Line;
 
 /// Raw bytes through every input form the replay reader accepts: as a whole file (JSON Lines,
@@ -65,6 +66,7 @@ pub fn parse_input(data: &[u8]) {
         if !stats.gzip {
             assert_eq!(stats.bytes_decoded, wrapped.len() as u64);
             check_single_record_shortcut(&wrapped);
+            check_quick_skip(&wrapped);
             // The in-memory splitter (Kinesis records) agrees with the streaming reader.
             let (mut r2, mut m2) = (0, 0);
             input::split_records(&wrapped, |item| match item {
@@ -75,6 +77,7 @@ pub fn parse_input(data: &[u8]) {
         }
     }
     check_single_record_shortcut(data);
+    check_quick_skip(data);
     // The bytes as one record, as a Kinesis consumer sees a record that holds one event.
     if let Processed::Applied { lines, .. } = pipeline.process(data) {
         lines.iter().for_each(check_line);
@@ -124,4 +127,34 @@ pub fn check_single_record_shortcut(data: &[u8]) {
     });
     assert_eq!(parts.len(), 1, "a whole record split into {parts:?}");
     assert_eq!(parts.pop(), Some(Ok(fast)));
+}
+
+/// The quick skip (`core::skim`) answers only when the full classification gives the same skip,
+/// and only for bytes that are one record.
+pub fn check_quick_skip(data: &[u8]) {
+    let Some(skip) = skim::skip(data) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(data);
+    assert_eq!(
+        record::classify_full(data),
+        Classified::Skipped(skip),
+        "quick skip disagrees with the full parse: {text}"
+    );
+    assert!(
+        match record::classify_single_full(data) {
+            None => true,
+            Some(c) => c == Classified::Skipped(skip),
+        },
+        "quick skip disagrees with the single-record parse: {text}"
+    );
+    let mut parts = 0;
+    input::split_records(data, |item| {
+        assert!(matches!(item, Item::Record { .. }), "{text}");
+        parts += 1;
+    });
+    assert_eq!(
+        parts, 1,
+        "quick skip of bytes that split in {parts}: {text}"
+    );
 }

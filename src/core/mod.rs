@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod record;
+pub mod skim;
 pub mod time;
 pub mod trail_event;
 pub mod transcript;

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use crate::core::change::{self, Change};
 pub use crate::core::event_name::EventName;
 use crate::core::loose::{Identity, JsonKind, Loose, Probe, IDENTITY_OTHERS};
+use crate::core::skim;
 use crate::core::time;
 
 /// The EventBridge detail-type that carries a CloudTrail management or data event.
@@ -208,8 +209,19 @@ fn none<T>() -> Option<T> {
 /// An envelope and its detail read in one pass over the bytes.
 type OnePass<'a> = Head<'a, Head<'a, IgnoredAny>>;
 
-/// Classifies one record: a bare CloudTrail record or an EventBridge event wrapping one.
+/// Classifies one record: a bare CloudTrail record or an EventBridge event wrapping one. Most
+/// records are skipped, and `skim` tells the plainest of those in one pass over the bytes; the
+/// rest get the full parse.
 pub fn classify(bytes: &[u8]) -> Classified {
+    match skim::skip(bytes) {
+        Some(skip) => Classified::Skipped(skip),
+        None => classify_full(bytes),
+    }
+}
+
+/// `classify` without the quick skip: what the quick skip must agree with (fuzz_entry, tests).
+#[doc(hidden)]
+pub fn classify_full(bytes: &[u8]) -> Classified {
     match serde_json::from_slice::<OnePass>(bytes) {
         Ok(head) => classify_parsed(head),
         // Also when the detail of another detail-type is not shaped like a record, which the
@@ -267,6 +279,15 @@ fn classify_deduplicated(bytes: &[u8]) -> Classified {
 /// problem is reported at its own position. When `Some`, the answer is what splitting and then
 /// `classify` would give.
 pub fn classify_single(bytes: &[u8]) -> Option<Classified> {
+    match skim::skip(bytes) {
+        Some(skip) => Some(Classified::Skipped(skip)),
+        None => classify_single_full(bytes),
+    }
+}
+
+/// `classify_single` without the quick skip (fuzz_entry, tests).
+#[doc(hidden)]
+pub fn classify_single_full(bytes: &[u8]) -> Option<Classified> {
     // serde also fills a struct from a JSON array (`[]` is a record with every field missing);
     // an array is a list of records here.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
