@@ -99,8 +99,7 @@ impl Alerter {
     /// Publishes each incident's alert, as `publish` would, in as few `PublishBatch` requests as
     /// SNS allows (`batch_parts`; a part of one goes as a plain `Publish`). Answers each incident,
     /// in order: an entry SNS reports in neither `Successful` nor `Failed`, or whose request
-    /// failed as a whole, is an error for that entry. The requests go one after another: the
-    /// caller's group already waits for the slowest.
+    /// failed as a whole, is an error for that entry.
     pub async fn publish_batch(&self, incidents: &[Incident]) -> Vec<Result<(), AwsError>> {
         let mut answers: Vec<Option<Result<(), AwsError>>> =
             (0..incidents.len()).map(|_| None).collect();
@@ -112,56 +111,18 @@ impl Alerter {
             }
         }
         let sizes: Vec<usize> = messages.iter().map(|(_, m)| m.size()).collect();
-        for part in batch_parts(&sizes) {
-            if let [k] = part[..] {
-                let i = messages[k].0;
-                answers[i] = Some(self.publish(&incidents[i]).await);
-                continue;
-            }
-            let mut entries = Vec::with_capacity(part.len());
-            for (id, &k) in part.iter().enumerate() {
-                let m = &messages[k].1;
-                let mut e = aws_sdk_sns::types::PublishBatchRequestEntry::builder()
-                    .id(id.to_string())
-                    .message(m.body.clone());
-                if let Some((group, dedup)) = &m.fifo {
-                    e = e
-                        .message_group_id(group.clone())
-                        .message_deduplication_id(dedup.clone());
-                }
-                if let Some(subject) = &m.subject {
-                    e = e.subject(subject.clone());
-                }
-                entries.push(e.build().expect("id and message are set"));
-            }
-            let sent = self
-                .clients
-                .sns
-                .publish_batch()
-                .topic_arn(&self.topic_arn)
-                .set_publish_batch_request_entries(Some(entries))
-                .send()
-                .await;
-            let results = match sent {
-                Ok(out) => {
-                    let ok: Vec<&str> = out.successful().iter().filter_map(|e| e.id()).collect();
-                    let failed: Vec<EntryFailure<'_>> = out
-                        .failed()
-                        .iter()
-                        .map(|f| EntryFailure {
-                            id: f.id(),
-                            code: f.code(),
-                            message: f.message().unwrap_or_default(),
-                            sender_fault: f.sender_fault(),
-                        })
-                        .collect();
-                    entry_results(part.len(), &ok, &failed)
-                }
-                Err(e) => {
-                    let e = from_sdk("sns", "PublishBatch", e);
-                    (0..part.len()).map(|_| Err(copy(&e))).collect()
-                }
-            };
+        // The parts go side by side: they are independent requests, and a burst's alerts wait
+        // for the slowest of them, not for their sum.
+        let parts = batch_parts(&sizes);
+        let sent = futures_util::future::join_all(parts.iter().map(|part| {
+            let part: Vec<(&Incident, &Message)> = part
+                .iter()
+                .map(|&k| (&incidents[messages[k].0], &messages[k].1))
+                .collect();
+            self.send_part(part)
+        }))
+        .await;
+        for (part, results) in parts.iter().zip(sent) {
             for (&k, r) in part.iter().zip(results) {
                 answers[messages[k].0] = Some(r);
             }
@@ -170,6 +131,57 @@ impl Alerter {
             .into_iter()
             .map(|a| a.expect("every incident answered"))
             .collect()
+    }
+
+    /// One part of `publish_batch`: a lone message as `Publish`, several as one `PublishBatch`
+    /// (entry id = index in the part), answered in order.
+    async fn send_part(&self, part: Vec<(&Incident, &Message)>) -> Vec<Result<(), AwsError>> {
+        if let [(incident, _)] = part[..] {
+            return vec![self.publish(incident).await];
+        }
+        let mut entries = Vec::with_capacity(part.len());
+        for (id, (_, m)) in part.iter().enumerate() {
+            let mut e = aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                .id(id.to_string())
+                .message(m.body.clone());
+            if let Some((group, dedup)) = &m.fifo {
+                e = e
+                    .message_group_id(group.clone())
+                    .message_deduplication_id(dedup.clone());
+            }
+            if let Some(subject) = &m.subject {
+                e = e.subject(subject.clone());
+            }
+            entries.push(e.build().expect("id and message are set"));
+        }
+        let sent = self
+            .clients
+            .sns
+            .publish_batch()
+            .topic_arn(&self.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await;
+        match sent {
+            Ok(out) => {
+                let ok: Vec<&str> = out.successful().iter().filter_map(|e| e.id()).collect();
+                let failed: Vec<EntryFailure<'_>> = out
+                    .failed()
+                    .iter()
+                    .map(|f| EntryFailure {
+                        id: f.id(),
+                        code: f.code(),
+                        message: f.message().unwrap_or_default(),
+                        sender_fault: f.sender_fault(),
+                    })
+                    .collect();
+                entry_results(part.len(), &ok, &failed)
+            }
+            Err(e) => {
+                let e = from_sdk("sns", "PublishBatch", e);
+                (0..part.len()).map(|_| Err(copy(&e))).collect()
+            }
+        }
     }
 }
 
@@ -200,14 +212,20 @@ impl Message {
 }
 
 /// Splits messages of `sizes` bytes, in order, into parts of at most [`MAX_BATCH_ENTRIES`]
-/// whose sizes add up to at most [`MAX_BATCH_BYTES`]. A message too large for any batch is a
+/// whose sizes add up to at most [`MAX_BATCH_BYTES`]. The entries are spread evenly over the
+/// fewest parts the entry limit allows (11 as 6 + 5, not 10 + 1: a part of one is a request
+/// of its own all the same, and costs a `Publish`). A message too large for any batch is a
 /// part of its own (sent alone, SNS answers for it as for any lone message).
 pub fn batch_parts(sizes: &[usize]) -> Vec<Vec<usize>> {
+    let per_part = match sizes.len() {
+        0 => return Vec::new(),
+        n => n.div_ceil(n.div_ceil(MAX_BATCH_ENTRIES)),
+    };
     let mut parts: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0usize;
     for (i, &size) in sizes.iter().enumerate() {
         match parts.last_mut() {
-            Some(p) if p.len() < MAX_BATCH_ENTRIES && bytes + size <= MAX_BATCH_BYTES => {
+            Some(p) if p.len() < per_part && bytes + size <= MAX_BATCH_BYTES => {
                 p.push(i);
                 bytes += size;
             }
@@ -286,15 +304,28 @@ mod tests {
     #[test]
     fn parts_hold_at_most_ten_entries_in_order() {
         let got = batch_parts(&[100; 23]);
-        assert_eq!(
-            got.iter().map(Vec::len).collect::<Vec<_>>(),
-            vec![10, 10, 3]
-        );
+        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), vec![8, 8, 7]);
         assert_eq!(
             got.concat(),
             (0..23).collect::<Vec<_>>(),
             "in order, each once"
         );
+        let lens = |n: usize| {
+            batch_parts(&vec![100; n])
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lens(10), vec![10]);
+        assert_eq!(lens(11), vec![6, 5], "no part of one behind a full one");
+        assert_eq!(lens(31), vec![8, 8, 8, 7]);
+        assert_eq!(lens(1), vec![1]);
+        for n in 1..=45 {
+            let l = lens(n);
+            assert_eq!(l.len(), n.div_ceil(MAX_BATCH_ENTRIES), "{n}: fewest parts");
+            assert!(l.iter().all(|&k| k <= MAX_BATCH_ENTRIES), "{n}: {l:?}");
+            assert_eq!(l.iter().sum::<usize>(), n);
+        }
         assert!(batch_parts(&[]).is_empty());
     }
 
