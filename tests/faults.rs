@@ -1091,3 +1091,22 @@ async fn a_publish_batch_whose_answer_is_lost_repeats_its_entries_once_on_a_stan
         assert_eq!(m[0], m[1], "{b}: the same incident's message twice");
     }
 }
+
+/// The same lost `PublishBatch` answer on a FIFO topic: the batch's entries carry the
+/// per-incident deduplication ids a `Publish` would, so the repeat is dropped and every incident
+/// is one message (the gap of the standard topic above, closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_batch_whose_answer_is_lost_is_one_message_each_on_a_fifo_topic() {
+    let f = Fleet::with_topic("lostfifo", 1, "", true).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 10, Duration::from_secs(3)).await;
+    proxy.hook("sns", "PublishBatch", When::After, || {});
+    let (buckets, ids) = alert_backlog(&f, "lf", 12).await;
+    let w1 = f.spawn_worker("w1", &worker_env(&proxy.endpoint));
+    assert_exactly_once(&f, &buckets, &ids, &[&w1]).await;
+    assert_eq!(
+        proxy.hooks_fired(),
+        vec!["sns PublishBatch".to_owned()],
+        "{}",
+        proxy.report()
+    );
+}
