@@ -57,7 +57,9 @@ impl AwsError {
     }
 }
 
-fn classify_code(code: &str, status: Option<u16>) -> Kind {
+/// The retry hint of an error code (and HTTP status, when there is one): also for the per-entry
+/// errors a batch call reports inside a successful answer.
+pub(crate) fn classify_code(code: &str, status: Option<u16>) -> Kind {
     match code {
         "ProvisionedThroughputExceededException"
         | "ThrottlingException"

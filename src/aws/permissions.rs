@@ -30,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 27] = [
+pub const WORKER_CALLS: [Call; 28] = [
     call(
         "kinesis",
         "list_shards",
@@ -170,6 +170,13 @@ pub const WORKER_CALLS: [Call; 27] = [
         "allowed = \"organization\": the organization's accounts (aws::organization)",
     ),
     call("sns", "publish", "sns:Publish", "alerts"),
+    // AWS: "The PublishBatch API uses the same Publish API action for IAM policies."
+    call(
+        "sns",
+        "publish_batch",
+        "sns:Publish",
+        "alerts claimed side by side, up to ten per request",
+    ),
     call(
         "sns",
         "create_topic",

@@ -47,11 +47,12 @@ pub(super) async fn publish(
     publish_incident(inner, &incident).await
 }
 
-/// How long an alert claim stays valid unrenewed: longer than one publish call can take (the
-/// SDK's three attempts of at most the SNS attempt timeout, and its backoff), so a live claimant
+/// How long an alert claim stays valid unrenewed: longer than it can be held before its publish
+/// is answered (at most one SNS attempt timeout queued for a group, `publishes::max_claim_age`,
+/// then the SDK's three attempts of at most that timeout, and its backoff), so a live claimant
 /// is never overtaken; at least 60 s.
 pub(super) fn alert_claim_stale_secs() -> u64 {
-    (3 * publish_attempt_timeout().as_secs() + 30).max(60)
+    (4 * publish_attempt_timeout().as_secs() + 30).max(60)
 }
 
 /// Publishes an incident's alert in a task of its own, which runs to the end even when the batch
@@ -91,6 +92,9 @@ pub(super) async fn publish_claimed(
 /// Publishes an incident's alert once across the fleet: claim it on the incident row (renewed
 /// before every attempt), publish, record it. A standard SNS topic cannot deduplicate, so this
 /// claim is what keeps two attempts at one incident (a lease moved mid-batch) to one message.
+/// The first attempt publishes in a group with the alerts claimed beside it (`publishes`); an
+/// alert its group did not carry fails that attempt as transient, and the next one renews the
+/// claim and publishes it alone, as every attempt did before grouping.
 pub(super) async fn send_alert(
     inner: &Inner,
     incident: &Incident,
@@ -107,9 +111,13 @@ pub(super) async fn send_alert(
     let claims = !inner.alerter.deduplicates();
     // Each attempt renews the claim before publishing, so a live claimant is never overtaken.
     let token = token.as_str();
+    let mut grouped = true;
     let sent = retried("Publish alert", || {
         let taken = first.take();
+        let group = std::mem::replace(&mut grouped, false);
         async move {
+        // The claim is renewed by this attempt (or was just taken with the final outcome).
+        let claimed_at = std::time::Instant::now();
         let claim = if let Some(claim) = taken {
             claim
         } else if claims {
@@ -132,6 +140,26 @@ pub(super) async fn send_alert(
                     "incident {id}: another attempt holds the alert claim; the batch will look again"
                 ),
             }),
+            AlertClaim::Won if group => {
+                match super::publishes::publish(inner, incident, claimed_at).await {
+                    Some(Ok(())) => Ok(true),
+                    // Not carried (refused, unanswered, or its claim queued too long): the next
+                    // attempt renews the claim and publishes it alone, whatever the reason.
+                    Some(Err(e)) => Err(AwsError {
+                        kind: Kind::Transient,
+                        code: "AlertNotGrouped".into(),
+                        message: format!("incident {id}: not carried by its group ({e})"),
+                        ..e
+                    }),
+                    None => Err(AwsError {
+                        service: "sns",
+                        operation: "PublishBatch",
+                        kind: Kind::Transient,
+                        code: "AlertNotGrouped".into(),
+                        message: format!("incident {id}: its group ended without an answer"),
+                    }),
+                }
+            }
             AlertClaim::Won => inner.alerter.publish(incident).await.map(|()| true),
         }
         }

@@ -26,10 +26,11 @@
 //! - `pending` — an incident's `pending` record in one write with a lease renewal (the proof).
 //! - `finals` — final outcomes with their alert claims, grouped.
 //! - `marks` — the `alertedAt` marks of alerts sent, grouped.
+//! - `publishes` — the SNS messages of alerts claimed side by side, in `PublishBatch` requests.
 //! - `retry` — retried edge calls and their latency histograms.
 //!
 //! The rooms import each other without a circle: `shard` → `batch` → `event` → `act` → `alert`,
-//! with `leases`, `state`, `retry` and the group writes (`pending`, `finals`, `marks` on `group`)
+//! with `leases`, `state`, `retry` and the group writes (`pending`, `finals`, `marks`, `publishes` on `group`)
 //! below them; `mod.rs` hands `shard`'s consumer to `leases`.
 
 mod act;
@@ -43,6 +44,7 @@ mod leader;
 mod leases;
 mod marks;
 mod pending;
+mod publishes;
 mod retry;
 mod settings;
 mod shard;
@@ -93,6 +95,8 @@ struct Inner {
     alerter: Alerter,
     /// `alertedAt` marks of alerts sent side by side, written together.
     marks: marks::Marks,
+    /// SNS messages of alerts whose claims were won side by side, published together.
+    publishes: publishes::Publishes,
     /// Final outcomes with their alert claims, of incidents finished side by side, written together.
     finals: finals::Finals,
     dead: DeadLetters,
@@ -176,6 +180,7 @@ impl Worker {
             incidents: IncidentTable::new(clients.clone(), &names.incident_table),
             alerter: Alerter::new(clients.clone(), topic_arn),
             marks: marks::Marks::default(),
+            publishes: publishes::Publishes::default(),
             finals: finals::Finals::default(),
             dead: DeadLetters::new(clients.clone(), &names.dead_letter_table),
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),

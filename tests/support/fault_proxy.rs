@@ -55,7 +55,14 @@ pub enum When {
     /// held back this long before it is delivered (a slow service that did its work: a client
     /// whose attempt timeout is shorter gives up and retries a call that already landed).
     Late(Duration),
+    /// The request reaches moto changed by the hook's rewrite (moto answers the changed request
+    /// itself: the proxy still never answers for AWS); the action runs, and moto's answer is
+    /// delivered and kept (`rewritten_answers`).
+    Rewritten,
 }
+
+/// A hook's change to a request body before moto sees it.
+type Rewrite = Box<dyn FnOnce(&[u8]) -> Vec<u8> + Send>;
 
 struct Hook {
     service: String,
@@ -64,6 +71,7 @@ struct Hook {
     body_contains: Option<String>,
     when: When,
     action: Box<dyn FnOnce() + Send>,
+    rewrite: Option<Rewrite>,
 }
 
 #[derive(Default)]
@@ -78,6 +86,8 @@ struct State {
     /// (service, operation) → requests seen.
     operations: BTreeMap<(String, String), u64>,
     hooks_fired: Vec<String>,
+    /// Moto's answers to requests a `When::Rewritten` hook changed, in order.
+    rewritten_answers: Vec<String>,
     /// Every request as `<service> <METHOD> <path?query>`, in arrival order.
     log: Vec<String>,
 }
@@ -303,7 +313,34 @@ impl FaultProxy {
             body_contains: body_contains.map(str::to_owned),
             when,
             action: Box::new(action),
+            rewrite: None,
         });
+    }
+
+    /// A one-shot hook that changes the first matching request (its body contains
+    /// `body_contains`) with `rewrite` before moto sees it; moto answers the changed request, and
+    /// its answer is kept for `rewritten_answers`. For a request moto should refuse in part (one
+    /// entry of a batch made invalid), which the proxy cannot fabricate without answering for AWS.
+    pub fn rewrite_where(
+        &self,
+        service: &str,
+        operation: &str,
+        body_contains: Option<&str>,
+        rewrite: impl FnOnce(&[u8]) -> Vec<u8> + Send + 'static,
+    ) {
+        self.state.lock().unwrap().hooks.push(Hook {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            body_contains: body_contains.map(str::to_owned),
+            when: When::Rewritten,
+            action: Box::new(|| {}),
+            rewrite: Some(Box::new(rewrite)),
+        });
+    }
+
+    /// Moto's answers (bodies) to the requests `rewrite_where` changed.
+    pub fn rewritten_answers(&self) -> Vec<String> {
+        self.state.lock().unwrap().rewritten_answers.clone()
     }
 
     pub fn injected(&self) -> BTreeMap<(String, Fault), u64> {
@@ -367,7 +404,7 @@ async fn handle(
     upstream: hyper::Uri,
     hold: Duration,
 ) -> Answer {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return dropped("request body not received"),
@@ -454,6 +491,31 @@ async fn handle(
                 tokio::time::sleep(hold).await;
                 return match answer {
                     Ok(r) => Ok(r),
+                    Err(_) => dropped("hook: upstream error"),
+                };
+            }
+            When::Rewritten => {
+                let changed = Bytes::from((h.rewrite.expect("a rewrite hook"))(&body));
+                parts
+                    .headers
+                    .insert(hyper::header::CONTENT_LENGTH, changed.len().into());
+                let answer = forward(&client, &upstream, &parts, changed).await;
+                (h.action)();
+                return match answer {
+                    Ok(r) => {
+                        let (rparts, rbody) = r.into_parts();
+                        let bytes = rbody
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        state
+                            .lock()
+                            .unwrap()
+                            .rewritten_answers
+                            .push(String::from_utf8_lossy(&bytes).into_owned());
+                        Ok(Response::from_parts(rparts, Full::new(bytes)))
+                    }
                     Err(_) => dropped("hook: upstream error"),
                 };
             }
