@@ -180,27 +180,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn array(&mut self, depth: u32) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'[')?;
-        self.ws();
-        if self.eat(b']').is_some() {
-            return Some(());
-        }
-        loop {
-            self.ws();
-            self.value(depth)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.list(depth, b'[', b']', |c| c.value(depth))
     }
 
     /// An object whose values are read by `member(cursor, key, depth)`, which leaves the
@@ -210,25 +190,39 @@ impl<'a> Cursor<'a> {
         depth: u32,
         mut member: impl FnMut(&mut Self, &'a [u8], u32) -> Option<()>,
     ) -> Option<()> {
+        self.list(depth, b'{', b'}', |c| {
+            let key = c.string()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            member(c, key, depth)
+        })
+    }
+
+    /// The comma-separated items between `open` and `close` (an array's elements, an object's
+    /// members), each read by `item`, which leaves the cursor after it.
+    fn list(
+        &mut self,
+        depth: u32,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.eat(b'{')?;
+        self.eat(open)?;
         self.ws();
-        if self.eat(b'}').is_some() {
+        if self.eat(close).is_some() {
             return Some(());
         }
         loop {
             self.ws();
-            let key = self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            member(self, key, depth)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => {
+                b if b == close => {
                     self.i += 1;
                     return Some(());
                 }
