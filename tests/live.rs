@@ -493,12 +493,7 @@ async fn a_graceful_stop_hands_leases_over_long_before_expiry() {
     std::fs::write(&f.config_path, cfg).unwrap();
     let mut w1 = f.spawn_worker("w1", &[]);
     wait_for("w1 to hold both leases", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .filter(|l| l.owner.as_deref() == Some("w1"))
-            .count()
-            == 2
+        f.leases_of("w1").await == 2
     })
     .await;
     let w2 = f.spawn_worker("w2", &[]);
@@ -511,14 +506,7 @@ async fn a_graceful_stop_hands_leases_over_long_before_expiry() {
     let took = wait_for(
         "w2 to hold both leases",
         Duration::from_secs(10),
-        || async {
-            f.leases()
-                .await
-                .iter()
-                .filter(|l| l.owner.as_deref() == Some("w2"))
-                .count()
-                == 2
-        },
+        || async { f.leases_of("w2").await == 2 },
     )
     .await;
     assert!(
@@ -733,10 +721,7 @@ async fn a_worker_paused_past_the_failover_time_fences_itself_and_nothing_is_don
     let f = Fleet::with_topic("sigstop", 1, "", true).await;
     let w1 = f.spawn_worker("w1", &[]);
     wait_for("w1 to hold the lease", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .any(|l| l.owner.as_deref() == Some("w1"))
+        f.leases_of("w1").await > 0
     })
     .await;
     let w2 = f.spawn_worker("w2", &[]);
@@ -758,10 +743,7 @@ async fn a_worker_paused_past_the_failover_time_fences_itself_and_nothing_is_don
     w1.pause();
     let paused_log = w1.log_text().len();
     let takeover = wait_for("w2 to take the expired lease", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .any(|l| l.owner.as_deref() == Some("w2"))
+        f.leases_of("w2").await > 0
     })
     .await;
     eprintln!("take-over after SIGSTOP: {takeover:?} (failover 3 s)");

@@ -241,10 +241,7 @@ async fn sigkill_just_before_and_just_after_the_remediation_write() {
         sigkill(pid)
     });
     wait_for("w1 holds the lease", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .any(|l| l.owner.as_deref() == Some("w1"))
+        f.leases_of("w1").await > 0
     })
     .await;
     let a = f.bucket("before");
@@ -268,10 +265,7 @@ async fn sigkill_just_before_and_just_after_the_remediation_write() {
         sigkill(pid)
     });
     wait_for("w3 holds the lease", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .any(|l| l.owner.as_deref() == Some("w3"))
+        f.leases_of("w3").await > 0
     })
     .await;
     let b = f.bucket("after");
@@ -310,12 +304,7 @@ async fn rolling_restart_and_one_three_one_workers_under_load() {
     let f = Fleet::new("rolling", 4, "").await;
     let mut workers = vec![f.spawn_worker("w1", &[])];
     wait_for("w1 holds all four leases", LONG, || async {
-        f.leases()
-            .await
-            .iter()
-            .filter(|l| l.owner.as_deref() == Some("w1"))
-            .count()
-            == 4
+        f.leases_of("w1").await == 4
     })
     .await;
     let watch = LeaseWatch::start(&f);
@@ -372,12 +361,7 @@ async fn rolling_restart_and_one_three_one_workers_under_load() {
         }
         let last = workers[0].id.clone();
         wait_for("the last worker holding all four leases", LONG, || async {
-            f.leases()
-                .await
-                .iter()
-                .filter(|l| l.owner.as_deref() == Some(last.as_str()))
-                .count()
-                == 4
+            f.leases_of(&last).await == 4
         })
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;

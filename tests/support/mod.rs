@@ -340,6 +340,15 @@ impl Fleet {
         self.scan(&self.names.incident_table).await
     }
 
+    /// How many of the fleet's leases `owner` holds now.
+    pub async fn leases_of(&self, owner: &str) -> usize {
+        self.leases()
+            .await
+            .iter()
+            .filter(|l| l.owner.as_deref() == Some(owner))
+            .count()
+    }
+
     pub async fn leases(&self) -> Vec<bucketwarden::worker::lease::Lease> {
         bucketwarden::aws::lease_table::LeaseTable::new(
             self.clients.dynamodb.clone(),
