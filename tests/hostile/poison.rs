@@ -1,0 +1,1 @@
+//! Hostile cases: see main.rs. (Filled by the room's owner.)
