@@ -12,8 +12,7 @@ cd "$(dirname "$0")/.."
 bin=${BUCKETWARDEN_BIN:-}
 if [ -z "$bin" ]; then
   echo "==> building release binary"
-  cargo build --release --quiet --bin bucketwarden
-  bin=target/release/bucketwarden
+  bin=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
 fi
 [ -x "$bin" ] || { echo "no executable at $bin" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

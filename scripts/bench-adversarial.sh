@@ -12,18 +12,18 @@ cd "$(dirname "$0")/.."
 LIMIT=${1:-10}
 
 echo "==> building release binary"
-cargo build --release --locked --quiet --bin bucketwarden
+BIN=$(./scripts/cargo-bin.sh bucketwarden --release --locked --quiet --bin bucketwarden)
 
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 echo "==> generating inputs in $DIR"
 python3 scripts/gen_adversarial.py "$DIR"
 
-python3 - "$DIR" "$LIMIT" <<'PY'
+python3 - "$DIR" "$LIMIT" "$BIN" <<'PY'
 import json, os, re, shutil, subprocess, sys, time
 
 d, limit = sys.argv[1], float(sys.argv[2])
-binary = os.path.abspath("target/release/bucketwarden")
+binary = os.path.abspath(sys.argv[3])
 gnu_time = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 def run(path):

@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 bin="${BUCKETWARDEN_BIN:-}"
 if [ -z "$bin" ]; then
   echo "==> building release binary"
-  cargo build --release --quiet --bin bucketwarden
-  bin=target/release/bucketwarden
+  bin=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
 fi
 echo "==> bucketwarden binary: $bin"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Live CPU per irrelevant record, two builds side by side (issue #18: <= 2.5 CPU-s per million).
-# usage: scripts/bench-live-compare.sh BASELINE_BINARY [CANDIDATE_BINARY=target/release/bucketwarden] [RUNS=2] [IRRELEVANT=200000]
+# usage: scripts/bench-live-compare.sh BASELINE_BINARY [CANDIDATE_BINARY=the release build, built here] [RUNS=2] [IRRELEVANT=200000]
 #
 # Runs scripts/bench_live.py's backlog phase only (no public transitions) against one moto, the
 # two binaries alternately, RUNS times each, and prints each run's CPU-s per million irrelevant
@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: $0 BASELINE_BINARY [CANDIDATE_BINARY] [RUNS] [IRRELEVANT]}
-cand=${2:-target/release/bucketwarden}
+cand=${2:-}
+[ -n "$cand" ] || cand=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
 runs=${3:-2}
 n=${4:-200000}
 ./scripts/venv.sh

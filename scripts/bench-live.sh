@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/venv.sh
 echo "==> building release binary"
-cargo build --release --quiet --bin bucketwarden
+bin=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pidfile=".run/moto-bench-$$.pid"
 endpoint=$(./scripts/moto.sh "$port" "$pidfile")
 trap 'kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"' EXIT
-.venv/bin/python scripts/bench_live.py "$endpoint" target/release/bucketwarden "${1:-100000}" "${2:-100}"
+.venv/bin/python scripts/bench_live.py "$endpoint" "$bin" "${1:-100000}" "${2:-100}"

@@ -11,12 +11,11 @@ profile=${3:-release}
 ./scripts/venv.sh
 if [ "$profile" = release ]; then
   echo "==> building release binary"
-  cargo build --release --quiet --bin bucketwarden
+  bin=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
 else
-  cargo build --quiet --bin bucketwarden
+  bin=$(./scripts/cargo-bin.sh bucketwarden --quiet --bin bucketwarden)
   profile=debug
 fi
-bin=target/$profile/bucketwarden
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pidfile=".run/moto-bench-scan-$$.pid"
 endpoint=$(./scripts/moto.sh "$port" "$pidfile")

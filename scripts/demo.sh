@@ -87,8 +87,8 @@ aws_you() { "$aws_cli" --endpoint-url "$trail" "$@"; }
 step "build bucketwarden (the test profile and features, so scripts/test.sh reuses the build)"
 # With the test targets included, dependency features resolve exactly as in `cargo test`; a
 # binary-only build would compile the AWS SDK crates a second time for the tests.
-cargo build --locked --lib --bins --tests
-bw=target/debug/bucketwarden
+# Cargo says where it put the binary (CARGO_TARGET_DIR may point anywhere).
+bw=$(./scripts/cargo-bin.sh bucketwarden --locked --lib --bins --tests)
 config=examples/bucketwarden.toml
 if $two_accounts; then
   # The example configuration, with the member account allowed.

@@ -25,7 +25,12 @@ step "moto server on 127.0.0.1"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pidfile=".run/moto-test-$$.pid"
 endpoint=$(./scripts/moto.sh "$port" "$pidfile")
-cleanup() { if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi; }
+moved_target=""
+cleanup() {
+  if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi
+  # The build directory moved aside for the second quick start comes back however the run ends.
+  if [ -n "$moved_target" ] && [ -d "$moved_target" ] && [ ! -e target ]; then mv "$moved_target" target; fi
+}
 trap cleanup EXIT
 export BUCKETWARDEN_TEST_ENDPOINT="$endpoint"
 echo "moto at $endpoint"
@@ -48,8 +53,19 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
   BUCKETWARDEN_DEMO_METRICS_PORTS="$(free_port) $(free_port)" ./scripts/demo.sh
 
-step "quick start with a second account: scripts/demo.sh --two-accounts"
-BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
+step "quick start with a second account: scripts/demo.sh --two-accounts, the build directory elsewhere"
+# Run with cargo's build directory moved away from target/ (as for a developer whose
+# CARGO_TARGET_DIR points elsewhere): the scripts must ask cargo where the binary is, never
+# assume target/debug. Moving it costs no rebuild. Already elsewhere: run as it is.
+demo_env=()
+if [ -z "${CARGO_TARGET_DIR:-}" ] && [ -d target ]; then
+  moved_target=.run/target-elsewhere
+  rm -rf "$moved_target"
+  mv target "$moved_target"
+  demo_env=(CARGO_TARGET_DIR="$PWD/$moved_target")
+fi
+env "${demo_env[@]}" BUCKETWARDEN_DEMO_MOTO_PORT=$(free_port) BUCKETWARDEN_DEMO_TRAIL_PORT=$(free_port) \
   BUCKETWARDEN_DEMO_METRICS_PORTS="$(free_port) $(free_port)" ./scripts/demo.sh --two-accounts
+if [ -n "$moved_target" ]; then mv "$moved_target" target; moved_target=""; fi
 
 step "all checks passed"
