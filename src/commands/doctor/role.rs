@@ -161,3 +161,52 @@ pub fn judge(
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn iam_wildcards_and_case_are_honoured() {
+        assert!(action_matches("s3:*", "s3:PutObjectAcl"));
+        assert!(action_matches("s3:Put*Acl", "s3:PutObjectAcl"));
+        assert!(action_matches("s3:putobjectacl", "s3:PutObjectAcl"));
+        assert!(action_matches("s3:GetBucket?cl", "s3:GetBucketAcl"));
+        assert!(action_matches("*", "sns:Publish"));
+        assert!(!action_matches("s3:Get*", "s3:PutObjectAcl"));
+        assert!(!action_matches("s3:PutObject", "s3:PutObjectAcl"));
+        assert!(!action_matches("kinesis:*", "s3:GetBucketAcl"));
+    }
+
+    #[test]
+    fn not_action_allows_the_rest_and_a_deny_wins() {
+        let docs = vec![(
+            "inline a".to_owned(),
+            json!({"Statement": {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}}),
+        )];
+        assert_eq!(grant(&docs, "s3:GetBucketAcl"), Grant::Allowed);
+        assert_eq!(grant(&docs, "iam:GetRole"), Grant::Missing);
+        let mut with_deny = docs.clone();
+        with_deny.push((
+            "inline d".into(),
+            json!({"Statement": [{"Effect": "Deny", "Action": ["s3:Get*"], "Resource": "*"}]}),
+        ));
+        assert_eq!(
+            grant(&with_deny, "s3:GetBucketAcl"),
+            Grant::Denied("inline d".into())
+        );
+        assert_eq!(grant(&with_deny, "s3:PutBucketTagging"), Grant::Allowed);
+    }
+
+    #[test]
+    fn a_missing_role_fails_and_an_unreadable_one_is_unknown() {
+        assert_eq!(
+            judge("1", "r", &Ok(None), &["s3:GetBucketAcl"])[0].status,
+            Status::Fail
+        );
+        let denied = AwsError::other("iam", "ListRolePolicies", "AccessDenied");
+        let items = judge("1", "r", &Err(denied), &["s3:GetBucketAcl"]);
+        assert_eq!(items[0].status, Status::Unknown);
+    }
+}

@@ -297,3 +297,98 @@ fn target_item(account: &str, name: &str, targets: &[String], dest: &Destination
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all_match(p: &Value) -> Vec<Match> {
+        EventName::ALL
+            .iter()
+            .map(|e| pattern_matches(p, *e))
+            .collect()
+    }
+
+    #[test]
+    fn content_filters_are_evaluated_as_eventbridge_does() {
+        let p = json!({"source": ["aws.s3"], "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventName": [{"prefix": "Put"}, {"prefix": "Delete"}, {"suffix": "Bucket"},
+                {"wildcard": "Co*Object"}, {"equals-ignore-case": "createmultipartupload"},
+                {"prefix": "CreateAccess"}]}});
+        assert!(
+            all_match(&p).iter().all(|m| *m == Match::Yes),
+            "{:?}",
+            all_match(&p)
+        );
+        let but = json!({"source": ["aws.s3"], "detail": {"eventName": [{"anything-but": ["PutObjectAcl"]}]}});
+        assert_eq!(pattern_matches(&but, EventName::PutObjectAcl), Match::No);
+        assert_eq!(pattern_matches(&but, EventName::PutObject), Match::Yes);
+        // Another source: nothing matches.
+        let other = json!({"source": ["aws.ec2"], "detail": {"eventName": ["PutBucketAcl"]}});
+        assert_eq!(pattern_matches(&other, EventName::PutBucketAcl), Match::No);
+        // A filter on something the call does not determine only narrows.
+        let acct = json!({"source": ["aws.s3"], "account": ["111122223333"]});
+        assert!(
+            matches!(pattern_matches(&acct, EventName::PutBucketAcl), Match::Depends(w) if w == "account")
+        );
+        let or =
+            json!({"source": ["aws.s3"], "$or": [{"detail": {"eventName": ["PutBucketAcl"]}}]});
+        assert!(matches!(
+            pattern_matches(&or, EventName::PutBucketAcl),
+            Match::Depends(_)
+        ));
+    }
+
+    fn rule(state: &str, targets: &[&str]) -> RuleFacts {
+        RuleFacts {
+            name: "r".into(),
+            state: state.into(),
+            pattern: Some(json!({"source": ["aws.s3"], "detail": {"eventName": EventName::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>()}}).to_string()),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_member_rule_must_target_an_event_bus_of_the_fleet_account() {
+        let dest = Destination::CentralBus("111122223333".into());
+        let ok = judge(
+            "2",
+            "r",
+            &Ok(Some(rule(
+                "ENABLED",
+                &["arn:aws:events:us-east-1:111122223333:event-bus/central"],
+            ))),
+            &dest,
+        );
+        assert!(ok.iter().all(|i| i.status == Status::Ok), "{ok:?}");
+        let foreign = judge(
+            "2",
+            "r",
+            &Ok(Some(rule(
+                "ENABLED",
+                &["arn:aws:events:us-east-1:999999999999:event-bus/central"],
+            ))),
+            &dest,
+        );
+        assert_eq!(
+            foreign
+                .iter()
+                .find(|i| i.check == "eventbridge.target")
+                .unwrap()
+                .status,
+            Status::Fail
+        );
+        let stream = Destination::Stream("arn:aws:kinesis:us-east-1:1:stream/s".into());
+        let items = judge(
+            "1",
+            "r",
+            &Ok(Some(rule(
+                "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+                &["arn:aws:kinesis:us-east-1:1:stream/s"],
+            ))),
+            &stream,
+        );
+        assert!(items.iter().all(|i| i.status == Status::Ok), "{items:?}");
+    }
+}

@@ -318,3 +318,201 @@ fn selector_item(
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::trail_read::Selectors;
+
+    fn basic(rw: &str, mgmt: bool, objects: &[&str]) -> BasicSelector {
+        BasicSelector {
+            read_write_type: rw.into(),
+            include_management_events: mgmt,
+            data_resources: if objects.is_empty() {
+                vec![]
+            } else {
+                vec![(
+                    "AWS::S3::Object".into(),
+                    objects.iter().map(|s| s.to_string()).collect(),
+                )]
+            },
+        }
+    }
+
+    fn field(name: &str, equals: &[&str]) -> FieldSelector {
+        FieldSelector {
+            field: name.into(),
+            equals: equals.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// AWS (DataResource): "To log data events for all objects in all S3 buckets in your Amazon
+    /// Web Services account, specify the prefix as arn:aws:s3", and "To log data events for all
+    /// objects in an S3 bucket, specify the bucket and an empty object prefix such as
+    /// arn:aws:s3:::amzn-s3-demo-bucket1/" (only that bucket: narrowed).
+    #[test]
+    fn basic_selectors_cover_all_buckets_only_with_the_account_wide_prefix() {
+        let e = EventName::PutObjectAcl;
+        assert_eq!(
+            basic_covers(&basic("All", true, &["arn:aws:s3"]), e),
+            Coverage::Full
+        );
+        assert_eq!(
+            basic_covers(&basic("WriteOnly", false, &["arn:aws:s3:::"]), e),
+            Coverage::Full
+        );
+        assert!(
+            matches!(basic_covers(&basic("All", true, &["arn:aws:s3:::b1/"]), e), Coverage::Narrowed(w) if w.contains("b1"))
+        );
+        // A read-only selector records no write, management or data.
+        assert_eq!(
+            basic_covers(&basic("ReadOnly", true, &["arn:aws:s3"]), e),
+            Coverage::None
+        );
+        assert_eq!(
+            basic_covers(&basic("ReadOnly", true, &[]), EventName::PutBucketAcl),
+            Coverage::None
+        );
+        // AWS: "By default, trails created without specific event selectors are configured to log
+        // all read and write management events, and no data events."
+        assert_eq!(
+            basic_covers(&basic("All", true, &[]), EventName::PutBucketAcl),
+            Coverage::Full
+        );
+        assert_eq!(basic_covers(&basic("All", true, &[]), e), Coverage::None);
+        assert_eq!(
+            basic_covers(
+                &basic("All", false, &["arn:aws:s3"]),
+                EventName::PutBucketPolicy
+            ),
+            Coverage::None
+        );
+    }
+
+    /// AWS (Filtering data events by using advanced event selectors): "readOnly … A value of true
+    /// logs only read events. A value of false logs only write events. If you do not add this
+    /// field, CloudTrail logs both read and write events."
+    #[test]
+    fn advanced_selectors_are_evaluated_field_by_field() {
+        let data = AdvancedSelector {
+            name: "objects".into(),
+            fields: vec![
+                field("eventCategory", &["Data"]),
+                field("resources.type", &["AWS::S3::Object"]),
+                field("readOnly", &["false"]),
+                field("eventName", &["PutObjectAcl", "PutObject"]),
+            ],
+        };
+        assert_eq!(
+            advanced_covers(&data, EventName::PutObjectAcl),
+            Coverage::Full
+        );
+        assert_eq!(
+            advanced_covers(&data, EventName::CopyObject),
+            Coverage::None
+        );
+        assert_eq!(
+            advanced_covers(&data, EventName::PutBucketAcl),
+            Coverage::None
+        );
+        let reads = AdvancedSelector {
+            name: "r".into(),
+            fields: vec![
+                field("eventCategory", &["Data"]),
+                field("readOnly", &["true"]),
+            ],
+        };
+        assert_eq!(
+            advanced_covers(&reads, EventName::PutObjectAcl),
+            Coverage::None
+        );
+        let mut listed = data.clone();
+        listed.fields.push(FieldSelector {
+            field: "resources.ARN".into(),
+            starts_with: vec!["arn:aws:s3:::b1/".into()],
+            ..Default::default()
+        });
+        assert!(
+            matches!(advanced_covers(&listed, EventName::PutObjectAcl), Coverage::Narrowed(w) if w.contains("resources.ARN"))
+        );
+        let excluded = AdvancedSelector {
+            name: "no acl".into(),
+            fields: vec![
+                field("eventCategory", &["Data"]),
+                FieldSelector {
+                    field: "eventName".into(),
+                    not_equals: vec!["PutObjectAcl".into()],
+                    ..Default::default()
+                },
+            ],
+        };
+        assert_eq!(
+            advanced_covers(&excluded, EventName::PutObjectAcl),
+            Coverage::None
+        );
+        assert_eq!(
+            advanced_covers(&excluded, EventName::PutObject),
+            Coverage::Full
+        );
+        let management = AdvancedSelector {
+            name: "m".into(),
+            fields: vec![field("eventCategory", &["Management"])],
+        };
+        assert_eq!(
+            advanced_covers(&management, EventName::PutBucketAcl),
+            Coverage::Full
+        );
+        assert_eq!(
+            advanced_covers(&management, EventName::PutObjectAcl),
+            Coverage::None
+        );
+    }
+
+    fn trail(name: &str, logging: bool, selectors: Selectors) -> TrailFacts {
+        TrailFacts {
+            name: name.into(),
+            arn: format!("arn:aws:cloudtrail:us-east-1:1:trail/{name}"),
+            home_region: "us-east-1".into(),
+            multi_region: true,
+            logging: Ok(logging),
+            selectors: Ok(selectors),
+        }
+    }
+
+    #[test]
+    fn only_logging_trails_count_and_a_failed_read_is_unknown_not_ok() {
+        let everything = Selectors {
+            basic: vec![basic("All", true, &["arn:aws:s3"])],
+            advanced: vec![],
+        };
+        let stopped = trail("stopped", false, everything.clone());
+        let mgmt_only = trail(
+            "mgmt",
+            true,
+            Selectors {
+                basic: vec![basic("All", true, &[])],
+                advanced: vec![],
+            },
+        );
+        let items = judge("1", &Ok(vec![stopped, mgmt_only]), false);
+        let by = |c: &str| items.iter().find(|i| i.check == c).unwrap().status;
+        assert_eq!(by("cloudtrail.logging"), Status::Ok);
+        assert_eq!(by("cloudtrail.management-events"), Status::Ok);
+        // The stopped trail's data selectors do not count.
+        assert_eq!(by("cloudtrail.data-events"), Status::Fail);
+
+        let denied = AwsError::other("cloudtrail", "GetTrailStatus", "denied");
+        let mut t = trail("t", true, everything);
+        t.logging = Err(denied);
+        let items = judge("1", &Ok(vec![t]), false);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].status, Status::Unknown);
+        assert!(items[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("cloudtrail:GetTrailStatus"));
+        assert_eq!(judge("1", &Ok(vec![]), false)[0].status, Status::Fail);
+    }
+}
