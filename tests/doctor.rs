@@ -98,6 +98,67 @@ fn template_worker_policy(t: &Value, drop_action: Option<&str>) -> String {
     json!({"Version": "2012-10-17", "Statement": statements}).to_string()
 }
 
+fn account_id(n: u32) -> String {
+    format!("{:06}{:06}", std::process::id() % 1_000_000, 700 + n)
+}
+
+/// Credentials in `account`: moto runs an assumed role's calls in the role ARN's account.
+async fn admin_of(account: &str) -> ((String, String, String), aws_config::SdkConfig) {
+    let base = sdk_config_at(&moto().endpoint, None).await;
+    let assumed = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/admin"))
+        .role_session_name("doctor-test")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    let creds = (
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            &creds.0,
+            &creds.1,
+            Some(creds.2.clone()),
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    (creds, config)
+}
+
+/// A trail named `name` in the account of `config`, with the template's selectors, started.
+async fn started_trail(config: &aws_config::SdkConfig, template: &Value, name: &str) {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    );
+    let logs = format!("{name}-logs");
+    s3.create_bucket().bucket(&logs).send().await.unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    ct.create_trail()
+        .name(name)
+        .s3_bucket_name(&logs)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    ct.put_event_selectors()
+        .trail_name(name)
+        .set_advanced_event_selectors(Some(template_selectors(template)))
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(name).send().await.unwrap();
+}
+
 /// One healthy deployment in its own moto account.
 struct Deployment {
     account: String,
@@ -184,36 +245,9 @@ impl Deployment {
     }
 
     async fn new(n: u32) -> Deployment {
-        let account = format!("{:06}{:06}", std::process::id() % 1_000_000, 700 + n);
+        let account = account_id(n);
         let prefix = format!("doc{}-{n}", std::process::id());
-        // Credentials in the test's own account: moto runs an assumed role's calls in the role
-        // ARN's account.
-        let base = sdk_config_at(&moto().endpoint, None).await;
-        let assumed = aws_sdk_sts::Client::new(&base)
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/admin"))
-            .role_session_name("doctor-test")
-            .send()
-            .await
-            .unwrap();
-        let c = assumed.credentials().unwrap();
-        let creds = (
-            c.access_key_id().to_owned(),
-            c.secret_access_key().to_owned(),
-            c.session_token().to_owned(),
-        );
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&moto().endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                &creds.0,
-                &creds.1,
-                Some(creds.2.clone()),
-                None,
-                "test",
-            ))
-            .load()
-            .await;
+        let (creds, config) = admin_of(&account).await;
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("bucketwarden.toml");
         std::fs::write(
@@ -241,28 +275,7 @@ impl Deployment {
         );
 
         // The trail, with the template's selectors (S3DataEvents=all), started.
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&d.config)
-                .force_path_style(true)
-                .build(),
-        );
-        let logs = format!("{}-trail-logs", d.prefix);
-        s3.create_bucket().bucket(&logs).send().await.unwrap();
-        let ct = d.cloudtrail();
-        ct.create_trail()
-            .name(d.trail())
-            .s3_bucket_name(&logs)
-            .is_multi_region_trail(true)
-            .send()
-            .await
-            .unwrap();
-        ct.put_event_selectors()
-            .trail_name(d.trail())
-            .set_advanced_event_selectors(Some(template_selectors(&d.template)))
-            .send()
-            .await
-            .unwrap();
-        ct.start_logging().name(d.trail()).send().await.unwrap();
+        started_trail(&d.config, &d.template, &d.trail()).await;
 
         // The rule, with the template's pattern, targeting the stream.
         let pattern =
@@ -425,6 +438,106 @@ async fn a_healthy_deployment_passes_and_the_canary_is_reported_as_not_available
         "skipped",
         "{found:#}"
     );
+
+    // Encrypted as the template sets it (Kinesis KMS, DynamoDB SSEEnabled, SNS KmsMasterKeyId),
+    // the encryption warnings become ok.
+    let (_, warned) = d.doctor(&[]);
+    assert_eq!(item(&warned, "stream.encryption")["status"], "warn");
+    aws_sdk_kinesis::Client::new(&d.config)
+        .start_stream_encryption()
+        .stream_name(format!("{}-events", d.prefix))
+        .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
+        .key_id("alias/aws/kinesis")
+        .send()
+        .await
+        .unwrap();
+    // moto 5.2.5 ignores UpdateTable's SSESpecification (it reports SSE only for a table created
+    // with it), so each table is made again as the template makes it: same key, SSEEnabled.
+    let db = d.dynamodb();
+    for (t, key, index) in [
+        ("leases", "leaseKey", None),
+        ("dedup", "eventId", None),
+        ("state", "id", Some(("account-index", "account"))),
+        ("incidents", "incidentId", None),
+        ("dead-letters", "id", None),
+    ] {
+        db.delete_table()
+            .table_name(d.table(t))
+            .send()
+            .await
+            .unwrap();
+        let attr = |n: &str| {
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let hash = |n: &str| {
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap()
+        };
+        let mut create = db
+            .create_table()
+            .table_name(d.table(t))
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .attribute_definitions(attr(key))
+            .key_schema(hash(key))
+            .sse_specification(
+                aws_sdk_dynamodb::types::SseSpecification::builder()
+                    .enabled(true)
+                    .build(),
+            );
+        if let Some((name, k)) = index {
+            create = create
+                .attribute_definitions(attr(k))
+                .global_secondary_indexes(
+                    aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                        .index_name(name)
+                        .key_schema(hash(k))
+                        .projection(
+                            aws_sdk_dynamodb::types::Projection::builder()
+                                .projection_type(aws_sdk_dynamodb::types::ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                );
+        }
+        create.send().await.unwrap();
+    }
+    db.update_time_to_live()
+        .table_name(d.table("dedup"))
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .attribute_name("expiresAt")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sns::Client::new(&d.config)
+        .set_topic_attributes()
+        .topic_arn(item(&warned, "topic")["detail"].as_str().unwrap())
+        .attribute_name("KmsMasterKeyId")
+        .attribute_value("alias/aws/sns")
+        .send()
+        .await
+        .unwrap();
+    let (code, doc) = d.doctor(&[]);
+    assert_eq!(code, 0, "{doc:#}");
+    let warnings: Vec<&Value> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] != "ok" && i["check"] != "canary.age")
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
 /// AWS (GetTrailStatus): IsLogging is "Whether the CloudTrail trail is currently logging Amazon
@@ -647,4 +760,157 @@ async fn a_role_missing_an_action_is_named_and_a_wildcard_counts() {
         "denied by inline deny",
         "restore",
     );
+}
+
+/// The member template's remediator role policy: its statements' actions, on every resource.
+fn member_policy() -> String {
+    let python = root().join(".venv/bin/python");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import json,sys\nfrom cfnlint.decode import decode\nt,m=decode(sys.argv[1])\nassert not m, m\nprint(json.dumps(t))",
+        ])
+        .arg(root().join("deploy/member-account.yaml"))
+        .output()
+        .unwrap();
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statements: Vec<Value> = t["Resources"]["RemediatorRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!({"Effect": "Allow", "Action": s["Action"], "Resource": "*"}))
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// A member account as deploy/member-account.yaml sets it up, checked through the assumed role
+/// with `--all-accounts`: the role allows the S3 actions the code calls there, a trail logs, and
+/// the forwarding rule targets the fleet account's bus. Then the rule is pointed at another
+/// account's bus and the role loses an action: both are named for the member account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_account_is_checked_through_its_role() {
+    let d = Deployment::new(6).await;
+    let member = account_id(60);
+    let (_, mc) = admin_of(&member).await;
+    let iam = aws_sdk_iam::Client::new(&mc);
+    iam.create_role()
+        .role_name("bucketwarden-remediator")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{}:root", d.account)}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("bucketwarden-remediator")
+        .policy_name("bucketwarden-remediator")
+        .policy_document(member_policy())
+        .send()
+        .await
+        .unwrap();
+    started_trail(&mc, &d.template, &format!("{}-member-trail", d.prefix)).await;
+    let ev = aws_sdk_eventbridge::Client::new(&mc);
+    let pattern = d.template["Resources"]["S3CallsRule"]["Properties"]["EventPattern"].to_string();
+    ev.put_rule()
+        .name("bucketwarden-forward-s3-exposure-calls")
+        .event_pattern(pattern)
+        .send()
+        .await
+        .unwrap();
+    let target = |bus_account: &str| {
+        aws_sdk_eventbridge::types::Target::builder()
+            .id("bucketwarden-central-bus")
+            .arn(format!(
+                "arn:aws:events:us-east-1:{bus_account}:event-bus/{}-org-events",
+                d.prefix
+            ))
+            .role_arn(format!("arn:aws:iam::{member}:role/forward"))
+            .build()
+            .unwrap()
+    };
+    ev.put_targets()
+        .rule("bucketwarden-forward-s3-exposure-calls")
+        .targets(target(&d.account))
+        .send()
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&d.config_path).unwrap();
+    std::fs::write(
+        &d.config_path,
+        format!("{text}\n[accounts]\nallowed = [\"{member}\"]\n"),
+    )
+    .unwrap();
+
+    let (code, doc) = d.doctor(&["--all-accounts"]);
+    assert_eq!(code, 0, "{doc:#}");
+    for check in [
+        "role.assume",
+        "role.permissions",
+        "cloudtrail.logging",
+        "cloudtrail.data-events",
+        "eventbridge.rule",
+        "eventbridge.pattern",
+        "eventbridge.target",
+    ] {
+        let i = doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["account"] == member.as_str() && i["check"] == check)
+            .unwrap_or_else(|| panic!("{check} for {member}: {doc:#}"));
+        assert_eq!(i["status"], "ok", "{i:#}");
+    }
+    // --account-id checks that member alone.
+    let (code, doc) = d.doctor(&["--account-id", &member]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["account"] == member.as_str()));
+
+    // The forwarding rule now sends to another account's bus; the role loses s3:PutObjectAcl.
+    ev.put_targets()
+        .rule("bucketwarden-forward-s3-exposure-calls")
+        .targets(target("999999999999"))
+        .send()
+        .await
+        .unwrap();
+    let trimmed = member_policy().replace("\"s3:PutObjectAcl\"", "\"s3:GetObjectAcl\"");
+    iam.put_role_policy()
+        .role_name("bucketwarden-remediator")
+        .policy_name("bucketwarden-remediator")
+        .policy_document(trimmed)
+        .send()
+        .await
+        .unwrap();
+    let (code, doc) = d.doctor(&["--account-id", &member]);
+    assert_eq!(code, 3, "{doc:#}");
+    let failed: Vec<(&str, &str)> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "fail")
+        .map(|i| (i["check"].as_str().unwrap(), i["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|(c, d)| *c == "eventbridge.target" && d.contains("999999999999")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|(c, d)| *c == "role.permissions" && d.contains("s3:PutObjectAcl")),
+        "{failed:?}"
+    );
+    // An account outside [accounts] allowed is refused before any check (exit 1).
+    let out = d.run(&["doctor", "--account-id", "123412341234"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[accounts] allowed"));
 }
