@@ -914,3 +914,37 @@ async fn a_member_account_is_checked_through_its_role() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[accounts] allowed"));
 }
+
+#[test]
+fn help_states_the_checks_and_the_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bucketwarden"))
+        .args(["doctor", "--help"])
+        .output()
+        .unwrap();
+    // Wrapped to the terminal's width: compared with whitespace collapsed.
+    let help = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needle in [
+        "read-only",
+        "Exit status: 0 when nothing failed",
+        "3 when a check",
+        "4 when nothing failed but",
+        "--format",
+        "--all-accounts",
+        "no canary",
+        "Examples",
+    ] {
+        assert!(
+            help.contains(needle),
+            "doctor --help lacks {needle:?}:\n{help}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_bucketwarden"))
+        .args(["doctor", "--account-id", "111122223333", "--all-accounts"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -180,7 +180,7 @@ pub fn judge(
     let unread: Vec<&TrailFacts> = trails.iter().filter(|t| t.logging.is_err()).collect();
     if logging.is_empty() {
         if let Some(t) = unread.first() {
-            let e = t.logging.as_ref().err().expect("unread");
+            let e = t.logging.as_ref().expect_err("unread");
             items.push(unreadable(
                 account,
                 "cloudtrail.logging",
@@ -231,7 +231,7 @@ pub fn judge(
         .filter(|t| t.selectors.is_ok())
         .collect();
     if read.is_empty() {
-        let e = logging[0].selectors.as_ref().err().expect("unread");
+        let e = logging[0].selectors.as_ref().expect_err("unread");
         items.push(unreadable(
             account,
             "cloudtrail.management-events",
