@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use support::fault_proxy::{FaultProxy, Rates};
 use support::*;
 
 fn root() -> PathBuf {
@@ -208,11 +209,17 @@ impl Deployment {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
+        self.run_at(&moto().endpoint, args)
+    }
+
+    /// `bucketwarden ARGS` against `endpoint` (moto, or a fault proxy in front of it).
+    fn run_at(&self, endpoint: &str, args: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketwarden"));
         cmd.args(args).arg("--config").arg(&self.config_path);
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
+        cmd.env("AWS_ENDPOINT_URL", endpoint);
         cmd.env_remove("BUCKETWARDEN_CONFIG")
             .env_remove("BUCKETWARDEN_CONFIG_TOML");
         cmd.output().unwrap()
@@ -947,4 +954,75 @@ fn help_states_the_checks_and_the_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A read that fails is an UNKNOWN item carrying the AWS error, never a crash and never a pass,
+/// and the other checks go on: every CloudTrail and IAM call answered 500 by a fault proxy in
+/// front of moto (moto itself does not fail them). Nothing failed, so the exit status is 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_read_is_unknown_with_its_error_and_the_other_checks_go_on() {
+    let d = std::sync::Arc::new(Deployment::new(7).await);
+    let proxy = FaultProxy::start(&moto().endpoint, 7, std::time::Duration::from_secs(1)).await;
+    for service in ["cloudtrail", "iam"] {
+        proxy.set_rates(
+            service,
+            Rates {
+                server_error: 1.0,
+                ..Rates::default()
+            },
+        );
+    }
+    let endpoint = proxy.endpoint.clone();
+    let dd = d.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let (rule, role) = (dd.rule(), dd.role());
+        dd.run_at(
+            &endpoint,
+            &[
+                "doctor",
+                "--format",
+                "json",
+                "--rule",
+                &rule,
+                "--worker-role",
+                &role,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(4), "{doc:#}");
+    // The proxy's 500 carries no AWS error code the SDK can read ("Unknown"): the item names the
+    // call that failed.
+    for (check, call) in [
+        ("cloudtrail.logging", "cloudtrail DescribeTrails"),
+        ("role.permissions", "iam ListRolePolicies"),
+    ] {
+        let i = item(&doc, check);
+        assert_eq!(i["status"], "unknown", "{i:#}");
+        assert!(
+            i["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("cannot read: {call}")),
+            "{i:#}"
+        );
+        assert!(
+            i["fix"].as_str().unwrap().contains("then run it again"),
+            "{i:#}"
+        );
+    }
+    for check in [
+        "eventbridge.rule",
+        "eventbridge.pattern",
+        "eventbridge.target",
+        "stream",
+        "table.dedup.ttl",
+        "topic",
+    ] {
+        assert_eq!(item(&doc, check)["status"], "ok", "{check}: {doc:#}");
+    }
+    assert!(proxy.injected_total(support::fault_proxy::Fault::ServerError) > 0);
 }
