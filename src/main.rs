@@ -125,6 +125,60 @@ bucketwarden scan --format jsonl | jq -c 'select(.exposed)'\n  \
 bucketwarden scan --config bucketwarden.toml --seed-state --remediate --concurrency 32"
     )]
     Scan(ScanArgs),
+    /// Check a deployment, read-only: trail, rule, stream, tables, topic, roles; a checklist with fixes.
+    #[command(
+        long_about = "Check a deployment, read-only, account by account, and print a checklist with \
+what to fix for each failure. In the fleet's own account (the caller's): a trail is logging \
+(cloudtrail:GetTrailStatus) and its selectors (GetEventSelectors, basic and advanced) record the \
+S3 management events and the S3 data events object ACLs need; the forwarding rule (--rule, else \
+every rule of the default bus targeting the stream) is enabled, its pattern matches every watched \
+call of this version, and it targets the stream; the stream, the five tables and the topic exist \
+with the keys the code uses, TTL on the dedup table, and encryption as deploy/bucketwarden.yaml \
+sets it; the worker role (--worker-role) allows every IAM action the code calls. In a member \
+account ([accounts] allowed, with --account-id or --all-accounts): the remediator role can be \
+assumed and allows the S3 actions the code calls there, a trail, and the forwarding rule \
+targeting the fleet account's event bus. The last canary's age is reported as not available: \
+this version has no canary.\n\n\
+Nothing is written. A read that is denied or fails is an UNKNOWN item with the AWS error; the \
+other checks go on.\n\n\
+Exit status: 0 when nothing failed (warnings and skipped checks included); 3 when a check \
+failed (the deployment is broken: blind or unable to act somewhere); 4 when nothing failed but \
+some check could not be read; 1 when doctor could not run (no credentials, an account outside \
+[accounts] allowed); 2 on a usage error.",
+        after_help = "Examples:\n  \
+bucketwarden doctor --config bucketwarden.toml --worker-role bucketwarden-WorkerRole-ABC\n  \
+bucketwarden doctor --all-accounts --format json | jq '.items[] | select(.status==\"fail\")'\n  \
+bucketwarden doctor --account-id 111122223333 --rule my-stack-s3-exposure-calls"
+    )]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args)]
+struct DoctorArgs {
+    /// Config file: [names] (stream, tables, topic) and [accounts] (member role, allowed)
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report format: "table" (for people) or "json" (one document, for pipelines)
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+    /// Check only this account: the caller's, or a member of [accounts] allowed
+    #[arg(long, conflicts_with = "all_accounts")]
+    account_id: Option<String>,
+    /// Check the caller's account and every account of [accounts] allowed
+    #[arg(long)]
+    all_accounts: bool,
+    /// The forwarding rule in the fleet's account [default: every default-bus rule targeting the stream]
+    #[arg(long, value_name = "NAME")]
+    rule: Option<String>,
+    /// The forwarding rule in a member account
+    #[arg(long, value_name = "NAME", default_value = bucketwarden::commands::doctor::MEMBER_RULE)]
+    member_rule: String,
+    /// The worker role's name, to check its policies allow every action the code calls [default: not checked]
+    #[arg(long, value_name = "NAME")]
+    worker_role: Option<String>,
+    /// The deployment logs no S3 data events on purpose (S3DataEvents=none): missing ones warn instead of failing
+    #[arg(long)]
+    no_data_events: bool,
 }
 
 #[derive(Args)]
@@ -281,6 +335,7 @@ fn main() -> ExitCode {
         Command::Init(args) => run_init(args),
         Command::DevTrail(args) => run_dev_trail(args),
         Command::Scan(args) => run_scan(args),
+        Command::Doctor(args) => run_doctor(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -436,6 +491,39 @@ fn run_dev_trail(args: DevTrailArgs) -> anyhow::Result<u8> {
         let summary = proxy.run(clients.kinesis, token).await;
         eprintln!("{summary}");
         Ok(if summary.events_undelivered == 0 { 0 } else { 1 })
+    })
+}
+
+fn run_doctor(args: DoctorArgs) -> anyhow::Result<u8> {
+    use bucketwarden::commands::doctor;
+    init_tracing("text");
+    let config = load_config(args.config.as_ref())?;
+    let opts = doctor::Options {
+        account: args.account_id,
+        all_accounts: args.all_accounts,
+        rule: args.rule,
+        member_rule: Some(args.member_rule),
+        worker_role: args.worker_role,
+        no_data_events: args.no_data_events,
+    };
+    runtime()?.block_on(async move {
+        let sdk = bucketwarden::aws::load_config().await;
+        let list = doctor::doctor(&sdk, &config, &opts).await?;
+        let mut out = std::io::stdout().lock();
+        match args.format.as_str() {
+            "json" => writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&doctor::report::json(&list.items))?
+            )?,
+            _ => write!(
+                out,
+                "{}",
+                doctor::report::table(&list.items, Some(&list.own))
+            )?,
+        }
+        out.flush()?;
+        Ok(doctor::exit_code(&list.items))
     })
 }
 

@@ -7,6 +7,9 @@ use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 use crate::aws::Clients;
 
+/// The dead-letter table's hash key.
+pub const KEY: &str = "id";
+
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
@@ -29,7 +32,7 @@ impl DeadLetters {
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
             name: &self.table,
-            key: "id",
+            key: KEY,
             index: None,
         };
         table::create_if_missing(&self.clients.dynamodb, spec).await

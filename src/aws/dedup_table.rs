@@ -15,6 +15,9 @@ use aws_sdk_dynamodb::Client;
 use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 
+/// The dedup table's hash key.
+pub const KEY: &str = "eventId";
+
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +58,7 @@ impl DedupTable {
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
             name: &self.table,
-            key: "eventId",
+            key: KEY,
             index: None,
         };
         let created = table::create_if_missing(&self.client, spec).await?;

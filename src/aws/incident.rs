@@ -12,6 +12,9 @@ use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 use crate::aws::Clients;
 
+/// The incident table's hash key.
+pub const KEY: &str = "incidentId";
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub incident_id: String,
@@ -186,7 +189,7 @@ impl IncidentTable {
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
             name: &self.table,
-            key: "incidentId",
+            key: KEY,
             index: None,
         };
         table::create_if_missing(&self.clients.dynamodb, spec).await

@@ -11,7 +11,8 @@ use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 use crate::core::lease::{Checkpoint, Lease};
 
-const KEY: &str = "leaseKey";
+/// The lease table's hash key.
+pub const KEY: &str = "leaseKey";
 /// Rows that are not shards (the reconciler's leader lease) start with this; `list` skips them.
 pub const SPECIAL_PREFIX: &str = "bucketwarden:";
 const OWNER: &str = "leaseOwner";

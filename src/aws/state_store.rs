@@ -12,6 +12,10 @@ use crate::aws::error::{from_sdk, AwsError, Kind};
 use crate::aws::table::{self, TableSpec};
 use crate::core::fold::{AccountState, BucketState};
 
+/// The table's hash key (the bucket's id) and the attribute [`ACCOUNT_INDEX`] is keyed on.
+pub const KEY: &str = "id";
+pub const ACCOUNT_ATTRIBUTE: &str = "account";
+
 pub const ACCOUNT_INDEX: &str = "account-index";
 
 /// A state item and the version it was read at (0 = absent).
@@ -75,8 +79,8 @@ impl StateStore {
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
             name: &self.table,
-            key: "id",
-            index: Some((ACCOUNT_INDEX, "account")),
+            key: KEY,
+            index: Some((ACCOUNT_INDEX, ACCOUNT_ATTRIBUTE)),
         };
         table::create_if_missing(&self.client, spec).await
     }
