@@ -262,8 +262,9 @@ fn remediation_outcomes(action: Action) -> &'static [&'static str] {
 }
 
 /// `step` of [`PARKED`]: `verify` (the live read before acting), `event` (any other step of the
-/// event whose failure was the event's own, `AwsError::blame`).
-pub const PARKED_STEPS: [&str; 2] = ["verify", "event"];
+/// event whose failure was the event's own, `AwsError::blame`), `batch` (a record that is no
+/// event and whose batch kept failing for a reason of its own).
+pub const PARKED_STEPS: [&str; 3] = ["verify", "event", "batch"];
 /// `reason` of [`PARKED`]: `AwsError::reason_label`.
 pub const PARKED_REASONS: [&str; 5] = ["denied", "timeout", "throttled", "not_found", "error"];
 

@@ -263,8 +263,13 @@ pub(super) async fn park_event(
     let bucket = ev.bucket.as_deref().unwrap_or("");
     let key = ev.key.as_deref();
     if !bucket.is_empty() {
+        // Its own id: what the event's steps recorded before failing (a remediation, say)
+        // stands, and this one says the event was parked and why.
         let incident = Incident {
-            incident_id: Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key),
+            incident_id: format!(
+                "{}:parked",
+                Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key)
+            ),
             event_id: ev.event_id.clone(),
             event_name: ev.event_name.as_str().to_owned(),
             bucket: bucket.to_owned(),

@@ -295,3 +295,101 @@ async fn dynamodb_throttling_every_call_for_a_minute_loses_nothing_and_parks_not
         proxy.report()
     );
 }
+
+/// A record whose own state item DynamoDB refuses every time (`ValidationException`, as for an
+/// item over 400 KB: "Item size has exceeded the maximum allowed size", DynamoDB API Reference)
+/// is the item's failure, not the fleet's: it is parked (a `failed` incident of its own with the
+/// error, an alert, a dead letter, the metric) and the shard goes on. The refusal names the
+/// state table and the bucket, so nothing else is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_whose_state_dynamodb_refuses_every_time_is_parked_and_the_shard_goes_on() {
+    let f = Fleet::new("refused", 1, ONE_RECORD_PER_BATCH).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 13, Duration::from_secs(3)).await;
+    let port = free_port();
+    let w = f.spawn_worker_with_metrics("w1", &env(&proxy.endpoint), Some(port));
+    wait_for("the shard's lease taken", LONG, || async {
+        f.leases_of("w1").await == 1
+    })
+    .await;
+    let hostile = f.bucket("hostile");
+    let ordinary = f.bucket("ordinary");
+    f.make_public_bucket(&hostile).await;
+    f.make_public_bucket(&ordinary).await;
+    proxy.refuse_requests_containing(
+        "dynamodb",
+        &[&f.names.state_table, &hostile],
+        400,
+        "com.amazonaws.dynamodb.v20120810#ValidationException",
+    );
+    let (_, hostile_seq) = f
+        .put_event("p", &put_bucket_acl_public(&hostile, "ev-hostile", &ts(0)))
+        .await;
+    f.put_event(
+        "p",
+        &put_bucket_acl_public(&ordinary, "ev-ordinary", &ts(1)),
+    )
+    .await;
+    let took = wait_for("the ordinary bucket locked down", WITHIN, || async {
+        f.block_of(&ordinary).await == Some((true, true, true, true))
+    })
+    .await;
+    println!(
+        "refused state item: ordinary bucket locked down {:.1} s after the events were put; {} refusals; {}",
+        took.as_secs_f64(),
+        proxy.refused(),
+        proxy.report()
+    );
+    wait_for("checkpoint past the hostile record", WITHIN, || async {
+        seq_at_or_after(&checkpoint_of(&f).await, &hostile_seq)
+    })
+    .await;
+    wait_for("the parked incident", WITHIN, || async {
+        f.incidents()
+            .await
+            .iter()
+            .any(|i| s(i, "incidentId").ends_with(":parked"))
+    })
+    .await;
+    let incidents = f.incidents().await;
+    let parked: Vec<_> = incidents
+        .iter()
+        .filter(|i| s(i, "incidentId").ends_with(":parked"))
+        .collect();
+    assert_eq!(parked.len(), 1, "{incidents:?}");
+    assert_eq!(s(parked[0], "bucket"), hostile);
+    assert_eq!(s(parked[0], "outcome"), "failed");
+    assert!(
+        s(parked[0], "error").contains("ValidationException"),
+        "{:?}",
+        parked[0]
+    );
+    wait_for("the parked event's alert", WITHIN, || async {
+        f.alerts()
+            .await
+            .iter()
+            .any(|(_, b)| b["bucket"] == hostile && b["outcome"] == "failed")
+    })
+    .await;
+    let dead = f.scan(&f.names.dead_letter_table).await;
+    assert!(
+        dead.iter()
+            .any(|d| s(d, "reason").contains("failed") && s(d, "reason").contains(&hostile)),
+        "a dead letter for the parked event: {dead:?}; log: {}",
+        w.log_text()
+    );
+    assert_eq!(
+        metric(
+            port,
+            "bucketwarden_parked_total{step=\"event\",reason=\"error\"}"
+        ),
+        Some(1.0),
+        "the parked metric"
+    );
+    assert!(proxy.refused() > 0);
+    // The refusal first meets the batch's own state load (`prefetch`), outside any event: the
+    // shard's bound on re-reads took the batch one record at a time and parked that record.
+    assert!(
+        w.log_text().contains("taking its records one at a time"),
+        "the batch-level bound was exercised"
+    );
+}

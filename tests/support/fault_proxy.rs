@@ -106,6 +106,18 @@ struct State {
     bucket_faults: BTreeMap<String, BucketFault>,
     /// Bucket → S3 reads answered with its fault.
     bucket_faults_answered: BTreeMap<String, u64>,
+    /// Refusals of requests by their content (`refuse_requests_containing`).
+    refusals: Vec<Refusal>,
+}
+
+/// A JSON-protocol error answered to every request of a service whose body contains all of
+/// `needles`, for as long as it is set.
+struct Refusal {
+    service: String,
+    needles: Vec<String>,
+    status: u16,
+    error_type: String,
+    answered: u64,
 }
 
 pub struct FaultProxy {
@@ -329,6 +341,37 @@ impl FaultProxy {
             .insert(bucket.to_owned(), fault);
     }
 
+    /// Answers every `service` request (a JSON protocol: DynamoDB, Kinesis) whose body contains
+    /// all of `needles` with `status` and the error `error_type` (e.g. 400
+    /// `com.amazonaws.dynamodb.v20120810#ValidationException`, as DynamoDB refuses an item over
+    /// its size limit): one item that the service refuses on its merits, every time.
+    pub fn refuse_requests_containing(
+        &self,
+        service: &str,
+        needles: &[&str],
+        status: u16,
+        error_type: &str,
+    ) {
+        self.state.lock().unwrap().refusals.push(Refusal {
+            service: service.to_owned(),
+            needles: needles.iter().map(|n| (*n).to_owned()).collect(),
+            status,
+            error_type: error_type.to_owned(),
+            answered: 0,
+        });
+    }
+
+    /// Requests answered by `refuse_requests_containing` rules.
+    pub fn refused(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .refusals
+            .iter()
+            .map(|r| r.answered)
+            .sum()
+    }
+
     pub fn clear_bucket_reads(&self, bucket: &str) {
         self.state.lock().unwrap().bucket_faults.remove(bucket);
     }
@@ -473,6 +516,9 @@ async fn handle(
     if let Some(answer) = bucket_fault(&service, &parts, &state).await {
         return answer;
     }
+    if let Some(answer) = refusal(&service, &body, &state) {
+        return answer;
+    }
     let (fault, hook, nth) = {
         let mut st = state.lock().unwrap();
         st.log.push(format!(
@@ -604,6 +650,27 @@ async fn handle(
                 .unwrap()),
         },
     }
+}
+
+/// The answer of a `refuse_requests_containing` rule, if one matches.
+fn refusal(service: &str, body: &[u8], state: &Mutex<State>) -> Option<Answer> {
+    let mut st = state.lock().unwrap();
+    let r = st.refusals.iter_mut().find(|r| {
+        r.service == service
+            && r.needles
+                .iter()
+                .all(|n| body.windows(n.len()).any(|w| w == n.as_bytes()))
+    })?;
+    r.answered += 1;
+    Some(Ok(Response::builder()
+        .status(r.status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-requestid", format!("refused-{}", r.answered))
+        .body(Full::new(Bytes::from(format!(
+            "{{\"__type\":\"{}\",\"message\":\"refused (injected)\"}}",
+            r.error_type
+        ))))
+        .unwrap()))
 }
 
 /// The answer to an S3 read naming a bucket given a `BucketFault`, if this request is one.
