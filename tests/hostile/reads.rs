@@ -393,3 +393,60 @@ async fn a_record_whose_state_dynamodb_refuses_every_time_is_parked_and_the_shar
         "the batch-level bound was exercised"
     );
 }
+
+/// `[remediation] unverified = "remediate"`: a bucket whose reads are denied but whose record
+/// shows it becoming public is fixed on that evidence (writes still reach S3 here: only the
+/// reads are refused), and the incident still says the read failed and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_unverified_remediate_a_denied_bucket_is_fixed_on_the_records_evidence() {
+    let toml = format!("{ONE_RECORD_PER_BATCH}\n[remediation]\nunverified = \"remediate\"\n");
+    let f = Fleet::new("evidence", 1, &toml).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 14, Duration::from_secs(3)).await;
+    let w = f.spawn_worker("w1", &env(&proxy.endpoint));
+    let hostile = f.bucket("hostile");
+    f.make_public_bucket(&hostile).await;
+    proxy.fail_bucket_reads(
+        &hostile,
+        BucketFault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    f.put_event("p", &put_bucket_acl_public(&hostile, "ev-hostile", &ts(0)))
+        .await;
+    let took = wait_for(
+        "the denied bucket locked down on evidence",
+        WITHIN,
+        || async { f.block_of(&hostile).await == Some((true, true, true, true)) },
+    )
+    .await;
+    println!(
+        "unverified = remediate: denied bucket locked down {:.1} s after its event; {}",
+        took.as_secs_f64(),
+        proxy.report()
+    );
+    wait_for("its incident", WITHIN, || async {
+        f.incidents()
+            .await
+            .iter()
+            .any(|i| s(i, "bucket") == hostile && s(i, "outcome") == "remediated")
+    })
+    .await;
+    let incidents = f.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let error = s(&incidents[0], "error");
+    assert!(
+        error.starts_with("unverified: ") && error.contains("AccessDenied"),
+        "the incident says the read failed: {error:?}; log: {}",
+        w.log_text()
+    );
+    wait_for("its alert", WITHIN, || async {
+        f.alerts()
+            .await
+            .iter()
+            .any(|(_, b)| b["bucket"] == hostile && b["outcome"] == "remediated")
+    })
+    .await;
+    // Fixed, not parked: no dead letter.
+    assert!(f.scan(&f.names.dead_letter_table).await.is_empty());
+}
