@@ -9,12 +9,13 @@
 //! production (a re-read batch handles the events behind the failing one only if they fit in the
 //! same call, which hid the stall whenever the backlog was short).
 //!
-//! What AWS documents, and the tests rely on: "If any statement [of a policy] contains an
-//! explicit deny, the request is denied" — an explicit Deny in a bucket policy applies to the
-//! bucket owner's own roles too, so the remediator can be refused `s3:GetBucketAcl` by the
-//! bucket it guards (IAM User Guide, policy evaluation logic). Moto does not enforce bucket
-//! policies, so the fault proxy answers the refusal `403 AccessDenied`, the code S3 documents
-//! for it ("AccessDenied — Access Denied — 403 Forbidden", S3 API Reference, error codes).
+//! What AWS documents, and the tests rely on: for a request within one account, "AWS evaluates
+//! all the permissions granted by the policies for at least one Allow within the same account.
+//! An explicit deny in any of the policies overrides the allow." (IAM User Guide, "Policy
+//! evaluation for requests within a single account"): a Deny in a bucket policy refuses the
+//! bucket owner's own remediator role `s3:GetBucketAcl`. Moto does not enforce bucket policies,
+//! so the fault proxy answers the refusal as S3 documents it ("Code: AccessDenied Description:
+//! Access Denied HTTP Status Code: 403 Forbidden", S3 API Reference, Error responses).
 
 use std::collections::HashSet;
 use std::process::Command;
