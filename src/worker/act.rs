@@ -236,10 +236,12 @@ pub(super) async fn park(
     } else {
         "failed"
     };
-    let why = format!(
-        "{what}: parked at {step}: bucket {bucket}{}: {error}",
-        key.map(|k| format!(" key {k}")).unwrap_or_default()
-    );
+    let target = match (bucket, key) {
+        ("", _) => String::new(),
+        (b, None) => format!(": bucket {b}"),
+        (b, Some(k)) => format!(": bucket {b} key {k}"),
+    };
+    let why = format!("{what}: parked at {step}{target}: {error}");
     let at = now_rfc3339();
     retried("PutItem dead letter", || {
         inner
