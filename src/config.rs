@@ -195,6 +195,9 @@ pub struct Fleet {
     pub max_records: i32,
     /// Records larger than this are poison: dead-lettered and skipped.
     pub max_record_bytes: usize,
+    /// How long one step of one event (a verification read of a guarded bucket) is retried
+    /// before the event is parked: the most one slow or refusing bucket delays its shard.
+    pub retry_budget_ms: u64,
 }
 
 impl Default for Fleet {
@@ -207,6 +210,7 @@ impl Default for Fleet {
             shard_discovery_interval_ms: 5_000,
             max_records: 10_000,
             max_record_bytes: 256 * 1024,
+            retry_budget_ms: 30_000,
         }
     }
 }
@@ -271,6 +275,24 @@ pub struct Remediation {
     pub self_arns: Vec<String>,
     /// How an exposed object (in a bucket that is not exempt) is closed.
     pub objects: ObjectRemediation,
+    /// What happens when verification cannot read a target (denied, or no answer within the
+    /// retry budget): the incident is `unverified` either way; `remediate` also applies the fix
+    /// on the record's own evidence. docs/SECURITY.md says why `alert` is the default.
+    pub unverified: Unverified,
+}
+
+/// What happens when verification cannot read a bucket or object (`[remediation] unverified`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unverified {
+    /// Record an `unverified` incident with the AWS error, alert, and park the event: nothing is
+    /// written to S3 on evidence nobody could check (the default).
+    #[default]
+    Alert,
+    /// When the record itself shows the target becoming public and the decision is to remediate,
+    /// apply the fix anyway (it only narrows access); the incident still carries the read's
+    /// error. Exempt buckets and bucketwarden's own identity stay alert-only.
+    Remediate,
 }
 
 /// How an exposed object is closed.
@@ -335,6 +357,7 @@ impl Default for Remediation {
             attempts: 4,
             self_arns: Vec::new(),
             objects: ObjectRemediation::ObjectAcl,
+            unverified: Unverified::Alert,
         }
     }
 }

@@ -20,6 +20,21 @@ pub enum Kind {
     Other,
 }
 
+/// Whose failure an error is, once a step's bounded retries are spent: what the worker does next
+/// (docs/RELIABILITY.md, "Every step ends").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The fleet's own infrastructure (its tables, stream, topic, its own role): an outage
+    /// every event would meet. The shard waits and recovers by itself; nothing is parked or
+    /// dropped.
+    Fleet,
+    /// One bucket, account or record (a guarded bucket's S3 refusing or not answering, a member
+    /// role, a request the service refuses on its own merits): that event is parked (finished
+    /// for the checkpoint, with an incident, an alert, a metric and a dead letter) and the shard
+    /// goes on.
+    Item,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{service} {operation}: {code}: {message}")]
 pub struct AwsError {
@@ -42,6 +57,51 @@ impl AwsError {
         self.kind == kind
     }
 
+    /// Whose failure this is (see [`Blame`]). By service first: S3 and S3 Control calls are made
+    /// on the guarded buckets and accounts, STS to reach a member account, so their failures are
+    /// the bucket's or the account's, whatever the kind. On the fleet's own services (DynamoDB,
+    /// Kinesis, SNS, …) throttling, 5xx, timeouts, denials, missing tables and lost conditions
+    /// are the fleet's (every event would meet them); only a request refused on its own merits
+    /// (`Kind::Other`: a validation error such as an item over 400 KB) is the item's.
+    pub fn blame(&self) -> Blame {
+        match (self.service, self.kind) {
+            ("s3" | "s3control" | "sts", _) => Blame::Item,
+            (_, Kind::Other) if self.code != "LeaseLost" => Blame::Item,
+            _ => Blame::Fleet,
+        }
+    }
+
+    /// A step whose retries ran out of time (`retry budget`): transient, for the record, but
+    /// the step ends here.
+    pub fn budget_spent(
+        service: &'static str,
+        operation: &'static str,
+        budget: std::time::Duration,
+    ) -> AwsError {
+        AwsError {
+            service,
+            operation,
+            kind: Kind::Transient,
+            code: BUDGET_SPENT.into(),
+            message: format!(
+                "no answer within the retry budget of {:.0} s",
+                budget.as_secs_f64()
+            ),
+        }
+    }
+
+    /// A short, bounded label of why a step failed (for a metric): `denied`, `timeout`,
+    /// `throttled`, `not_found` or `error`.
+    pub fn reason_label(&self) -> &'static str {
+        match self.kind {
+            Kind::AccessDenied => "denied",
+            Kind::Throttled => "throttled",
+            Kind::NotFound => "not_found",
+            Kind::Transient => "timeout",
+            _ => "error",
+        }
+    }
+
     pub fn other(
         service: &'static str,
         operation: &'static str,
@@ -56,6 +116,9 @@ impl AwsError {
         }
     }
 }
+
+/// The code of an [`AwsError::budget_spent`].
+pub const BUDGET_SPENT: &str = "RetryBudgetSpent";
 
 /// The retry hint of an error code (and HTTP status, when there is one): also for the per-entry
 /// errors a batch call reports inside a successful answer.
@@ -188,6 +251,64 @@ mod tests {
         assert!(!denied.retryable());
         assert_eq!(answer(500).kind, Kind::Transient);
         assert!(answer(500).retryable());
+    }
+
+    fn err(service: &'static str, kind: Kind, code: &str) -> AwsError {
+        AwsError {
+            service,
+            operation: "Op",
+            kind,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_guarded_bucket_or_member_failure_is_the_items_and_a_fleet_outage_is_the_fleets() {
+        // Whatever the kind, S3 and member-role failures concern one bucket or account.
+        for kind in [
+            Kind::AccessDenied,
+            Kind::Transient,
+            Kind::Throttled,
+            Kind::Other,
+        ] {
+            assert_eq!(err("s3", kind, "x").blame(), Blame::Item, "{kind:?}");
+            assert_eq!(err("sts", kind, "x").blame(), Blame::Item, "{kind:?}");
+        }
+        // The fleet's own services: an outage (throttled, 5xx, denied, table missing) is
+        // waited out, never parked ...
+        for service in ["dynamodb", "kinesis", "sns"] {
+            for kind in [
+                Kind::Throttled,
+                Kind::Transient,
+                Kind::AccessDenied,
+                Kind::NotFound,
+                Kind::ConditionFailed,
+                Kind::ExpiredIterator,
+            ] {
+                assert_eq!(
+                    err(service, kind, "x").blame(),
+                    Blame::Fleet,
+                    "{service} {kind:?}"
+                );
+            }
+        }
+        // ... a request refused on its own merits is the item's, a lost lease never is.
+        assert_eq!(
+            err("dynamodb", Kind::Other, "ValidationException").blame(),
+            Blame::Item
+        );
+        assert_eq!(
+            err("dynamodb", Kind::Other, "LeaseLost").blame(),
+            Blame::Fleet
+        );
+        let spent = AwsError::budget_spent("s3", "verify", std::time::Duration::from_secs(30));
+        assert_eq!(spent.blame(), Blame::Item);
+        assert_eq!(spent.reason_label(), "timeout");
+        assert_eq!(
+            err("s3", Kind::AccessDenied, "AccessDenied").reason_label(),
+            "denied"
+        );
     }
 
     #[test]

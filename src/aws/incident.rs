@@ -32,7 +32,7 @@ pub struct Incident {
     /// The decision's rule (`core::decision::Rule`): why this action, e.g. `own_identity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    /// pending | remediated | alerted | failed
+    /// pending | remediated | alerted | failed | unverified (verification could not read)
     pub outcome: String,
     pub remediation: Option<String>,
     pub error: Option<String>,

@@ -98,6 +98,8 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
         f.decision,
         Target::Bucket,
         ObjectRemediation::default(),
+        // Read and exposed: never unread here.
+        plan::Unread::AlertOnly,
     );
     let mut outcome = Outcome::Nothing;
     for step in steps {
@@ -148,7 +150,7 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
                     alert(fx, alerter, &incident).await;
                 }
             }
-            Step::RetryLater | Step::NothingToDo(_) => {}
+            Step::Park | Step::NothingToDo(_) => {}
         }
     }
     outcome

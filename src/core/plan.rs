@@ -46,7 +46,8 @@ pub enum PriorOutcome {
 /// What the live read before acting showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LiveVerdict {
-    /// The read failed (throttled, denied, timed out).
+    /// The read failed after its bounded retries (denied, or no answer within the retry
+    /// budget): whether the target is exposed is not known.
     Unread,
     /// The bucket no longer exists (or the event deleted it: nothing is read).
     BucketGone,
@@ -66,6 +67,17 @@ impl LiveVerdict {
             LiveVerdict::ObjectGone | LiveVerdict::NotExposed | LiveVerdict::Exposed
         )
     }
+}
+
+/// What an [`LiveVerdict::Unread`] target is planned on (`[remediation] unverified`, and the
+/// record's own evidence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unread {
+    /// Record the incident as `unverified` and alert; write nothing to S3 (the default).
+    AlertOnly,
+    /// The record itself shows the target becoming public and the setting allows it: apply the
+    /// fix on that evidence (it only narrows access), and still say the read failed.
+    FixOnEvidence,
 }
 
 /// What is being acted on.
@@ -98,6 +110,8 @@ pub enum Recorded {
     /// A pending incident whose target S3 now shows closed: the earlier attempt's remediation
     /// landed before it died.
     CompletedBeforeRestart,
+    /// Verification could not read the target: outcome `unverified`, with the read's error.
+    Unverified,
 }
 
 /// Why nothing (more) is done.
@@ -137,8 +151,9 @@ pub enum Step {
     RecordOutcomeAndAlert(Recorded),
     /// Publish the incident an earlier attempt recorded but did not alert.
     Republish,
-    /// Give the batch up so it is read again: a failed read is never taken for "not exposed".
-    RetryLater,
+    /// The event is parked: finished for the checkpoint, its record kept as a dead letter and
+    /// counted. Only after the incident saying why is recorded and alerted: never silent.
+    Park,
     NothingToDo(Reason),
 }
 
@@ -162,7 +177,7 @@ impl Step {
             | Step::Alert
             | Step::RecordOutcomeAndAlert(_)
             | Step::Republish
-            | Step::RetryLater
+            | Step::Park
             | Step::NothingToDo(_) => Access::Unchanged,
         }
     }
@@ -180,13 +195,20 @@ pub fn fix_target(target: Target, objects: ObjectRemediation) -> Target {
 
 /// The steps for one incident. `prior`: what the incident table holds for it (or that it was
 /// not read, for a first sighting); `live`: what the read before acting showed; `decision`: what
-/// to do if it is exposed; `target`: what was found exposed; `objects`: how an object is closed.
+/// to do if it is exposed; `target`: what was found exposed; `objects`: how an object is closed;
+/// `unread`: what a target that could not be read is planned on.
+///
+/// Every plan ends: none asks for the event to be handled again. A target that could not be read
+/// (its retries spent) is never taken for "not exposed" nor for "exposed": it is recorded
+/// `unverified` and alerted, then parked (or, with `Unread::FixOnEvidence`, fixed on the
+/// record's evidence and recorded with the read's error).
 pub fn plan(
     prior: Prior,
     live: LiveVerdict,
     decision: Decision,
     target: Target,
     objects: ObjectRemediation,
+    unread: Unread,
 ) -> Vec<Step> {
     use Step::*;
     let prior = prior.outcome();
@@ -213,7 +235,24 @@ pub fn plan(
     }
     let settle = || SettleFold(Settle::Live);
     match live {
-        LiveVerdict::Unread => vec![RetryLater],
+        LiveVerdict::Unread => match (decision.action, unread) {
+            // Nothing would be done were it exposed: nothing is lost by not knowing.
+            (Action::None, _) => vec![NothingToDo(Reason::DecidedNone)],
+            (Action::Remediate, Unread::FixOnEvidence) => {
+                let fix = fix_target(target, objects);
+                vec![
+                    RecordPending,
+                    Remediate(fix),
+                    SettleFold(Settle::ClosedIfRemediated(fix)),
+                    RecordOutcomeAndAlert(Recorded::Remediation),
+                ]
+            }
+            _ => vec![
+                ProveLease,
+                RecordOutcomeAndAlert(Recorded::Unverified),
+                Park,
+            ],
+        },
         LiveVerdict::BucketGone => vec![NothingToDo(Reason::Gone)],
         LiveVerdict::ObjectGone => vec![settle(), NothingToDo(Reason::Gone)],
         LiveVerdict::NotExposed => match prior {
@@ -269,6 +308,7 @@ mod tests {
             decision,
             target,
             ObjectRemediation::ObjectAcl,
+            Unread::AlertOnly,
         )
     }
 
@@ -320,6 +360,7 @@ mod tests {
             REMEDIATE,
             Target::Object,
             ObjectRemediation::BucketBlock,
+            Unread::AlertOnly,
         );
         assert_eq!(
             steps,
@@ -346,6 +387,7 @@ mod tests {
             EXEMPT,
             Target::Object,
             ObjectRemediation::BucketBlock,
+            Unread::AlertOnly,
         )
         .iter()
         .any(|s| matches!(s, Remediate(_))));
@@ -366,7 +408,8 @@ mod tests {
                     live,
                     REMEDIATE,
                     Target::Bucket,
-                    ObjectRemediation::ObjectAcl
+                    ObjectRemediation::ObjectAcl,
+                    Unread::AlertOnly,
                 ),
                 planned(None, live, REMEDIATE, Target::Bucket)
             );
@@ -472,11 +515,57 @@ mod tests {
     }
 
     #[test]
-    fn an_unread_target_retries_the_batch_rather_than_guess() {
+    fn an_unread_target_is_recorded_unverified_alerted_and_parked_never_retried_forever() {
+        // Issue #26: it used to be `RetryLater`, and the shard re-read its batch without end.
         for prior in [None, Some(PriorOutcome::Pending)] {
+            for d in [REMEDIATE, OWN, EXEMPT] {
+                assert_eq!(
+                    planned(prior, LiveVerdict::Unread, d, Target::Bucket),
+                    vec![
+                        ProveLease,
+                        RecordOutcomeAndAlert(Recorded::Unverified),
+                        Park
+                    ]
+                );
+            }
+        }
+        // Nothing would be done were it exposed: nothing to say either.
+        assert_eq!(
+            planned(None, LiveVerdict::Unread, Decision::NONE, Target::Bucket),
+            vec![NothingToDo(Reason::DecidedNone)]
+        );
+    }
+
+    #[test]
+    fn fix_on_evidence_remediates_an_unread_target_only_when_decided_remediate() {
+        let on_evidence = |d: Decision, target: Target| {
+            plan(
+                Prior::FirstSighting,
+                LiveVerdict::Unread,
+                d,
+                target,
+                ObjectRemediation::ObjectAcl,
+                Unread::FixOnEvidence,
+            )
+        };
+        assert_eq!(
+            on_evidence(REMEDIATE, Target::Object),
+            vec![
+                RecordPending,
+                Remediate(Target::Object),
+                SettleFold(Settle::ClosedIfRemediated(Target::Object)),
+                RecordOutcomeAndAlert(Recorded::Remediation),
+            ]
+        );
+        // Exempt or bucketwarden's own identity: still alert only, parked.
+        for d in [OWN, EXEMPT] {
             assert_eq!(
-                planned(prior, LiveVerdict::Unread, REMEDIATE, Target::Bucket),
-                vec![RetryLater]
+                on_evidence(d, Target::Bucket),
+                vec![
+                    ProveLease,
+                    RecordOutcomeAndAlert(Recorded::Unverified),
+                    Park
+                ]
             );
         }
     }
@@ -552,6 +641,10 @@ mod tests {
             Just(LiveVerdict::NotExposed),
             Just(LiveVerdict::Exposed),
         ]
+    }
+
+    fn unread() -> impl Strategy<Value = Unread> {
+        prop_oneof![Just(Unread::AlertOnly), Just(Unread::FixOnEvidence)]
     }
 
     fn target() -> impl Strategy<Value = Target> {
@@ -662,10 +755,10 @@ mod tests {
         #[test]
         fn no_step_ever_widens_access(
             prior in prior(), live in live(), (decision, _) in decided(), target in target(),
-            objects in objects(), start in s3(),
+            objects in objects(), unread in unread(), start in s3(),
         ) {
             let mut s = start;
-            for step in plan(prior, live, decision, target, objects) {
+            for step in plan(prior, live, decision, target, objects, unread) {
                 let after = apply(step, s);
                 prop_assert!(narrower_or_equal(after, s), "{step:?} widened {s:?} to {after:?}");
                 // A step that says it leaves access alone writes nothing.
@@ -680,18 +773,21 @@ mod tests {
         #[test]
         fn the_plan_is_well_formed(
             prior in prior(), live in live(), (decision, own) in decided(), target in target(),
-            objects in objects(),
+            objects in objects(), unread in unread(),
         ) {
-            let steps = plan(prior, live, decision, target, objects);
+            let steps = plan(prior, live, decision, target, objects, unread);
             let final_prior = matches!(prior, Prior::Read(Some(PriorOutcome::Final { .. })));
             let pos = |s: Step| steps.iter().position(|x| *x == s);
             prop_assert!(!steps.is_empty());
             // S3 is written only for an exposed target, decided `remediate`, not yet finished,
             // and never for an event by bucketwarden's own identity (no loop).
             let remediates = steps.iter().any(|s| matches!(s, Remediate(_)));
+            // An unread target is fixed only on the record's evidence, when the setting allows.
+            let read_or_evidenced = live == LiveVerdict::Exposed
+                || (live == LiveVerdict::Unread && unread == Unread::FixOnEvidence);
             prop_assert_eq!(
                 remediates,
-                !final_prior && live == LiveVerdict::Exposed && decision.action == Action::Remediate
+                !final_prior && read_or_evidenced && decision.action == Action::Remediate
             );
             if own { prop_assert!(!remediates); }
             if let Some(r) = steps.iter().position(|s| matches!(s, Remediate(_))) {
@@ -703,9 +799,23 @@ mod tests {
                     RecordOutcomeAndAlert(Recorded::Remediation),
                 ][..]);
             }
-            // An exposure decided on is never silent: it is recorded and alerted.
-            if !final_prior && live == LiveVerdict::Exposed && decision.action != Action::None {
+            // An exposure decided on is never silent: it is recorded and alerted; so is a target
+            // that could not be read, whatever else is done.
+            if !final_prior
+                && matches!(live, LiveVerdict::Exposed | LiveVerdict::Unread)
+                && decision.action != Action::None
+            {
                 prop_assert!(steps.iter().any(|s| matches!(s, RecordOutcomeAndAlert(_))));
+            }
+            // Every plan ends: nothing asks for the event again. A parked event was recorded
+            // `unverified` and alerted first, and nothing follows its parking.
+            if let Some(p) = pos(Park) {
+                prop_assert_eq!(p, steps.len() - 1);
+                prop_assert!(steps[..p].contains(&RecordOutcomeAndAlert(Recorded::Unverified)));
+                prop_assert_eq!(live, LiveVerdict::Unread);
+            }
+            if steps.contains(&RecordOutcomeAndAlert(Recorded::Unverified)) {
+                prop_assert!(steps.contains(&Park));
             }
             // An alert follows the record it publishes; one message at most.
             let alerts = steps
@@ -718,9 +828,17 @@ mod tests {
             }
             // The fold hears of the live read only when there was one.
             if pos(SettleFold(Settle::Live)).is_some() { prop_assert!(live.bucket_read()); }
-            // A failed read is never taken for an answer.
+            // A failed read is never taken for an answer: nothing it did not read is settled
+            // (checked above), and it is never "not exposed" or "already done".
             if live == LiveVerdict::Unread && !final_prior {
-                prop_assert_eq!(&steps, &vec![RetryLater]);
+                prop_assert!(!steps.iter().any(|s| matches!(
+                    s,
+                    NothingToDo(Reason::NotExposed | Reason::AlreadyDone | Reason::Gone)
+                )));
+                prop_assert!(decision.action == Action::None || steps.iter().any(|s| matches!(
+                    s,
+                    RecordOutcomeAndAlert(Recorded::Unverified | Recorded::Remediation)
+                )));
             }
             // Only an object is ever closed by its own ACL, and only in object-acl mode.
             if steps.contains(&Remediate(Target::Object)) {
@@ -729,7 +847,7 @@ mod tests {
             }
             // Every effect comes after a proof that the lease is still ours: the first effect is
             // a `RecordPending` (which carries the proof) or follows a `ProveLease`.
-            let effect = |s: &Step| !matches!(s, SettleFold(_) | ProveLease | RetryLater | NothingToDo(_));
+            let effect = |s: &Step| !matches!(s, SettleFold(_) | ProveLease | NothingToDo(_));
             if let Some(e) = steps.iter().position(effect) {
                 prop_assert!(
                     steps[e] == RecordPending || steps[..e].contains(&ProveLease),
@@ -751,8 +869,8 @@ mod tests {
         ) {
             // The incident-table read is saved only because its answer could not change the plan.
             prop_assert_eq!(
-                plan(Prior::FirstSighting, live, decision, target, objects),
-                plan(Prior::Read(None), live, decision, target, objects)
+                plan(Prior::FirstSighting, live, decision, target, objects, Unread::AlertOnly),
+                plan(Prior::Read(None), live, decision, target, objects, Unread::AlertOnly)
             );
         }
     }

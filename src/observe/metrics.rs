@@ -43,7 +43,7 @@ pub const EVENTS_ODDITIES: &str = "bucketwarden_events_oddities_total";
 pub const TRANSITIONS: &str = "bucketwarden_transitions_total";
 /// label `action` (remediate | alert | none): what the decision said, before verification.
 pub const DECISIONS: &str = "bucketwarden_decisions_total";
-/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted); a transition
+/// labels `action` (remediate | alert), `outcome` (remediated | failed | alerted | unverified); a transition
 /// made by bucketwarden's own identity is `alert`/`alerted` like any alert-only one
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
@@ -52,6 +52,10 @@ pub const ALERTS: &str = "bucketwarden_alerts_total";
 pub const VERIFICATIONS: &str = "bucketwarden_verifications_total";
 /// Poison records written to the dead-letter table.
 pub const DEAD_LETTERS: &str = "bucketwarden_dead_letters_total";
+/// Events parked (finished for the checkpoint with an incident, an alert and a dead letter)
+/// because one step could not end well within its retry budget; labels `step`
+/// ([`PARKED_STEPS`]) and `reason` ([`PARKED_REASONS`]).
+pub const PARKED: &str = "bucketwarden_parked_total";
 /// From the event's `eventTime` to its action done (remediated, alerted or judged no-op).
 pub const DECISION_LATENCY: &str = "bucketwarden_decision_latency_seconds";
 /// From the record's arrival on the stream to the remediation applied.
@@ -117,7 +121,7 @@ pub const ORGANIZATION_ACCOUNTS: &str = "bucketwarden_organization_accounts";
 pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 44] = [
+pub const ALL: [&str; 45] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -134,6 +138,7 @@ pub const ALL: [&str; 44] = [
     ALERTS,
     VERIFICATIONS,
     DEAD_LETTERS,
+    PARKED,
     DECISION_LATENCY,
     REMEDIATION_LATENCY,
     MILLIS_BEHIND,
@@ -250,11 +255,18 @@ pub const SET_BY_FIRST_ROUND: [(&str, &str); 5] = [
 /// outcomes).
 fn remediation_outcomes(action: Action) -> &'static [&'static str] {
     match action {
-        Action::Remediate => &["remediated", "failed"],
-        Action::Alert => &["alerted", "failed"],
+        Action::Remediate => &["remediated", "failed", "unverified"],
+        Action::Alert => &["alerted", "failed", "unverified"],
         Action::None => &[],
     }
 }
+
+/// `step` of [`PARKED`]: `verify` (the live read before acting), `event` (any other step of the
+/// event whose failure was the event's own, `AwsError::blame`), `batch` (a record that is no
+/// event and whose batch kept failing for a reason of its own).
+pub const PARKED_STEPS: [&str; 3] = ["verify", "event", "batch"];
+/// `reason` of [`PARKED`]: `AwsError::reason_label`.
+pub const PARKED_REASONS: [&str; 5] = ["denied", "timeout", "throttled", "not_found", "error"];
 
 /// `outcome` of [`ALERTS`].
 pub const ALERT_OUTCOMES: [&str; 2] = ["sent", "failed"];
@@ -348,6 +360,11 @@ pub fn describe_and_zero() {
     }
     for result in VERIFICATION_RESULTS {
         zero(metrics::counter!(VERIFICATIONS, "result" => result));
+    }
+    for step in PARKED_STEPS {
+        for reason in PARKED_REASONS {
+            zero(metrics::counter!(PARKED, "step" => step, "reason" => reason));
+        }
     }
     for service in SERVICES {
         zero(metrics::counter!(THROTTLES, "service" => service));
@@ -514,6 +531,10 @@ fn describe() {
     describe_counter!(
         DEAD_LETTERS,
         "Poison records written to the dead-letter table"
+    );
+    describe_counter!(
+        PARKED,
+        "Events parked after a step could not end within its retry budget, by step and reason"
     );
     describe_histogram!(
         DECISION_LATENCY,

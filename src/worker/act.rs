@@ -9,18 +9,19 @@ use std::time::SystemTime;
 use tracing::{error, info, warn};
 
 use crate::aws::accounts::AccountError;
-use crate::aws::error::{AwsError, Kind};
+use crate::aws::error::{AwsError, Blame, Kind};
 use crate::aws::incident::{Fields, Incident, PENDING};
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_fix::{Applied, Remediator, S3Remediator};
 use crate::aws::s3_read::{self, AccountBlocks, BucketReads, LiveBucket};
 use crate::aws::Clients;
+use crate::config::Unverified;
 use crate::core::accounts::Admit;
 use crate::core::decision::{Action, Decision, Rule, Situation, Source, Trigger};
 use crate::core::exposure::Exposure;
 use crate::core::fold::{Closed, Settlement, Transition};
 use crate::core::plan::{
-    self, LiveVerdict, Prior, PriorOutcome, Reason, Recorded, Settle, Step, Target,
+    self, LiveVerdict, Prior, PriorOutcome, Reason, Recorded, Settle, Step, Target, Unread,
 };
 use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::Line;
@@ -30,7 +31,7 @@ use super::alert::{publish, publish_claimed, publish_incident};
 use super::finals::record_final;
 use super::leases::confirm_lease;
 use super::pending::record_pending;
-use super::retry::retried;
+use super::retry::{budgeted, retried};
 use super::Inner;
 use crate::clock::now_rfc3339;
 
@@ -51,7 +52,7 @@ struct Reads {
     verdict: LiveVerdict,
     live: Option<LiveBucket>,
     exposure: Option<Exposure>,
-    /// Why the target could not be read (returned for `RetryLater`).
+    /// Why the target could not be read (recorded in the `unverified` incident).
     error: Option<AwsError>,
 }
 
@@ -95,7 +96,22 @@ pub(super) async fn act(
         read(inner, &clients, ev, bucket, key, &incident_id, ctx).await?
     };
     let decision = decide(inner, ev, line, bucket);
-    let steps = plan::plan(reads.prior, reads.verdict, decision, target, inner.objects);
+    // Only the record's own evidence of a change to public may stand in for a read.
+    let unread = if inner.unverified == Unverified::Remediate
+        && line.transition == Transition::BecamePublic
+    {
+        Unread::FixOnEvidence
+    } else {
+        Unread::AlertOnly
+    };
+    let steps = plan::plan(
+        reads.prior,
+        reads.verdict,
+        decision,
+        target,
+        inner.objects,
+        unread,
+    );
     if !deleted && !reads.final_prior() {
         let result = match reads.verdict {
             LiveVerdict::Unread => "error",
@@ -197,6 +213,103 @@ async fn account_failed(
     publish_incident(inner, &incident).await
 }
 
+/// Parks an event whose `step` could not end well (`error`, the event's own: see
+/// `AwsError::blame`): its record is kept as a dead letter, counted by step and reason, and
+/// logged. The incident saying why is recorded and alerted before (by the plan, or by
+/// `park_event`). The event is then finished for the checkpoint.
+pub(super) async fn park(
+    inner: &Inner,
+    shard: &str,
+    rec: &KRecord,
+    step: &'static str,
+    error: &AwsError,
+    bucket: &str,
+    key: Option<&str>,
+) -> Result<(), AwsError> {
+    let reason = error.reason_label();
+    metrics::counter!(m::PARKED, "step" => step, "reason" => reason).increment(1);
+    metrics::counter!(m::DEAD_LETTERS).increment(1);
+    error!(shard_id = shard, sequence_number = %rec.sequence_number, bucket, key, step, reason,
+        error = %error, "event parked: its incident is recorded and alerted, its record dead-lettered; the shard goes on");
+    let what = if step == "verify" {
+        "unverified"
+    } else {
+        "failed"
+    };
+    let target = match (bucket, key) {
+        ("", _) => String::new(),
+        (b, None) => format!(": bucket {b}"),
+        (b, Some(k)) => format!(": bucket {b} key {k}"),
+    };
+    let why = format!("{what}: parked at {step}{target}: {error}");
+    let at = now_rfc3339();
+    retried("PutItem dead letter", || {
+        inner
+            .dead
+            .put(shard, &rec.sequence_number, &rec.data, &why, &at)
+    })
+    .await
+}
+
+/// An event whose handling failed with an error of its own (`Blame::Item`) after that step's
+/// bounded retries: recorded as a `failed` incident with the error and alerted (when it names a
+/// bucket), then parked. A failure to record or alert it that is the fleet's is returned (the
+/// shard waits); one that is the item's again is logged, and the event is still parked.
+pub(super) async fn park_event(
+    inner: &Arc<Inner>,
+    shard: &str,
+    rec: &KRecord,
+    ev: &S3Event,
+    err: &AwsError,
+) -> Result<(), AwsError> {
+    let bucket = ev.bucket.as_deref().unwrap_or("");
+    let key = ev.key.as_deref();
+    if !bucket.is_empty() {
+        // Its own id: what the event's steps recorded before failing (a remediation, say)
+        // stands, and this one says the event was parked and why.
+        let incident = Incident {
+            incident_id: format!(
+                "{}:parked",
+                Incident::id_for(ev.event_id.as_deref(), &ev.event_time, bucket, key)
+            ),
+            event_id: ev.event_id.clone(),
+            event_name: ev.event_name.as_str().to_owned(),
+            bucket: bucket.to_owned(),
+            key: key.map(str::to_owned),
+            account: ev.account.clone(),
+            region: ev.region.clone(),
+            actor_arn: ev.actor_arn.clone(),
+            source_ip: ev.source_ip.clone(),
+            reasons: Vec::new(),
+            action: Action::Alert.as_str().to_owned(),
+            rule: None,
+            outcome: "failed".into(),
+            remediation: None,
+            error: Some(err.to_string()),
+            event_time: ev.event_time.clone(),
+            detected_at: now_rfc3339(),
+            remediated_at: None,
+            worker: inner.s.worker_id.clone(),
+            source: Source::Stream.as_str().into(),
+        };
+        let recorded = async {
+            retried("PutItem incident", || inner.incidents.put(&incident)).await?;
+            metrics::counter!(m::REMEDIATIONS, "action" => incident.action.clone(), "outcome" => "failed")
+                .increment(1);
+            confirm_lease(inner, shard).await?;
+            publish_incident(inner, &incident).await
+        };
+        match recorded.await {
+            Ok(()) => {}
+            Err(e) if e.blame() == Blame::Item => {
+                error!(shard_id = shard, bucket, error = %e, "the parked event's incident could not be recorded or alerted: its dead letter and log stand for it");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    park(inner, shard, rec, "event", err, bucket, key).await
+}
+
 /// The prior outcome and the bucket (and object) read live, together.
 #[allow(clippy::too_many_arguments)]
 async fn read(
@@ -223,8 +336,10 @@ async fn read(
             .await
         },
         async {
+            // Bounded in attempts and time: a bucket that refuses or never answers ends here,
+            // within the retry budget, and its event is parked instead of holding the shard.
             let read = || {
-                retried("verify bucket", || {
+                budgeted("s3", "verify bucket", inner.s.retry_budget, || {
                     s3_read::read_bucket(
                         clients,
                         bucket,
@@ -276,7 +391,7 @@ async fn read(
     let exposure = match key {
         // A finished incident needs no object read: only the bucket's state is settled.
         Some(k) if !final_prior => {
-            match retried("verify object", || {
+            match budgeted("s3", "verify object", inner.s.retry_budget, || {
                 s3_read::read_object(clients, &live, bucket, k)
             })
             .await
@@ -442,10 +557,10 @@ impl Run<'_> {
                 }
             }
             Step::Republish => publish(inner, self.incident_id, self.ev, bucket).await?,
-            Step::RetryLater => {
-                return Err(self.reads.error.take().unwrap_or_else(|| {
-                    AwsError::other("s3", "verify", "live read failed".to_owned())
-                }));
+            Step::Park => {
+                let error = self.read_error();
+                park(inner, shard, rec, "verify", &error, bucket, key).await?;
+                return Ok(false);
             }
             Step::NothingToDo(reason) => {
                 match reason {
@@ -480,6 +595,20 @@ impl Run<'_> {
             }
         }
         Ok(true)
+    }
+
+    /// Why verification could not read the target.
+    fn read_error(&self) -> AwsError {
+        match &self.reads.error {
+            Some(e) => AwsError {
+                service: e.service,
+                operation: e.operation,
+                kind: e.kind,
+                code: e.code.clone(),
+                message: e.message.clone(),
+            },
+            None => AwsError::other("s3", "verify", "the live read failed"),
+        }
     }
 
     /// The incident as its final outcome records it.
@@ -533,6 +662,12 @@ impl Run<'_> {
                     ),
                 }
             }
+            Recorded::Unverified => {
+                incident.outcome = "unverified".into();
+                incident.error = Some(self.read_error().to_string());
+                error!(shard_id = shard, bucket, key, event_id, error = %self.read_error(),
+                    "VERIFICATION COULD NOT READ the target: recorded unverified and alerted; it may be public; an operator must act");
+            }
             Recorded::CompletedBeforeRestart => {
                 incident.outcome = "remediated".into();
                 incident.remediation = Some("completed_before_restart".into());
@@ -542,6 +677,15 @@ impl Run<'_> {
                     bucket, key, "finished an incident a previous attempt left pending"
                 );
             }
+        }
+        // Fixed on the record's evidence (`unverified = "remediate"`): the incident still says
+        // the read failed, and why.
+        if recorded == Recorded::Remediation && self.reads.verdict == LiveVerdict::Unread {
+            let unread = format!("unverified: {}", self.read_error());
+            incident.error = Some(match incident.error.take() {
+                Some(e) => format!("{unread}; {e}"),
+                None => unread,
+            });
         }
         incident
     }

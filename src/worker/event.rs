@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use tracing::{debug, info, warn};
 
 use crate::aws::dedup_table::Claim;
-use crate::aws::error::AwsError;
+use crate::aws::error::{AwsError, Blame};
 use crate::aws::kinesis::KRecord;
 use crate::clock::now_ms;
 use crate::core::accounts::Admit;
@@ -18,12 +18,30 @@ use crate::core::record::{EventName, S3Event};
 use crate::core::transcript::{ExposureLabel, Line};
 use crate::observe::metrics as m;
 
-use super::act::{act, ActContext};
+use super::act::{act, park_event, ActContext};
 use super::retry::{retried, timed};
 use super::state::{ensure_loaded, BatchWork};
 use super::Inner;
 
+/// One event, which always ends: handled, or parked when a step failed for a reason of the
+/// event's own (`Blame::Item`: a guarded bucket, a member account, a request refused on its
+/// merits) after that step's bounded retries. An error of the fleet's own infrastructure
+/// (`Blame::Fleet`) is returned: the batch is read again and the shard waits it out, losing
+/// nothing.
 pub(super) async fn handle_event(
+    inner: &Arc<Inner>,
+    shard: &str,
+    rec: &KRecord,
+    ev: &S3Event,
+    work: &mut BatchWork,
+) -> Result<(), AwsError> {
+    match Box::pin(handle(inner, shard, rec, ev, work)).await {
+        Err(e) if e.blame() == Blame::Item => Box::pin(park_event(inner, shard, rec, ev, &e)).await,
+        r => r,
+    }
+}
+
+async fn handle(
     inner: &Arc<Inner>,
     shard: &str,
     rec: &KRecord,

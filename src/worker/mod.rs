@@ -105,6 +105,8 @@ struct Inner {
     objects: crate::config::ObjectRemediation,
     /// Attempts of a member account's remediator (`[remediation] attempts`).
     remediation_attempts: u32,
+    /// What a target verification could not read gets (`[remediation] unverified`).
+    unverified: crate::config::Unverified,
     /// Every account the fleet may act in: which an event may name, and a member's clients.
     accounts: Accounts,
     pipeline: Mutex<Pipeline>,
@@ -186,6 +188,7 @@ impl Worker {
             remediator: S3Remediator::new(clients.clone(), config.remediation.attempts),
             objects: config.remediation.objects,
             remediation_attempts: config.remediation.attempts,
+            unverified: config.remediation.unverified,
             accounts,
             pipeline: Mutex::new(pipeline),
             loaded: Mutex::new(HashSet::new()),

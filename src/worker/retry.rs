@@ -67,3 +67,88 @@ where
         }
     }
 }
+
+/// Attempts of a step under a retry budget (with backoff between them), whichever of the
+/// attempts and the time runs out first.
+pub(super) const BUDGET_ATTEMPTS: u32 = 8;
+
+/// A step of one event, bounded in attempts (`BUDGET_ATTEMPTS`, with jittered backoff) and in
+/// time (`budget`, the SDK's own retries and attempt timeouts included): it ends with an answer
+/// or an error, never later than `budget`. Non-retryable errors (a denial) end it at once. Used
+/// where a guarded bucket answers, so one bucket that refuses or never answers delays its shard
+/// by the budget at most (docs/RELIABILITY.md, "Every step ends").
+pub(super) async fn budgeted<T, F, Fut>(
+    service: &'static str,
+    what: &'static str,
+    budget: Duration,
+    f: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    match tokio::time::timeout(budget, retried_n(what, BUDGET_ATTEMPTS, f)).await {
+        Ok(r) => r,
+        Err(_) => Err(AwsError::budget_spent(service, what, budget)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn transient() -> AwsError {
+        AwsError {
+            service: "s3",
+            operation: "GetBucketAcl",
+            kind: Kind::Transient,
+            code: "InternalError".into(),
+            message: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_that_never_answers_ends_at_the_budget() {
+        let budget = Duration::from_millis(300);
+        let t = Instant::now();
+        let r: Result<(), _> = budgeted("s3", "verify", budget, || {
+            std::future::pending::<Result<(), AwsError>>()
+        })
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, crate::aws::error::BUDGET_SPENT);
+        assert!(
+            e.retryable(),
+            "spent, not hopeless: the record says it was a timeout"
+        );
+        // It ended: at the budget, not when the call would have answered (never).
+        assert!(t.elapsed() >= budget && t.elapsed() < Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn a_failing_call_ends_after_its_attempts_and_a_denial_at_once() {
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = budgeted("s3", "verify", Duration::from_secs(3600), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(transient()) }
+        })
+        .await;
+        assert_eq!(r.unwrap_err().code, "InternalError");
+        assert_eq!(calls.load(Ordering::SeqCst), BUDGET_ATTEMPTS + 1);
+        let denied = AtomicU32::new(0);
+        let r: Result<(), _> = budgeted("s3", "verify", Duration::from_secs(3600), || {
+            denied.fetch_add(1, Ordering::SeqCst);
+            async {
+                Err(AwsError {
+                    kind: Kind::AccessDenied,
+                    code: "AccessDenied".into(),
+                    ..transient()
+                })
+            }
+        })
+        .await;
+        assert!(r.unwrap_err().is(Kind::AccessDenied));
+        assert_eq!(denied.load(Ordering::SeqCst), 1);
+    }
+}

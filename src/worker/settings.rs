@@ -19,6 +19,8 @@ pub struct Settings {
     pub max_records: i32,
     pub max_record_bytes: usize,
     pub initial: Checkpoint,
+    /// How long one step of one event is retried before the event is parked.
+    pub retry_budget: Duration,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             max_records: f.max_records.clamp(1, 10_000),
             max_record_bytes: f.max_record_bytes,
             initial: Checkpoint::parse(&f.initial_position),
+            retry_budget: Duration::from_millis(f.retry_budget_ms.max(1)),
         }
     }
 }

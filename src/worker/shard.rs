@@ -10,11 +10,12 @@ use tracing::{debug, info, warn};
 
 use super::lease::{Checkpoint, Lease};
 use crate::aws::backoff::Backoff;
-use crate::aws::error::Kind;
+use crate::aws::error::{AwsError, Blame, Kind};
 use crate::aws::kinesis::{Batch, KRecord, ShardReader, MIN_GET_RECORDS_INTERVAL};
 use crate::clock::now_ms;
 use crate::observe::metrics as m;
 
+use super::act::{park, park_event};
 use super::batch::process_batch;
 use super::leases::{checkpoint, fenced, forget_loaded, lose, Held};
 use super::Inner;
@@ -143,7 +144,16 @@ struct Consumer<'a> {
     reader: ShardReader,
     backoff: Backoff,
     last_call: Option<Instant>,
+    /// Failures in a row of the batch at the checkpoint for a reason of its own
+    /// (`Blame::Item`); a fleet outage never counts.
+    item_failures: u32,
 }
+
+/// Failures in a row of one batch, each its own item's (`Blame::Item`), after which its records
+/// are taken one at a time and the one that still fails is parked: a batch is never re-read
+/// forever for one record. Errors an event's own step makes are parked at the event
+/// (`event::handle_event`); this bound catches the rest (what the batch writes as a whole).
+const ITEM_FAILURES_BEFORE_ISOLATING: u32 = 3;
 
 impl<'a> Consumer<'a> {
     fn new(inner: &'a Arc<Inner>, shard: &'a str, held: &'a Held, start: Checkpoint) -> Self {
@@ -158,6 +168,7 @@ impl<'a> Consumer<'a> {
                 shard.len() as u64 ^ std::process::id() as u64,
             ),
             last_call: None,
+            item_failures: 0,
         }
     }
 
@@ -260,11 +271,69 @@ impl<'a> Consumer<'a> {
             return Step::Stop;
         };
         if let Err(e) = done {
-            warn!(shard_id = %shard, error = %e, "batch failed; it will be read again from the checkpoint");
-            let cp = held.lease.lock().await.checkpoint.clone();
-            self.reader = Self::reader(inner, shard, cp);
-            sleep_or_stop(inner, held, self.backoff.next_delay()).await;
-            return Step::Again;
+            match e.blame() {
+                // The fleet's own infrastructure: waited out, however long, losing nothing.
+                Blame::Fleet => {
+                    warn!(shard_id = %shard, error = %e, "batch failed on the fleet's own infrastructure; waiting it out, then reading it again from the checkpoint")
+                }
+                Blame::Item => {
+                    self.item_failures += 1;
+                    warn!(shard_id = %shard, error = %e, failures = self.item_failures, "batch failed for a reason of its own; it will be read again from the checkpoint");
+                    if self.item_failures >= ITEM_FAILURES_BEFORE_ISOLATING {
+                        self.item_failures = 0;
+                        return self.isolate(records).await;
+                    }
+                }
+            }
+            return self.again().await;
+        }
+        self.item_failures = 0;
+        Step::Go
+    }
+
+    /// Reads the batch again from the checkpoint, after a backoff.
+    async fn again(&mut self) -> Step {
+        let (inner, shard, held) = (self.inner, self.shard, self.held);
+        let cp = held.lease.lock().await.checkpoint.clone();
+        self.reader = Self::reader(inner, shard, cp);
+        sleep_or_stop(inner, held, self.backoff.next_delay()).await;
+        Step::Again
+    }
+
+    /// A batch that kept failing for a reason of its own: its records one at a time, each
+    /// checkpointed once done; a record that still fails so is parked (its event's incident
+    /// and alert, a dead letter, the metric) and the shard goes on. A fleet outage met here
+    /// goes back to waiting, keeping the records already done.
+    async fn isolate(&mut self, records: &[KRecord]) -> Step {
+        let (inner, shard, held) = (self.inner, self.shard, self.held);
+        warn!(shard_id = %shard, records = records.len(), "batch kept failing: taking its records one at a time");
+        for rec in records {
+            let done = tokio::select! {
+                biased;
+                r = process_batch(inner, shard, held, std::slice::from_ref(rec)) => Some(r),
+                _ = held.lost.cancelled() => None,
+            };
+            match done {
+                None => return Step::Stop,
+                Some(Ok(())) => {}
+                Some(Err(e)) if e.blame() == Blame::Item => {
+                    if let Err(e) = park_record(inner, shard, rec, &e).await {
+                        warn!(shard_id = %shard, error = %e, "could not park the record; reading the batch again");
+                        return self.again().await;
+                    }
+                }
+                Some(Err(e)) => {
+                    warn!(shard_id = %shard, error = %e, "fleet outage while taking the batch one record at a time; waiting it out");
+                    return self.again().await;
+                }
+            }
+            match self
+                .commit(Checkpoint::Sequence(rec.sequence_number.clone()))
+                .await
+            {
+                Step::Go | Step::Again => {}
+                other => return other,
+            }
         }
         Step::Go
     }
@@ -305,6 +374,22 @@ impl<'a> Consumer<'a> {
                 Step::Again
             }
         }
+    }
+}
+
+/// Parks one record whose batch failed for a reason of its own: as its event when it is one
+/// (incident, alert, dead letter, metric), else its dead letter and the metric.
+async fn park_record(
+    inner: &Arc<Inner>,
+    shard: &str,
+    rec: &KRecord,
+    err: &AwsError,
+) -> Result<(), AwsError> {
+    match crate::core::record::classify_single(&rec.data) {
+        Some(crate::core::record::Classified::Event(ev)) => {
+            park_event(inner, shard, rec, &ev, err).await
+        }
+        _ => park(inner, shard, rec, "batch", err, "", None).await,
     }
 }
 

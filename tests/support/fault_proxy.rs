@@ -45,6 +45,18 @@ pub struct Rates {
     pub lost_response: f64,
 }
 
+/// What the proxy answers to the S3 reads (GET and HEAD) that name one bucket: the faults moto
+/// cannot make, such as a bucket policy's explicit Deny (moto does not enforce bucket policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketFault {
+    /// An S3 error document with this status and code, e.g. `403 AccessDenied`; moto never sees
+    /// the request.
+    Error { status: u16, code: &'static str },
+    /// No answer at all (the connection is held open for an hour): a bucket whose reads never
+    /// answer. Moto never sees the request.
+    Hang,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     /// The request is not forwarded; the connection is dropped after the action.
@@ -90,6 +102,22 @@ struct State {
     rewritten_answers: Vec<String>,
     /// Every request as `<service> <METHOD> <path?query>`, in arrival order.
     log: Vec<String>,
+    /// Bucket → the fault answered to every S3 read naming it.
+    bucket_faults: BTreeMap<String, BucketFault>,
+    /// Bucket → S3 reads answered with its fault.
+    bucket_faults_answered: BTreeMap<String, u64>,
+    /// Refusals of requests by their content (`refuse_requests_containing`).
+    refusals: Vec<Refusal>,
+}
+
+/// A JSON-protocol error answered to every request of a service whose body contains all of
+/// `needles`, for as long as it is set.
+struct Refusal {
+    service: String,
+    needles: Vec<String>,
+    status: u16,
+    error_type: String,
+    answered: u64,
 }
 
 pub struct FaultProxy {
@@ -144,6 +172,29 @@ fn operation_of(service: &str, req: &hyper::http::request::Parts, body: &[u8]) -
         .map(|kv| kv.split('=').next().unwrap_or(kv).to_owned())
         .unwrap_or_default();
     format!("{} {}", req.method, query_key).trim().to_owned()
+}
+
+/// The bucket an S3 request names: the host's first label (virtual-hosted style) or the path's
+/// first segment (path style, as the workers address moto).
+fn bucket_of(req: &hyper::http::request::Parts) -> Option<String> {
+    let host = req
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let hostname = host.split(':').next().unwrap_or("");
+    if hostname.parse::<std::net::IpAddr>().is_err() && hostname != "localhost" {
+        if let Some((first, _)) = hostname.split_once('.') {
+            return Some(first.to_owned());
+        }
+    }
+    req.uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned)
 }
 
 fn is_dynamodb_write(service: &str, op: &str) -> bool {
@@ -280,6 +331,57 @@ impl FaultProxy {
             .insert(service.to_owned(), rates);
     }
 
+    /// Answers every S3 read (GET, HEAD) naming `bucket` with `fault` until cleared; writes to it
+    /// still reach moto.
+    pub fn fail_bucket_reads(&self, bucket: &str, fault: BucketFault) {
+        self.state
+            .lock()
+            .unwrap()
+            .bucket_faults
+            .insert(bucket.to_owned(), fault);
+    }
+
+    /// Answers every `service` request (a JSON protocol: DynamoDB, Kinesis) whose body contains
+    /// all of `needles` with `status` and the error `error_type` (e.g. 400
+    /// `com.amazonaws.dynamodb.v20120810#ValidationException`, as DynamoDB refuses an item over
+    /// its size limit): one item that the service refuses on its merits, every time.
+    pub fn refuse_requests_containing(
+        &self,
+        service: &str,
+        needles: &[&str],
+        status: u16,
+        error_type: &str,
+    ) {
+        self.state.lock().unwrap().refusals.push(Refusal {
+            service: service.to_owned(),
+            needles: needles.iter().map(|n| (*n).to_owned()).collect(),
+            status,
+            error_type: error_type.to_owned(),
+            answered: 0,
+        });
+    }
+
+    /// Requests answered by `refuse_requests_containing` rules.
+    pub fn refused(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .refusals
+            .iter()
+            .map(|r| r.answered)
+            .sum()
+    }
+
+    pub fn clear_bucket_reads(&self, bucket: &str) {
+        self.state.lock().unwrap().bucket_faults.remove(bucket);
+    }
+
+    /// S3 reads of `bucket` the proxy answered with its fault (or is holding).
+    pub fn bucket_reads_failed(&self, bucket: &str) -> u64 {
+        let st = self.state.lock().unwrap();
+        st.bucket_faults_answered.get(bucket).copied().unwrap_or(0)
+    }
+
     pub fn clear_rates(&self) {
         self.state.lock().unwrap().rates.clear();
     }
@@ -411,6 +513,12 @@ async fn handle(
     };
     let service = service_of(&parts);
     let op = operation_of(&service, &parts, &body);
+    if let Some(answer) = bucket_fault(&service, &parts, &state).await {
+        return answer;
+    }
+    if let Some(answer) = refusal(&service, &body, &state) {
+        return answer;
+    }
     let (fault, hook, nth) = {
         let mut st = state.lock().unwrap();
         st.log.push(format!(
@@ -542,6 +650,60 @@ async fn handle(
                 .unwrap()),
         },
     }
+}
+
+/// The answer of a `refuse_requests_containing` rule, if one matches.
+fn refusal(service: &str, body: &[u8], state: &Mutex<State>) -> Option<Answer> {
+    let mut st = state.lock().unwrap();
+    let r = st.refusals.iter_mut().find(|r| {
+        r.service == service
+            && r.needles
+                .iter()
+                .all(|n| body.windows(n.len()).any(|w| w == n.as_bytes()))
+    })?;
+    r.answered += 1;
+    Some(Ok(Response::builder()
+        .status(r.status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-requestid", format!("refused-{}", r.answered))
+        .body(Full::new(Bytes::from(format!(
+            "{{\"__type\":\"{}\",\"message\":\"refused (injected)\"}}",
+            r.error_type
+        ))))
+        .unwrap()))
+}
+
+/// The answer to an S3 read naming a bucket given a `BucketFault`, if this request is one.
+async fn bucket_fault(
+    service: &str,
+    parts: &hyper::http::request::Parts,
+    state: &Mutex<State>,
+) -> Option<Answer> {
+    if service != "s3" || !matches!(parts.method, hyper::Method::GET | hyper::Method::HEAD) {
+        return None;
+    }
+    let bucket = bucket_of(parts)?;
+    let (fault, nth) = {
+        let mut st = state.lock().unwrap();
+        let fault = st.bucket_faults.get(&bucket).copied()?;
+        let n = st.bucket_faults_answered.entry(bucket).or_default();
+        *n += 1;
+        (fault, *n)
+    };
+    Some(match fault {
+        BucketFault::Error { status, code } => Ok(Response::builder()
+            .status(status)
+            .header("content-type", "application/xml")
+            .header("x-amz-request-id", format!("bucket-fault-{nth}"))
+            .body(Full::new(Bytes::from(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected for this bucket</Message><RequestId>bucket-fault-{nth}</RequestId></Error>"
+            ))))
+            .unwrap()),
+        BucketFault::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            dropped("bucket read never answered")
+        }
+    })
 }
 
 async fn forward(
