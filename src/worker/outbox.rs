@@ -22,8 +22,10 @@ use super::Inner;
 const ROUND: Duration = Duration::from_secs(5);
 /// The longest wait between sends while SNS keeps failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Owed alerts sent per round, at most (side by side: their publishes group).
-const PAGE: i32 = 25;
+/// Owed alerts sent per round, at most (side by side: their publishes group, ten to a
+/// `PublishBatch`): a backlog drains at up to 20 a second per worker. Workers sweeping together
+/// read the same oldest page; the claims keep each alert to one sender.
+const PAGE: i32 = 100;
 /// Index pages counted for the gauge, at most (each up to 1 MB of items).
 const COUNT_PAGES: usize = 4;
 
