@@ -87,6 +87,10 @@ panel("timeseries", "Remediations and alerts by outcome", [
 panel("timeseries", "Decisions by action", [(rate("bucketwarden_decisions_total", "action"), "{{action}}")], x=0, unit="ops", stack_y=False)
 panel("timeseries", "Verification before acting", [(rate("bucketwarden_verifications_total", "result"), "{{result}}")], x=12, unit="ops",
       desc="exposed: still exposed, acted on; not_exposed: already fixed; error: could not read S3.")
+panel("timeseries", "Alerts owed (outbox)", [(f"max(bucketwarden_alerts_owed{{{SEL}}})", "owed")], x=0, stack_y=False,
+      desc="Incidents recorded whose SNS alert is not yet sent: the outbox's backlog, fleet-wide (every worker reports the same). 0 on a healthy fleet; it grows while SNS fails and drains when SNS answers again.")
+panel("timeseries", "Oldest owed alert", [(f"max(bucketwarden_alert_owed_age_seconds{{{SEL}}})", "age")], x=12, unit="s",
+      desc="Seconds since the oldest owed alert's incident was detected (0 when none is owed). See BucketwardenAlertsOwed.")
 
 row("Decision latency")
 panel("timeseries", "eventTime to action done (p50, p90, p99)", [

@@ -714,3 +714,95 @@ async fn the_template_pattern_on_eventbridge_matches_each_watched_call_and_nothi
     );
     assert!(got.values().all(|n| *n == 1), "duplicates: {got:?}");
 }
+
+/// The outbox's index (docs/RELIABILITY.md): AWS, "Take advantage of sparse indexes": "For any
+/// item in a table, DynamoDB writes a corresponding index entry only if the index sort key value
+/// is present in the item. If the sort key doesn't appear in every table item, or if the index
+/// partition key doesn't appear in every table item, the index is said to be sparse." The
+/// template's incident table has the index `bucketwarden init` creates (on moto, with the code's
+/// names), `init` adds it to a table made before it existed, and the worker role may query it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_index_of_the_template_is_the_one_init_creates_and_the_worker_may_query() {
+    use bucketwarden::aws::incident::{IncidentTable, OWED, OWED_INDEX, OWED_SINCE};
+    let t = template();
+    let table = &t["Resources"]["IncidentTable"]["Properties"];
+    let in_template = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("the incident table has indexes")
+        .iter()
+        .find(|i| i["IndexName"] == OWED_INDEX)
+        .unwrap_or_else(|| panic!("the incident table has no {OWED_INDEX} index"));
+    assert_eq!(in_template["Projection"]["ProjectionType"], "ALL");
+    for key in [OWED, OWED_SINCE] {
+        assert!(
+            table["AttributeDefinitions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"AttributeName": key, "AttributeType": "S"})),
+            "{key} is a string attribute: {}",
+            table["AttributeDefinitions"]
+        );
+    }
+    let clients = clients().await;
+    let key_schema = |name: String| {
+        let c = clients.dynamodb.clone();
+        async move {
+            let d = c.describe_table().table_name(&name).send().await.unwrap();
+            let table = d.table().unwrap();
+            let gsi = table
+                .global_secondary_indexes()
+                .iter()
+                .find(|g| g.index_name() == Some(OWED_INDEX))
+                .unwrap_or_else(|| panic!("{name}: no {OWED_INDEX} index"));
+            assert_eq!(
+                gsi.projection()
+                    .and_then(|p| p.projection_type())
+                    .map(|p| p.as_str()),
+                Some("ALL")
+            );
+            Value::Array(
+                gsi.key_schema()
+                    .iter()
+                    .map(|k| json!({"AttributeName": k.attribute_name(), "KeyType": k.key_type().as_str()}))
+                    .collect(),
+            )
+        }
+    };
+    let fresh = format!("t{}-deploy-incidents", std::process::id());
+    assert!(IncidentTable::new(clients.clone(), &fresh)
+        .create_if_missing()
+        .await
+        .unwrap());
+    assert_eq!(key_schema(fresh).await, in_template["KeySchema"]);
+    // A table made before the index existed gets it from `init`.
+    let older = format!("t{}-deploy-older-incidents", std::process::id());
+    bucketwarden::aws::table::create_if_missing(
+        &clients.dynamodb,
+        bucketwarden::aws::table::TableSpec {
+            name: &older,
+            key: "incidentId",
+            index: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!IncidentTable::new(clients.clone(), &older)
+        .create_if_missing()
+        .await
+        .unwrap());
+    assert_eq!(key_schema(older).await, in_template["KeySchema"]);
+    let fleet_tables = statements_of(&t, "WorkerRole")
+        .into_iter()
+        .find(|(_, s)| s["Sid"] == "FleetTables")
+        .expect("the FleetTables statement")
+        .1;
+    let index_arn = json!({"Fn::Sub": format!("${{IncidentTable.Arn}}/index/{OWED_INDEX}")});
+    assert!(
+        fleet_tables["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&index_arn),
+        "the worker may not query {OWED_INDEX}: {}",
+        fleet_tables["Resource"]
+    );
+}

@@ -1,7 +1,8 @@
 //! Incidents (docs/DESIGN.md §6): one DynamoDB item per remediation or alert, keyed so that a retry
 //! after a crash finds and completes it instead of writing a second one, with the alert claim
-//! that keeps a message to one per incident. Owns the record shape and its table; the SNS sink is
-//! `alerter`'s, poison records `dead_letters`'.
+//! that keeps a message to one per incident, and the outbox: an incident whose alert could not be
+//! sent carries `alertOwed` until it is, and the sparse index on it finds those. Owns the record
+//! shape and its table; the SNS sink is `alerter`'s, poison records `dead_letters`'.
 
 use std::collections::HashMap;
 
@@ -186,13 +187,186 @@ impl IncidentTable {
         }
     }
 
+    /// Creates the table with its outbox index; on a table created before the index existed,
+    /// adds the index (`UpdateTable`), so `init` brings an older table up to date.
     pub async fn create_if_missing(&self) -> Result<bool, AwsError> {
         let spec = TableSpec {
             name: &self.table,
             key: KEY,
-            index: None,
+            index: Some((OWED_INDEX, OWED)),
         };
-        table::create_if_missing(&self.clients.dynamodb, spec).await
+        let db = &self.clients.dynamodb;
+        if table::create_with_index_range(db, spec, Some(OWED_SINCE)).await? {
+            return Ok(true);
+        }
+        let described = db
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "DescribeTable", e))?;
+        let has_index = described.table().is_some_and(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .any(|i| i.index_name() == Some(OWED_INDEX))
+        });
+        if !has_index {
+            use aws_sdk_dynamodb::types::{
+                AttributeDefinition, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate,
+                KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+            };
+            let attr = |n: &str| {
+                AttributeDefinition::builder()
+                    .attribute_name(n)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("complete")
+            };
+            let key = |n: &str, t: KeyType| {
+                KeySchemaElement::builder()
+                    .attribute_name(n)
+                    .key_type(t)
+                    .build()
+                    .expect("complete")
+            };
+            let create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(OWED_INDEX)
+                .key_schema(key(OWED, KeyType::Hash))
+                .key_schema(key(OWED_SINCE, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("complete");
+            db.update_table()
+                .table_name(&self.table)
+                .attribute_definitions(attr(OWED))
+                .attribute_definitions(attr(OWED_SINCE))
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                )
+                .send()
+                .await
+                .map_err(|e| from_sdk("dynamodb", "UpdateTable", e))?;
+        }
+        Ok(false)
+    }
+
+    /// Records that this incident's alert is owed (its publish failed, or was not tried while SNS
+    /// is down), for the outbox to send: sets `alertOwed` unless the alert was already sent, so
+    /// an owed mark never outlives `alertedAt` (which removes it in the same write). `release`:
+    /// this attempt's claim token, released in the same write when it still holds it, so the
+    /// outbox need not wait for the claim to go stale. Pass `None` when the message may be out
+    /// (sent, then its mark failed): the claim then keeps a resend off until it goes stale. Ok
+    /// also when the incident is already alerted or missing (nothing is owed).
+    pub async fn owe_alert(
+        &self,
+        incident_id: &str,
+        release: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let req = || {
+            self.clients
+                .dynamodb
+                .update_item()
+                .table_name(&self.table)
+                .key("incidentId", s(incident_id))
+                .expression_attribute_values(":owed", s(OWED_VALUE))
+        };
+        if let Some(token) = release {
+            let released = req()
+                .update_expression(format!(
+                    "SET {OWED} = :owed REMOVE alertClaim, alertClaimedAt"
+                ))
+                .condition_expression(
+                    "attribute_exists(incidentId) AND attribute_not_exists(alertedAt) \
+                     AND alertClaim = :tok",
+                )
+                .expression_attribute_values(":tok", s(token))
+                .send()
+                .await;
+            match released {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let e = from_sdk("dynamodb", "UpdateItem", e);
+                    if !e.is(Kind::ConditionFailed) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        match req()
+            .update_expression(format!("SET {OWED} = :owed"))
+            .condition_expression(
+                "attribute_exists(incidentId) AND attribute_not_exists(alertedAt)",
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = from_sdk("dynamodb", "UpdateItem", e);
+                if e.is(Kind::ConditionFailed) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The oldest owed alerts (by detection time), at most `limit`, from the sparse index
+    /// (eventually consistent: an alert just sent may still be listed; its claim or a consistent
+    /// read tells), and whether more are owed.
+    pub async fn owed(&self, limit: i32) -> Result<(Vec<Incident>, bool), AwsError> {
+        let r = self
+            .clients
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .index_name(OWED_INDEX)
+            .key_condition_expression("#k = :owed")
+            .expression_attribute_names("#k", OWED)
+            .expression_attribute_values(":owed", s(OWED_VALUE))
+            .scan_index_forward(true)
+            .limit(limit.max(1))
+            .send()
+            .await
+            .map_err(|e| from_sdk("dynamodb", "Query", e))?;
+        Ok((
+            r.items().iter().map(from_item).collect(),
+            r.last_evaluated_key().is_some(),
+        ))
+    }
+
+    /// How many alerts are owed, counting at most `max_pages` pages of the index (1 MB each):
+    /// `(count, complete)`.
+    pub async fn count_owed(&self, max_pages: usize) -> Result<(u64, bool), AwsError> {
+        let mut count = 0u64;
+        let mut start = None;
+        for _ in 0..max_pages.max(1) {
+            let r = self
+                .clients
+                .dynamodb
+                .query()
+                .table_name(&self.table)
+                .index_name(OWED_INDEX)
+                .key_condition_expression("#k = :owed")
+                .expression_attribute_names("#k", OWED)
+                .expression_attribute_values(":owed", s(OWED_VALUE))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk("dynamodb", "Query", e))?;
+            count += r.count().max(0) as u64;
+            match r.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok((count, true)),
+            }
+        }
+        Ok((count, false))
     }
 
     /// The incident recorded under this id, read consistently; `None` when there is none.
@@ -395,7 +569,7 @@ impl IncidentTable {
                 Update::builder()
                     .table_name(&self.table)
                     .key("incidentId", s(incident_id))
-                    .update_expression("SET alertedAt = :t")
+                    .update_expression(MARK)
                     .expression_attribute_values(":t", s(at))
                     .build()
                     .expect("complete"),
@@ -407,13 +581,14 @@ impl IncidentTable {
         &self.clients.dynamodb
     }
 
+    /// Records that the alert was sent at `at`, and that it is no longer owed (one write).
     pub async fn mark_alerted(&self, incident_id: &str, at: &str) -> Result<(), AwsError> {
         self.clients
             .dynamodb
             .update_item()
             .table_name(&self.table)
             .key("incidentId", s(incident_id))
-            .update_expression("SET alertedAt = :t")
+            .update_expression(MARK)
             .expression_attribute_values(":t", s(at))
             .send()
             .await
@@ -421,6 +596,18 @@ impl IncidentTable {
             .map_err(|e| from_sdk("dynamodb", "UpdateItem", e))
     }
 }
+
+/// The sparse index of owed alerts: only items carrying `alertOwed` are in it, so a table with
+/// nothing owed costs one empty query to check.
+pub const OWED_INDEX: &str = "alerts-owed";
+/// Present (always `OWED_VALUE`) while an incident's alert is owed; the index's hash key.
+pub const OWED: &str = "alertOwed";
+/// The index's range key: the incident's detection time (RFC 3339, so it sorts), oldest first.
+pub const OWED_SINCE: &str = "detectedAt";
+const OWED_VALUE: &str = "owed";
+
+/// The alert mark: sent at `:t`, no longer owed.
+const MARK: &str = "SET alertedAt = :t REMOVE alertOwed";
 
 /// The alert claim is free for `:tok`: nothing sent yet, and no claim, our own, or one left
 /// unrenewed since `:stale`.

@@ -71,7 +71,7 @@ pub const WORKER_CALLS: [Call; 28] = [
         "dynamodb",
         "query",
         "dynamodb:Query",
-        "an account's buckets (state table account-index)",
+        "an account's buckets (state table account-index); owed alerts (incident table alerts-owed)",
     ),
     call("dynamodb", "scan", "dynamodb:Scan", "the lease table"),
     call(
@@ -193,8 +193,11 @@ pub const ORGANIZATION_ONLY: [&str; 1] = ["organizations:ListAccounts"];
 
 /// Operations in the source that only `bucketwarden init` (local development) calls; a deployed
 /// worker's role does not get them.
-pub const INIT_ONLY: [&str; 4] = [
+pub const INIT_ONLY: [&str; 6] = [
     "create_table",
+    // Adding the incident table's owed-alerts index to a table made before it existed.
+    "describe_table",
+    "update_table",
     "update_time_to_live",
     "create_stream",
     "describe_stream_summary",

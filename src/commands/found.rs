@@ -156,18 +156,32 @@ pub async fn act(fx: &Effects<'_>, f: &Found<'_>) -> Outcome {
     outcome
 }
 
+/// Publishes the incident's alert and marks it sent. A failed publish leaves the alert owed on
+/// the incident (`IncidentTable::owe_alert`): a fleet's outbox sends it when SNS answers again,
+/// with the claim every alert takes (this path takes none: one actor per found exposure). An
+/// alert whose mark fails after SNS took it is not marked owed: it went out.
 async fn alert(fx: &Effects<'_>, alerter: &Alerter, incident: &Incident) {
     match alerter.publish(incident).await {
         Ok(()) => {
             metrics::counter!(m::ALERTS, "outcome" => "sent").increment(1);
-            let _ = fx
+            if let Err(e) = fx
                 .incidents
                 .mark_alerted(&incident.incident_id, &now_rfc3339())
-                .await;
+                .await
+            {
+                tracing::warn!(bucket = %incident.bucket, error = %e, "alert sent, its mark not written");
+            }
         }
         Err(e) => {
             metrics::counter!(m::ALERTS, "outcome" => "failed").increment(1);
-            tracing::warn!(bucket = %incident.bucket, error = %e, "alert not sent");
+            match fx.incidents.owe_alert(&incident.incident_id, None).await {
+                Ok(()) => {
+                    tracing::warn!(bucket = %incident.bucket, error = %e, "alert not sent: owed, a fleet's outbox will send it")
+                }
+                Err(owe) => {
+                    tracing::error!(bucket = %incident.bucket, error = %e, owe_error = %owe, "alert not sent and not marked owed: it is lost unless sent by hand")
+                }
+            }
         }
     }
 }

@@ -48,6 +48,12 @@ pub const DECISIONS: &str = "bucketwarden_decisions_total";
 pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 /// label `outcome` (sent | failed)
 pub const ALERTS: &str = "bucketwarden_alerts_total";
+/// Alerts owed (their incident recorded, the SNS publish not yet done: the outbox's backlog), as
+/// the incident table's sparse index shows them; the whole fleet's, so every worker reports the
+/// same. Counted up to a few index pages.
+pub const ALERTS_OWED: &str = "bucketwarden_alerts_owed";
+/// Seconds since the oldest owed alert's incident was detected; 0 when none is owed.
+pub const ALERT_OWED_AGE: &str = "bucketwarden_alert_owed_age_seconds";
 /// label `result`: exposed (still exposed) | not_exposed (already fixed) | error (unknown)
 pub const VERIFICATIONS: &str = "bucketwarden_verifications_total";
 /// Poison records written to the dead-letter table.
@@ -121,7 +127,7 @@ pub const ORGANIZATION_ACCOUNTS: &str = "bucketwarden_organization_accounts";
 pub const SKIP_ACCOUNT_NOT_ALLOWED: &str = "account_not_allowed";
 
 /// Every metric this module names, for the tests that tie them to the dashboard and rules.
-pub const ALL: [&str; 45] = [
+pub const ALL: [&str; 47] = [
     RECORDS_RECEIVED,
     SHARD_RECORDS_READ,
     SHARD_BYTES_READ,
@@ -136,6 +142,8 @@ pub const ALL: [&str; 45] = [
     DECISIONS,
     REMEDIATIONS,
     ALERTS,
+    ALERTS_OWED,
+    ALERT_OWED_AGE,
     VERIFICATIONS,
     DEAD_LETTERS,
     PARKED,
@@ -388,6 +396,9 @@ pub fn describe_and_zero() {
     // they are set by the first lease round, a moment later.
     metrics::gauge!(LEASES_HELD).set(0.0);
     metrics::gauge!(RECONCILE_LEADER).set(0.0);
+    // Nothing is known owed until the outbox's first look (a few seconds after start).
+    metrics::gauge!(ALERTS_OWED).set(0.0);
+    metrics::gauge!(ALERT_OWED_AGE).set(0.0);
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
@@ -592,6 +603,15 @@ fn describe() {
         "1 on the worker holding the reconciler lease"
     );
     describe_counter!(RECONCILE_PASSES, "Reconciliation passes completed");
+    describe_gauge!(
+        ALERTS_OWED,
+        "Alerts owed: incidents recorded whose SNS alert is not yet sent (the outbox's backlog, fleet-wide)"
+    );
+    describe_gauge!(
+        ALERT_OWED_AGE,
+        Unit::Seconds,
+        "Seconds since the oldest owed alert's incident was detected (0 when none is owed)"
+    );
     describe_gauge!(
         ACCOUNTS_COVERED,
         "Accounts with working access: the fleet's own and members whose last AssumeRole worked"

@@ -21,7 +21,9 @@
 //! - `event` — one event: dedup claim, fold, hand to `act`.
 //! - `state` — what a batch touched, and loading and persisting bucket/account state.
 //! - `act` — verify against live S3, remediate or alert, record the incident.
-//! - `alert` — publish an incident's alert once across the fleet.
+//! - `alert` — publish an incident's alert once across the fleet, or leave it owed.
+//! - `outbox` — send owed alerts (the incident table's sparse index), on every worker, with
+//!   backoff while SNS fails; the owed-alert gauges.
 //! - `group` — group commit: writes of effects side by side go as one `TransactWriteItems`.
 //! - `pending` — an incident's `pending` record in one write with a lease renewal (the proof).
 //! - `finals` — final outcomes with their alert claims, grouped.
@@ -43,6 +45,7 @@ mod group;
 mod leader;
 mod leases;
 mod marks;
+mod outbox;
 mod pending;
 mod publishes;
 mod retry;
@@ -93,6 +96,8 @@ struct Inner {
     store: StateStore,
     incidents: IncidentTable,
     alerter: Alerter,
+    /// Whether SNS is failing, as this process last saw it (owed alerts go through `outbox`).
+    outbox: outbox::Outbox,
     /// `alertedAt` marks of alerts sent side by side, written together.
     marks: marks::Marks,
     /// SNS messages of alerts whose claims were won side by side, published together.
@@ -181,6 +186,7 @@ impl Worker {
             store: StateStore::new(clients.dynamodb.clone(), &names.state_table),
             incidents: IncidentTable::new(clients.clone(), &names.incident_table),
             alerter: Alerter::new(clients.clone(), topic_arn),
+            outbox: outbox::Outbox::default(),
             marks: marks::Marks::default(),
             publishes: publishes::Publishes::default(),
             finals: finals::Finals::default(),
@@ -241,6 +247,7 @@ impl Worker {
         let renew_stop = CancellationToken::new();
         let renewer = tokio::spawn(renew_loop(inner.clone(), renew_stop.clone()));
         let lister = tokio::spawn(organization_loop(inner.clone(), renew_stop.clone()));
+        let outbox = tokio::spawn(outbox::outbox_loop(inner.clone(), renew_stop.clone()));
         let mut tracker = ExpiryTracker::default();
         let mut leader_tracker = ExpiryTracker::default();
         let mut last_discovery: Option<Instant> = None;
@@ -314,6 +321,7 @@ impl Worker {
         renew_stop.cancel();
         let _ = renewer.await;
         let _ = lister.await;
+        let _ = outbox.await;
         info!("worker stopped");
         Ok(())
     }
