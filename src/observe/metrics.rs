@@ -50,8 +50,13 @@ pub const REMEDIATIONS: &str = "bucketwarden_remediations_total";
 pub const ALERTS: &str = "bucketwarden_alerts_total";
 /// label `result`: exposed (still exposed) | not_exposed (already fixed) | error (unknown)
 pub const VERIFICATIONS: &str = "bucketwarden_verifications_total";
-/// Poison records written to the dead-letter table.
+/// Poison records dead-lettered; label `outcome`: stored (in the dead-letter table) | parked (the
+/// write failed after its bounded retries; logged with shard and sequence number, the shard went on)
 pub const DEAD_LETTERS: &str = "bucketwarden_dead_letters_total";
+/// `outcome` of DEAD_LETTERS: the dead letter is in its table.
+pub const DEAD_LETTER_STORED: &str = "stored";
+/// `outcome` of DEAD_LETTERS: the write failed for good; only the log line names the record.
+pub const DEAD_LETTER_PARKED: &str = "parked";
 /// From the event's `eventTime` to its action done (remediated, alerted or judged no-op).
 pub const DECISION_LATENCY: &str = "bucketwarden_decision_latency_seconds";
 /// From the record's arrival on the stream to the remediation applied.
@@ -293,7 +298,6 @@ pub fn describe_and_zero() {
         EVENTS_MALFORMED,
         EVENTS_DUPLICATE,
         EVENTS_FUTURE_DATED,
-        DEAD_LETTERS,
         LEASES_TAKEN,
         LEASES_STOLEN,
         LEASES_LOST,
@@ -305,6 +309,9 @@ pub fn describe_and_zero() {
         RECONCILE_ACCOUNTS_UNREACHABLE,
     ] {
         zero(metrics::counter!(name));
+    }
+    for outcome in [DEAD_LETTER_STORED, DEAD_LETTER_PARKED] {
+        zero(metrics::counter!(DEAD_LETTERS, "outcome" => outcome));
     }
     for e in EventName::ALL {
         zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));

@@ -1,1 +1,78 @@
-//! Hostile cases: see main.rs. (Filled by the room's owner.)
+//! Poison records on a one-shard stream (issue #26, "dead letters always fit"): a 240 KB malformed
+//! record, and a well-formed 240 KB `PutBucketAcl` whose canned ACL value is refused. Each must be
+//! dead-lettered with a short reason (its item under DynamoDB's 400 KB limit, which moto enforces)
+//! and an ordinary bucket made public with an ACL after it must be locked down within 60 s.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+const WITHIN: Duration = Duration::from_secs(60);
+/// Well under `max_record_bytes` (256 KB by default) and Kinesis's 1 MB record limit.
+const HOSTILE_BYTES: usize = 240 * 1024;
+
+/// Puts `poison` and then an ordinary public bucket's `PutBucketAcl` on a one-shard stream, and
+/// checks both outcomes: the poison is in the dead-letter table with a short reason containing
+/// `reason_has`, and the ordinary bucket is locked down within `WITHIN`.
+async fn poison_then_ordinary(tag: &str, poison: Vec<u8>, reason_has: &str) {
+    let f = Fleet::new(tag, 1, "").await;
+    let ordinary = f.bucket("ordinary");
+    f.make_public_bucket(&ordinary).await;
+    let poison_len = poison.len();
+    let (_, poison_seq) = f.put_raw(&ordinary, poison).await;
+    f.put_event(
+        &ordinary,
+        &put_bucket_acl_public(&ordinary, &format!("{tag}-ordinary"), &now_time()),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for(
+        "the ordinary bucket after the poison record to be locked down",
+        WITHIN,
+        || async { f.block_of(&ordinary).await == Some((true, true, true, true)) },
+    )
+    .await;
+    let dead = f.scan(&f.names.dead_letter_table).await;
+    assert_eq!(dead.len(), 1, "{dead:?}\n{}", w.log_text());
+    let d = &dead[0];
+    let reason = s(d, "reason");
+    assert!(reason.contains(reason_has), "{reason}");
+    assert!(reason.len() <= 1024, "a reason of {} bytes", reason.len());
+    assert_eq!(s(d, "sequenceNumber"), poison_seq);
+    assert_eq!(
+        d.get("size")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some(poison_len.to_string().as_str())
+    );
+    let raw = d.get("raw").and_then(|v| v.as_b().ok()).expect("raw");
+    assert!(!raw.as_ref().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_240_kb_malformed_record_is_dead_lettered_and_the_shard_goes_on() {
+    let mut big = br#"{"detail-type":"AWS API Call via CloudTrail","detail":{"pad":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', HOSTILE_BYTES));
+    big.extend(br#""}}"#);
+    poison_then_ordinary("poison-malformed", big, "no eventSource").await;
+}
+
+/// Failed on `main` before this change: the reason quoted the 240,000-character value whole, the
+/// ~480 KB item was refused by PutItem (ValidationException, not retryable), and the batch was
+/// read again from the checkpoint forever; the ordinary bucket was never locked down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_240_kb_refused_canned_acl_is_dead_lettered_and_the_shard_goes_on() {
+    let victim = "poison-victim-bucket";
+    let event = eventbridge(
+        "PutBucketAcl",
+        Some(victim),
+        json!({"bucketName": victim, "Host": format!("{victim}.s3.us-east-1.amazonaws.com"), "acl": [""], "x-amz-acl": ["x".repeat(HOSTILE_BYTES)]}),
+        &now_time(),
+        "poison-canned",
+    );
+    let bytes = serde_json::to_vec(&event).unwrap();
+    assert!(bytes.len() > HOSTILE_BYTES && bytes.len() < 256 * 1024);
+    poison_then_ordinary("poison-canned", bytes, "unknown canned ACL").await;
+}
