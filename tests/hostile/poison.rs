@@ -76,3 +76,41 @@ async fn a_240_kb_refused_canned_acl_is_dead_lettered_and_the_shard_goes_on() {
     assert!(bytes.len() > HOSTILE_BYTES && bytes.len() < 256 * 1024);
     poison_then_ordinary("poison-canned", bytes, "unknown canned ACL").await;
 }
+
+/// A dead-letter write that fails for good (here the table is gone: ResourceNotFoundException, not
+/// retryable) is parked: logged with its shard and sequence number, and the shard goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_that_cannot_be_written_is_parked_and_the_shard_goes_on() {
+    let f = Fleet::new("poison-parked", 1, "").await;
+    f.clients
+        .dynamodb
+        .delete_table()
+        .table_name(&f.names.dead_letter_table)
+        .send()
+        .await
+        .unwrap();
+    let ordinary = f.bucket("ordinary");
+    f.make_public_bucket(&ordinary).await;
+    let (_, poison_seq) = f
+        .put_raw(&ordinary, b"\x00 not json at all {{{".to_vec())
+        .await;
+    f.put_event(
+        &ordinary,
+        &put_bucket_acl_public(&ordinary, "parked-ordinary", &now_time()),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for(
+        "the ordinary bucket after an unwritable dead letter to be locked down",
+        WITHIN,
+        || async { f.block_of(&ordinary).await == Some((true, true, true, true)) },
+    )
+    .await;
+    let log = w.log_text();
+    let parked = log
+        .lines()
+        .find(|l| l.contains("dead letter could not be written: parked"))
+        .unwrap_or_else(|| panic!("no parked dead letter in the log:\n{log}"));
+    assert!(parked.contains(&poison_seq), "{parked}");
+    assert!(parked.contains("shardId-000000000000"), "{parked}");
+}
