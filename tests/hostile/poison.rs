@@ -114,3 +114,84 @@ async fn a_dead_letter_that_cannot_be_written_is_parked_and_the_shard_goes_on() 
     assert!(parked.contains(&poison_seq), "{parked}");
     assert!(parked.contains("shardId-000000000000"), "{parked}");
 }
+
+/// Issue #26 item 5: a split with empty pages before data on the closed parent. The parent's
+/// records are put and the shard split before any worker reads it, so the worker's first read of
+/// the parent is from TRIM_HORIZON on a closed shard; the proxy answers its first three
+/// GetRecords with empty pages (AWS: "It might take multiple calls to get to a portion of the
+/// shard that contains records"). Before this change the first empty page was taken for
+/// SHARD_END: the parent was checkpointed finished unread and its buckets stayed public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_pages_before_data_on_a_closed_parent_lose_nothing_across_a_split() {
+    use crate::support::fault_proxy::FaultProxy;
+    use bucketwarden::worker::lease::Checkpoint;
+    let f = Fleet::new("poison-split", 1, "").await;
+    let kinesis = &f.clients.kinesis;
+    let shards = kinesis
+        .list_shards()
+        .stream_name(&f.names.stream)
+        .send()
+        .await
+        .unwrap()
+        .shards()
+        .to_vec();
+    let parent = shards[0].shard_id().to_owned();
+    let range = shards[0].hash_key_range().unwrap();
+    let (lo, hi): (u128, u128) = (
+        range.starting_hash_key().parse().unwrap(),
+        range.ending_hash_key().parse().unwrap(),
+    );
+    let mut buckets = Vec::new();
+    for i in 0..4 {
+        let b = f.bucket(&format!("parent-{i}"));
+        f.make_public_bucket(&b).await;
+        f.put_event(
+            &b,
+            &put_bucket_acl_public(&b, &format!("split-{i}"), &now_time()),
+        )
+        .await;
+        buckets.push(b);
+    }
+    kinesis
+        .split_shard()
+        .stream_name(&f.names.stream)
+        .shard_to_split(&parent)
+        .new_starting_hash_key((lo + (hi - lo) / 2).to_string())
+        .send()
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(&moto().endpoint, 26, Duration::from_secs(3)).await;
+    proxy.empty_pages(&parent, 3);
+    let w = f.spawn_worker("w1", &[("AWS_ENDPOINT_URL", proxy.endpoint.as_str())]);
+    f.wait_all_blocked(
+        "every bucket of the closed parent locked down",
+        &buckets,
+        WITHIN,
+    )
+    .await;
+    assert_eq!(
+        proxy.empty_pages_served(&parent),
+        3,
+        "the parent was not read through its empty pages\n{}",
+        w.log_text()
+    );
+    wait_for("the parent checkpointed at SHARD_END", WITHIN, || async {
+        f.leases()
+            .await
+            .iter()
+            .any(|l| l.key == parent && l.checkpoint == Checkpoint::ShardEnd)
+    })
+    .await;
+    let ids: std::collections::HashSet<String> = dedup_status(&f)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status == "done")
+        .map(|(id, _)| id)
+        .collect();
+    for i in 0..4 {
+        assert!(
+            ids.iter().any(|id| id.contains(&format!("split-{i}"))),
+            "split-{i} not done: {ids:?}"
+        );
+    }
+}
