@@ -918,6 +918,32 @@ scenario("39-exemption-per-account",
          config='[exemptions.accounts."%s"]\nbuckets = ["f39-cdn-*"]\ntags = { "team:public" = "yes" }\n\n'
                 '[exemptions.accounts."121212121212"]\nbuckets = ["f39-media-*"]\n' % ACCT)
 
+# 40 -------------------------------------------------------------------------------------------
+# Two accounts of their own: the whole directory is also replayed as one history.
+b, first, other = "f40-reused-name", "555566667777", "666677778888"
+# The first account ignores public ACLs and restricts public policies, but blocks neither: a
+# public PutBucketAcl or PutBucketPolicy succeeds and proves nothing that contradicts it.
+r = [put_account_pab(first, 0, ipa=True, rpb=True),
+     create_bucket(b, 1, account=first),
+     delete_bucket(b, 2, account=first),
+     create_bucket(b, 3, ownership="ObjectWriter", account=other),
+     delete_pab(b, 4, account=other),
+     put_policy(b, 5, policy(stmt("S1", "*")), account=other),
+     put_acl(b, 6, canned=["public-read"], account=other),
+     delete_account_pab(first, 7, source="s3.amazonaws.com")]
+scenario("40-bucket-name-reused-by-another-account",
+         "A bucket name deleted by account %s and created again by account %s belongs to its creator: AWS, \"another AWS "
+         "account can use the same general purpose bucket name for a new bucket\", and S3 checks \"the bucket owner's "
+         "account\" block. The first account's block (IgnorePublicAcls and RestrictPublicBuckets on) no longer masks the "
+         "new owner's public policy and ACL: public, with only the new owner's unknown RestrictPublicBuckets and "
+         "IgnorePublicAcls assumed (before, the first account's flags restricted the policy and ignored the ACL: "
+         "not public, masked); the first account's later DeleteAccountPublicAccessBlock has no known bucket left."
+         % (first, other),
+         r, [L(r[0], bucket=None), L(r[1]), L(r[2]), L(r[3]), L(r[4]),
+             PUB(r[5], ["policy:S1:principal-*", A_POL]),
+             PUB(r[6], ["acl:AllUsers:READ", "policy:S1:principal-*", A_ACL, A_POL], transition="unchanged"),
+             L(r[7], bucket=None)])
+
 if __name__ == "__main__":
     write_all()
     print("wrote %d scenarios" % len(SCENARIOS))

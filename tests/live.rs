@@ -779,3 +779,66 @@ async fn a_worker_paused_past_the_failover_time_fences_itself_and_nothing_is_don
         "the resumed worker checkpointed a lease it no longer holds:\n{after}"
     );
 }
+
+/// Issue #27 item 1, live: AWS, "Naming Amazon S3 objects": "The object key name consists of a
+/// sequence of Unicode characters encoded in UTF-8" — a leading space is part of the key. The
+/// object `" secret.pdf"` is made public beside a private namesake `"secret.pdf"`; the worker must
+/// check and close `" secret.pdf"` itself, and its incident name that exact key. (With keys
+/// trimmed, the check read the private namesake and did nothing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_key_with_a_leading_space_is_closed_by_its_exact_name() {
+    let f = Fleet::new("verbatimkey", 1, "").await;
+    let bucket = f.bucket("keys");
+    let s3 = &f.clients.s3;
+    acls_enabled_without_block(s3, &bucket).await;
+    let exact = " secret.pdf";
+    for (key, acl) in [
+        (exact, aws_sdk_s3::types::ObjectCannedAcl::PublicRead),
+        ("secret.pdf", aws_sdk_s3::types::ObjectCannedAcl::Private),
+    ] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"x".to_vec().into())
+            .acl(acl)
+            .send()
+            .await
+            .unwrap();
+    }
+    let public = |key: &'static str| {
+        let (s3, bucket) = (s3.clone(), bucket.clone());
+        async move {
+            let r = s3
+                .get_object_acl()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            r.grants().iter().any(|g| {
+                g.grantee()
+                    .and_then(|g| g.uri())
+                    .is_some_and(|u| u.ends_with("/global/AllUsers"))
+            })
+        }
+    };
+    assert!(public(exact).await);
+    f.put_event(
+        &bucket,
+        &put_object_acl_public(&bucket, exact, "ev-space-key", &ts(base_ms(), 0)),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    wait_for("the exact key's incident, finished", LONG, || async {
+        f.incidents()
+            .await
+            .iter()
+            .any(|i| s(i, "outcome") != "pending")
+    })
+    .await;
+    let incidents = f.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}\n{}", w.log_text());
+    assert_eq!(s(&incidents[0], "key"), exact, "{incidents:?}");
+    assert_eq!(s(&incidents[0], "outcome"), "remediated", "{incidents:?}");
+    assert!(!public(exact).await, "{}", w.log_text());
+}

@@ -183,8 +183,7 @@ impl ShardReader {
     }
 
     /// One GetRecords call. `ending_sequence` is the shard's EndingSequenceNumber when discovery
-    /// saw it closed: emulators never return a null next iterator, so a closed shard read past its
-    /// end is also its end.
+    /// saw it closed (see `at_shard_end`).
     pub async fn next_batch(&mut self, ending_sequence: Option<&str>) -> Result<Batch, AwsError> {
         if self.iterator.is_none() {
             self.iterator = self.fresh_iterator().await?;
@@ -231,17 +230,16 @@ impl ShardReader {
             self.last_delivered = Some(last.sequence_number.clone());
         }
         self.iterator = r.next_shard_iterator;
-        let mut shard_end = self.iterator.is_none();
-        if !shard_end && records.is_empty() {
-            if let Some(end) = ending_sequence {
-                let read_to = self.last_delivered.as_deref().or(match &self.start {
-                    Checkpoint::Sequence(s) => Some(s.as_str()),
-                    _ => None,
-                });
-                shard_end = read_to.is_none_or(|pos| seq_cmp(pos, end) != std::cmp::Ordering::Less)
-                    || seq_cmp(end, "0") == std::cmp::Ordering::Equal;
-            }
-        }
+        let read_to = self.last_delivered.as_deref().or(match &self.start {
+            Checkpoint::Sequence(s) => Some(s.as_str()),
+            _ => None,
+        });
+        let shard_end = at_shard_end(
+            self.iterator.is_none(),
+            records.is_empty(),
+            ending_sequence,
+            read_to,
+        );
         Ok(Batch {
             records,
             millis_behind,
@@ -250,10 +248,70 @@ impl ShardReader {
     }
 }
 
+/// Whether one GetRecords answer ends a shard. The service says so with a null next iterator:
+/// "If the shard has been closed, the shard iterator can't return more data and GetRecords returns
+/// null in NextShardIterator" (Kinesis API reference, GetRecords). The same page continues: "You
+/// can terminate the loop when the shard is closed, or when the shard iterator reaches the record
+/// with the sequence number or other attribute that marks it as the last record to process" —
+/// so a closed shard (`ending`: its EndingSequenceNumber from ListShards) is also ended by an
+/// empty page once the reader is *known* to have read up to that number (`read_to`: the last
+/// record delivered, else the checkpoint it started after). Emulators never return a null
+/// iterator, so this second rule is how a closed shard ends there.
+///
+/// An empty page proves nothing by itself: "If there are no records available in the portion of
+/// the shard that the iterator points to, GetRecords returns an empty list. It might take
+/// multiple calls to get to a portion of the shard that contains records." A reader that started
+/// at TRIM_HORIZON (or LATEST) and has delivered nothing does not know where it is, so it reads on
+/// (issue #26: it used to conclude SHARD_END there and checkpoint a parent finished unread).
+/// The one exception is an ending number of 0, which only an emulator gives a shard that never
+/// held a record.
+pub fn at_shard_end(
+    no_next_iterator: bool,
+    page_empty: bool,
+    ending: Option<&str>,
+    read_to: Option<&str>,
+) -> bool {
+    if no_next_iterator {
+        return true;
+    }
+    let Some(end) = ending else {
+        return false;
+    };
+    page_empty
+        && (seq_cmp(end, "0") == std::cmp::Ordering::Equal
+            || read_to.is_some_and(|pos| seq_cmp(pos, end) != std::cmp::Ordering::Less))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cmp::Ordering;
+
+    #[test]
+    fn the_service_ends_a_shard_with_a_null_iterator() {
+        assert!(at_shard_end(true, true, None, None));
+        assert!(at_shard_end(true, false, Some("90"), Some("10")));
+    }
+
+    #[test]
+    fn an_empty_page_before_anything_was_read_is_not_the_end() {
+        // A closed parent read from TRIM_HORIZON: empty pages may come before its data.
+        assert!(!at_shard_end(false, true, Some("90"), None));
+        // An open shard's empty page is never its end.
+        assert!(!at_shard_end(false, true, None, Some("90")));
+        assert!(!at_shard_end(false, true, None, None));
+    }
+
+    #[test]
+    fn a_closed_shard_ends_once_read_up_to_its_ending_sequence_number() {
+        assert!(!at_shard_end(false, true, Some("90"), Some("89")));
+        assert!(at_shard_end(false, true, Some("90"), Some("90")));
+        assert!(at_shard_end(false, true, Some("90"), Some("0091")));
+        // A page with records is read first; the next (empty) page ends the shard.
+        assert!(!at_shard_end(false, false, Some("90"), Some("90")));
+        // An emulator's closed shard that never held a record.
+        assert!(at_shard_end(false, true, Some("0"), None));
+    }
 
     #[test]
     fn sequence_numbers_compare_as_numbers() {

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::core::quote::Quoted;
+
 /// One ACL permission, as S3 names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
@@ -93,9 +95,10 @@ pub struct Acl {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AclError {
-    #[error("unknown canned ACL {0:?}")]
+    /// Messages quote a value through `quote::Quoted`: a value can be 240 KB (issue #26).
+    #[error("unknown canned ACL {}", Quoted(.0))]
     UnknownCanned(String),
-    #[error("malformed grant header {header}: {value:?}")]
+    #[error("malformed grant header {}: {}", Quoted(.header), Quoted(.value))]
     BadGrantHeader { header: String, value: String },
     #[error("malformed AccessControlPolicy: {0}")]
     BadBody(String),
@@ -189,13 +192,23 @@ impl Acl {
             None | Some(Value::Null) => return Ok(acl),
             Some(Value::String(s)) if s.is_empty() => return Ok(acl),
             Some(v @ Value::Object(_)) => v,
-            Some(other) => return Err(AclError::BadBody(format!("AccessControlList is {other}"))),
+            Some(other) => {
+                return Err(AclError::BadBody(format!(
+                    "AccessControlList is {}",
+                    Quoted(&other.to_string())
+                )))
+            }
         };
         let grants: Vec<&Value> = match list.get("Grant") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(a)) => a.iter().collect(),
             Some(g @ Value::Object(_)) => vec![g],
-            Some(other) => return Err(AclError::BadBody(format!("Grant is {other}"))),
+            Some(other) => {
+                return Err(AclError::BadBody(format!(
+                    "Grant is {}",
+                    Quoted(&other.to_string())
+                )))
+            }
         };
         for g in grants {
             let Some(grantee) = g.get("Grantee") else {
@@ -214,7 +227,7 @@ impl Acl {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let p = Permission::parse(perm)
-                .ok_or_else(|| AclError::BadBody(format!("unknown permission {perm:?}")))?;
+                .ok_or_else(|| AclError::BadBody(format!("unknown permission {}", Quoted(perm))))?;
             acl.grant(group, p);
         }
         Ok(acl)

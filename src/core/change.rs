@@ -67,6 +67,10 @@ pub struct Target {
     pub key: Option<String>,
 }
 
+/// A string field, verbatim: object keys, bucket names, access point names and ids are byte
+/// strings whose every character counts (`" secret.pdf"` is not `"secret.pdf"`; issue #27).
+/// Only an empty value is no value. Header values are the callers' to trim (`Ownership::parse`,
+/// `Acl::from_canned`): HTTP drops the whitespace around a field value.
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     match v.get(key)? {
         Value::String(s) => Some(s.as_str()),
@@ -74,7 +78,6 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         Value::Array(a) if a.len() == 1 => a[0].as_str(),
         _ => None,
     }
-    .map(str::trim)
     .filter(|s| !s.is_empty())
 }
 
@@ -310,6 +313,86 @@ mod tests {
             (t.bucket.as_deref(), t.key.as_deref()),
             (Some("b3"), Some("k"))
         );
+    }
+
+    /// AWS, "Naming Amazon S3 objects": "The object key name consists of a sequence of Unicode
+    /// characters encoded in UTF-8, with a maximum length of 1,024 bytes", and "You can use any
+    /// UTF-8 character in an object key name." A leading space or a trailing no-break space is
+    /// part of the key: `" secret.pdf"` and `"secret.pdf"` are two objects.
+    #[test]
+    fn keys_bucket_names_and_names_are_taken_verbatim() {
+        for key in [" secret.pdf", "notes.txt\u{a0}", "\tdir/ x ", "secret.pdf"] {
+            let t = target(
+                EventName::PutObjectAcl,
+                &json!({"bucketName": "b", "key": key, "x-amz-acl": "public-read"}),
+                &Value::Null,
+            );
+            assert_eq!(t.key.as_deref(), Some(key));
+        }
+        // Whatever a bucket name may hold, the record's value is what the fold is keyed by.
+        let t = target(
+            EventName::PutBucketAcl,
+            &json!({"bucketName": " b "}),
+            &Value::Null,
+        );
+        assert_eq!(t.bucket.as_deref(), Some(" b "));
+        let p = json!({"name": " ap", "bucket": "b", "PublicAccessBlockConfiguration": {}});
+        assert_eq!(access_point_name(&p).unwrap(), " ap");
+        // A header value is another matter: HTTP drops a field value's surrounding whitespace.
+        let p = json!({"bucketName": "b", "x-amz-object-ownership": [" ObjectWriter "]});
+        assert!(matches!(
+            parse(EventName::CreateBucket, &p).unwrap(),
+            Some(Change::CreateBucket {
+                ownership: Some(_),
+                ..
+            })
+        ));
+    }
+
+    /// The replay transcript names the exact key of an object made public (issue #27 item 1: a
+    /// key `" secret.pdf"` was decided as `"secret.pdf"`, and the live check read the wrong object).
+    #[test]
+    fn the_transcript_names_the_exact_key() {
+        use crate::core::pipeline::{Pipeline, Processed};
+        let mut p = Pipeline::new(&crate::config::Config::default(), false).unwrap();
+        let record = |name: &str, sec: u32, params: Value| {
+            serde_json::to_vec(&json!({
+                "eventVersion": "1.09",
+                "userIdentity": {"type": "IAMUser", "accountId": "111122223333",
+                                 "arn": "arn:aws:iam::111122223333:user/alice"},
+                "eventTime": format!("2024-05-01T12:00:{sec:02}Z"),
+                "eventSource": "s3.amazonaws.com",
+                "eventName": name,
+                "awsRegion": "us-east-1",
+                "requestParameters": params,
+                "eventID": format!("ev-{name}-{sec}"),
+                "recipientAccountId": "111122223333",
+            }))
+            .unwrap()
+        };
+        p.process(&record(
+            "CreateBucket",
+            0,
+            json!({"bucketName": "b", "x-amz-object-ownership": "ObjectWriter"}),
+        ));
+        p.process(&record(
+            "DeleteBucketPublicAccessBlock",
+            1,
+            json!({"bucketName": "b"}),
+        ));
+        for (sec, key) in [(2, " secret.pdf"), (3, "notes.txt\u{a0}")] {
+            let params = json!({"bucketName": "b", "key": key, "x-amz-acl": "public-read"});
+            let Processed::Applied { event, lines } =
+                p.process(&record("PutObjectAcl", sec, params))
+            else {
+                panic!("not applied")
+            };
+            assert_eq!(event.key.as_deref(), Some(key));
+            assert!(!lines.is_empty());
+            for line in lines {
+                assert_eq!(line.key.as_deref(), Some(key), "{line:?}");
+            }
+        }
     }
 
     #[test]

@@ -364,7 +364,13 @@ impl Fold {
         let buckets: Vec<String> = account
             .buckets
             .iter()
-            .filter(|b| self.buckets.get(*b).is_some_and(|s| s.deleted_at.is_none()))
+            // Only the buckets the account still owns: a membership loaded from the store may
+            // be older than the name's re-creation by another account (`take_ownership`).
+            .filter(|b| {
+                self.buckets
+                    .get(*b)
+                    .is_some_and(|s| s.deleted_at.is_none() && s.account == ev.account)
+            })
             .cloned()
             .collect();
         let before: Vec<Snapshot> = buckets
@@ -392,6 +398,27 @@ impl Fold {
             diff(name, before, after, None, &mut out);
         }
         out
+    }
+
+    /// A CreateBucket names the bucket's owner: the creator. When another account held the name
+    /// before (deleted in the history or not: names are global, so a CreateBucket by another
+    /// account proves the old bucket is gone), the name leaves that account, whose account-level
+    /// block applied to it only while it owned it. AWS: "If you delete a bucket in the shared
+    /// global namespace, be aware that another AWS account can use the same general purpose
+    /// bucket name for a new bucket", and S3 checks "the PublicAccessBlock configuration for both
+    /// the bucket … and the bucket owner's account" (GetPublicAccessBlock).
+    fn take_ownership(&mut self, name: &str, creator: &str) {
+        let Some(b) = self.buckets.get_mut(name) else {
+            return;
+        };
+        if b.account == creator {
+            return;
+        }
+        let previous = std::mem::replace(&mut b.account, creator.to_owned());
+        if let Some(old) = self.accounts.get_mut(&previous) {
+            old.buckets.remove(name);
+            old.access_points.retain(|_, bucket| bucket != name);
+        }
     }
 
     fn per_bucket_unchanged(&self, buckets: &[String], note: Note) -> Vec<Outcome> {
@@ -439,6 +466,9 @@ impl Fold {
             // An event after the deletion for a bucket we have not seen re-created: the name was
             // reused, state starts unknown again.
             self.buckets.remove(name);
+        }
+        if is_create {
+            self.take_ownership(name, &ev.account);
         }
         let state = self
             .buckets

@@ -107,13 +107,21 @@ impl ExpiryTracker {
     }
 }
 
-/// A shard may be worked on only when every parent still in the table has reached SHARD_END, so
-/// per-key order holds across splits and merges.
-pub fn parents_done(lease: &Lease, by_key: &HashMap<&str, &Lease>) -> bool {
-    lease
-        .parents
-        .iter()
-        .all(|p| by_key.get(p.as_str()).is_none_or(|pl| pl.is_finished()))
+/// A shard may be worked on only when every parent has been read to its end, so per-key order
+/// holds across splits and merges. A parent with a lease is done at SHARD_END. A parent without
+/// one is done only when ListShards no longer lists it (`listed`: the shard ids of the last
+/// listing, `None` before the first): past the stream's retention it is gone with its records,
+/// but while it is listed its lease is merely not created yet (discovery creates it), and taking
+/// the child then would read keys' later events before their earlier ones on the parent.
+pub fn parents_done(
+    lease: &Lease,
+    by_key: &HashMap<&str, &Lease>,
+    listed: Option<&HashSet<String>>,
+) -> bool {
+    lease.parents.iter().all(|p| match by_key.get(p.as_str()) {
+        Some(pl) => pl.is_finished(),
+        None => listed.is_some_and(|shards| !shards.contains(p)),
+    })
 }
 
 /// What the taker should do this round.
@@ -128,11 +136,16 @@ pub struct Plan {
 }
 
 /// Balances by lease count over the leases that can be worked on now.
-pub fn plan(leases: &[Lease], me: &str, expired: &dyn Fn(&Lease) -> bool) -> Plan {
+pub fn plan(
+    leases: &[Lease],
+    me: &str,
+    expired: &dyn Fn(&Lease) -> bool,
+    listed: Option<&HashSet<String>>,
+) -> Plan {
     let by_key: HashMap<&str, &Lease> = leases.iter().map(|l| (l.key.as_str(), l)).collect();
     let active: Vec<&Lease> = leases
         .iter()
-        .filter(|l| !l.is_finished() && parents_done(l, &by_key))
+        .filter(|l| !l.is_finished() && parents_done(l, &by_key, listed))
         .collect();
     if active.is_empty() {
         return Plan::default();
@@ -215,7 +228,7 @@ mod tests {
     #[test]
     fn a_lone_worker_takes_everything() {
         let leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), None)).collect();
-        let p = plan(&leases, "a", &never);
+        let p = plan(&leases, "a", &never, None);
         assert_eq!(p.take, vec!["s0", "s1", "s2", "s3"]);
         assert_eq!(p.steal, None);
     }
@@ -223,7 +236,7 @@ mod tests {
     #[test]
     fn a_second_worker_steals_one_at_a_time() {
         let leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), Some("a"))).collect();
-        let p = plan(&leases, "b", &never);
+        let p = plan(&leases, "b", &never, None);
         assert_eq!(p.target, 2);
         assert!(p.take.is_empty());
         assert_eq!(p.steal.as_deref(), Some("s0"));
@@ -234,9 +247,12 @@ mod tests {
         let mut leases: Vec<Lease> = (0..4).map(|i| lease(&format!("s{i}"), Some("a"))).collect();
         leases[3].owner = Some("dead".into());
         leases[2].owner = Some("dead".into());
-        let p = plan(&leases, "b", &|l: &Lease| {
-            l.owner.as_deref() == Some("dead")
-        });
+        let p = plan(
+            &leases,
+            "b",
+            &|l: &Lease| l.owner.as_deref() == Some("dead"),
+            None,
+        );
         assert_eq!(p.take, vec!["s2", "s3"]);
         assert_eq!(p.steal, None);
     }
@@ -250,14 +266,14 @@ mod tests {
             lease("s3", Some("b")),
         ];
         assert_eq!(
-            plan(&leases, "a", &never),
+            plan(&leases, "a", &never, None),
             Plan {
                 target: 2,
                 ..Plan::default()
             }
         );
         assert_eq!(
-            plan(&leases, "b", &never),
+            plan(&leases, "b", &never, None),
             Plan {
                 target: 2,
                 ..Plan::default()
@@ -274,7 +290,7 @@ mod tests {
             lease("s2", Some("a")),
             lease("s3", Some("b")),
         ];
-        let p = plan(&leases, "c", &never);
+        let p = plan(&leases, "c", &never, None);
         assert_eq!(p.target, 2);
         assert_eq!(p.steal.as_deref(), Some("s0"));
     }
@@ -289,10 +305,32 @@ mod tests {
         };
         p1.checkpoint = Checkpoint::ShardEnd;
         let leases = vec![p1.clone(), p2.clone(), child.clone()];
-        assert!(!plan(&leases, "b", &never).take.contains(&"c".to_string()));
+        assert!(!plan(&leases, "b", &never, None)
+            .take
+            .contains(&"c".to_string()));
         p2.checkpoint = Checkpoint::ShardEnd;
         let leases = vec![p1, p2, child];
-        assert_eq!(plan(&leases, "b", &never).take, vec!["c"]);
+        assert_eq!(plan(&leases, "b", &never, None).take, vec!["c"]);
+    }
+
+    #[test]
+    fn a_parent_without_a_lease_is_done_only_when_no_longer_listed() {
+        let child = Lease {
+            parents: vec!["p".into()],
+            ..lease("c", None)
+        };
+        let leases = vec![child.clone()];
+        let by_key: HashMap<&str, &Lease> = leases.iter().map(|l| (l.key.as_str(), l)).collect();
+        let still: HashSet<String> = ["p".to_string(), "c".to_string()].into();
+        let gone: HashSet<String> = ["c".to_string()].into();
+        // Not listed yet: nothing is known of the parent.
+        assert!(!parents_done(&child, &by_key, None));
+        // Listed but without a lease (discovery has not created it yet): not done.
+        assert!(!parents_done(&child, &by_key, Some(&still)));
+        assert!(plan(&leases, "a", &never, Some(&still)).take.is_empty());
+        // No longer listed (past the retention period): done.
+        assert!(parents_done(&child, &by_key, Some(&gone)));
+        assert_eq!(plan(&leases, "a", &never, Some(&gone)).take, vec!["c"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod quote;
 pub mod record;
 pub mod skim;
 pub mod time;

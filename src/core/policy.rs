@@ -282,8 +282,19 @@ pub fn analyze_as(policy: &Value, kind: PolicyKind) -> PolicyFindings {
         let Value::Object(_) = st else {
             return PolicyFindings::unparseable();
         };
+        // A reason names a statement by its Sid, unless the Sid is longer than a quoted value may
+        // be (core::quote): a record can carry a 240 KB one, and reasons go into incidents and
+        // alerts. Such a statement is named by its position instead.
         let id = match st.get("Sid").and_then(Value::as_str).map(str::trim) {
-            Some(sid) if !sid.is_empty() => sid.to_owned(),
+            Some(sid)
+                if !sid.is_empty()
+                    && sid
+                        .chars()
+                        .nth(crate::core::quote::MAX_QUOTED_CHARS)
+                        .is_none() =>
+            {
+                sid.to_owned()
+            }
             _ => format!("#{}", i + 1),
         };
         let effect = st.get("Effect").and_then(Value::as_str).unwrap_or_default();

@@ -539,3 +539,25 @@ fn aws_actions_do_not_matter() {
         assert!(public(&doc), "{doc}");
     }
 }
+
+#[test]
+fn a_sid_too_long_to_quote_is_named_by_position() {
+    let long = "S".repeat(240_000);
+    let doc = json!({"Statement": [
+        {"Sid": "Short", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+        {"Sid": long, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+    ]});
+    let f = analyze(&doc);
+    assert!(f.is_public());
+    assert!(
+        f.reasons.iter().any(|r| r.starts_with("policy:Short:")),
+        "{:?}",
+        f.reasons
+    );
+    assert!(
+        f.reasons.iter().any(|r| r.starts_with("policy:#2:")),
+        "{:?}",
+        f.reasons
+    );
+    assert!(f.reasons.iter().all(|r| r.len() < 300));
+}

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use crate::core::change::{self, Change};
 pub use crate::core::event_name::EventName;
 use crate::core::loose::{Identity, JsonKind, Loose, Probe, IDENTITY_OTHERS};
+use crate::core::quote::Quoted;
 use crate::core::skim;
 use crate::core::time;
 
@@ -553,7 +554,7 @@ fn event_time(
             }
             Ok(found)
         }
-        (None, Some(t), _) => Err(format!("eventTime {t:?} is not RFC 3339")),
+        (None, Some(t), _) => Err(format!("eventTime {} is not RFC 3339", Quoted(t))),
         (None, None, Some(k)) => Err(format!("eventTime is a {}", k.as_str())),
         (None, None, None) => Err("no eventTime".into()),
     }

@@ -56,12 +56,17 @@ pub const ALERTS_OWED: &str = "bucketwarden_alerts_owed";
 pub const ALERT_OWED_AGE: &str = "bucketwarden_alert_owed_age_seconds";
 /// label `result`: exposed (still exposed) | not_exposed (already fixed) | error (unknown)
 pub const VERIFICATIONS: &str = "bucketwarden_verifications_total";
-/// Poison records written to the dead-letter table.
+/// Poison records dead-lettered; label `outcome`: stored (in the dead-letter table) | parked (the
+/// write failed after its bounded retries; logged with shard and sequence number, the shard went on)
 pub const DEAD_LETTERS: &str = "bucketwarden_dead_letters_total";
 /// Events parked (finished for the checkpoint with an incident, an alert and a dead letter)
 /// because one step could not end well within its retry budget; labels `step`
 /// ([`PARKED_STEPS`]) and `reason` ([`PARKED_REASONS`]).
 pub const PARKED: &str = "bucketwarden_parked_total";
+/// `outcome` of DEAD_LETTERS: the dead letter is in its table.
+pub const DEAD_LETTER_STORED: &str = "stored";
+/// `outcome` of DEAD_LETTERS: the write failed for good; only the log line names the record.
+pub const DEAD_LETTER_PARKED: &str = "parked";
 /// From the event's `eventTime` to its action done (remediated, alerted or judged no-op).
 pub const DECISION_LATENCY: &str = "bucketwarden_decision_latency_seconds";
 /// From the record's arrival on the stream to the remediation applied.
@@ -313,7 +318,6 @@ pub fn describe_and_zero() {
         EVENTS_MALFORMED,
         EVENTS_DUPLICATE,
         EVENTS_FUTURE_DATED,
-        DEAD_LETTERS,
         LEASES_TAKEN,
         LEASES_STOLEN,
         LEASES_LOST,
@@ -325,6 +329,9 @@ pub fn describe_and_zero() {
         RECONCILE_ACCOUNTS_UNREACHABLE,
     ] {
         zero(metrics::counter!(name));
+    }
+    for outcome in [DEAD_LETTER_STORED, DEAD_LETTER_PARKED] {
+        zero(metrics::counter!(DEAD_LETTERS, "outcome" => outcome));
     }
     for e in EventName::ALL {
         zero(metrics::counter!(EVENTS_APPLIED, "event_name" => e.as_str()));

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::lease::Checkpoint;
 use crate::aws::error::AwsError;
@@ -43,7 +43,7 @@ pub(super) async fn process_batch(
                 rec.data.len(),
                 inner.s.max_record_bytes
             );
-            dead_letter(inner, shard, rec, &reason).await?;
+            dead_letter(inner, shard, rec, &reason).await;
             continue;
         }
         // A record is normally one EventBridge event, classified whole; JSON Lines, arrays or
@@ -60,7 +60,7 @@ pub(super) async fn process_batch(
             let classified = match part {
                 Ok(c) => c,
                 Err(reason) => {
-                    dead_letter(inner, shard, rec, &reason).await?;
+                    dead_letter(inner, shard, rec, &reason).await;
                     continue;
                 }
             };
@@ -78,7 +78,7 @@ pub(super) async fn process_batch(
                         .lock()
                         .expect("pipeline lock")
                         .count_malformed();
-                    dead_letter(inner, shard, rec, &reason).await?;
+                    dead_letter(inner, shard, rec, &reason).await;
                 }
                 Classified::Event(mut ev) => {
                     classified_count += 1;
@@ -300,22 +300,36 @@ fn scope_of(ev: &S3Event) -> Scope<'_> {
     }
 }
 
-pub(super) async fn dead_letter(
-    inner: &Inner,
-    shard: &str,
-    rec: &KRecord,
-    reason: &str,
-) -> Result<(), AwsError> {
+/// Dead-letters one poison record and returns: it never fails the batch. A write that still
+/// fails after `retried`'s bounded attempts (throttled or transient: about 10 s; anything else at
+/// once) is *parked*: logged with its shard and sequence number, counted under
+/// `outcome="parked"`, and the shard goes on — the record stays on the stream for its retention
+/// period, and a dead letter is for a person to look at, never a reason to stop protecting the
+/// other buckets of the shard. Returns whether the dead letter was stored.
+pub(super) async fn dead_letter(inner: &Inner, shard: &str, rec: &KRecord, reason: &str) -> bool {
     metrics::counter!(m::EVENTS_MALFORMED).increment(1);
-    metrics::counter!(m::DEAD_LETTERS).increment(1);
-    warn!(shard_id = shard, sequence_number = %rec.sequence_number, reason, "poison record dead-lettered and skipped");
+    // The reason is bounded at its source (core::quote); this bounds the log line whatever built it.
+    let reason = crate::core::quote::bounded(reason, crate::aws::dead_letters::MAX_REASON_BYTES);
+    let reason = reason.as_ref();
+    warn!(shard_id = shard, sequence_number = %rec.sequence_number, size = rec.data.len(), reason, "poison record dead-lettered and skipped");
     let at = now_rfc3339();
-    retried("PutItem dead letter", || {
+    let r = retried("PutItem dead letter", || {
         inner
             .dead
             .put(shard, &rec.sequence_number, &rec.data, reason, &at)
     })
-    .await
+    .await;
+    match r {
+        Ok(()) => {
+            metrics::counter!(m::DEAD_LETTERS, "outcome" => m::DEAD_LETTER_STORED).increment(1);
+            true
+        }
+        Err(e) => {
+            metrics::counter!(m::DEAD_LETTERS, "outcome" => m::DEAD_LETTER_PARKED).increment(1);
+            error!(shard_id = shard, sequence_number = %rec.sequence_number, size = rec.data.len(), reason, error = %e, "dead letter could not be written: parked (the record stays on the stream until its retention ends); the shard goes on");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub(super) async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<usi
     let shards = kinesis::list_shards(&inner.clients.kinesis, &inner.stream).await?;
     let existing: HashSet<String> = leases.iter().map(|l| l.key.clone()).collect();
     let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    *inner.listed_shards.lock().expect("listed lock") =
+        Some(shards.iter().map(|sh| sh.shard_id.clone()).collect());
     {
         let mut ends = inner.shard_ends.lock().expect("ends lock");
         for sh in &shards {
@@ -57,4 +59,9 @@ pub(super) async fn discover(inner: &Arc<Inner>, leases: &[Lease]) -> Result<usi
         }
     }
     Ok(created)
+}
+
+/// The shard ids of the last listing, `None` before the first (see `core::lease::parents_done`).
+pub(super) fn listed(inner: &Inner) -> Option<HashSet<String>> {
+    inner.listed_shards.lock().expect("listed lock").clone()
 }

@@ -312,7 +312,8 @@ pub(super) async fn take_round(
             && l.owner.as_deref() != Some(me)
             && tracker.is_expired(&l.key, failover, now)
     };
-    let plan = lease::plan(&leases, me, &expired);
+    let listed = super::discovery::listed(inner);
+    let plan = lease::plan(&leases, me, &expired, listed.as_ref());
     let wanted: Vec<String> = plan
         .take
         .iter()
@@ -353,7 +354,7 @@ pub(super) async fn take_round(
     let leased = open.iter().filter(|l| live(l)).count();
     let available = open
         .iter()
-        .filter(|l| !live(l) && lease::parents_done(l, &by_key))
+        .filter(|l| !live(l) && lease::parents_done(l, &by_key, listed.as_ref()))
         .count();
     metrics::gauge!(m::FLEET_SHARDS).set(open.len() as f64);
     metrics::gauge!(m::FLEET_LEASED_SHARDS).set(leased as f64);

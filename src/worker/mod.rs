@@ -127,6 +127,9 @@ struct Inner {
     consuming: Mutex<HashSet<String>>,
     /// EndingSequenceNumber of closed shards, from discovery.
     shard_ends: Mutex<HashMap<String, String>>,
+    /// Every shard id of discovery's last ListShards (`None` before the first): a parent without
+    /// a lease is finished only once it is no longer listed.
+    listed_shards: Mutex<Option<HashSet<String>>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     health: Arc<crate::observe::health::Health>,
@@ -202,6 +205,7 @@ impl Worker {
             held: Mutex::new(HashMap::new()),
             consuming: Mutex::new(HashSet::new()),
             shard_ends: Mutex::new(HashMap::new()),
+            listed_shards: Mutex::new(None),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             health: Arc::new(crate::observe::health::Health::new(settings.failover)),

@@ -108,6 +108,13 @@ struct State {
     bucket_faults_answered: BTreeMap<String, u64>,
     /// Refusals of requests by their content (`refuse_requests_containing`).
     refusals: Vec<Refusal>,
+    /// Kinesis shard → GetRecords calls still to answer with an empty page (`empty_pages`).
+    empty_pages: BTreeMap<String, u32>,
+    /// Kinesis shard → empty pages served.
+    empty_pages_served: BTreeMap<String, u32>,
+    /// Kinesis shard iterator → its shard, learnt from moto's answers to GetShardIterator and
+    /// GetRecords (iterators are opaque: the proxy follows them instead of decoding them).
+    iterators: BTreeMap<String, String>,
 }
 
 /// A JSON-protocol error answered to every request of a service whose body contains all of
@@ -475,6 +482,28 @@ impl FaultProxy {
             .unwrap_or(0)
     }
 
+    /// Answers the next `n` GetRecords calls on Kinesis shard `shard` with an empty page: moto's
+    /// own answer with its `Records` emptied and `NextShardIterator` set to the iterator of the
+    /// request, so the reader is told nothing and asks again from the same place. AWS documents
+    /// such pages: "If there are no records available in the portion of the shard that the
+    /// iterator points to, GetRecords returns an empty list. It might take multiple calls to get
+    /// to a portion of the shard that contains records." Set it before the reader's first
+    /// GetShardIterator on that shard: the shard of a GetRecords call is known by following
+    /// iterators from there.
+    pub fn empty_pages(&self, shard: &str, n: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .empty_pages
+            .insert(shard.to_owned(), n);
+    }
+
+    /// Empty pages served on `shard` so far.
+    pub fn empty_pages_served(&self, shard: &str) -> u32 {
+        let st = self.state.lock().unwrap();
+        st.empty_pages_served.get(shard).copied().unwrap_or(0)
+    }
+
     pub fn hooks_fired(&self) -> Vec<String> {
         self.state.lock().unwrap().hooks_fired.clone()
     }
@@ -519,8 +548,11 @@ async fn handle(
     if let Some(answer) = refusal(&service, &body, &state) {
         return answer;
     }
-    let (fault, hook, nth) = {
+    let (fault, hook, nth, follow_iterators) = {
         let mut st = state.lock().unwrap();
+        let follow_iterators = service == "kinesis"
+            && (op == "GetShardIterator" || op == "GetRecords")
+            && !st.empty_pages.is_empty();
         st.log.push(format!(
             "{service} {} {}",
             parts.method,
@@ -580,7 +612,7 @@ async fn handle(
         } else {
             st.hooks_fired.push(format!("{service} {op}"));
         }
-        (fault, hook, nth)
+        (fault, hook, nth, follow_iterators)
     };
     if let Some(h) = hook {
         match h.when {
@@ -628,6 +660,9 @@ async fn handle(
                 };
             }
         }
+    }
+    if fault.is_none() && follow_iterators {
+        return kinesis_page(&state, &client, &upstream, &parts, body, &op).await;
     }
     match fault {
         Some(f @ (Fault::Throttle | Fault::ServerError)) => Ok(error_response(&service, f, nth)),
@@ -704,6 +739,67 @@ async fn bucket_fault(
             dropped("bucket read never answered")
         }
     })
+}
+
+/// A Kinesis GetShardIterator or GetRecords call while `empty_pages` is set: forwarded to moto;
+/// the iterators of moto's answer are mapped to their shard; a GetRecords answer on a shard with
+/// empty pages still due has its records taken out and its next iterator set back to the
+/// request's.
+async fn kinesis_page(
+    state: &Arc<Mutex<State>>,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &hyper::Uri,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    op: &str,
+) -> Answer {
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let answer = match forward(client, upstream, parts, body).await {
+        Ok(r) => r,
+        Err(_) => return dropped("upstream error"),
+    };
+    let (mut rparts, rbody) = answer.into_parts();
+    let bytes = rbody
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let pass = |rparts, bytes| Ok(Response::from_parts(rparts, Full::new(bytes)));
+    let Ok(mut page) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return pass(rparts, bytes);
+    };
+    if !rparts.status.is_success() {
+        return pass(rparts, bytes);
+    }
+    let mut st = state.lock().unwrap();
+    if op == "GetShardIterator" {
+        if let (Some(shard), Some(it)) =
+            (request["ShardId"].as_str(), page["ShardIterator"].as_str())
+        {
+            st.iterators.insert(it.to_owned(), shard.to_owned());
+        }
+        return pass(rparts, bytes);
+    }
+    let asked = request["ShardIterator"].as_str().unwrap_or_default();
+    let Some(shard) = st.iterators.get(asked).cloned() else {
+        return pass(rparts, bytes);
+    };
+    let due = st.empty_pages.get_mut(&shard).filter(|n| **n > 0);
+    if let Some(n) = due {
+        *n -= 1;
+        *st.empty_pages_served.entry(shard).or_default() += 1;
+        page["Records"] = serde_json::json!([]);
+        page["NextShardIterator"] = serde_json::json!(asked);
+        let changed = Bytes::from(serde_json::to_vec(&page).unwrap());
+        rparts
+            .headers
+            .insert(hyper::header::CONTENT_LENGTH, changed.len().into());
+        return Ok(Response::from_parts(rparts, Full::new(changed)));
+    }
+    if let Some(next) = page["NextShardIterator"].as_str() {
+        st.iterators.insert(next.to_owned(), shard);
+    }
+    pass(rparts, bytes)
 }
 
 async fn forward(

@@ -317,3 +317,111 @@ fn provenance_persisted_before_it_was_recorded_reads_as_learned_from_events() {
     let s: Stamped<bool> = serde_json::from_str(r#"{"value":true,"at":5}"#).unwrap();
     assert!(!s.live);
 }
+
+/// Issue #27 item 5. AWS, "Deleting a general purpose bucket": "If you delete a bucket in the
+/// shared global namespace, be aware that another AWS account can use the same general purpose
+/// bucket name for a new bucket". And GetPublicAccessBlock: "When Amazon S3 evaluates the
+/// PublicAccessBlock configuration for a bucket or an object, it checks the PublicAccessBlock
+/// configuration for both the bucket (or the bucket that contains the object) and the bucket
+/// owner's account." So once another account re-creates the name, the first owner's account
+/// block no longer applies to it: only the new owner's does.
+#[test]
+fn a_bucket_name_recreated_by_another_account_leaves_the_first_owners_account_block() {
+    const FIRST: &str = "111122223333";
+    const SECOND: &str = "444455556666";
+    let by = |account: &str, mut e: S3Event| {
+        e.account = account.to_owned();
+        e
+    };
+    let open_policy = || {
+        Change::BucketPolicy(crate::core::policy::analyze(
+            &serde_json::json!({"Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+            ]}),
+        ))
+    };
+    let create = |id: &str, t: i64| {
+        ev(
+            id,
+            t,
+            EventName::CreateBucket,
+            None,
+            Change::CreateBucket {
+                acl: None,
+                ownership: None,
+            },
+        )
+    };
+    let mut account_block = ev(
+        "a0",
+        500,
+        EventName::PutAccountPublicAccessBlock,
+        None,
+        // Ignores public ACLs and restricts public policies without blocking them: the second
+        // owner's public calls succeed and prove nothing against it, so it would mask them.
+        Change::AccountBlock(BlockConfig {
+            ignore_public_acls: true,
+            restrict_public_buckets: true,
+            ..BlockConfig::ALL_OFF
+        }),
+    );
+    account_block.bucket = None;
+    for deleted_in_history in [true, false] {
+        let mut f = Fold::new(60_000);
+        f.apply(&by(FIRST, account_block.clone()));
+        f.apply(&by(FIRST, create("a1", 1_000)));
+        if deleted_in_history {
+            f.apply(&by(
+                FIRST,
+                ev(
+                    "a2",
+                    2_000,
+                    EventName::DeleteBucket,
+                    None,
+                    Change::DeleteBucket,
+                ),
+            ));
+        }
+        // The second account re-creates the name, lifts the bucket's block and makes it public.
+        f.apply(&by(SECOND, create("b1", 3_000)));
+        f.apply(&by(
+            SECOND,
+            ev(
+                "b2",
+                4_000,
+                EventName::DeleteBucketPublicAccessBlock,
+                None,
+                Change::DeleteBucketBlock,
+            ),
+        ));
+        let out = f.apply(&by(
+            SECOND,
+            ev("b3", 5_000, EventName::PutBucketPolicy, None, open_policy()),
+        ));
+        assert!(
+            out[0].exposure.public,
+            "deleted in history: {deleted_in_history}; {out:?}"
+        );
+        assert_eq!(f.bucket_state("b1").unwrap().account, SECOND);
+        assert!(
+            !f.account(FIRST).unwrap().buckets.contains("b1"),
+            "the first owner still counts the name among its buckets"
+        );
+        assert!(
+            out[0].exposure.public,
+            "deleted in history: {deleted_in_history}; {out:?}"
+        );
+        assert_eq!(out[0].transition, Transition::BecamePublic, "{out:?}");
+        // The first owner's account block changing again touches it no more, even with a stale
+        // membership loaded from a store written before the re-creation.
+        let mut stale = f.account(FIRST).unwrap().clone();
+        stale.buckets.insert("b1".into());
+        f.load_account(FIRST, stale);
+        let mut lifted = account_block.clone();
+        lifted.event_id = Some("a9".into());
+        lifted.time_ms = 6_000;
+        lifted.change = Some(Change::DeleteAccountBlock);
+        let out = f.apply(&by(FIRST, lifted));
+        assert!(out.iter().all(|o| o.bucket.is_none()), "{out:?}");
+    }
+}
