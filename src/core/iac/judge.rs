@@ -1,0 +1,265 @@
+//! The verdict on each bucket and object a deploy touches: the deploy's calls folded at both ends
+//! of the unknown values (`translate`), the exposure read from the fold, and the action asked of
+//! the one decider (exemptions by name and tag, per account included). Public at the best end is
+//! public; public only at the worst end is "unknown", never safe, and names what was unknown.
+//! It must not judge "public" itself.
+
+use serde::Serialize;
+
+use crate::core::decision::{Decider, Rule, Situation, Source, Trigger};
+use crate::core::fold::Transition;
+use crate::core::iac::resource::{Bucket, Declared, Item, Origin, Setting};
+use crate::core::iac::translate::{self, Account, Folded, Refused};
+use crate::core::iac::unknown::{self, Case, Val};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Public whatever the unknown values turn out to be.
+    Public,
+    /// Public unless an unknown value turns out protective: never assumed safe.
+    Unknown,
+    /// Not public, but a call the deploy makes would be refused by S3: the deploy fails.
+    DeployFails,
+    NotPublic,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Public => "public",
+            Verdict::Unknown => "unknown",
+            Verdict::DeployFails => "deploy-fails",
+            Verdict::NotPublic => "not-public",
+        }
+    }
+}
+
+/// One bucket's or object's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The resource the verdict rests on (the grant's, else the bucket's), and its line.
+    pub address: String,
+    pub line: Option<usize>,
+    /// Every resource of the input that sets something on this bucket.
+    pub resources: Vec<String>,
+    /// The bucket's name, when the input knows it.
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub verdict: Verdict,
+    /// AWS reasons (docs/REASONS.md), then `unknown:<what>` and `deploy-fails:<address>:<protection>`.
+    pub reasons: Vec<String>,
+    pub exempt: bool,
+    /// The decider's rule for a deploy that would make it public (`remediate`, `exempt_by_name`, …).
+    pub rule: Rule,
+    /// Public or unknown, and not exempt: the check fails on it.
+    pub fails: bool,
+}
+
+/// Judges everything one input declares.
+pub fn judge(declared: &Declared, account: &Account, decider: &Decider) -> Vec<Finding> {
+    let best = translate::fold(declared, account, Case::Best);
+    let worst = translate::fold(declared, account, Case::Worst);
+    let mut out = Vec::new();
+    for bucket in &declared.buckets {
+        let items: Vec<&Item> = declared
+            .items
+            .iter()
+            .filter(|i| i.bucket.as_deref() == Some(bucket.key.as_str()))
+            .collect();
+        let unknowns: Vec<String> = items.iter().flat_map(|i| unknowns_of(i)).collect();
+        let b = best.fold.bucket_exposure(&bucket.key).unwrap_or_default();
+        let w = worst.fold.bucket_exposure(&bucket.key).unwrap_or_default();
+        out.push(finding(
+            bucket,
+            &items,
+            None,
+            (b.public, b.reasons),
+            (w.public, w.reasons),
+            &unknowns,
+            refusals(&best, &worst, &bucket.key, None),
+            account,
+            decider,
+            &best,
+        ));
+        let objects: std::collections::BTreeSet<String> = items
+            .iter()
+            .filter_map(|i| match &i.setting {
+                Setting::ObjectAcl { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        for key in objects {
+            let get = |f: &Folded| {
+                f.objects
+                    .get(&bucket.key)
+                    .and_then(|m| m.get(&key))
+                    .map(|e| (e.public, e.reasons.clone()))
+                    .unwrap_or((false, Vec::new()))
+            };
+            let object_items: Vec<&Item> = items
+                .iter()
+                .copied()
+                .filter(|i| matches!(&i.setting, Setting::ObjectAcl { key: k, .. } if *k == key))
+                .collect();
+            out.push(finding(
+                bucket,
+                &object_items,
+                Some(&key),
+                get(&best),
+                get(&worst),
+                &unknowns,
+                refusals(&best, &worst, &bucket.key, Some(&object_items)),
+                account,
+                decider,
+                &best,
+            ));
+        }
+    }
+    out
+}
+
+/// What is unknown in one item, as the finding names it.
+fn unknowns_of(item: &Item) -> Vec<String> {
+    let named = |v: &Val<serde_json::Value>| match v {
+        Val::Unknown(w) => vec![w.clone()],
+        Val::Known(doc) => unknown::unknown_leaves(doc),
+    };
+    let mut out = match &item.setting {
+        Setting::Acl(Val::Unknown(w))
+        | Setting::Block(Val::Unknown(w))
+        | Setting::Ownership(Val::Unknown(w))
+        | Setting::AccountBlock(Val::Unknown(w))
+        | Setting::ObjectAcl {
+            acl: Val::Unknown(w),
+            ..
+        } => vec![w.clone()],
+        Setting::Policy(v) | Setting::AccessPointPolicy { policy: v, .. } => named(v),
+        Setting::AccessPoint {
+            block, vpc_origin, ..
+        } => [block.clone().map(|_| ()), vpc_origin.clone().map(|_| ())]
+            .into_iter()
+            .filter_map(|v| match v {
+                Val::Unknown(w) => Some(w),
+                Val::Known(()) => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for u in &mut out {
+        *u = format!("unknown:{u}");
+    }
+    out
+}
+
+fn refusals(best: &Folded, worst: &Folded, bucket: &str, only: Option<&[&Item]>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let keep = |r: &Refused| only.is_none_or(|items| items.iter().any(|i| i.origin == r.origin));
+    for r in [best, worst]
+        .into_iter()
+        .flat_map(|f| f.refused.get(bucket).into_iter().flatten())
+        .filter(|r| keep(r))
+    {
+        if !out.contains(&r.reason) {
+            out.push(r.reason.clone());
+        }
+    }
+    out
+}
+
+/// The resource a public verdict rests on: the one whose grant the first reason names.
+fn culprit<'a>(
+    bucket: &'a Bucket,
+    items: &[&'a Item],
+    key: Option<&str>,
+    reasons: &[String],
+) -> &'a Origin {
+    let wants = |s: &Setting, r: &str| match s {
+        Setting::Acl(_) | Setting::ObjectAcl { .. } => r.starts_with("acl:"),
+        Setting::Policy(_) => r.starts_with("policy:"),
+        Setting::AccessPointPolicy { name, .. } => r.starts_with(&format!("access-point:{name}:")),
+        _ => false,
+    };
+    reasons
+        .iter()
+        .find_map(|r| {
+            items
+                .iter()
+                .find(|i| {
+                    wants(&i.setting, r)
+                        || r.contains(&format!(":{}:", i.origin.address))
+                        || r.ends_with(&format!("unknown:{}", i.origin.address))
+                })
+                .map(|i| &i.origin)
+        })
+        .unwrap_or(match (key, items.first()) {
+            (Some(_), Some(object)) => &object.origin,
+            _ => &bucket.origin,
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finding(
+    bucket: &Bucket,
+    items: &[&Item],
+    key: Option<&str>,
+    best: (bool, Vec<String>),
+    worst: (bool, Vec<String>),
+    unknowns: &[String],
+    refused: Vec<String>,
+    account: &Account,
+    decider: &Decider,
+    state: &Folded,
+) -> Finding {
+    let (verdict, mut reasons) = if best.0 {
+        (Verdict::Public, best.1)
+    } else if worst.0 {
+        let mut r = worst.1;
+        r.extend(unknowns.iter().cloned());
+        (Verdict::Unknown, r)
+    } else if !refused.is_empty() {
+        (Verdict::DeployFails, best.1)
+    } else {
+        (Verdict::NotPublic, best.1)
+    };
+    reasons.extend(refused);
+    let tags = state
+        .fold
+        .bucket(&bucket.key)
+        .map(|b| b.tags().to_vec())
+        .unwrap_or_default();
+    let account_id = Some(account.id.as_str()).filter(|a| !a.is_empty());
+    let exposed = matches!(verdict, Verdict::Public | Verdict::Unknown);
+    let decision = decider.decide(&Situation {
+        trigger: Trigger::Event(Transition::between(false, exposed)),
+        account: account_id,
+        bucket: bucket.name.as_deref(),
+        tags: &tags,
+        // Who will set the tags is not in a deploy input: with `tag_setters`, a tag counts only
+        // once the fleet saw an authorised identity set it.
+        tags_set_by: None,
+        actor: None,
+        source: Source::Stream,
+    });
+    let exempt = decider
+        .exemption(account_id, bucket.name.as_deref(), &tags, None)
+        .exempt();
+    let origin = culprit(bucket, items, key, &reasons);
+    let mut resources: Vec<String> = std::iter::once(bucket.origin.address.clone())
+        .chain(items.iter().map(|i| i.origin.address.clone()))
+        .filter(|a| !a.is_empty())
+        .collect();
+    resources.dedup();
+    Finding {
+        address: origin.address.clone(),
+        line: origin.line,
+        resources,
+        bucket: bucket.name.clone(),
+        key: key.map(str::to_owned),
+        verdict,
+        reasons,
+        exempt,
+        rule: decision.rule,
+        fails: exposed && !exempt,
+    }
+}
