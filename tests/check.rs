@@ -66,6 +66,14 @@ fn every_corpus_case_gets_its_expected_verdict() {
                 problems.push(format!("{file}: expected {address} {verdict}, got {raw}"));
             }
         }
+        // Every Terraform case manages one bucket: a resource that failed to join to it would
+        // show as a second, unmanaged bucket.
+        if file.starts_with("terraform/") {
+            let buckets = found.iter().filter(|f| f["key"].is_null()).count();
+            if buckets != 1 {
+                problems.push(format!("{file}: {buckets} buckets, expected 1: {raw}"));
+            }
+        }
         // Nothing beyond what the case expects fails.
         let got_failing = found.iter().any(|f| f["fails"] == true);
         if got_failing != failing {
@@ -82,8 +90,11 @@ fn every_corpus_case_gets_its_expected_verdict() {
 #[test]
 fn bad_input_is_reported_with_its_position_and_the_rest_checked() {
     let dir = tempdir();
-    std::fs::write(dir.join("broken.json"), "{\n  \"Resources\": {\n    \"A\": [1,,]\n  }\n}\n")
-        .unwrap();
+    std::fs::write(
+        dir.join("broken.json"),
+        "{\n  \"Resources\": {\n    \"A\": [1,,]\n  }\n}\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("broken.yaml"), "Resources:\n  A: [unclosed\n").unwrap();
     let good = corpus().join("terraform/policy-public.json");
     let (code, report, _) = run(
@@ -113,7 +124,10 @@ fn the_account_block_decides_and_a_failing_deploy_is_said() {
     // AWS: BlockPublicPolicy — "PUT Bucket policy calls fail if the specified bucket policy
     // allows public access." With the account's block on, the public policy is refused.
     let plan = corpus().join("terraform/policy-public.json");
-    let (code, report, _) = run(&["--format", "json", "--assume-account-block", "on"], &[plan.clone()]);
+    let (code, report, _) = run(
+        &["--format", "json", "--assume-account-block", "on"],
+        &[plan.clone()],
+    );
     assert_eq!(code, Some(0));
     let f = findings(&report);
     assert_eq!(f[0]["verdict"], "deploy-fails");
@@ -122,16 +136,27 @@ fn the_account_block_decides_and_a_failing_deploy_is_said() {
         .unwrap()
         .ends_with(":BlockPublicPolicy@account"));
     // With it off the assumption disappears from the reasons.
-    let (code, report, _) = run(&["--format", "json", "--assume-account-block", "off"], &[plan.clone()]);
+    let (code, report, _) = run(
+        &["--format", "json", "--assume-account-block", "off"],
+        &[plan.clone()],
+    );
     assert_eq!(code, Some(4));
     let reasons = findings(&report)[0]["reasons"].to_string();
-    assert!(!reasons.contains("assumed:RestrictPublicBuckets-off@account"), "{reasons}");
+    assert!(
+        !reasons.contains("assumed:RestrictPublicBuckets-off@account"),
+        "{reasons}"
+    );
     // From a file as `aws s3control get-public-access-block` prints it.
     let dir = tempdir();
     let block = dir.join("block.json");
     std::fs::write(&block, r#"{"PublicAccessBlockConfiguration":{"BlockPublicAcls":false,"IgnorePublicAcls":false,"BlockPublicPolicy":false,"RestrictPublicBuckets":true}}"#).unwrap();
     let (code, report, _) = run(
-        &["--format", "json", "--account-block", block.to_str().unwrap()],
+        &[
+            "--format",
+            "json",
+            "--account-block",
+            block.to_str().unwrap(),
+        ],
         &[plan],
     );
     assert_eq!(code, Some(0));
@@ -188,7 +213,10 @@ fn sarif_has_a_stable_rule_per_reason_and_a_location() {
     for r in run0["results"].as_array().unwrap() {
         assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
         let loc = &r["locations"][0]["physicalLocation"];
-        assert!(loc["artifactLocation"]["uri"].as_str().unwrap().ends_with(".json"));
+        assert!(loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".json"));
         assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
     }
 }

@@ -207,7 +207,7 @@ tf("unknown-policy", [bucket(B), pab(flags=OPEN), sub("aws_s3_bucket_policy", "b
 tf("unknown-policy-restricted", [bucket(B), pab(flags=(False, False, False, True)), sub("aws_s3_bucket_policy", "b", {}, unknown={"policy": True})],
    {"aws_s3_bucket.b": "not-public"}, AWS_RPB, "whatever the policy, RestrictPublicBuckets neutralises it")
 tf("unknown-policy-default-block", [bucket(B), sub("aws_s3_bucket_policy", "b", {}, unknown={"policy": True})],
-   {"aws_s3_bucket.b": "deploy-fails"}, AWS_BPP, "a public policy would be refused; a fixed one deploys: never public")
+   {"aws_s3_bucket.b": "not-public"}, AWS_BPP, "a public policy would be refused (deploy-fails-if-public), a fixed one deploys: never public")
 tf("existing-bucket-public-policy", [bucket(B, actions=("no-op",)), policy(stmt(), bucket_known=B, actions=("update",))],
    {"aws_s3_bucket_policy.b": "public"}, AWS_POLICY, "an existing bucket's block is not in the plan: unknown, assumed off and said so")
 tf("delete-block-exposes-policy", [bucket(B, actions=("no-op",)), policy(stmt(), bucket_known=B, actions=("no-op",)),
@@ -232,6 +232,41 @@ app["after"]["policy"] = json.dumps(stmt()); app["exprs"]["policy"] = {"constant
 tf("access-point-public", [bucket(B), pab(flags=OPEN), ap, app], {"aws_s3control_access_point_policy.ap": "public"}, AWS_POLICY)
 apv = json.loads(json.dumps(ap)); apv["after"]["vpc_configuration"] = [{"vpc_id": "vpc-1a2b3c4d"}]
 tf("access-point-vpc", [bucket(B), pab(flags=OPEN), apv, app], {"aws_s3_bucket.b": "not-public"}, AWS_AP_VPC)
+
+tf("acl-grant-authenticated-users", [bucket(B), owner(), pab(flags=OPEN),
+    dict(sub("aws_s3_bucket_acl", "b", {}), after={"bucket": None, "acl": None, "access_control_policy": [{
+        "grant": [{"grantee": [{"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+                                "id": "", "email_address": "", "display_name": ""}], "permission": "READ"}],
+        "owner": [{"id": "abc", "display_name": ""}]}]})],
+   {"aws_s3_bucket_acl.b": "public"}, AWS_ACL, "explicit grant to AuthenticatedUsers, checkov #596")
+tf("tagged-public-policy", [bucket(B, tags={"bucketwarden:allow-public": "true"}), pab(flags=OPEN), policy(stmt())],
+   {"aws_s3_bucket_policy.b": "public"}, AWS_POLICY, "exempt only under a config that names the tag (tests/check.rs)")
+
+
+def in_module(r, module="site", index=None):
+    r = dict(r)
+    r["module"] = module
+    r["index"] = index
+    return r
+
+
+def module_plan(resources, module="site"):
+    p = plan(resources)
+    for rc in p["resource_changes"]:
+        rc["address"] = f"module.{module}.{rc['address']}"
+        rc["module_address"] = f"module.{module}"
+    for rc in p["planned_values"]["root_module"]["resources"]:
+        rc["address"] = f"module.{module}.{rc['address']}"
+    p["planned_values"]["root_module"] = {"child_modules": [
+        {"address": f"module.{module}", "resources": p["planned_values"]["root_module"]["resources"]}]}
+    p["configuration"]["root_module"] = {"module_calls": {module: {
+        "source": "./modules/site", "module": {"resources": p["configuration"]["root_module"]["resources"]}}}}
+    return p
+
+
+write("terraform/module-public-policy.json", module_plan([bucket(B), pab(flags=OPEN), policy(stmt())]))
+case("terraform/module-public-policy.json", {"module.site.aws_s3_bucket_policy.b": "public"}, AWS_POLICY,
+     "resources in a module, joined through the module's own references")
 
 # ---- CloudFormation --------------------------------------------------------------------------
 
@@ -399,6 +434,27 @@ cfn("access-point-default-block.yaml", """Resources:
             Action: s3:GetObject
             Resource: "*"
 """, {"Point": "deploy-fails"}, AWS_BPP, "an access point is created with every block flag on")
+
+cfn("conditional-acl.yaml", """Conditions:
+  IsProd: !Equals [!Ref "AWS::AccountId", "111122223333"]
+Resources:
+  Site:
+    Type: AWS::S3::Bucket
+    Properties:
+      AccessControl: !If [IsProd, Private, PublicRead]
+      OwnershipControls:
+        Rules:
+          - ObjectOwnership: ObjectWriter
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: false
+        IgnorePublicAcls: false
+""", {"Site": "unknown"}, AWS_UNKNOWN, "Fn::If on a condition the template alone does not decide")
+cfn("bucket-defaults.yaml", """Resources:
+  Logs:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: corpus-logs
+""", {"Logs": "not-public"}, AWS_NEW_BUCKET)
 
 # ---- Bare documents --------------------------------------------------------------------------
 write("documents/policy-public.json", stmt())

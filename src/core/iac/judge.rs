@@ -47,7 +47,8 @@ pub struct Finding {
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub verdict: Verdict,
-    /// AWS reasons (docs/REASONS.md), then `unknown:<what>` and `deploy-fails:<address>:<protection>`.
+    /// AWS reasons (docs/REASONS.md), then `unknown:<what>` (verdict unknown), and
+    /// `deploy-fails:<address>:<protection>` / `deploy-fails-if-public:<address>:<protection>`.
     pub reasons: Vec<String>,
     pub exempt: bool,
     /// The decider's rule for a deploy that would make it public (`remediate`, `exempt_by_name`, …).
@@ -152,16 +153,28 @@ fn unknowns_of(item: &Item) -> Vec<String> {
     out
 }
 
+/// The calls S3 would refuse: `deploy-fails:…` when refused with the unknowns at their protective
+/// end (so whatever they turn out to be), `deploy-fails-if-public:…` when only a permissive unknown
+/// value (an unknown policy that turns out public) would be refused.
 fn refusals(best: &Folded, worst: &Folded, bucket: &str, only: Option<&[&Item]>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let keep = |r: &Refused| only.is_none_or(|items| items.iter().any(|i| i.origin == r.origin));
-    for r in [best, worst]
-        .into_iter()
-        .flat_map(|f| f.refused.get(bucket).into_iter().flatten())
-        .filter(|r| keep(r))
-    {
-        if !out.contains(&r.reason) {
-            out.push(r.reason.clone());
+    let keep = |r: &&Refused| only.is_none_or(|items| items.iter().any(|i| i.origin == r.origin));
+    let of = |f: &'_ Folded| -> Vec<String> {
+        f.refused
+            .get(bucket)
+            .into_iter()
+            .flatten()
+            .filter(keep)
+            .map(|r| r.reason.clone())
+            .collect()
+    };
+    let mut out = of(best);
+    out.dedup();
+    for r in of(worst) {
+        if !out.contains(&r) {
+            let r = r.replacen("deploy-fails:", "deploy-fails-if-public:", 1);
+            if !out.contains(&r) {
+                out.push(r);
+            }
         }
     }
     out
@@ -217,7 +230,7 @@ fn finding(
         let mut r = worst.1;
         r.extend(unknowns.iter().cloned());
         (Verdict::Unknown, r)
-    } else if !refused.is_empty() {
+    } else if refused.iter().any(|r| r.starts_with("deploy-fails:")) {
         (Verdict::DeployFails, best.1)
     } else {
         (Verdict::NotPublic, best.1)
@@ -239,6 +252,8 @@ fn finding(
         // once the fleet saw an authorised identity set it.
         tags_set_by: None,
         actor: None,
+        // The deploy's calls are judged as the stream judges calls; `source` is carried for logs
+        // only and no rule depends on it.
         source: Source::Stream,
     });
     let exempt = decider
