@@ -233,3 +233,37 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn an_exempting_tag_declared_in_the_plan_exempts_unless_tag_setters_is_set() {
+    let dir = tempdir();
+    let plan = corpus().join("terraform/tagged-public-policy.json");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[exemptions]\ntags = { \"bucketwarden:allow-public\" = \"true\" }\n",
+    )
+    .unwrap();
+    let (code, report, _) = run(
+        &["--format", "json", "--config", config.to_str().unwrap()],
+        std::slice::from_ref(&plan),
+    );
+    assert_eq!(code, Some(0));
+    let f = findings(&report);
+    assert_eq!(
+        (f[0]["verdict"].as_str(), f[0]["rule"].as_str()),
+        (Some("public"), Some("exempt_by_tag"))
+    );
+    // With tag_setters, a tag counts only once the fleet saw an authorised identity set it; a
+    // plan names no setter, so the tag is ignored, as the decider ignores it for a live read.
+    std::fs::write(
+        &config,
+        "[exemptions]\ntags = { \"bucketwarden:allow-public\" = \"true\" }\ntag_setters = [\"arn:aws:iam::111122223333:role/platform\"]\n",
+    )
+    .unwrap();
+    let (code, _, _) = run(
+        &["--format", "json", "--config", config.to_str().unwrap()],
+        &[plan],
+    );
+    assert_eq!(code, Some(4));
+}

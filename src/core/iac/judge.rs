@@ -278,3 +278,88 @@ fn finding(
         fails: exposed && !exempt,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::exposure::BlockConfig;
+    use crate::core::iac::terraform;
+    use serde_json::json;
+
+    fn plan(policy_configured: bool) -> serde_json::Value {
+        let mut bucket_exprs = json!({"bucket": {"constant_value": "b1"}});
+        if policy_configured {
+            bucket_exprs["policy"] = json!({"references": ["data.aws_iam_policy_document.p.json"]});
+        }
+        json!({
+            "format_version": "1.2",
+            "resource_changes": [
+                {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "name": "b",
+                 "change": {"actions": ["create"], "before": null,
+                            "after": {"bucket": "b1"},
+                            "after_unknown": {"acl": true, "policy": true, "grant": true, "id": true}}},
+                {"address": "aws_s3_bucket_public_access_block.b", "mode": "managed",
+                 "type": "aws_s3_bucket_public_access_block", "name": "b",
+                 "change": {"actions": ["create"], "before": null,
+                            "after": {"bucket": "b1", "block_public_acls": false, "ignore_public_acls": false,
+                                      "block_public_policy": false, "restrict_public_buckets": false},
+                            "after_unknown": {}}}
+            ],
+            "configuration": {"root_module": {"resources": [
+                {"address": "aws_s3_bucket.b", "expressions": bucket_exprs}
+            ]}}
+        })
+    }
+
+    fn verdicts(
+        plan: &serde_json::Value,
+        block: Option<BlockConfig>,
+    ) -> Vec<(Verdict, Vec<String>)> {
+        let declared = terraform::parse(plan, "");
+        let account = Account {
+            id: String::new(),
+            block,
+        };
+        judge(&declared, &account, &Decider::default())
+            .into_iter()
+            .map(|f| (f.verdict, f.reasons))
+            .collect()
+    }
+
+    #[test]
+    fn a_computed_attribute_nobody_configured_is_not_unknown() {
+        // Shared DESIGN §11: provider v4+ lists aws_s3_bucket's deprecated acl/policy under
+        // after_unknown even when nothing sets them; new buckets get S3's defaults.
+        let v = verdicts(&plan(false), None);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, Verdict::NotPublic, "{v:?}");
+    }
+
+    #[test]
+    fn an_unknown_value_the_configuration_sets_is_never_assumed_safe() {
+        let v = verdicts(&plan(true), None);
+        assert_eq!(v[0].0, Verdict::Unknown, "{v:?}");
+        assert!(
+            v[0].1
+                .contains(&"unknown:aws_s3_bucket.b.policy".to_string()),
+            "{v:?}"
+        );
+        // AWS, RestrictPublicBuckets: "restricts access to an access point or bucket with a public
+        // policy to only AWS service principals and authorized users within the bucket owner's
+        // account": whatever the policy is, the bucket is not public.
+        let restrict = BlockConfig {
+            restrict_public_buckets: true,
+            ..BlockConfig::ALL_OFF
+        };
+        assert_eq!(
+            verdicts(&plan(true), Some(restrict))[0].0,
+            Verdict::NotPublic
+        );
+        // AWS, BlockPublicPolicy: "PUT Bucket policy calls fail if the specified bucket policy
+        // allows public access" — a public one fails, a fixed one deploys: never public.
+        let v = verdicts(&plan(true), Some(BlockConfig::ALL_ON));
+        assert_eq!(v[0].0, Verdict::NotPublic, "{v:?}");
+        assert!(v[0].1[0]
+            .starts_with("deploy-fails-if-public:aws_s3_bucket.b:BlockPublicPolicy@account"));
+    }
+}
