@@ -304,7 +304,12 @@ pub fn sarif(r: &Report) -> Value {
             }
             let level = if x.fails { "error" } else { "warning" };
             let mut seen: Vec<String> = Vec::new();
-            for reason in &x.reasons {
+            // An unknown verdict rests on the unknown value, not on the stand-in's findings.
+            let reasons = x
+                .reasons
+                .iter()
+                .filter(|r| x.verdict != Verdict::Unknown || r.starts_with("unknown:"));
+            for reason in reasons {
                 let Some((id, text)) = rule_of(reason) else {
                     continue;
                 };

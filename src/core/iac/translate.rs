@@ -17,9 +17,10 @@ use crate::core::iac::unknown::{self, Case, Val};
 use crate::core::policy;
 use crate::core::record::{EventName, S3Event};
 
-/// The policy a wholly unknown policy is judged as in the worst case: anyone, anything.
+/// The policy a wholly unknown policy is judged as in the worst case: anyone, anything. Its
+/// findings read `policy:(unknown):…`, beside the `unknown:` reason naming the value.
 fn open_policy() -> Value {
-    serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]})
+    serde_json::json!({"Statement": [{"Sid": "(unknown)", "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]})
 }
 
 /// Where the deploy runs: the account (for the account's block and per-account exemptions) and
