@@ -126,7 +126,7 @@ fn the_account_block_decides_and_a_failing_deploy_is_said() {
     let plan = corpus().join("terraform/policy-public.json");
     let (code, report, _) = run(
         &["--format", "json", "--assume-account-block", "on"],
-        &[plan.clone()],
+        std::slice::from_ref(&plan),
     );
     assert_eq!(code, Some(0));
     let f = findings(&report);
@@ -138,7 +138,7 @@ fn the_account_block_decides_and_a_failing_deploy_is_said() {
     // With it off the assumption disappears from the reasons.
     let (code, report, _) = run(
         &["--format", "json", "--assume-account-block", "off"],
-        &[plan.clone()],
+        std::slice::from_ref(&plan),
     );
     assert_eq!(code, Some(4));
     let reasons = findings(&report)[0]["reasons"].to_string();
@@ -177,7 +177,7 @@ fn exemptions_from_the_config_are_the_deciders() {
     .unwrap();
     let plan = corpus().join("terraform/policy-public.json");
     let args = ["--format", "json", "--config", config.to_str().unwrap()];
-    let (code, report, _) = run(&args, &[plan.clone()]);
+    let (code, report, _) = run(&args, std::slice::from_ref(&plan));
     assert_eq!(code, Some(4), "another account's exemption does not apply");
     assert_eq!(findings(&report)[0]["exempt"], false);
     let mut with_account = args.to_vec();
