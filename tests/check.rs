@@ -106,6 +106,27 @@ fn bad_input_is_reported_with_its_position_and_the_rest_checked() {
     assert_eq!(report["files"][0]["error"]["line"], 3);
     assert!(report["files"][1]["error"]["line"].is_number());
     assert_eq!(report["summary"]["public"], 1);
+    // A plan whose resource_changes is not a list checked nothing: an error, not a pass.
+    std::fs::write(
+        dir.join("plan.json"),
+        r#"{"format_version":"1.2","resource_changes":5}"#,
+    )
+    .unwrap();
+    let (code, report, _) = run(&["--format", "json"], &[dir.join("plan.json")]);
+    assert_eq!(
+        (code, &report["summary"]["errors"]),
+        (Some(1), &Value::from(1))
+    );
+    // A setting that cannot be read is reported and judged unknown, never assumed safe.
+    std::fs::write(
+        dir.join("t.yaml"),
+        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      AccessControl: Everyone\n      OwnershipControls: {Rules: [{ObjectOwnership: ObjectWriter}]}\n      PublicAccessBlockConfiguration: {}\n",
+    )
+    .unwrap();
+    let (code, report, _) = run(&["--format", "json"], &[dir.join("t.yaml")]);
+    assert_eq!(code, Some(4));
+    assert_eq!(report["files"][0]["error"]["line"], 2);
+    assert_eq!(findings(&report)[0]["verdict"], "unknown");
     // Only bad input: exit 1, never 0.
     let (code, _, _) = run(&[], &[dir.join("broken.json")]);
     assert_eq!(code, Some(1));

@@ -277,6 +277,9 @@ fn block(t: &Template, v: Option<&Value>, what: &str, default: BlockConfig) -> V
         return Val::Known(default);
     };
     let v = t.resolve(v);
+    if !v.is_object() {
+        return Val::Unknown(format!("{what}: not a configuration ({v})"));
+    }
     let mut c = BlockConfig::ALL_OFF;
     for (name, slot) in [
         ("BlockPublicAcls", &mut c.block_public_acls),
@@ -382,12 +385,18 @@ pub fn parse(v: &Value, text: &str) -> Declared {
                 }
                 Some(x) => match x.as_str().and_then(Ownership::parse) {
                     Some(o) => d.items.push(item(Setting::Ownership(Val::Known(o)))),
-                    None => d.problems.push(Problem {
-                        origin: origin(id),
-                        message: format!(
-                            "OwnershipControls ObjectOwnership {x} is not one S3 knows"
-                        ),
-                    }),
+                    None => {
+                        // Reported, and judged as unknown: never assumed safe.
+                        let message =
+                            format!("OwnershipControls ObjectOwnership {x} is not one S3 knows");
+                        d.items.push(item(Setting::Ownership(Val::Unknown(format!(
+                            "{id}.OwnershipControls: {message}"
+                        )))));
+                        d.problems.push(Problem {
+                            origin: origin(id),
+                            message,
+                        });
+                    }
                 },
                 None => {}
             }
@@ -406,10 +415,16 @@ pub fn parse(v: &Value, text: &str) -> Declared {
                 Val::Unknown(w) => d.items.push(item(Setting::Acl(Val::Unknown(w)))),
                 Val::Known(x) => match x.as_str().and_then(canned_acl) {
                     Some(acl) => d.items.push(item(Setting::Acl(Val::Known(acl)))),
-                    None => d.problems.push(Problem {
-                        origin: origin(id),
-                        message: format!("AccessControl {x} is not a canned ACL S3 knows"),
-                    }),
+                    None => {
+                        let message = format!("AccessControl {x} is not a canned ACL S3 knows");
+                        d.items.push(item(Setting::Acl(Val::Unknown(format!(
+                            "{id}.AccessControl: {message}"
+                        )))));
+                        d.problems.push(Problem {
+                            origin: origin(id),
+                            message,
+                        });
+                    }
                 },
             }
         }

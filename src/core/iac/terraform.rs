@@ -185,7 +185,10 @@ fn resources<'a>(plan: &'a Value, text: &str) -> Vec<Res<'a>> {
             .or_else(|| line_of(text, &format!("\"address\":\"{address}\"")))
     };
     let mut out = Vec::new();
-    if let Some(changes) = plan.get("resource_changes").and_then(Value::as_array) {
+    if let Some(changes) = plan.get("resource_changes") {
+        let Some(changes) = changes.as_array() else {
+            return out;
+        };
         for rc in changes {
             let (Some(address), Some(kind)) = (
                 rc.get("address").and_then(Value::as_str),
@@ -312,11 +315,13 @@ fn acl_val(r: &Res, problems: &mut Vec<Problem>) -> Option<Val<Acl>> {
             Val::Known(v) => match v.as_str().and_then(canned_acl) {
                 Some(acl) => Some(Val::Known(acl)),
                 None => {
+                    // Reported, and judged as unknown: never assumed safe.
+                    let message = format!("acl {v} is not a canned ACL S3 knows");
                     problems.push(Problem {
                         origin: r.origin(),
-                        message: format!("acl {v} is not a canned ACL S3 knows"),
+                        message: message.clone(),
                     });
-                    None
+                    Some(Val::Unknown(format!("{}.acl: {message}", r.address)))
                 }
             },
         };
@@ -359,6 +364,15 @@ fn block_val(r: &Res) -> Val<BlockConfig> {
 pub fn parse(plan: &Value, text: &str) -> Declared {
     let res = resources(plan, text);
     let mut d = Declared::default();
+    if plan.get("resource_changes").is_some_and(|c| !c.is_array()) {
+        d.problems.push(Problem {
+            origin: Origin {
+                address: "resource_changes".into(),
+                line: line_of(text, "\"resource_changes\""),
+            },
+            message: "resource_changes is not an array: nothing in the plan was checked".into(),
+        });
+    }
     // Buckets first: the others join to them.
     let mut by_config: HashMap<String, String> = HashMap::new();
     for r in res
@@ -397,10 +411,16 @@ pub fn parse(plan: &Value, text: &str) -> Declared {
             Some(Val::Unknown(w)) => d.items.push(item(&key, Setting::Acl(Val::Unknown(w)), r)),
             Some(Val::Known(v)) => match v.as_str().and_then(canned_acl) {
                 Some(acl) => d.items.push(item(&key, Setting::Acl(Val::Known(acl)), r)),
-                None => d.problems.push(Problem {
-                    origin: r.origin(),
-                    message: format!("acl {v} is not a canned ACL S3 knows"),
-                }),
+                None => {
+                    let message = format!("acl {v} is not a canned ACL S3 knows");
+                    let what = format!("{}.acl: {message}", r.address);
+                    d.items
+                        .push(item(&key, Setting::Acl(Val::Unknown(what)), r));
+                    d.problems.push(Problem {
+                        origin: r.origin(),
+                        message,
+                    });
+                }
             },
             None => {}
         }
@@ -448,11 +468,12 @@ pub fn parse(plan: &Value, text: &str) -> Declared {
                     match o {
                         Some(o) => Val::Known(o),
                         None => {
+                            let message = "rule.object_ownership is not one S3 knows";
                             d.problems.push(Problem {
                                 origin: r.origin(),
-                                message: "rule.object_ownership is not one S3 knows".into(),
+                                message: message.into(),
                             });
-                            continue;
+                            Val::Unknown(format!("{}.rule: {message}", r.address))
                         }
                     }
                 };
