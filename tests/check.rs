@@ -288,3 +288,26 @@ fn an_exempting_tag_declared_in_the_plan_exempts_unless_tag_setters_is_set() {
     );
     assert_eq!(code, Some(4));
 }
+
+#[test]
+fn help_has_examples_and_exit_status() {
+    let out = Command::cargo_bin("bucketwarden")
+        .unwrap()
+        .args(["check", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "Examples",
+        "Exit status",
+        "terraform show -json",
+        "--format sarif",
+        "--account-block",
+        "cdk.out",
+    ] {
+        assert!(
+            help.contains(needle),
+            "check --help lacks {needle}:\n{help}"
+        );
+    }
+}
