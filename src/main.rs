@@ -151,6 +151,38 @@ bucketwarden doctor --all-accounts --format json | jq '.items[] | select(.status
 bucketwarden doctor --account-id 111122223333 --rule my-stack-s3-exposure-calls"
     )]
     Doctor(DoctorArgs),
+    /// Judge Terraform plans, CloudFormation templates and policy files before deploy, with the same rules.
+    #[command(
+        long_about = "Judge what a deploy would do to S3 before it runs, with the same fold, exposure \
+rules and decider as the stream: every S3 resource is turned into the calls the deploy would make, \
+folded, judged by AWS's meaning of \"public\" and decided with the config's exemptions (per-account \
+ones with --account-id).\n\n\
+Inputs, detected by content (a directory is read recursively, *.json, *.yaml, *.yml, *.template): \
+Terraform plans as `terraform show -json plan.out` writes them (aws_s3_bucket with its older inline \
+acl/policy, aws_s3_bucket_policy, _acl, _public_access_block, _ownership_controls, \
+aws_s3_account_public_access_block, aws_s3_access_point, aws_s3control_access_point_policy, \
+aws_s3_object with acl); CloudFormation templates in JSON or YAML, so CDK's cdk.out too \
+(AWS::S3::Bucket, AWS::S3::BucketPolicy, AWS::S3::AccessPoint; Ref to a parameter default, \
+Fn::Sub and Fn::Join resolved, other intrinsics unknown); a bare bucket policy, ACL or \
+PublicAccessBlock document. New buckets get S3's defaults: BucketOwnerEnforced and every block \
+flag on.\n\n\
+Verdicts: public; unknown (a value the input cannot know yet — e.g. a policy built from another \
+resource's output — could make it public: never assumed safe, the reason names the value); \
+deploy-fails (S3 would refuse a call: a public policy under BlockPublicPolicy, a public ACL under \
+BlockPublicAcls or with ACLs disabled); not-public. The account's block is unknown (assumed off, \
+and said so) unless --account-block or --assume-account-block gives it.\n\n\
+Exit status: 4 when something non-exempt would be public or unknown; 1 when an input could not be \
+read (reported with its file and position; the rest is checked) and nothing failed; 2 on a usage \
+error; 0 otherwise.",
+        after_help = "Examples:\n  \
+terraform plan -out plan.out && terraform show -json plan.out > plan.json\n  \
+bucketwarden check plan.json\n  \
+bucketwarden check --format sarif --assume-account-block on plan.json > check.sarif\n  \
+bucketwarden check --config bucketwarden.toml --account-id 111122223333 cdk.out/\n  \
+aws s3control get-public-access-block --account-id 111122223333 > account-block.json\n  \
+bucketwarden check --account-block account-block.json template.yaml policies/*.json"
+    )]
+    Check(CheckArgs),
 }
 
 #[derive(Args)]
@@ -179,6 +211,28 @@ struct DoctorArgs {
     /// The deployment logs no S3 data events on purpose (S3DataEvents=none): missing ones warn instead of failing
     #[arg(long)]
     no_data_events: bool,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Config file: [exemptions] (buckets, tags, per-account)
+    #[arg(long, short = 'c', env = "BUCKETWARDEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Report format: "table" (for people), "json" (one document), "sarif" (SARIF 2.1.0, for code scanning)
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "sarif"])]
+    format: String,
+    /// The account's PublicAccessBlock, as `aws s3control get-public-access-block` prints it
+    #[arg(long, value_name = "FILE", conflicts_with = "assume_account_block")]
+    account_block: Option<PathBuf>,
+    /// Assume the account's block all off or all on [default: unknown, judged as off and said so]
+    #[arg(long, value_parser = ["off", "on"])]
+    assume_account_block: Option<String>,
+    /// The account deployed to, for [exemptions.accounts."ID"]
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// Terraform plan JSON, CloudFormation templates, policy/ACL/block documents, or directories of them
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -336,6 +390,7 @@ fn main() -> ExitCode {
         Command::DevTrail(args) => run_dev_trail(args),
         Command::Scan(args) => run_scan(args),
         Command::Doctor(args) => run_doctor(args),
+        Command::Check(args) => run_check(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -525,6 +580,46 @@ fn run_doctor(args: DoctorArgs) -> anyhow::Result<u8> {
         out.flush()?;
         Ok(doctor::exit_code(&list.items))
     })
+}
+
+fn run_check(args: CheckArgs) -> anyhow::Result<u8> {
+    use bucketwarden::commands::check;
+    use bucketwarden::core::exposure::BlockConfig;
+    let config = load_config(args.config.as_ref())?;
+    let decider = bucketwarden::core::decision::Decider::from_config(&config, false)?;
+    let block = match (&args.account_block, args.assume_account_block.as_deref()) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not JSON", path.display()))?;
+            Some(
+                BlockConfig::from_request(&doc)
+                    .with_context(|| format!("{}: not a PublicAccessBlock", path.display()))?,
+            )
+        }
+        (None, Some("on")) => Some(BlockConfig::ALL_ON),
+        (None, Some(_)) => Some(BlockConfig::ALL_OFF),
+        (None, None) => None,
+    };
+    let account = bucketwarden::core::iac::Account {
+        id: args.account_id.unwrap_or_default(),
+        block,
+    };
+    let report = check::check(&args.paths, &account, &decider);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.format.as_str() {
+        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        "sarif" => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&check::sarif(&report))?
+        )?,
+        _ => write!(out, "{}", check::table(&report))?,
+    }
+    out.flush()?;
+    Ok(report.summary.exit_code())
 }
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<u8> {

@@ -11,6 +11,7 @@ pub mod event_name;
 pub mod exemption;
 pub mod exposure;
 pub mod fold;
+pub mod iac;
 pub mod input;
 pub mod lanes;
 pub mod lease;
