@@ -1,1 +1,120 @@
-//! Hostile cases: see main.rs. (Filled by the room's owner.)
+//! Bounded state: one bucket with thousands of object writes carrying ACL headers must neither
+//! outgrow a DynamoDB item nor hold the shard.
+//!
+//! AWS: "The maximum item size in DynamoDB is 400 KB, which includes both attribute name binary
+//! length (UTF-8 length) and attribute value lengths" (DynamoDB developer guide, "Quotas"). Before
+//! the state was bounded, every such write added its key to the bucket's one state item; ~3,700
+//! keys of 40 characters passed the limit, the save failed with a non-retryable
+//! `ValidationException` on every re-read, and the shard never moved again.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+const LONG: Duration = Duration::from_secs(60);
+const WRITES: usize = 5_000;
+
+fn ts(base: i64, offset_ms: i64) -> String {
+    bucketwarden::core::time::format_millis(base + offset_ms)
+}
+
+/// Kinesis sequence numbers are decimal strings of up to 128 bits.
+fn seq(s: &str) -> u128 {
+    s.parse().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_object_writes_with_acl_headers_do_not_stall_the_shard() {
+    let f = Fleet::new("objects", 1, "").await;
+    let many = f.bucket("many");
+    let base = jiff::Timestamp::now().as_millisecond() - 120_000;
+    // 5,000 PutObjects with `x-amz-acl: bucket-owner-full-control` (a private canned ACL), keys of
+    // 40 characters, put 500 per PutRecords call.
+    let mut last_hostile = String::new();
+    for chunk in 0..WRITES / 500 {
+        let mut entries = Vec::new();
+        for j in 0..500 {
+            let i = chunk * 500 + j;
+            let key = format!("uploads/{i:032}");
+            assert_eq!(key.len(), 40);
+            let ev = eventbridge(
+                "PutObject",
+                Some(&many),
+                json!({"bucketName": many, "Host": format!("{many}.s3.us-east-1.amazonaws.com"), "key": key, "x-amz-acl": "bucket-owner-full-control"}),
+                &ts(base, i as i64),
+                &format!("obj-{i}"),
+            );
+            entries.push(
+                aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                    .partition_key(&many)
+                    .data(aws_sdk_kinesis::primitives::Blob::new(
+                        serde_json::to_vec(&ev).unwrap(),
+                    ))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let r = f
+            .clients
+            .kinesis
+            .put_records()
+            .stream_name(&f.names.stream)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .expect("PutRecords");
+        assert_eq!(r.failed_record_count(), Some(0), "every record put");
+        for rec in r.records() {
+            let s = rec.sequence_number().unwrap_or_default();
+            if seq(s) > seq(&last_hostile) {
+                last_hostile = s.to_owned();
+            }
+        }
+    }
+    // Then an ordinary bucket made public with an ACL, on the same (only) shard.
+    let public = f.bucket("public");
+    f.make_public_bucket(&public).await;
+    f.put_event(
+        &public,
+        &put_bucket_acl_public(&public, "ev-public", &ts(base, WRITES as i64 + 1000)),
+    )
+    .await;
+    let w = f.spawn_worker("w1", &[]);
+    let took = wait_for("the ordinary public bucket to be locked down", LONG, || async {
+        f.block_of(&public).await == Some((true, true, true, true))
+    })
+    .await;
+    eprintln!("ordinary bucket locked down after {took:?}");
+    wait_for("the checkpoint to pass the hostile records", LONG, || async {
+        f.leases().await.iter().any(|l| {
+            matches!(&l.checkpoint, bucketwarden::core::lease::Checkpoint::Sequence(s)
+                if seq(s) >= seq(&last_hostile))
+        })
+    })
+    .await;
+    let log = w.log_text();
+    assert!(
+        !log.contains("ValidationException") && !log.contains("maximum allowed size"),
+        "a state save failed:\n{}",
+        &log[log.len().saturating_sub(4000)..]
+    );
+    // The private objects are not kept: every state item is far below the item limit.
+    let items = f.scan(&f.names.state_table).await;
+    let largest = items
+        .iter()
+        .map(|i| {
+            i.iter()
+                .map(|(k, v)| k.len() + v.as_s().map(|s| s.len()).unwrap_or(8))
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(largest < 64 * 1024, "largest state item {largest} bytes");
+    let incidents = f.incidents().await;
+    assert!(
+        incidents.iter().any(|i| s(i, "bucket") == public),
+        "the ordinary bucket has its incident"
+    );
+}
