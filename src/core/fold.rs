@@ -208,6 +208,14 @@ impl Fold {
         ))
     }
 
+    /// An object's exposure in a known bucket, given its ACL.
+    fn object_exposure_with(&self, bucket: &str, acl: &Acl) -> Option<Exposure> {
+        let b = self.bucket(bucket)?;
+        let aps = ap_views(b);
+        let view = view_of(b, self.accounts.get(&b.account), &aps);
+        Some(exposure::object_exposure(Some(acl), &view))
+    }
+
     /// Applies one event and returns its outcome: one per affected bucket (account-level events
     /// re-evaluate every known bucket of the account), plus one per object whose exposure the
     /// event changed. Never empty.
@@ -473,7 +481,12 @@ impl Fold {
         let after = snapshot(&self.buckets[name], self.accounts.get(&account_id));
         let mut out = Vec::new();
         if let (Some(key), Some(obefore)) = (&ev.key, object_before) {
-            let oafter = self.object_exposure(name, key).unwrap_or_else(not_public);
+            // The ACL this event set, known even when a private one was not kept.
+            let oafter = match change {
+                Change::ObjectAcl(acl) => self.object_exposure_with(name, acl),
+                _ => self.object_exposure(name, key),
+            }
+            .unwrap_or_else(not_public);
             out.push(Outcome {
                 bucket: Some(name.to_owned()),
                 key: Some(key.clone()),
@@ -592,16 +605,22 @@ impl Fold {
                 if b.objects.get(key).is_some_and(|o| o.at > t) {
                     return false;
                 }
-                b.objects.insert(
-                    key.clone(),
-                    Stamped {
-                        value: *acl,
-                        at: t,
-                        live: false,
-                    },
-                );
                 if acl.is_public() {
+                    b.objects.insert(
+                        key.clone(),
+                        Stamped {
+                            value: *acl,
+                            at: t,
+                            live: false,
+                        },
+                    );
                     prove_public_acl_allowed(b, account, t);
+                } else {
+                    // A private object cannot decide anything (only public grants expose an
+                    // object): it is forgotten, so the map holds public objects only. Its stamp
+                    // goes with it: an older public event for the key arriving later is applied
+                    // (errs towards public; verification reads the object's ACL before acting).
+                    b.objects.remove(key);
                 }
             }
             Change::Tags(tags) => {

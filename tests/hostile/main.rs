@@ -7,12 +7,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-/// Verification reads refused (403) or slow for one bucket; DynamoDB throttling every call.
-mod reads;
 /// SNS answering 500 for minutes: remediation goes on, each alert delivered once afterwards.
 mod alerts;
-/// One bucket with thousands of object writes carrying ACL headers (bounded state).
-mod state;
 /// Poison records (large malformed, large refused values) and empty pages before data on a
 /// closed parent shard.
 mod poison;
+/// Verification reads refused (403) or slow for one bucket; DynamoDB throttling every call.
+mod reads;
+/// One bucket with thousands of object writes carrying ACL headers (bounded state).
+mod state;

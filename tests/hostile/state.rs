@@ -82,17 +82,23 @@ async fn five_thousand_object_writes_with_acl_headers_do_not_stall_the_shard() {
     )
     .await;
     let w = f.spawn_worker("w1", &[]);
-    let took = wait_for("the ordinary public bucket to be locked down", LONG, || async {
-        f.block_of(&public).await == Some((true, true, true, true))
-    })
+    let took = wait_for(
+        "the ordinary public bucket to be locked down",
+        LONG,
+        || async { f.block_of(&public).await == Some((true, true, true, true)) },
+    )
     .await;
     eprintln!("ordinary bucket locked down after {took:?}");
-    wait_for("the checkpoint to pass the hostile records", LONG, || async {
-        f.leases().await.iter().any(|l| {
-            matches!(&l.checkpoint, bucketwarden::core::lease::Checkpoint::Sequence(s)
+    wait_for(
+        "the checkpoint to pass the hostile records",
+        LONG,
+        || async {
+            f.leases().await.iter().any(|l| {
+                matches!(&l.checkpoint, bucketwarden::core::lease::Checkpoint::Sequence(s)
                 if seq(s) >= seq(&last_hostile))
-        })
-    })
+            })
+        },
+    )
     .await;
     let log = w.log_text();
     assert!(

@@ -139,7 +139,9 @@ pub struct BucketState {
     pub block: BlockState,
     pub tags: Option<TagState>,
     pub website: Option<Stamped<bool>>,
-    /// Objects whose ACL an event set, by key.
+    /// Objects whose ACL an event set public, by key. Only a public grant can expose an object;
+    /// an object set private (`private`, `bucket-owner-full-control`, …) is removed, so the map
+    /// is bounded by the bucket's public objects, not by its writes (issue #26).
     pub objects: BTreeMap<String, Stamped<Acl>>,
     pub access_points: BTreeMap<String, AccessPointState>,
     /// Set when the bucket was deleted: its state is forgotten, but older events stay stale.
