@@ -2,7 +2,7 @@
 //! (`ensure_loaded`), installing another worker's writes, and persisting a batch's changes with
 //! version checks, then marking its events done. Must not decide or act.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -10,6 +10,9 @@ use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_read::{AccountBlocks, BucketReads};
 use crate::aws::transact::{self, Group};
+use crate::core::acl::Acl;
+use crate::core::change::Change;
+use crate::core::fold::Stamped;
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
@@ -22,6 +25,12 @@ pub(super) struct BatchWork {
     pub(super) seen_ids: HashSet<String>,
     pub(super) claimed: Vec<String>,
     pub(super) buckets: BTreeSet<String>,
+    /// Objects whose ACL an event of the batch set, with the newest such event's time: each
+    /// gets its item written (public) or removed (private) with the bucket.
+    pub(super) objects: BTreeMap<(String, String), i64>,
+    /// Buckets created or deleted in the batch, with the newest such event's time: their
+    /// object items from before are removed (the fold forgot those objects).
+    pub(super) purged: BTreeMap<String, i64>,
     pub(super) accounts: BTreeSet<String>,
     pub(super) refreshed_accounts: HashSet<String>,
     /// Read-mostly context shared by every lane of the chunk.
@@ -56,6 +65,14 @@ impl BatchWork {
         self.seen_ids.extend(other.seen_ids);
         self.claimed.extend(other.claimed);
         self.buckets.extend(other.buckets);
+        for (k, t) in other.objects {
+            let at = self.objects.entry(k).or_insert(t);
+            *at = (*at).max(t);
+        }
+        for (b, t) in other.purged {
+            let at = self.purged.entry(b).or_insert(t);
+            *at = (*at).max(t);
+        }
         self.accounts.extend(other.accounts);
         self.refreshed_accounts.extend(other.refreshed_accounts);
     }
@@ -190,6 +207,19 @@ pub(super) async fn ensure_loaded(
     ev: &S3Event,
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
+    if let (Some(b), Some(k), Some(Change::ObjectAcl(_))) = (&ev.bucket, &ev.key, &ev.change) {
+        let at = work
+            .objects
+            .entry((b.clone(), k.clone()))
+            .or_insert(ev.time_ms);
+        *at = (*at).max(ev.time_ms);
+    }
+    if let (Some(b), Some(Change::CreateBucket { .. } | Change::DeleteBucket)) =
+        (&ev.bucket, &ev.change)
+    {
+        let at = work.purged.entry(b.clone()).or_insert(ev.time_ms);
+        *at = (*at).max(ev.time_ms);
+    }
     if work.refreshed_accounts.insert(ev.account.clone()) {
         // Account state is shared by every worker: read it once per batch.
         if let Some(v) = timed(m::STATE_LATENCY, Some("load"), async {
@@ -270,9 +300,27 @@ pub(super) async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsEr
             save_account_state(inner, account)
         })
         .await?;
+    for (bucket, t) in &work.purged {
+        purge_objects(inner, bucket, *t).await?;
+    }
     if persist_as_group(inner, work).await? {
         return Ok(());
     }
+    // Object items before their buckets: a bucket save that loses a race merges what the store
+    // holds, which must no longer hold an object this batch set private.
+    stream::iter(work.objects.iter().map(Ok))
+        .try_for_each_concurrent(BUCKETS_IN_FLIGHT, |((bucket, key), at)| async move {
+            let object = object_of(inner, bucket, key);
+            let at = object.as_ref().map_or(*at, |o| o.at);
+            timed(m::STATE_LATENCY, Some("save"), async {
+                retried("save object", || {
+                    inner.store.save_object(bucket, key, object.as_ref(), at)
+                })
+                .await
+            })
+            .await
+        })
+        .await?;
     // Each bucket's and event id's write is independent of the others: issued side by side, as
     // many as there are buckets in flight. One after another, a chunk's 32 saves and 32 dedup
     // finishes took longer under faults than the lease could wait.
@@ -306,6 +354,11 @@ async fn persist_as_group(inner: &Inner, work: &BatchWork) -> Result<bool, AwsEr
             }
         }
     }
+    for ((bucket, key), at) in &work.objects {
+        let object = object_of(inner, bucket, key);
+        let at = object.as_ref().map_or(*at, |o| o.at);
+        items.push(inner.store.object_write(bucket, key, object.as_ref(), at)?);
+    }
     items.extend(work.claimed.iter().map(|id| inner.dedup.finish_write(id)));
     if items.len() < 2 || items.len() > transact::MAX_ITEMS {
         return Ok(false);
@@ -325,6 +378,35 @@ async fn persist_as_group(inner: &Inner, work: &BatchWork) -> Result<bool, AwsEr
         set_version(inner, key, version);
     }
     Ok(true)
+}
+
+/// Removes a re-created or deleted bucket's object items from before `t` that the fold no longer
+/// keeps (CreateBucket and DeleteBucket forget every object). Rare: one query per such event.
+async fn purge_objects(inner: &Inner, bucket: &str, t: i64) -> Result<(), AwsError> {
+    let stored = timed(m::STATE_LATENCY, Some("load"), async {
+        retried("Query objects", || inner.store.load_objects(bucket)).await
+    })
+    .await?;
+    for (key, o) in stored {
+        if o.at <= t && object_of(inner, bucket, &key).is_none() {
+            retried("remove object", || {
+                inner.store.save_object(bucket, &key, None, t)
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The fold's public-object entry for `key`, if it keeps one.
+fn object_of(inner: &Inner, bucket: &str, key: &str) -> Option<Stamped<Acl>> {
+    inner
+        .pipeline
+        .lock()
+        .expect("pipeline lock")
+        .fold()
+        .bucket_state(bucket)
+        .and_then(|b| b.objects.get(key).cloned())
 }
 
 pub(super) async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError> {

@@ -124,3 +124,96 @@ async fn five_thousand_object_writes_with_acl_headers_do_not_stall_the_shard() {
         "the ordinary bucket has its incident"
     );
 }
+
+/// The byte size DynamoDB counts for an item: attribute names plus values (strings and numbers
+/// by their text, close enough for a bound this far below the limit).
+fn item_size(
+    i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> usize {
+    i.iter()
+        .map(|(k, v)| k.len() + v.as_s().or(v.as_n()).map(|s| s.len()).unwrap_or(8))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_objects_live_in_their_own_items_and_load_back_with_their_bucket() {
+    use bucketwarden::core::acl::Acl;
+    use bucketwarden::core::fold::{BucketState, Stamped};
+    let f = Fleet::new("objitems", 1, "").await;
+    let store = bucketwarden::aws::state_store::StateStore::new(
+        f.clients.dynamodb.clone(),
+        &f.names.state_table,
+    );
+    let bucket = f.bucket("wide");
+    // 500 public objects with keys of S3's maximum length (1,024 bytes): ~500 KB of keys, more
+    // than one item could ever hold.
+    let mut state = BucketState {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        ..BucketState::default()
+    };
+    let public = Acl::from_canned("public-read").unwrap();
+    for i in 0..500 {
+        let key = format!("{i:04}{}", "k".repeat(1020));
+        assert_eq!(key.len(), 1024);
+        let o = Stamped {
+            value: public,
+            at: 1_000 + i,
+            live: false,
+        };
+        store
+            .save_object(&bucket, &key, Some(&o), o.at)
+            .await
+            .unwrap();
+        state.objects.insert(key, o);
+    }
+    store
+        .save_bucket(&bucket, &state, 0)
+        .await
+        .expect("bucket saved");
+    let loaded = store.load_bucket(&bucket).await.unwrap().expect("stored");
+    assert_eq!(
+        loaded.value, state,
+        "the objects load back with their bucket"
+    );
+    let items = f.scan(&f.names.state_table).await;
+    assert_eq!(items.len(), 501);
+    let largest = items.iter().map(item_size).max().unwrap();
+    assert!(largest < 2_000, "largest item {largest} bytes");
+    // A private ACL removes the item; an older write cannot bring it back over a newer one.
+    let first = state.objects.keys().next().unwrap().clone();
+    store
+        .save_object(&bucket, &first, None, 5_000)
+        .await
+        .unwrap();
+    let stale = Stamped {
+        value: public,
+        at: 6_000,
+        live: false,
+    };
+    let second = state.objects.keys().nth(1).unwrap().clone();
+    store
+        .save_object(&bucket, &second, Some(&stale), 6_000)
+        .await
+        .unwrap();
+    let older = Stamped {
+        value: public,
+        at: 2_000,
+        live: false,
+    };
+    store
+        .save_object(&bucket, &second, None, 2_000)
+        .await
+        .unwrap();
+    store
+        .save_object(&bucket, &second, Some(&older), 2_000)
+        .await
+        .unwrap();
+    let objects = store.load_objects(&bucket).await.unwrap();
+    assert_eq!(objects.len(), 499);
+    assert!(objects.iter().all(|(k, _)| *k != first));
+    assert_eq!(
+        objects.iter().find(|(k, _)| *k == second).unwrap().1.at,
+        6_000
+    );
+}
