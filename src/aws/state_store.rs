@@ -150,6 +150,15 @@ impl StateStore {
         item: &HashMap<String, AttributeValue>,
     ) -> Result<Versioned<BucketState>, AwsError> {
         let mut v: Versioned<BucketState> = decode(item)?;
+        // An item saved before objects had their own items keeps them in its state (private
+        // ones too): its public objects move to their own items now, before the next save of
+        // the bucket drops them from its state. Once per such bucket; the writes are idempotent.
+        v.value.objects.retain(|_, o| o.value.is_public());
+        if !item.contains_key("objects") {
+            for (key, o) in &v.value.objects {
+                self.save_object(name, key, Some(o), o.at).await?;
+            }
+        }
         if object_count(item) > 0 {
             for (key, o) in self.load_objects(name).await? {
                 match v.value.objects.get(&key) {

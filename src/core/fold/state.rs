@@ -217,9 +217,15 @@ impl BucketState {
         for (k, o) in &other.objects {
             match self.objects.get(k) {
                 Some(m) if m.at >= o.at => {}
-                _ => {
+                // A newer private ACL (in a state saved before private objects were dropped)
+                // removes the object.
+                Some(_) if !o.value.is_public() => {
+                    self.objects.remove(k);
+                }
+                _ if o.value.is_public() => {
                     self.objects.insert(k.clone(), o.clone());
                 }
+                _ => {}
             }
         }
         for (name, ap) in &other.access_points {
