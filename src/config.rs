@@ -195,6 +195,9 @@ pub struct Fleet {
     pub max_records: i32,
     /// Records larger than this are poison: dead-lettered and skipped.
     pub max_record_bytes: usize,
+    /// Buckets a worker's fold keeps in memory (least recently used evicted once saved, reloaded
+    /// from the state table at their next event); buckets of batches in flight come on top.
+    pub working_set_buckets: usize,
 }
 
 impl Default for Fleet {
@@ -207,6 +210,7 @@ impl Default for Fleet {
             shard_discovery_interval_ms: 5_000,
             max_records: 10_000,
             max_record_bytes: 256 * 1024,
+            working_set_buckets: 50_000,
         }
     }
 }

@@ -22,9 +22,11 @@ mod outcome;
 mod state;
 #[cfg(test)]
 mod tests;
+mod working_set;
 
 pub use outcome::{exposure_of, object_exposure_of, Note, Outcome, Transition};
 pub use state::{AccessPointState, AccountState, BlockState, BucketState, Stamped, TagState};
+pub use working_set::WorkingSet;
 
 use outcome::{ap_views, diff, not_public, snapshot, view_of, with_note, Snapshot};
 use state::stamped;
@@ -173,6 +175,17 @@ impl Fold {
             .buckets
             .insert(name.to_owned());
         self.buckets.insert(name.to_owned(), state);
+    }
+
+    /// Forgets a bucket whose state is saved (the worker's working set evicted it): its state
+    /// and its membership of its account. It is loaded again from the store before its next
+    /// event; an account-level event re-reads the account's buckets from the store.
+    pub fn evict_bucket(&mut self, name: &str) {
+        if let Some(b) = self.buckets.remove(name) {
+            if let Some(a) = self.accounts.get_mut(&b.account) {
+                a.buckets.remove(name);
+            }
+        }
     }
 
     /// Installs an account's state loaded from a store, keeping this fold's bucket membership.

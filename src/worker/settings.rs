@@ -19,6 +19,8 @@ pub struct Settings {
     pub max_records: i32,
     pub max_record_bytes: usize,
     pub initial: Checkpoint,
+    /// Buckets the fold keeps in memory (`[fleet] working_set_buckets`).
+    pub working_set_buckets: usize,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             max_records: f.max_records.clamp(1, 10_000),
             max_record_bytes: f.max_record_bytes,
             initial: Checkpoint::parse(&f.initial_position),
+            working_set_buckets: f.working_set_buckets.max(1),
         }
     }
 }

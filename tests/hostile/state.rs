@@ -217,3 +217,64 @@ async fn public_objects_live_in_their_own_items_and_load_back_with_their_bucket(
         6_000
     );
 }
+
+/// A worker whose fold keeps 2 buckets: 6 buckets' creations, then (once saved and evicted)
+/// their public ACLs. Each is judged on the state reloaded from the table — nothing about the
+/// bucket is assumed — and each is locked down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_buckets_are_reloaded_from_the_state_table() {
+    let f = Fleet::new("evict", 1, "working_set_buckets = 2\n").await;
+    let base = jiff::Timestamp::now().as_millisecond() - 120_000;
+    let buckets: Vec<String> = (0..6).map(|i| f.bucket(&format!("ws{i}"))).collect();
+    let mut last = String::new();
+    for (i, b) in buckets.iter().enumerate() {
+        let i = i as i64;
+        let create = eventbridge(
+            "CreateBucket",
+            Some(b),
+            json!({"bucketName": b, "Host": "s3.us-east-1.amazonaws.com", "x-amz-object-ownership": "ObjectWriter"}),
+            &ts(base, i * 10),
+            &format!("create-{b}"),
+        );
+        let unblock = eventbridge(
+            "DeleteBucketPublicAccessBlock",
+            Some(b),
+            json!({"bucketName": b, "publicAccessBlock": ""}),
+            &ts(base, i * 10 + 1),
+            &format!("unblock-{b}"),
+        );
+        f.put_event(b, &create).await;
+        last = f.put_event(b, &unblock).await.1;
+    }
+    let w = f.spawn_worker("w1", &[]);
+    wait_for("the creations to be checkpointed", LONG, || async {
+        f.leases().await.iter().any(|l| {
+            matches!(&l.checkpoint, bucketwarden::core::lease::Checkpoint::Sequence(s)
+                if seq(s) >= seq(&last))
+        })
+    })
+    .await;
+    for (i, b) in buckets.iter().enumerate() {
+        f.make_public_bucket(b).await;
+        f.put_event(
+            b,
+            &put_bucket_acl_public(b, &format!("acl-{b}"), &ts(base, 1_000 + i as i64)),
+        )
+        .await;
+    }
+    f.wait_all_blocked("every bucket locked down", &buckets, LONG)
+        .await;
+    let log = w.log_text();
+    assert!(log.contains("buckets evicted"), "{log}");
+    for b in &buckets {
+        let line = log
+            .lines()
+            .find(|l| l.contains("became public") && l.contains(&format!("acl-{b}")))
+            .unwrap_or_else(|| panic!("no decision for {b}:\n{log}"));
+        // Unknown, the bucket's ownership and block would be assumed; reloaded, they are known.
+        assert!(
+            !line.contains("ownership-acls-enabled") && !line.contains("off@bucket"),
+            "{b} judged without its saved state: {line}"
+        );
+    }
+}
