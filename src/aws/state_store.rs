@@ -591,6 +591,32 @@ impl StateStore {
     }
 }
 
+/// DynamoDB's size of an item: "the sum of the lengths of its attribute names and values"
+/// (strings by their UTF-8 length; numbers about one byte per two significant digits plus one).
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+/// The sizes of the items `save_bucket` and `object_write` would write for `state`: the bucket's
+/// item and its largest object item. What the benchmark and the item-size bound are about.
+pub fn item_sizes(name: &str, state: &BucketState) -> Result<(usize, usize), AwsError> {
+    let bucket = StateStore::bucket_versioned_write(name, state, 1)?;
+    let mut largest = 0;
+    for (key, o) in &state.objects {
+        largest = largest.max(item_size(&StateStore::object_item(name, key, o)?));
+    }
+    Ok((item_size(&bucket.item), largest))
+}
+
 /// The error for a state write that kept losing its version race: throttled, so callers back off.
 fn contention(what: &str) -> AwsError {
     AwsError {
