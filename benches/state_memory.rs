@@ -3,7 +3,7 @@
 //! with 100,000 public objects. Run by `scripts/bench-state.sh`, which starts one process per
 //! mode so each mode's peak RSS is its own.
 //!
-//! usage: state_memory MODE [BUCKETS=1000000] [WORKING_SET=50000]
+//! usage: state_memory MODE [BUCKETS=1000000] [WORKING_SET=50000] [PASSES=3]
 //!   MODE `unbounded`: today's fold before this change, every bucket kept (the baseline).
 //!   MODE `bounded`: the worker's working set (`core::fold::WorkingSet`): after each batch of
 //!        1,000 events the changed buckets are saved and the least recently used beyond the
@@ -15,9 +15,10 @@
 //! measured); the state table is a file of fixed 2 KB slots, one per bucket, holding the JSON the
 //! store writes (`serde_json` of `BucketState`) — on disk, so it costs the process no memory, as
 //! DynamoDB costs the worker none. The worker's Kinesis, dedup and S3 round trips are not run.
-//! Each bucket gets three events (CreateBucket, DeleteBucketPublicAccessBlock, PutBucketAcl
-//! public-read) in three passes over all buckets, so in `bounded` mode every event of the second
-//! and third passes is a miss: the worst order for an LRU (cyclic), reported as such.
+//! Each bucket gets PASSES events (CreateBucket, DeleteBucketPublicAccessBlock, PutBucketAcl
+//! public-read; with 2 passes CreateBucket and PutBucketAcl) in passes over all buckets, so in
+//! `bounded` mode every event after the first pass is a miss: the worst order for an LRU
+//! (cyclic), reported as such.
 
 use std::fs::File;
 use std::io::Write;
@@ -47,7 +48,7 @@ fn bucket_name(i: usize) -> String {
     format!("bench-bucket-{i:07}")
 }
 
-fn event(i: usize, pass: usize) -> S3Event {
+fn event(i: usize, pass: usize, passes: usize) -> S3Event {
     let t = 1_700_000_000_000 + (pass as i64) * 10_000_000 + i as i64;
     let (name, change) = match pass {
         0 => (
@@ -57,7 +58,7 @@ fn event(i: usize, pass: usize) -> S3Event {
                 ownership: Some(bucketwarden::core::exposure::Ownership::ObjectWriter),
             },
         ),
-        1 => (
+        1 if passes > 2 => (
             EventName::DeleteBucketPublicAccessBlock,
             Change::DeleteBucketBlock,
         ),
@@ -113,7 +114,7 @@ fn index_of(name: &str) -> usize {
     name.trim_start_matches("bench-bucket-").parse().unwrap()
 }
 
-fn run(bounded: bool, buckets: usize, capacity: usize) {
+fn run(bounded: bool, buckets: usize, capacity: usize, passes: usize) {
     let config = bucketwarden::config::Config::default();
     let mut p = Pipeline::new_live(&config).unwrap();
     let path =
@@ -133,9 +134,9 @@ fn run(bounded: bool, buckets: usize, capacity: usize) {
     let mut dirty: Vec<usize> = Vec::with_capacity(BATCH);
     let start = Instant::now();
     let mut events = 0u64;
-    for pass in 0..3 {
+    for pass in 0..passes {
         for i in 0..buckets {
-            let ev = event(i, pass);
+            let ev = event(i, pass, passes);
             let name = ev.bucket.clone().unwrap();
             if bounded {
                 if p.fold().bucket_state(&name).is_none() {
@@ -174,7 +175,7 @@ fn run(bounded: bool, buckets: usize, capacity: usize) {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "mode={} buckets={buckets} working_set={} events={events} lines={lines} became_public={became_public} \
+        "mode={} buckets={buckets} passes={passes} working_set={} events={events} lines={lines} became_public={became_public} \
          misses={misses} evicted={evicted} buckets_in_memory={} seconds={secs:.1} events_per_s={:.0} peak_rss_mb={:.1}",
         if bounded { "bounded" } else { "unbounded" },
         if bounded { capacity.to_string() } else { "-".into() },
@@ -231,9 +232,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let capacity = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let passes = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(3);
     match mode {
-        "unbounded" => run(false, buckets, capacity),
-        "bounded" => run(true, buckets, capacity),
+        "unbounded" => run(false, buckets, capacity, passes),
+        "bounded" => run(true, buckets, capacity, passes),
         "items" => items(),
         m => panic!("unknown mode {m}: unbounded | bounded | items"),
     }

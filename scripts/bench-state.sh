@@ -18,7 +18,7 @@ if [ "$PROFILE" = release ]; then
 else
   BIN=$(cargo test --bench state_memory --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))/\1/p' | tail -1)
 fi
-echo "==> $BIN ($PROFILE), $BUCKETS buckets x 3 events, working set $WORKING_SET"
-"$BIN" unbounded "$BUCKETS" "$WORKING_SET"
-"$BIN" bounded "$BUCKETS" "$WORKING_SET"
+echo "==> $BIN ($PROFILE), $BUCKETS buckets x ${PASSES:-3} events, working set $WORKING_SET"
+"$BIN" unbounded "$BUCKETS" "$WORKING_SET" "${PASSES:-3}"
+"$BIN" bounded "$BUCKETS" "$WORKING_SET" "${PASSES:-3}"
 "$BIN" items
