@@ -198,6 +198,9 @@ pub struct Fleet {
     /// How long one step of one event (a verification read of a guarded bucket) is retried
     /// before the event is parked: the most one slow or refusing bucket delays its shard.
     pub retry_budget_ms: u64,
+    /// Buckets a worker's fold keeps in memory (least recently used evicted once saved, reloaded
+    /// from the state table at their next event); buckets of batches in flight come on top.
+    pub working_set_buckets: usize,
 }
 
 impl Default for Fleet {
@@ -211,6 +214,7 @@ impl Default for Fleet {
             max_records: 10_000,
             max_record_bytes: 256 * 1024,
             retry_budget_ms: 30_000,
+            working_set_buckets: 50_000,
         }
     }
 }

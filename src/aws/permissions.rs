@@ -30,7 +30,7 @@ const fn call(
 }
 
 /// Every call `bucketwarden run` makes.
-pub const WORKER_CALLS: [Call; 28] = [
+pub const WORKER_CALLS: [Call; 29] = [
     call(
         "kinesis",
         "list_shards",
@@ -69,9 +69,15 @@ pub const WORKER_CALLS: [Call; 28] = [
     ),
     call(
         "dynamodb",
+        "delete_item",
+        "dynamodb:DeleteItem",
+        "a public object's state item once the object is private",
+    ),
+    call(
+        "dynamodb",
         "query",
         "dynamodb:Query",
-        "an account's buckets (state table account-index); owed alerts (incident table alerts-owed)",
+        "an account's buckets, a bucket's public objects (state table account-index); owed alerts (incident table alerts-owed)",
     ),
     call("dynamodb", "scan", "dynamodb:Scan", "the lease table"),
     call(
@@ -82,7 +88,7 @@ pub const WORKER_CALLS: [Call; 28] = [
     ),
     // TransactWriteItems has no IAM action of its own: each item needs the action it performs
     // (PutItem for the claims and state saves, UpdateItem for dedup finishes and alert marks,
-    // listed above).
+    // DeleteItem for object items removed, listed above).
     call(
         "dynamodb",
         "transact_write_items",

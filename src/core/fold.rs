@@ -22,9 +22,11 @@ mod outcome;
 mod state;
 #[cfg(test)]
 mod tests;
+mod working_set;
 
 pub use outcome::{exposure_of, object_exposure_of, Note, Outcome, Transition};
 pub use state::{AccessPointState, AccountState, BlockState, BucketState, Stamped, TagState};
+pub use working_set::WorkingSet;
 
 use outcome::{ap_views, diff, not_public, snapshot, view_of, with_note, Snapshot};
 use state::stamped;
@@ -175,6 +177,17 @@ impl Fold {
         self.buckets.insert(name.to_owned(), state);
     }
 
+    /// Forgets a bucket whose state is saved (the worker's working set evicted it): its state
+    /// and its membership of its account. It is loaded again from the store before its next
+    /// event; an account-level event re-reads the account's buckets from the store.
+    pub fn evict_bucket(&mut self, name: &str) {
+        if let Some(b) = self.buckets.remove(name) {
+            if let Some(a) = self.accounts.get_mut(&b.account) {
+                a.buckets.remove(name);
+            }
+        }
+    }
+
     /// Installs an account's state loaded from a store, keeping this fold's bucket membership.
     pub fn load_account(&mut self, id: &str, state: AccountState) {
         let entry = self.accounts.entry(id.to_owned()).or_default();
@@ -206,6 +219,14 @@ impl Fold {
             b.objects.get(key).map(|o| &o.value),
             &view,
         ))
+    }
+
+    /// An object's exposure in a known bucket, given its ACL.
+    fn object_exposure_with(&self, bucket: &str, acl: &Acl) -> Option<Exposure> {
+        let b = self.bucket(bucket)?;
+        let aps = ap_views(b);
+        let view = view_of(b, self.accounts.get(&b.account), &aps);
+        Some(exposure::object_exposure(Some(acl), &view))
     }
 
     /// Applies one event and returns its outcome: one per affected bucket (account-level events
@@ -503,7 +524,12 @@ impl Fold {
         let after = snapshot(&self.buckets[name], self.accounts.get(&account_id));
         let mut out = Vec::new();
         if let (Some(key), Some(obefore)) = (&ev.key, object_before) {
-            let oafter = self.object_exposure(name, key).unwrap_or_else(not_public);
+            // The ACL this event set, known even when a private one was not kept.
+            let oafter = match change {
+                Change::ObjectAcl(acl) => self.object_exposure_with(name, acl),
+                _ => self.object_exposure(name, key),
+            }
+            .unwrap_or_else(not_public);
             out.push(Outcome {
                 bucket: Some(name.to_owned()),
                 key: Some(key.clone()),
@@ -622,16 +648,22 @@ impl Fold {
                 if b.objects.get(key).is_some_and(|o| o.at > t) {
                     return false;
                 }
-                b.objects.insert(
-                    key.clone(),
-                    Stamped {
-                        value: *acl,
-                        at: t,
-                        live: false,
-                    },
-                );
                 if acl.is_public() {
+                    b.objects.insert(
+                        key.clone(),
+                        Stamped {
+                            value: *acl,
+                            at: t,
+                            live: false,
+                        },
+                    );
                     prove_public_acl_allowed(b, account, t);
+                } else {
+                    // A private object cannot decide anything (only public grants expose an
+                    // object): it is forgotten, so the map holds public objects only. Its stamp
+                    // goes with it: an older public event for the key arriving later is applied
+                    // (errs towards public; verification reads the object's ACL before acting).
+                    b.objects.remove(key);
                 }
             }
             Change::Tags(tags) => {

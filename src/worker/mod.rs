@@ -116,9 +116,13 @@ struct Inner {
     accounts: Accounts,
     pipeline: Mutex<Pipeline>,
     /// Buckets whose persisted state this process has loaded since its leases last changed.
+    /// Bounded with the fold by `working` (evicted buckets leave all three).
     loaded: Mutex<HashSet<String>>,
     /// Store versions of the state items this process last read or wrote.
     versions: Mutex<HashMap<String, u64>>,
+    /// The buckets the fold keeps in memory (`[fleet] working_set_buckets`), least recently used
+    /// evicted after a batch's state is saved; pinned while a batch holds them unsaved.
+    working: Arc<Mutex<crate::core::fold::WorkingSet>>,
     held: Mutex<HashMap<String, Arc<Held>>>,
     /// Shards whose consumer task is still running, lease lost or not. A lost lease leaves `held`
     /// at once, but its consumer may still be inside a batch; taking the shard again before that
@@ -202,6 +206,9 @@ impl Worker {
             pipeline: Mutex::new(pipeline),
             loaded: Mutex::new(HashSet::new()),
             versions: Mutex::new(HashMap::new()),
+            working: Arc::new(Mutex::new(crate::core::fold::WorkingSet::new(
+                settings.working_set_buckets,
+            ))),
             held: Mutex::new(HashMap::new()),
             consuming: Mutex::new(HashSet::new()),
             shard_ends: Mutex::new(HashMap::new()),

@@ -21,6 +21,8 @@ pub struct Settings {
     pub initial: Checkpoint,
     /// How long one step of one event is retried before the event is parked.
     pub retry_budget: Duration,
+    /// Buckets the fold keeps in memory (`[fleet] working_set_buckets`).
+    pub working_set_buckets: usize,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
             max_record_bytes: f.max_record_bytes,
             initial: Checkpoint::parse(&f.initial_position),
             retry_budget: Duration::from_millis(f.retry_budget_ms.max(1)),
+            working_set_buckets: f.working_set_buckets.max(1),
         }
     }
 }

@@ -2,14 +2,17 @@
 //! (`ensure_loaded`), installing another worker's writes, and persisting a batch's changes with
 //! version checks, then marking its events done. Must not decide or act.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::aws::error::AwsError;
 use crate::aws::kinesis::KRecord;
 use crate::aws::s3_read::{AccountBlocks, BucketReads};
 use crate::aws::transact::{self, Group};
+use crate::core::acl::Acl;
+use crate::core::change::Change;
+use crate::core::fold::{Stamped, WorkingSet};
 use crate::core::record::S3Event;
 use crate::observe::metrics as m;
 
@@ -22,10 +25,40 @@ pub(super) struct BatchWork {
     pub(super) seen_ids: HashSet<String>,
     pub(super) claimed: Vec<String>,
     pub(super) buckets: BTreeSet<String>,
+    /// Objects whose ACL an event of the batch set, with the newest such event's time: each
+    /// gets its item written (public) or removed (private) with the bucket.
+    /// Objects whose ACL an event of the batch set: the newest such event's time, and whether
+    /// the object may have an item (it was public in the fold before). Each public one gets its
+    /// item written, each formerly public one now private its item removed.
+    pub(super) objects: BTreeMap<(String, String), (i64, bool)>,
+    /// Buckets created or deleted in the batch, with the newest such event's time: their
+    /// object items from before are removed (the fold forgot those objects).
+    pub(super) purged: BTreeMap<String, i64>,
     pub(super) accounts: BTreeSet<String>,
     pub(super) refreshed_accounts: HashSet<String>,
     /// Read-mostly context shared by every lane of the chunk.
     pub(super) shared: ChunkShared,
+    /// Buckets this batch loaded or changed, kept in memory until the batch is dropped.
+    pins: Pins,
+}
+
+/// Pins held by one batch in the worker's working set, released when the batch's work is
+/// dropped (saved, failed or abandoned alike): a failed batch is re-read and pins again.
+#[derive(Default)]
+struct Pins {
+    set: Option<Arc<Mutex<WorkingSet>>>,
+    names: HashSet<String>,
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        if let Some(set) = &self.set {
+            let mut set = set.lock().expect("working set lock");
+            for n in &self.names {
+                set.unpin(n);
+            }
+        }
+    }
 }
 
 /// What a chunk's prefetch found, shared by its lanes.
@@ -51,11 +84,42 @@ impl BatchWork {
         }
     }
 
+    /// Keeps `bucket` in the fold until this batch is done with it.
+    pub(super) fn pin(&mut self, inner: &Inner, bucket: &str) {
+        let mut set = inner.working.lock().expect("working set lock");
+        if self.pins.names.insert(bucket.to_owned()) {
+            set.pin(bucket);
+        } else {
+            set.touch(bucket);
+        }
+        self.pins.set.get_or_insert_with(|| inner.working.clone());
+    }
+
     /// Folds in what one bucket's queue did.
-    pub(super) fn absorb(&mut self, other: BatchWork) {
+    pub(super) fn absorb(&mut self, mut other: BatchWork) {
+        if let Some(set) = other.pins.set.take() {
+            self.pins.set.get_or_insert(set);
+        }
+        // A bucket pinned by both keeps both pins until this work is dropped.
+        for n in std::mem::take(&mut other.pins.names) {
+            if !self.pins.names.insert(n.clone()) {
+                if let Some(set) = &self.pins.set {
+                    set.lock().expect("working set lock").unpin(&n);
+                }
+            }
+        }
         self.seen_ids.extend(other.seen_ids);
         self.claimed.extend(other.claimed);
         self.buckets.extend(other.buckets);
+        for (k, (t, stored)) in other.objects {
+            let e = self.objects.entry(k).or_insert((t, stored));
+            e.0 = e.0.max(t);
+            e.1 |= stored;
+        }
+        for (b, t) in other.purged {
+            let at = self.purged.entry(b).or_insert(t);
+            *at = (*at).max(t);
+        }
         self.accounts.extend(other.accounts);
         self.refreshed_accounts.extend(other.refreshed_accounts);
     }
@@ -174,6 +238,7 @@ pub(super) async fn prefetch(
     }
     let mut loads = loads?;
     for b in &buckets {
+        work.pin(inner, b);
         match loads.remove(b) {
             Some(v) => install_bucket(inner, b, v),
             None => {
@@ -185,11 +250,34 @@ pub(super) async fn prefetch(
     Ok(())
 }
 
+/// Loads what `ev` needs into the fold, and notes the object it may change.
 pub(super) async fn ensure_loaded(
     inner: &Inner,
     ev: &S3Event,
     work: &mut BatchWork,
 ) -> Result<(), AwsError> {
+    load_for(inner, ev, work).await?;
+    if let (Some(b), Some(k), Some(Change::ObjectAcl(_))) = (&ev.bucket, &ev.key, &ev.change) {
+        // The fold holds every stored object item of a loaded bucket: a key it does not hold
+        // now has no item, so if it stays private there is nothing to remove.
+        let stored = object_of(inner, b, k).is_some();
+        let entry = work
+            .objects
+            .entry((b.clone(), k.clone()))
+            .or_insert((ev.time_ms, stored));
+        entry.0 = entry.0.max(ev.time_ms);
+        entry.1 |= stored;
+    }
+    Ok(())
+}
+
+async fn load_for(inner: &Inner, ev: &S3Event, work: &mut BatchWork) -> Result<(), AwsError> {
+    if let (Some(b), Some(Change::CreateBucket { .. } | Change::DeleteBucket)) =
+        (&ev.bucket, &ev.change)
+    {
+        let at = work.purged.entry(b.clone()).or_insert(ev.time_ms);
+        *at = (*at).max(ev.time_ms);
+    }
     if work.refreshed_accounts.insert(ev.account.clone()) {
         // Account state is shared by every worker: read it once per batch.
         if let Some(v) = timed(m::STATE_LATENCY, Some("load"), async {
@@ -213,6 +301,7 @@ pub(super) async fn ensure_loaded(
         })
         .await?
         {
+            work.pin(inner, &name);
             install_bucket(inner, &name, v);
         }
         return Ok(());
@@ -220,6 +309,7 @@ pub(super) async fn ensure_loaded(
     let Some(bucket) = &ev.bucket else {
         return Ok(());
     };
+    work.pin(inner, bucket);
     if inner.loaded.lock().expect("loaded lock").contains(bucket) {
         return Ok(());
     }
@@ -260,6 +350,39 @@ pub(super) fn install_bucket(
 
 /// Writes the batch's state, then marks its events done; the caller checkpoints after this.
 pub(super) async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
+    save(inner, work).await?;
+    evict(inner);
+    Ok(())
+}
+
+/// Once a batch's state is saved: forgets the least recently used buckets beyond the working
+/// set, from the fold, `loaded` and `versions` alike (their next event reloads them). Pinned
+/// buckets (unsaved work of batches in flight) stay.
+fn evict(inner: &Inner) {
+    let gone = inner.working.lock().expect("working set lock").evict();
+    if gone.is_empty() {
+        return;
+    }
+    {
+        let mut p = inner.pipeline.lock().expect("pipeline lock");
+        let fold = p.fold_mut();
+        for name in &gone {
+            fold.evict_bucket(name);
+        }
+    }
+    let mut loaded = inner.loaded.lock().expect("loaded lock");
+    let mut versions = inner.versions.lock().expect("versions lock");
+    for name in &gone {
+        loaded.remove(name);
+        versions.remove(&format!("bucket#{name}"));
+    }
+    tracing::debug!(
+        evicted = gone.len(),
+        "working set: buckets evicted from the fold"
+    );
+}
+
+async fn save(inner: &Inner, work: &BatchWork) -> Result<(), AwsError> {
     use futures_util::stream::{self, TryStreamExt};
     // Accounts first, each on its own (merging on a lost race), never in the chunk's group: every
     // chunk of every shard writes its account's item, so in the group that one hot item made
@@ -270,9 +393,33 @@ pub(super) async fn persist(inner: &Inner, work: &BatchWork) -> Result<(), AwsEr
             save_account_state(inner, account)
         })
         .await?;
+    for (bucket, t) in &work.purged {
+        purge_objects(inner, bucket, *t).await?;
+    }
     if persist_as_group(inner, work).await? {
         return Ok(());
     }
+    // Object items before their buckets: a bucket save that loses a race merges what the store
+    // holds, which must no longer hold an object this batch set private.
+    stream::iter(work.objects.iter().map(Ok))
+        .try_for_each_concurrent(
+            BUCKETS_IN_FLIGHT,
+            |((bucket, key), (at, stored))| async move {
+                let object = object_of(inner, bucket, key);
+                if object.is_none() && !stored {
+                    return Ok(());
+                }
+                let at = object.as_ref().map_or(*at, |o| o.at);
+                timed(m::STATE_LATENCY, Some("save"), async {
+                    retried("save object", || {
+                        inner.store.save_object(bucket, key, object.as_ref(), at)
+                    })
+                    .await
+                })
+                .await
+            },
+        )
+        .await?;
     // Each bucket's and event id's write is independent of the others: issued side by side, as
     // many as there are buckets in flight. One after another, a chunk's 32 saves and 32 dedup
     // finishes took longer under faults than the lease could wait.
@@ -306,6 +453,14 @@ async fn persist_as_group(inner: &Inner, work: &BatchWork) -> Result<bool, AwsEr
             }
         }
     }
+    for ((bucket, key), (at, stored)) in &work.objects {
+        let object = object_of(inner, bucket, key);
+        if object.is_none() && !stored {
+            continue;
+        }
+        let at = object.as_ref().map_or(*at, |o| o.at);
+        items.push(inner.store.object_write(bucket, key, object.as_ref(), at)?);
+    }
     items.extend(work.claimed.iter().map(|id| inner.dedup.finish_write(id)));
     if items.len() < 2 || items.len() > transact::MAX_ITEMS {
         return Ok(false);
@@ -325,6 +480,35 @@ async fn persist_as_group(inner: &Inner, work: &BatchWork) -> Result<bool, AwsEr
         set_version(inner, key, version);
     }
     Ok(true)
+}
+
+/// Removes a re-created or deleted bucket's object items from before `t` that the fold no longer
+/// keeps (CreateBucket and DeleteBucket forget every object). Rare: one query per such event.
+async fn purge_objects(inner: &Inner, bucket: &str, t: i64) -> Result<(), AwsError> {
+    let stored = timed(m::STATE_LATENCY, Some("load"), async {
+        retried("Query objects", || inner.store.load_objects(bucket)).await
+    })
+    .await?;
+    for (key, o) in stored {
+        if o.at <= t && object_of(inner, bucket, &key).is_none() {
+            retried("remove object", || {
+                inner.store.save_object(bucket, &key, None, t)
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The fold's public-object entry for `key`, if it keeps one.
+fn object_of(inner: &Inner, bucket: &str, key: &str) -> Option<Stamped<Acl>> {
+    inner
+        .pipeline
+        .lock()
+        .expect("pipeline lock")
+        .fold()
+        .bucket_state(bucket)
+        .and_then(|b| b.objects.get(key).cloned())
 }
 
 pub(super) async fn save_bucket_state(inner: &Inner, name: &String) -> Result<(), AwsError> {

@@ -2,8 +2,7 @@
 //! ([`Fold::settle`]), whoever learned it (the worker's act, a resumed incident, reconciliation).
 //! Pure; it only merges by the same newer-wins stamps as the fold itself.
 
-use super::{BlockState, BucketState, Fold, Stamped};
-use crate::core::acl::Acl;
+use super::{BlockState, BucketState, Fold};
 use crate::core::exposure::{BlockConfig, BlockFlags};
 
 /// A target known closed (remediated by bucketwarden, or by an earlier attempt of it).
@@ -72,18 +71,12 @@ impl Fold {
         }
     }
 
-    /// Records that an object's ACL was reset to private at `at`.
+    /// Records that an object's ACL was reset to private at `at`: like a private ACL from an
+    /// event, it removes the object (the fold keeps public objects only).
     fn note_object_private(&mut self, bucket: &str, key: &str, at: i64) {
         if let Some(b) = self.buckets.get_mut(bucket) {
-            if b.objects.get(key).is_none_or(|o| o.at <= at) {
-                b.objects.insert(
-                    key.to_owned(),
-                    Stamped {
-                        value: Acl::PRIVATE,
-                        at,
-                        live: true,
-                    },
-                );
+            if b.objects.get(key).is_some_and(|o| o.at <= at) {
+                b.objects.remove(key);
             }
         }
     }

@@ -139,7 +139,9 @@ pub struct BucketState {
     pub block: BlockState,
     pub tags: Option<TagState>,
     pub website: Option<Stamped<bool>>,
-    /// Objects whose ACL an event set, by key.
+    /// Objects whose ACL an event set public, by key. Only a public grant can expose an object;
+    /// an object set private (`private`, `bucket-owner-full-control`, …) is removed, so the map
+    /// is bounded by the bucket's public objects, not by its writes (issue #26).
     pub objects: BTreeMap<String, Stamped<Acl>>,
     pub access_points: BTreeMap<String, AccessPointState>,
     /// Set when the bucket was deleted: its state is forgotten, but older events stay stale.
@@ -215,9 +217,15 @@ impl BucketState {
         for (k, o) in &other.objects {
             match self.objects.get(k) {
                 Some(m) if m.at >= o.at => {}
-                _ => {
+                // A newer private ACL (in a state saved before private objects were dropped)
+                // removes the object.
+                Some(_) if !o.value.is_public() => {
+                    self.objects.remove(k);
+                }
+                _ if o.value.is_public() => {
                     self.objects.insert(k.clone(), o.clone());
                 }
+                _ => {}
             }
         }
         for (name, ap) in &other.access_points {

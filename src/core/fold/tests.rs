@@ -425,3 +425,35 @@ fn a_bucket_name_recreated_by_another_account_leaves_the_first_owners_account_bl
         assert!(out.iter().all(|o| o.bucket.is_none()), "{out:?}");
     }
 }
+
+#[test]
+fn only_public_objects_are_kept_and_a_private_acl_forgets_the_object() {
+    let mut f = Fold::new(60_000);
+    let put = |id: &str, t: i64, key: &str, canned: &str| {
+        ev(
+            id,
+            t,
+            EventName::PutObject,
+            Some(key),
+            Change::ObjectAcl(Acl::from_canned(canned).unwrap()),
+        )
+    };
+    // Thousands of writes with a private canned ACL keep nothing.
+    for i in 0..5_000 {
+        let out = f.apply(&put(
+            &format!("p{i}"),
+            1_000 + i,
+            &format!("k{i}"),
+            "bucket-owner-full-control",
+        ));
+        assert!(!out[0].exposure.public);
+        assert!(!out[0].exposure.assumed, "the event's own ACL is known");
+    }
+    assert!(f.bucket_state("b1").unwrap().objects.is_empty());
+    // A public object is kept until a private ACL replaces it.
+    f.apply(&put("pub", 10_000, "k7", "public-read"));
+    assert_eq!(f.bucket_state("b1").unwrap().objects.len(), 1);
+    let out = f.apply(&put("priv", 11_000, "k7", "private"));
+    assert_eq!(out[0].key.as_deref(), Some("k7"));
+    assert!(f.bucket_state("b1").unwrap().objects.is_empty());
+}
