@@ -3,6 +3,7 @@
 //! ordering the stream, reporting and progress; all judgement stays in the pipeline, and the one
 //! fold consumes one ordered stream, so the transcript does not depend on `--jobs`.
 
+mod cpu;
 mod jobs;
 pub mod progress;
 pub mod source;
@@ -130,6 +131,10 @@ pub struct Summary {
     pub reorder_peak: usize,
     /// S3 requests (ListObjectsV2, GetObject), when reading from S3.
     pub s3_requests: Option<(u64, u64)>,
+    /// CPU time of the consumer thread (the serial part) and of the whole process, where the
+    /// platform tells (Linux).
+    pub consumer_cpu: Option<Duration>,
+    pub process_cpu: Option<Duration>,
 }
 
 impl Summary {
@@ -179,6 +184,7 @@ pub fn run(
     report: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
     let start = Instant::now();
+    let (thread_cpu0, process_cpu0) = (cpu::this_thread(), cpu::process());
     let locations = opts
         .paths
         .iter()
@@ -363,6 +369,12 @@ pub fn run(
     summary.stats = pipeline.stats().clone();
     summary.buckets = pipeline.fold().bucket_count();
     summary.elapsed = start.elapsed();
+    summary.consumer_cpu = cpu::this_thread()
+        .zip(thread_cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
+    summary.process_cpu = cpu::process()
+        .zip(process_cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
     Ok(summary)
 }
 
@@ -531,6 +543,17 @@ pub fn render_summary(s: &Summary) -> String {
             group(list),
             group(get),
             (list + get) as f64 / (s.files.max(1)) as f64
+        ));
+    }
+    if let (Some(c), Some(p)) = (s.consumer_cpu, s.process_cpu) {
+        let (c, p) = (c.as_secs_f64(), p.as_secs_f64());
+        out.push_str(&format!(
+            "  cpu           {:.2} s in {:.2} s wall ({:.2} cores busy); consumer thread {:.2} s ({:.0}% serial)\n",
+            p,
+            secs,
+            p / secs,
+            c,
+            100.0 * c / p.max(1e-9)
         ));
     }
     for u in &s.unreadable {
