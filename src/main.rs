@@ -670,12 +670,13 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
         reorder_ms: i64::from(args.reorder_minutes) * 60_000,
         ..replay::Options::new(args.paths, config)
     };
-    let mut out: Box<dyn Write> = match &args.out {
+    // Send: replay writes the transcript on a thread of its own.
+    let mut out: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
     };
     let mut err = std::io::stderr().lock();
     let summary = replay::run(&opts, &mut out, &mut err)?;

@@ -7,6 +7,7 @@ mod cpu;
 mod jobs;
 pub mod progress;
 pub mod source;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -177,10 +178,11 @@ fn opener_for(locations: &[Location]) -> Result<Opener, ReplayError> {
     })
 }
 
-/// Replays `opts.paths` into `transcript`, reporting problems and progress on `report`.
+/// Replays `opts.paths` into `transcript` (written on a thread of its own), reporting problems
+/// and progress on `report`.
 pub fn run(
     opts: &Options,
-    transcript: &mut dyn Write,
+    transcript: &mut (dyn Write + Send),
     report: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
     let start = Instant::now();
@@ -236,132 +238,140 @@ pub fn run(
     let mut done_files = 0usize;
     let mut done_bytes = 0u64;
     let mut current: Option<usize> = None;
-    // Folds one event and writes its lines; false once the transcript cannot be written.
-    let mut apply =
-        |pipeline: &mut Pipeline, out_err: &mut Option<std::io::Error>, ev: &S3Event| {
+    // The consumer folds and decides; the writer thread serialises and writes the lines.
+    let (mut sink, lines_rx) = writer::channel();
+    let mut writer_gone = false;
+    // Folds one event and hands its lines to the writer; sets `gone` once the writer stopped.
+    let apply =
+        |pipeline: &mut Pipeline, sink: &mut writer::Sink, gone: &mut bool, ev: &S3Event| {
             let lines = pipeline.apply(ev);
-            if out_err.is_none() {
-                for line in &lines {
-                    let mut text = line.to_json();
-                    text.push('\n');
-                    if let Err(e) = transcript.write_all(text.as_bytes()) {
-                        *out_err = Some(e);
-                        break;
-                    }
-                }
+            if !*gone && !sink.push(lines) {
+                *gone = true;
             }
         };
-    let mut consume = |i: usize, msg: Msg| -> Flow {
-        let file = files[i];
-        let tally_key = file
-            .trail
-            .as_ref()
-            .map(|k| (k.account.clone(), k.region.clone()));
-        if current != Some(i) {
-            current = Some(i);
-            if let Some(k) = &file.trail {
-                reorder.release(k.window_ms, |ev| apply(&mut pipeline, &mut out_err, &ev));
-            }
-        }
-        match msg {
-            Msg::Batch(b) => {
-                let bad = b.bad.len() as u64;
-                let events = b.events.len() as u64;
-                pipeline.count_classified(b.records - bad, &b.skipped);
-                for _ in 0..bad {
-                    pipeline.count_malformed();
-                }
-                for p in b.bad {
-                    if summary.problems.len() < MAX_REPORTED {
-                        let _ = writeln!(report, "malformed: {}: {}: {}", file.id, p.pos, p.reason);
-                        summary.problems.push(Problem {
-                            file: PathBuf::from(&file.id),
-                            position: p.pos.to_string(),
-                            reason: p.reason,
-                        });
-                    }
-                }
-                if let Some(key) = &tally_key {
-                    let t = summary.by_account.entry(key.clone()).or_default();
-                    t.records += b.records;
-                    t.events += events;
-                    t.malformed += bad;
-                }
-                // Events are counted by name when applied; their records were counted above.
-                for (pos, ev) in b.events {
-                    if !ev.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
-                        let odd: Vec<String> = ev.oddities.iter().map(|o| o.label()).collect();
-                        let reason = format!("decided anyway; odd fields {}", odd.join(", "));
-                        let at = b
-                            .odd
-                            .iter()
-                            .find(|(i, _)| *i == pos)
-                            .map_or_else(|| format!("record {pos}"), |(_, p)| p.to_string());
-                        let _ = writeln!(report, "warning: {}: {at}: {reason}", file.id);
-                        summary.warnings.push(Problem {
-                            file: PathBuf::from(&file.id),
-                            position: at,
-                            reason,
-                        });
-                    }
-                    if file.trail.is_some() {
-                        reorder.push(ev.time_ms, file_ranks[i], pos, ev);
-                    } else {
-                        // Files outside the layout keep their order: path order, then position.
-                        apply(&mut pipeline, &mut out_err, &ev);
-                    }
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || writer::write_all(lines_rx, transcript));
+        let mut consume = |i: usize, msg: Msg| -> Flow {
+            let file = files[i];
+            let tally_key = file
+                .trail
+                .as_ref()
+                .map(|k| (k.account.clone(), k.region.clone()));
+            if current != Some(i) {
+                current = Some(i);
+                if let Some(k) = &file.trail {
+                    reorder.release(k.window_ms, |ev| {
+                        apply(&mut pipeline, &mut sink, &mut writer_gone, &ev)
+                    });
                 }
             }
-            Msg::Done(result) => {
-                done_files += 1;
-                done_bytes += file.size;
-                let tally = tally_key.map(|k| summary.by_account.entry(k).or_default());
-                match result {
-                    Ok(stats) => {
-                        summary.files += 1;
-                        summary.bytes_in += if file.size > 0 {
-                            file.size
+            match msg {
+                Msg::Batch(b) => {
+                    let bad = b.bad.len() as u64;
+                    let events = b.events.len() as u64;
+                    pipeline.count_classified(b.records - bad, &b.skipped);
+                    for _ in 0..bad {
+                        pipeline.count_malformed();
+                    }
+                    for p in b.bad {
+                        if summary.problems.len() < MAX_REPORTED {
+                            let _ =
+                                writeln!(report, "malformed: {}: {}: {}", file.id, p.pos, p.reason);
+                            summary.problems.push(Problem {
+                                file: PathBuf::from(&file.id),
+                                position: p.pos.to_string(),
+                                reason: p.reason,
+                            });
+                        }
+                    }
+                    if let Some(key) = &tally_key {
+                        let t = summary.by_account.entry(key.clone()).or_default();
+                        t.records += b.records;
+                        t.events += events;
+                        t.malformed += bad;
+                    }
+                    // Events are counted by name when applied; their records were counted above.
+                    for (pos, ev) in b.events {
+                        if !ev.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
+                            let odd: Vec<String> = ev.oddities.iter().map(|o| o.label()).collect();
+                            let reason = format!("decided anyway; odd fields {}", odd.join(", "));
+                            let at = b
+                                .odd
+                                .iter()
+                                .find(|(i, _)| *i == pos)
+                                .map_or_else(|| format!("record {pos}"), |(_, p)| p.to_string());
+                            let _ = writeln!(report, "warning: {}: {at}: {reason}", file.id);
+                            summary.warnings.push(Problem {
+                                file: PathBuf::from(&file.id),
+                                position: at,
+                                reason,
+                            });
+                        }
+                        if file.trail.is_some() {
+                            reorder.push(ev.time_ms, file_ranks[i], pos, ev);
                         } else {
-                            stats.bytes_in
-                        };
-                        summary.bytes_decoded += stats.bytes_decoded;
-                        if let Some(t) = tally {
-                            t.files += 1;
-                            t.bytes += file.size;
+                            // Files outside the layout keep their order: path order, then position.
+                            apply(&mut pipeline, &mut sink, &mut writer_gone, &ev);
                         }
                     }
-                    Err(e) => {
-                        let _ = writeln!(report, "error: {e}");
-                        summary.unreadable.push(e);
-                        if let Some(t) = tally {
-                            t.unreadable += 1;
+                }
+                Msg::Done(result) => {
+                    done_files += 1;
+                    done_bytes += file.size;
+                    let tally = tally_key.map(|k| summary.by_account.entry(k).or_default());
+                    match result {
+                        Ok(stats) => {
+                            summary.files += 1;
+                            summary.bytes_in += if file.size > 0 {
+                                file.size
+                            } else {
+                                stats.bytes_in
+                            };
+                            summary.bytes_decoded += stats.bytes_decoded;
+                            if let Some(t) = tally {
+                                t.files += 1;
+                                t.bytes += file.size;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = writeln!(report, "error: {e}");
+                            summary.unreadable.push(e);
+                            if let Some(t) = tally {
+                                t.unreadable += 1;
+                            }
                         }
                     }
                 }
             }
+            progress.draw(
+                report,
+                &progress::Done {
+                    files: done_files,
+                    bytes: done_bytes,
+                    records: seen.load(Ordering::Relaxed),
+                    events: pipeline.stats().events_total(),
+                },
+            );
+            if writer_gone {
+                Flow::Stop
+            } else {
+                Flow::Go
+            }
+        };
+        let mut tick = || {};
+        jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
+        reorder.finish(|ev| apply(&mut pipeline, &mut sink, &mut writer_gone, &ev));
+        sink.close();
+        if let Err(e) = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the transcript writer panicked")))
+        {
+            out_err = Some(e);
         }
-        progress.draw(
-            report,
-            &progress::Done {
-                files: done_files,
-                bytes: done_bytes,
-                records: seen.load(Ordering::Relaxed),
-                events: pipeline.stats().events_total(),
-            },
-        );
-        if out_err.is_some() {
-            Flow::Stop
-        } else {
-            Flow::Go
-        }
-    };
-    let mut tick = || {};
-    jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
-    reorder.finish(|ev| apply(&mut pipeline, &mut out_err, &ev));
+    });
     if let Some(e) = out_err.take() {
         return Err(ReplayError::Output(e));
     }
-    transcript.flush().map_err(ReplayError::Output)?;
     progress.finish(report);
     summary.late_events = reorder.late();
     summary.reorder_peak = reorder.peak();
