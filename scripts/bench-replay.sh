@@ -22,8 +22,8 @@
 #   "project" (gen_archive 1000000 10000 42 4 2 30: 4 accounts x 2 regions, 10% watched / 30% other
 #   S3 / 60% other services) and "issue27" (gen_archive 1036800 6000 42 3 3 54: 3 accounts x 3
 #   regions x 288 files of 400 records, 10% / 54% / 36%, 6,000 buckets). Prints wall, process CPU
-#   (user + sys), the consumer thread's CPU (the serial part, from the replay summary) and the
-#   speedup; checks that all four transcripts of a shape (layout/flat x jobs 1/2) have one sha256.
+#   (user + sys), the consumer and writer threads' CPU (the serial part, from the replay summary),
+#   the speedup and its bound on 2 cores; checks that all four transcripts of a shape (layout/flat x jobs 1/2) have one sha256.
 #   Target: --jobs 2 >= 1.7x faster than --jobs 1 on both shapes. Wall-clock figures are only
 #   meaningful on an otherwise idle machine: look at the load average printed first.
 set -euo pipefail
@@ -63,8 +63,9 @@ def once(path, jobs, out="/dev/null"):
     if p.returncode != 0:
         sys.exit(f"replay {path} failed: {err[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    m = re.search(r"consumer thread ([0-9.]+) s", err)
-    return wall, cpu, float(m.group(1)) if m else float("nan"), err
+    m = re.search(r"consumer thread ([0-9.]+) s .*writer thread ([0-9.]+) s", err)
+    c, w = (float(m.group(1)), float(m.group(2))) if m else (float("nan"), float("nan"))
+    return wall, cpu, c, w, err
 
 def sha(path, jobs):
     out = f"target/bench/transcript-{os.getpid()}.jsonl"
@@ -88,18 +89,22 @@ for shape in ["project", "issue27"]:
         res = {1: [], 2: []}
         for _ in range(runs):
             for j in (1, 2):
-                res[j].append(once(path, j)[:3])
-        med = {j: tuple(statistics.median(r[k] for r in res[j]) for k in range(3)) for j in (1, 2)}
-        (w1, c1, s1), (w2, c2, s2) = med[1], med[2]
-        rows.append((shape, spread, w1, c1, s1, w2, c2, s2))
+                res[j].append(once(path, j)[:4])
+        med = {j: tuple(statistics.median(r[k] for r in res[j]) for k in range(4)) for j in (1, 2)}
+        (w1, c1, s1, t1), (w2, c2, s2, t2) = med[1], med[2]
+        rows.append((shape, spread, w1, c1, s1, t1, w2, c2, s2, t2))
     ok = "same" if len(hashes) == 1 else f"DIFFERENT ({len(hashes)})"
     d, n = sorted(hashes)[0]
     print(f"{shape}: transcripts layout/flat x jobs 1/2: {ok}; sha256 {d[:16]}... {n:,} lines")
 print()
-print("| shape | spread | jobs 1 wall s | jobs 1 CPU s | jobs 1 consumer s | jobs 2 wall s | jobs 2 CPU s | jobs 2 consumer s (serial %) | cores busy (jobs 2) | speedup (target >= 1.7x) |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for shape, spread, w1, c1, s1, w2, c2, s2 in rows:
-    print(f"| {shape} | {spread} | {w1:.2f} | {c1:.2f} | {s1:.2f} | {w2:.2f} | {c2:.2f} | {s2:.2f} ({100*s2/c2:.0f}%) | {c2/w2:.2f} | {w1/w2:.2f}x |")
+print("| shape | spread | jobs 1 wall s | jobs 1 CPU s | jobs 2 wall s | jobs 2 CPU s | consumer s (% of CPU) | writer s (% of CPU) | cores busy (jobs 2) | speedup (target >= 1.7x) | bound 2W/(W+C+S) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for shape, spread, w1, c1, s1, t1, w2, c2, s2, t2 in rows:
+    # On 2 cores, with parse jobs W, consumer C and writer S CPU: jobs 1 takes >= W, jobs 2 takes
+    # >= (W + C + S) / 2, so the speedup cannot pass 2W / (W + C + S).
+    work = c2 - s2 - t2
+    bound = 2 * work / c2 if c2 > 0 else float("nan")
+    print(f"| {shape} | {spread} | {w1:.2f} | {c1:.2f} | {w2:.2f} | {c2:.2f} | {s2:.2f} ({100*s2/c2:.0f}%) | {t2:.2f} ({100*t2/c2:.0f}%) | {c2/w2:.2f} | {w1/w2:.2f}x | {bound:.2f}x |")
 PY
   exit 0
 fi

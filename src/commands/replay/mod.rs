@@ -132,9 +132,11 @@ pub struct Summary {
     pub reorder_peak: usize,
     /// S3 requests (ListObjectsV2, GetObject), when reading from S3.
     pub s3_requests: Option<(u64, u64)>,
-    /// CPU time of the consumer thread (the serial part) and of the whole process, where the
-    /// platform tells (Linux).
+    /// CPU time of the consumer thread (the serial part: reorder, fold, decide) and of the whole
+    /// process, where the platform tells (Linux).
     pub consumer_cpu: Option<Duration>,
+    /// CPU time of the transcript writer thread (JSON encoding and writing).
+    pub writer_cpu: Option<Duration>,
     pub process_cpu: Option<Duration>,
 }
 
@@ -241,6 +243,7 @@ pub fn run(
     // The consumer folds and decides; the writer thread serialises and writes the lines.
     let (mut sink, lines_rx) = writer::channel();
     let mut writer_gone = false;
+    let mut writer_cpu = None;
     // Folds one event and hands its lines to the writer; sets `gone` once the writer stopped.
     let apply =
         |pipeline: &mut Pipeline, sink: &mut writer::Sink, gone: &mut bool, ev: &S3Event| {
@@ -250,7 +253,10 @@ pub fn run(
             }
         };
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || writer::write_all(lines_rx, transcript));
+        let writer = scope.spawn(move || {
+            let written = writer::write_all(lines_rx, transcript);
+            (written, cpu::this_thread())
+        });
         let mut consume = |i: usize, msg: Msg| -> Flow {
             let file = files[i];
             let tally_key = file
@@ -362,10 +368,14 @@ pub fn run(
         jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
         reorder.finish(|ev| apply(&mut pipeline, &mut sink, &mut writer_gone, &ev));
         sink.close();
-        if let Err(e) = writer
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the transcript writer panicked")))
-        {
+        let (written, cpu) = writer.join().unwrap_or_else(|_| {
+            (
+                Err(std::io::Error::other("the transcript writer panicked")),
+                None,
+            )
+        });
+        writer_cpu = cpu;
+        if let Err(e) = written {
             out_err = Some(e);
         }
     });
@@ -382,6 +392,7 @@ pub fn run(
     summary.consumer_cpu = cpu::this_thread()
         .zip(thread_cpu0)
         .map(|(b, a)| b.saturating_sub(a));
+    summary.writer_cpu = writer_cpu;
     summary.process_cpu = cpu::process()
         .zip(process_cpu0)
         .map(|(b, a)| b.saturating_sub(a));
@@ -557,13 +568,16 @@ pub fn render_summary(s: &Summary) -> String {
     }
     if let (Some(c), Some(p)) = (s.consumer_cpu, s.process_cpu) {
         let (c, p) = (c.as_secs_f64(), p.as_secs_f64());
+        let w = s.writer_cpu.map_or(0.0, |w| w.as_secs_f64());
         out.push_str(&format!(
-            "  cpu           {:.2} s in {:.2} s wall ({:.2} cores busy); consumer thread {:.2} s ({:.0}% serial)\n",
+            "  cpu           {:.2} s in {:.2} s wall ({:.2} cores busy); consumer thread {:.2} s ({:.0}%), writer thread {:.2} s ({:.0}%)\n",
             p,
             secs,
             p / secs,
             c,
-            100.0 * c / p.max(1e-9)
+            100.0 * c / p.max(1e-9),
+            w,
+            100.0 * w / p.max(1e-9)
         ));
     }
     for u in &s.unreadable {
