@@ -70,7 +70,9 @@ pub fn write_all(rx: Receiver<Vec<Line>>, out: &mut (dyn Write + Send)) -> std::
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
     for chunk in rx {
         for line in &chunk {
-            buf.extend_from_slice(line.to_json().as_bytes());
+            // The bytes of `Line::to_json` (serde_json's to_string is to_vec), without a String
+            // per line.
+            serde_json::to_writer(&mut buf, line).map_err(std::io::Error::other)?;
             buf.push(b'\n');
         }
         drop(chunk);
