@@ -212,7 +212,8 @@ fn bad(flag: &'static str, value: &str, why: &str) -> FilterError {
     }
 }
 
-/// Which files of an archive a replay reads. Every field prunes by key layout alone.
+/// Which files of an archive a replay reads, judged by file name alone; inside the layout each
+/// field also prunes the listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Files delivered at or after this time (epoch ms, from the name's timestamp).
@@ -336,7 +337,7 @@ impl Filter {
         Ok(f)
     }
 
-    /// Whether any filter is set (plain files outside the layout are then left out).
+    /// Whether any filter is set (files whose names are not CloudTrail's are then left out).
     pub fn is_active(&self) -> bool {
         *self != Filter::default()
     }

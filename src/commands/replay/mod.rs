@@ -122,7 +122,7 @@ pub struct Summary {
     pub jobs: usize,
     /// (account, region) → tally, for CloudTrail log files.
     pub by_account: BTreeMap<(String, String), Tally>,
-    /// Log files left out by the filters, judged by key alone.
+    /// Log files left out by the filters, judged by name alone.
     pub filtered_out: u64,
     /// Objects under `AWSLogs/` that are not log files (digests, Insights, …), not read.
     pub not_logs: u64,
