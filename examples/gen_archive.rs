@@ -4,6 +4,13 @@
 //! `AWSLogs/o-bench00001/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json.gz`.
 //!
 //! usage: gen_archive OUT_DIR [RECORDS=1000000] [BUCKETS=10000] [SEED=42] [ACCOUNTS=4] [REGIONS=2]
+//!        [OTHER_S3_PERCENT=30]
+//!
+//! The mix is 10% watched S3 calls, OTHER_S3_PERCENT% other S3 calls (reads, writes without an
+//! ACL, listings), the rest other services. Two shapes are benchmarked (scripts/bench-replay.sh):
+//! the project's (`1000000 10000 42 4 2 30`: 4 accounts x 2 regions, ~2,200 files) and issue
+//! #27's (`1036800 6000 42 3 3 54`: 3 accounts x 3 regions x 288 files of 400 records, 10% / 54% /
+//! 36%, 6,000 buckets).
 
 #[allow(dead_code)]
 #[path = "gen_trail.rs"]
@@ -49,7 +56,7 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let out = PathBuf::from(
         args.get(1)
-            .expect("usage: gen_archive OUT_DIR [RECORDS] [BUCKETS] [SEED] [ACCOUNTS] [REGIONS]"),
+            .expect("usage: gen_archive OUT_DIR [RECORDS] [BUCKETS] [SEED] [ACCOUNTS] [REGIONS] [OTHER_S3_PERCENT]"),
     );
     let num = |i: usize, d: u64| -> u64 {
         args.get(i)
@@ -58,6 +65,7 @@ fn main() -> std::io::Result<()> {
     };
     let (records, buckets, seed) = (num(2, 1_000_000), num(3, 10_000), num(4, 42));
     let (accounts, regions) = (num(5, 4).max(1), num(6, 2).clamp(1, REGIONS.len() as u64));
+    let other_s3 = num(7, 30).min(90);
     let streams: Vec<(String, &str)> = (0..accounts)
         .flat_map(|a| {
             (0..regions).map(move |r| {
@@ -102,7 +110,7 @@ fn main() -> std::io::Result<()> {
         o.first = false;
         let rec = match r.below(100) {
             0..=9 => gen_trail::watched(&mut r, i, buckets),
-            10..=39 => gen_trail::read_or_noise(&mut r, i, buckets),
+            p if p < 10 + other_s3 => gen_trail::read_or_noise(&mut r, i, buckets),
             _ => gen_trail::other_record(&mut r, i),
         };
         o.w.write_all(rec.as_bytes())?;

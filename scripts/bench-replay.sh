@@ -15,8 +15,101 @@
 #   (c) from moto S3 on all cores (requests per file from the summary), beside `gzip -dc` over the
 #   same files on one core; peak RSS from /usr/bin/time -v. Targets on 2 cores: (b) >= 1.7x
 #   faster than (a); (a) within 1.2x of gzip -dc; peak RSS < 300 MB.
+#
+# Jobs case: scripts/bench-replay.sh jobs [RUNS=4]
+#   `--jobs 1` on one core (taskset -c 0, as (a) above) against `--jobs 2` on all cores, RUNS runs of each alternating (1, 2, 1, 2, ...), medians, on two
+#   archive shapes, each in CloudTrail's layout and copied (hard links) into one flat directory:
+#   "project" (gen_archive 1000000 10000 42 4 2 30: 4 accounts x 2 regions, 10% watched / 30% other
+#   S3 / 60% other services) and "issue27" (gen_archive 1036800 6000 42 3 3 54: 3 accounts x 3
+#   regions x 288 files of 400 records, 10% / 54% / 36%, 6,000 buckets). Prints wall, process CPU
+#   (user + sys), the consumer and writer threads' CPU (the serial part, from the replay summary),
+#   the speedup and its bound on 2 cores; checks that all four transcripts of a shape (layout/flat x jobs 1/2) have one sha256.
+#   Target: --jobs 2 >= 1.7x faster than --jobs 1 on both shapes. Wall-clock figures are only
+#   meaningful on an otherwise idle machine: look at the load average printed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "jobs" ]; then
+  RUNS=${2:-4}
+  PROFILE=${PROFILE:-release}
+  if [ "$PROFILE" = release ]; then BIN=target/release; else BIN=target/debug; fi
+  echo "==> building $PROFILE binaries"
+  cargo build --profile "$PROFILE" --quiet --bin bucketwarden --example gen_archive
+  gen() { # NAME ARGS...
+    local dir=target/bench/jobs-$1; shift
+    if [ ! -d "$dir/layout/AWSLogs" ]; then
+      echo "==> generating $dir ($*)"
+      rm -rf "$dir"
+      $BIN/examples/gen_archive "$dir/layout" "$@"
+      mkdir -p "$dir/flat"
+      find "$dir/layout" -name '*.json.gz' -exec ln {} "$dir/flat/" \;
+    fi
+  }
+  gen project 1000000 10000 42 4 2 30
+  gen issue27 1036800 6000 42 3 3 54
+  python3 - "$RUNS" "$BIN/bucketwarden" <<'PY'
+import hashlib, os, re, resource, statistics, subprocess, sys, time
+
+runs, exe = int(sys.argv[1]), sys.argv[2]
+print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}; {os.cpu_count()} cores; {runs} alternating runs each, medians")
+
+def once(path, jobs, out="/dev/null"):
+    # --jobs 1 runs on one core (taskset), as (a) of the archive case: the project's target is
+    # --jobs 2 on 2 cores >= 1.7x faster than one core.
+    pin = ["taskset", "-c", "0"] if jobs == 1 else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(pin + [exe, "replay", "--no-progress", "--jobs", str(jobs), "--out", out, path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    err = p.stderr.decode()
+    if p.returncode != 0:
+        sys.exit(f"replay {path} failed: {err[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    m = re.search(r"consumer thread ([0-9.]+) s .*writer thread ([0-9.]+) s", err)
+    c, w = (float(m.group(1)), float(m.group(2))) if m else (float("nan"), float("nan"))
+    return wall, cpu, c, w, err
+
+def sha(path, jobs):
+    out = f"target/bench/transcript-{os.getpid()}.jsonl"
+    once(path, jobs, out)
+    h = hashlib.sha256()
+    with open(out, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    lines = sum(1 for _ in open(out, "rb"))
+    os.remove(out)
+    return h.hexdigest(), lines
+
+rows = []
+for shape in ["project", "issue27"]:
+    hashes = set()
+    for spread in ["layout", "flat"]:
+        path = f"target/bench/jobs-{shape}/{spread}"
+        for j in (1, 2):
+            digest, lines = sha(path, j)
+            hashes.add((digest, lines))
+        res = {1: [], 2: []}
+        for _ in range(runs):
+            for j in (1, 2):
+                res[j].append(once(path, j)[:4])
+        med = {j: tuple(statistics.median(r[k] for r in res[j]) for k in range(4)) for j in (1, 2)}
+        (w1, c1, s1, t1), (w2, c2, s2, t2) = med[1], med[2]
+        rows.append((shape, spread, w1, c1, s1, t1, w2, c2, s2, t2))
+    ok = "same" if len(hashes) == 1 else f"DIFFERENT ({len(hashes)})"
+    d, n = sorted(hashes)[0]
+    print(f"{shape}: transcripts layout/flat x jobs 1/2: {ok}; sha256 {d[:16]}... {n:,} lines")
+print()
+print("| shape | spread | jobs 1 (1 core) wall s | jobs 1 CPU s | jobs 2 wall s | jobs 2 CPU s | consumer s (% of CPU) | writer s (% of CPU) | cores busy (jobs 2) | speedup (target >= 1.7x) | bound min(2, CPU/C, CPU/S) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for shape, spread, w1, c1, s1, t1, w2, c2, s2, t2 in rows:
+    # jobs 1 on one core takes the whole CPU time; jobs 2 on 2 cores takes at least half of it and
+    # at least the consumer's (C) and the writer's (S) time, each one thread: the serial parts.
+    bound = min(2.0, c2 / max(s2, 1e-9), c2 / max(t2, 1e-9))
+    print(f"| {shape} | {spread} | {w1:.2f} | {c1:.2f} | {w2:.2f} | {c2:.2f} | {s2:.2f} ({100*s2/c2:.0f}%) | {t2:.2f} ({100*t2/c2:.0f}%) | {c2/w2:.2f} | {w1/w2:.2f}x | {bound:.2f}x |")
+PY
+  exit 0
+fi
 if [ "${1:-}" = "archive" ]; then
   RECORDS=${2:-1000000}
   RUNS=${3:-1}

@@ -37,16 +37,17 @@ Accepted input, detected per file: CloudTrail log files {\"Records\":[...]} (pla
 delivers them), EventBridge events, bare CloudTrail records, JSON Lines or JSON arrays of either. \
 A directory is read recursively in file-name order. Malformed records are reported with file and \
 position and counted; the rest is processed.\n\n\
-A CloudTrail archive — AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_\
-REGION_YYYYMMDDTHHmmZ_ID.json.gz, in S3 (s3://BUCKET/PREFIX/, streamed object by object with the \
-standard AWS credentials; AWS_ENDPOINT_URL for an emulator) or in a local directory — is replayed \
-in event-time order across accounts and regions: files by the delivery time in their names, \
-events by eventTime within --reorder-minutes (ties by file name, then position), so the \
-transcript does not depend on how the files are spread over prefixes, nor on --jobs. Files \
-outside that layout are read first, in path order, as given. --since, --until, --accounts, \
---regions and --account-shard select log files by their key alone and prune the listing (only \
-the selected accounts, regions and days are listed); with any of them, files outside the layout \
-are left out.\n\n\
+A CloudTrail log file is known by its name, ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_ID.json.gz, \
+wherever it lies: in CloudTrail's layout AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/, in \
+one flat directory or spread over any, in S3 (s3://BUCKET/PREFIX/, streamed object by object with \
+the standard AWS credentials; AWS_ENDPOINT_URL for an emulator) or locally. Log files are \
+replayed in event-time order across accounts and regions: files by the delivery time in their \
+names, events by eventTime within --reorder-minutes (ties by file name, then position), so the \
+transcript does not depend on how the files are spread over prefixes or directories, nor on \
+--jobs. Files whose names are not CloudTrail's are read first, in path order, as given. --since, \
+--until, --accounts, --regions and --account-shard select log files by their names, and inside \
+the layout prune the listing (only the selected accounts, regions and days are listed); with any \
+of them, files whose names are not CloudTrail's are left out.\n\n\
 Exit status: 0 when every path was read (malformed records included), 1 when a path or object \
 cannot be read or listed (reported with its key; the rest is replayed), 2 on a usage error.",
         after_help = "Examples:\n  \
@@ -852,12 +853,13 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<u8> {
         reorder_ms: i64::from(args.reorder_minutes) * 60_000,
         ..replay::Options::new(args.paths, config)
     };
-    let mut out: Box<dyn Write> = match &args.out {
+    // Send: replay writes the transcript on a thread of its own.
+    let mut out: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
     };
     let mut err = std::io::stderr().lock();
     let summary = replay::run(&opts, &mut out, &mut err)?;

@@ -456,3 +456,95 @@ async fn s3_archive_equals_local_prunes_listing_and_reports_bad_objects() {
         s3_f.stderr
     );
 }
+
+/// AWS (CloudTrail log file name format): "CloudTrail uses the following file name format for the
+/// log file objects that it delivers to your Amazon S3 bucket:
+/// AccountID_CloudTrail_RegionName_YYYYMMDDTHHmmZ_UniqueString.FileNameFormat". The name alone
+/// carries account, region and delivery time, so the same files give the same transcript in
+/// CloudTrail's layout, copied into one flat directory, or spread over any directories; and the
+/// filters select them by name wherever they lie.
+#[test]
+fn a_log_file_is_known_by_its_name_wherever_it_lies() {
+    let evs = events();
+    let d = tempfile::tempdir().unwrap();
+    let files = split_per_hour(&evs);
+    assert!(files.len() > 30, "too few files to tell orders apart");
+    let name_of = |k: &str| k.rsplit('/').next().unwrap().to_owned();
+    let layout = d.path().join("layout");
+    write_tree(&layout, &files);
+    // One flat directory: path order is account, region, then time; not delivery order.
+    let flat_files: Vec<(String, Vec<u8>)> =
+        files.iter().map(|(k, b)| (name_of(k), b.clone())).collect();
+    let flat = d.path().join("flat");
+    write_tree(&flat, &flat_files);
+    // Any other spread: directories that say nothing of account, region or day, some deeper.
+    let spread_files: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (k, b))| {
+            let dir = match i % 3 {
+                0 => "zz/later".to_owned(),
+                1 => format!("aa/{}", i % 5),
+                _ => "mm".to_owned(),
+            };
+            (format!("{dir}/{}", name_of(k)), b.clone())
+        })
+        .collect();
+    let spread = d.path().join("spread");
+    write_tree(&spread, &spread_files);
+
+    let run = |args: &[&str], dir: &Path| {
+        let r = replay(&[args, &[dir.to_str().unwrap()]].concat(), None);
+        (r.code, r.stdout.clone(), r.stderr.clone())
+    };
+    let want = run(&["--jobs", "2"], &layout);
+    assert_eq!(want.0, Some(0), "{}", want.2);
+    assert!(want.1.len() > 240 * 50, "too short a transcript");
+    for (name, dir) in [("flat", &flat), ("spread", &spread)] {
+        for jobs in ["1", "2"] {
+            let got = run(&["--jobs", jobs], dir);
+            assert_eq!(got.0, Some(0), "{name}: {}", got.2);
+            assert!(got.2.contains("240 records"), "{name}: {}", got.2);
+            assert!(
+                got.1 == want.1,
+                "{name} --jobs {jobs}: transcript differs from the layout's"
+            );
+        }
+    }
+    // Filters select by the name too, with the same result as on the layout.
+    let filters = [
+        "--accounts",
+        "111111111111,333333333333",
+        "--regions",
+        "us-east-1",
+        "--since",
+        "2024-05-01T02:00:00Z",
+        "--until",
+        "2024-05-01T04:00",
+    ];
+    let want = run(&filters, &layout);
+    assert_eq!(want.0, Some(0), "{}", want.2);
+    assert!(want.1.len() > 10 * 50, "the filters left too little");
+    for (name, dir) in [("flat", &flat), ("spread", &spread)] {
+        let got = run(&filters, dir);
+        assert_eq!(got.0, Some(0), "{name}: {}", got.2);
+        assert!(got.1 == want.1, "{name}: filtered transcript differs");
+    }
+    let shard = run(&["--account-shard", "1/2"], &flat);
+    let want = run(&["--account-shard", "1/2"], &layout);
+    assert_eq!((shard.0, &shard.1), (Some(0), &want.1), "{}", shard.2);
+    assert!(!want.1.is_empty());
+    // A file whose name is not CloudTrail's is read first, in path order, as before: beside the
+    // flat files it comes before them all.
+    let first = evs.iter().max_by_key(|e| e.time_ms).unwrap();
+    std::fs::write(flat.join("zzz-extra.json"), first.record.to_string()).unwrap();
+    let with_extra = run(&[], &flat);
+    assert_eq!(with_extra.0, Some(0), "{}", with_extra.2);
+    assert!(with_extra.2.contains("241 records"), "{}", with_extra.2);
+    let t = String::from_utf8_lossy(&with_extra.1);
+    let first_line = t.lines().next().unwrap();
+    assert!(
+        first_line.contains(first.record["eventID"].as_str().unwrap()),
+        "the plain file was not read first: {first_line}"
+    );
+}

@@ -57,6 +57,28 @@ impl S3Archive {
         Ok(out)
     }
 
+    /// One level of `prefix` (ListObjectsV2 with delimiter `/`): the common prefixes below it and
+    /// the objects directly at it (the loose files beside those directories).
+    pub async fn level(&self, prefix: &str) -> Result<(Vec<String>, Vec<Listed>), AwsError> {
+        let (mut dirs, mut files) = (Vec::new(), Vec::new());
+        self.pages(prefix, Some("/"), None, |page| {
+            dirs.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            files.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                })
+            }));
+            true
+        })
+        .await?;
+        Ok((dirs, files))
+    }
+
     /// Every object under `prefix` in key order, starting after `start_after` and stopping at the
     /// first key for which `past_end` holds (ListObjectsV2 returns keys in ascending order, so
     /// nothing after it is wanted and no further page is requested).

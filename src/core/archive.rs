@@ -1,8 +1,9 @@
-//! The CloudTrail archive layout, pure: parses object keys and paths of the form
-//! `AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json.gz`,
-//! parses and applies the replay filters (`--since`, `--until`, `--accounts`, `--regions`,
-//! `--account-shard`) to keys and listing prefixes, so a listing is pruned by the layout without
-//! reading a file. Must not list, read or fetch anything: sources do that (commands::replay).
+//! CloudTrail log file names and the archive layout, pure: recognises a log file by its name
+//! `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json.gz` wherever it lies, knows the
+//! layout `AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<name>`, parses and applies
+//! the replay filters (`--since`, `--until`, `--accounts`, `--regions`, `--account-shard`) to
+//! names and to listing prefixes, so a listing of the layout is pruned without reading a file.
+//! Must not list, read or fetch anything: sources do that (commands::replay).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,7 +14,7 @@ pub struct TrailKey {
     pub org: Option<String>,
     pub account: String,
     pub region: String,
-    /// `YYYY/MM/DD`, the day directory.
+    /// `YYYY/MM/DD` of the delivery time in the name (the layout's day directory).
     pub day: String,
     /// The delivery time in the file name, epoch milliseconds. AWS: "A log file delivered at a
     /// specific time can contain records written at any point before that time."
@@ -125,47 +126,66 @@ fn parse_stamp(s: &str) -> Option<i64> {
     )
 }
 
-/// Parses a CloudTrail log file key or path; None when it is not one (digest files, Insights
-/// files, anything else under `AWSLogs/`, or outside the layout altogether).
-pub fn parse_key(key: &str) -> Option<TrailKey> {
-    let mut rest = after_awslogs(key)?;
-    let org = if rest.first().is_some_and(|s| is_org(s)) {
-        Some(rest.remove(0).to_owned())
-    } else {
-        None
-    };
-    let [account, "CloudTrail", region, y, m, d, name] = rest.as_slice() else {
-        return None;
-    };
-    if !is_account(account) || !is_region(region) {
-        return None;
-    }
-    let day_ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if !(day_ok(y, 4) && day_ok(m, 2) && day_ok(d, 2)) {
-        return None;
-    }
+/// Parses a CloudTrail log file name (the last segment of a key or path) by CloudTrail's pattern
+/// `<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<id>.json[.gz]`; None when it is not one
+/// (digest files, Insights files, anything else). The name alone carries account, region and
+/// delivery time, so a file is known wherever it lies.
+pub fn parse_name(name: &str) -> Option<TrailKey> {
     let stem = name
         .strip_suffix(".json.gz")
         .or_else(|| name.strip_suffix(".json"))?;
     let mut parts = stem.splitn(5, '_');
-    let (a, ct, r, stamp, id) = (
+    let (account, ct, region, stamp, id) = (
         parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
         parts.next()?,
     );
-    if a != *account || ct != "CloudTrail" || r != *region || id.is_empty() {
+    if !is_account(account) || ct != "CloudTrail" || !is_region(region) || id.is_empty() {
         return None;
     }
     Some(TrailKey {
-        org,
-        account: (*account).to_owned(),
-        region: (*region).to_owned(),
-        day: format!("{y}/{m}/{d}"),
+        org: None,
+        account: account.to_owned(),
+        region: region.to_owned(),
+        day: format!(
+            "{}/{}/{}",
+            &stamp.get(0..4)?,
+            &stamp.get(4..6)?,
+            &stamp.get(6..8)?
+        ),
         window_ms: parse_stamp(stamp)?,
-        name: (*name).to_owned(),
+        name: name.to_owned(),
     })
+}
+
+/// Parses a CloudTrail log file key or path by its name ([`parse_name`]), wherever it lies. Inside
+/// CloudTrail's layout (`AWSLogs/[o-org/]<account>/CloudTrail/<region>/YYYY/MM/DD/<name>`) the
+/// directories must agree with the name (account and region), since listing pruning trusts
+/// them; a file that contradicts its directories is not a log file.
+pub fn parse_key(key: &str) -> Option<TrailKey> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let mut k = parse_name(name)?;
+    let Some(mut rest) = after_awslogs(key) else {
+        return Some(k);
+    };
+    if rest.first().is_some_and(|s| is_org(s)) {
+        k.org = Some(rest.remove(0).to_owned());
+    }
+    if let [account, "CloudTrail", region, y, m, d, _] = rest.as_slice() {
+        let day_ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if is_account(account)
+            && is_region(region)
+            && day_ok(y, 4)
+            && day_ok(m, 2)
+            && day_ok(d, 2)
+            && (*account != k.account || *region != k.region)
+        {
+            return None;
+        }
+    }
+    Some(k)
 }
 
 /// A filter value that could not be understood; the message names the offending value.
@@ -192,7 +212,8 @@ fn bad(flag: &'static str, value: &str, why: &str) -> FilterError {
     }
 }
 
-/// Which files of an archive a replay reads. Every field prunes by key layout alone.
+/// Which files of an archive a replay reads, judged by file name alone; inside the layout each
+/// field also prunes the listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Files delivered at or after this time (epoch ms, from the name's timestamp).
@@ -316,7 +337,7 @@ impl Filter {
         Ok(f)
     }
 
-    /// Whether any filter is set (plain files outside the layout are then left out).
+    /// Whether any filter is set (files whose names are not CloudTrail's are then left out).
     pub fn is_active(&self) -> bool {
         *self != Filter::default()
     }
@@ -411,14 +432,51 @@ mod tests {
             "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/111122223333_CloudTrail_us-west-2_20150801T0210Z_x.json.gz",
             "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/111122223333_CloudTrail_us-east-2_20151301T0210Z_x.json.gz",
             "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/111122223333_CloudTrail_us-east-2_2015080T0210Z_x.json.gz",
-            "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/111122223333_CloudTrail_us-east-2_20150801T0210Z_x.json.gz",
             "AWSLogs/1111/CloudTrail/us-east-2/2015/08/01/1111_CloudTrail_us-east-2_20150801T0210Z_x.json.gz",
             "logs/2015/08/01/file.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z_.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z_x.txt",
+            "111122223333_CloudTrail-Digest_us-east-2_20150801T0210Z_x.json.gz",
+            "Upper-1_CloudTrail_us-east-2_20150801T0210Z_x.json.gz",
             "",
             "AWSLogs/",
         ] {
             assert_eq!(parse_key(key), None, "{key}");
         }
+    }
+
+    /// "AccountID_CloudTrail_RegionName_YYYYMMDDTHHmmZ_UniqueString.FileNameFormat": the name
+    /// alone is enough, in a flat directory, anywhere, or off the layout under `AWSLogs/`.
+    #[test]
+    fn a_name_is_a_log_file_wherever_it_lies() {
+        let want = parse_key(KEY).unwrap();
+        let name = want.name.clone();
+        for path in [
+            name.clone(),
+            format!("/tmp/flat/{name}"),
+            format!("copies/2015/{name}"),
+            format!("AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/{name}"),
+        ] {
+            let k = parse_key(&path).unwrap_or_else(|| panic!("{path}"));
+            assert_eq!(
+                (&k.account, &k.region, &k.day, k.window_ms, &k.name),
+                (
+                    &want.account,
+                    &want.region,
+                    &want.day,
+                    want.window_ms,
+                    &want.name
+                ),
+                "{path}"
+            );
+            assert_eq!(k.org, None);
+        }
+        assert_eq!(parse_name(&name).map(|k| k.window_ms), Some(want.window_ms));
+        assert_eq!(
+            parse_name("111122223333_CloudTrail_us-east-2_20150801T0210Z_id_with_underscores.json")
+                .map(|k| k.region),
+            Some("us-east-2".into())
+        );
     }
 
     #[test]

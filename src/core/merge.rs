@@ -13,9 +13,9 @@ use crate::core::archive::TrailKey;
 /// hour covers ordinary delivery delays many times over while holding only an hour of events.
 pub const DEFAULT_REORDER_MS: i64 = 60 * 60 * 1000;
 
-/// The consumption order of `files` (each its full key or path and, when it is a CloudTrail log
-/// file, its parsed key): files outside the layout first, in the order given (today's
-/// behaviour); then log files by delivery time, file name, full key.
+/// The consumption order of `files` (each its full key or path and, when its name is a CloudTrail
+/// log file's, its parsed key): files whose names are not CloudTrail's first, in the order given
+/// (path order); then log files by delivery time, file name, full key, wherever they lie.
 pub fn file_order(files: &[(&str, Option<&TrailKey>)]) -> Vec<usize> {
     let mut plain: Vec<usize> = Vec::new();
     let mut trail: Vec<usize> = Vec::new();

@@ -3,9 +3,11 @@
 //! ordering the stream, reporting and progress; all judgement stays in the pipeline, and the one
 //! fold consumes one ordered stream, so the transcript does not depend on `--jobs`.
 
+mod cpu;
 mod jobs;
 pub mod progress;
 pub mod source;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -120,7 +122,7 @@ pub struct Summary {
     pub jobs: usize,
     /// (account, region) → tally, for CloudTrail log files.
     pub by_account: BTreeMap<(String, String), Tally>,
-    /// Log files left out by the filters, judged by key alone.
+    /// Log files left out by the filters, judged by name alone.
     pub filtered_out: u64,
     /// Objects under `AWSLogs/` that are not log files (digests, Insights, …), not read.
     pub not_logs: u64,
@@ -130,6 +132,12 @@ pub struct Summary {
     pub reorder_peak: usize,
     /// S3 requests (ListObjectsV2, GetObject), when reading from S3.
     pub s3_requests: Option<(u64, u64)>,
+    /// CPU time of the consumer thread (the serial part: reorder, fold, decide) and of the whole
+    /// process, where the platform tells (Linux).
+    pub consumer_cpu: Option<Duration>,
+    /// CPU time of the transcript writer thread (JSON encoding and writing).
+    pub writer_cpu: Option<Duration>,
+    pub process_cpu: Option<Duration>,
 }
 
 impl Summary {
@@ -172,13 +180,15 @@ fn opener_for(locations: &[Location]) -> Result<Opener, ReplayError> {
     })
 }
 
-/// Replays `opts.paths` into `transcript`, reporting problems and progress on `report`.
+/// Replays `opts.paths` into `transcript` (written on a thread of its own), reporting problems
+/// and progress on `report`.
 pub fn run(
     opts: &Options,
-    transcript: &mut dyn Write,
+    transcript: &mut (dyn Write + Send),
     report: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
     let start = Instant::now();
+    let (thread_cpu0, process_cpu0) = (cpu::this_thread(), cpu::process());
     let locations = opts
         .paths
         .iter()
@@ -230,132 +240,148 @@ pub fn run(
     let mut done_files = 0usize;
     let mut done_bytes = 0u64;
     let mut current: Option<usize> = None;
-    // Folds one event and writes its lines; false once the transcript cannot be written.
-    let mut apply =
-        |pipeline: &mut Pipeline, out_err: &mut Option<std::io::Error>, ev: &S3Event| {
+    // The consumer folds and decides; the writer thread serialises and writes the lines.
+    let (mut sink, lines_rx) = writer::channel();
+    let mut writer_gone = false;
+    let mut writer_cpu = None;
+    // Folds one event and hands its lines to the writer; sets `gone` once the writer stopped.
+    let apply =
+        |pipeline: &mut Pipeline, sink: &mut writer::Sink, gone: &mut bool, ev: &S3Event| {
             let lines = pipeline.apply(ev);
-            if out_err.is_none() {
-                for line in &lines {
-                    let mut text = line.to_json();
-                    text.push('\n');
-                    if let Err(e) = transcript.write_all(text.as_bytes()) {
-                        *out_err = Some(e);
-                        break;
-                    }
-                }
+            if !*gone && !sink.push(lines) {
+                *gone = true;
             }
         };
-    let mut consume = |i: usize, msg: Msg| -> Flow {
-        let file = files[i];
-        let tally_key = file
-            .trail
-            .as_ref()
-            .map(|k| (k.account.clone(), k.region.clone()));
-        if current != Some(i) {
-            current = Some(i);
-            if let Some(k) = &file.trail {
-                reorder.release(k.window_ms, |ev| apply(&mut pipeline, &mut out_err, &ev));
-            }
-        }
-        match msg {
-            Msg::Batch(b) => {
-                let bad = b.bad.len() as u64;
-                let events = b.events.len() as u64;
-                pipeline.count_classified(b.records - bad, &b.skipped);
-                for _ in 0..bad {
-                    pipeline.count_malformed();
-                }
-                for p in b.bad {
-                    if summary.problems.len() < MAX_REPORTED {
-                        let _ = writeln!(report, "malformed: {}: {}: {}", file.id, p.pos, p.reason);
-                        summary.problems.push(Problem {
-                            file: PathBuf::from(&file.id),
-                            position: p.pos.to_string(),
-                            reason: p.reason,
-                        });
-                    }
-                }
-                if let Some(key) = &tally_key {
-                    let t = summary.by_account.entry(key.clone()).or_default();
-                    t.records += b.records;
-                    t.events += events;
-                    t.malformed += bad;
-                }
-                // Events are counted by name when applied; their records were counted above.
-                for (pos, ev) in b.events {
-                    if !ev.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
-                        let odd: Vec<String> = ev.oddities.iter().map(|o| o.label()).collect();
-                        let reason = format!("decided anyway; odd fields {}", odd.join(", "));
-                        let at = b
-                            .odd
-                            .iter()
-                            .find(|(i, _)| *i == pos)
-                            .map_or_else(|| format!("record {pos}"), |(_, p)| p.to_string());
-                        let _ = writeln!(report, "warning: {}: {at}: {reason}", file.id);
-                        summary.warnings.push(Problem {
-                            file: PathBuf::from(&file.id),
-                            position: at,
-                            reason,
-                        });
-                    }
-                    if file.trail.is_some() {
-                        reorder.push(ev.time_ms, file_ranks[i], pos, ev);
-                    } else {
-                        // Files outside the layout keep their order: path order, then position.
-                        apply(&mut pipeline, &mut out_err, &ev);
-                    }
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            let written = writer::write_all(lines_rx, transcript);
+            (written, cpu::this_thread())
+        });
+        let mut consume = |i: usize, msg: Msg| -> Flow {
+            let file = files[i];
+            let tally_key = file
+                .trail
+                .as_ref()
+                .map(|k| (k.account.clone(), k.region.clone()));
+            if current != Some(i) {
+                current = Some(i);
+                if let Some(k) = &file.trail {
+                    reorder.release(k.window_ms, |ev| {
+                        apply(&mut pipeline, &mut sink, &mut writer_gone, &ev)
+                    });
                 }
             }
-            Msg::Done(result) => {
-                done_files += 1;
-                done_bytes += file.size;
-                let tally = tally_key.map(|k| summary.by_account.entry(k).or_default());
-                match result {
-                    Ok(stats) => {
-                        summary.files += 1;
-                        summary.bytes_in += if file.size > 0 {
-                            file.size
+            match msg {
+                Msg::Batch(b) => {
+                    let bad = b.bad.len() as u64;
+                    let events = b.events.len() as u64;
+                    pipeline.count_classified(b.records - bad, &b.skipped);
+                    for _ in 0..bad {
+                        pipeline.count_malformed();
+                    }
+                    for p in b.bad {
+                        if summary.problems.len() < MAX_REPORTED {
+                            let _ =
+                                writeln!(report, "malformed: {}: {}: {}", file.id, p.pos, p.reason);
+                            summary.problems.push(Problem {
+                                file: PathBuf::from(&file.id),
+                                position: p.pos.to_string(),
+                                reason: p.reason,
+                            });
+                        }
+                    }
+                    if let Some(key) = &tally_key {
+                        let t = summary.by_account.entry(key.clone()).or_default();
+                        t.records += b.records;
+                        t.events += events;
+                        t.malformed += bad;
+                    }
+                    // Events are counted by name when applied; their records were counted above.
+                    for (pos, ev) in b.events {
+                        if !ev.oddities.is_empty() && summary.warnings.len() < MAX_REPORTED {
+                            let odd: Vec<String> = ev.oddities.iter().map(|o| o.label()).collect();
+                            let reason = format!("decided anyway; odd fields {}", odd.join(", "));
+                            let at = b
+                                .odd
+                                .iter()
+                                .find(|(i, _)| *i == pos)
+                                .map_or_else(|| format!("record {pos}"), |(_, p)| p.to_string());
+                            let _ = writeln!(report, "warning: {}: {at}: {reason}", file.id);
+                            summary.warnings.push(Problem {
+                                file: PathBuf::from(&file.id),
+                                position: at,
+                                reason,
+                            });
+                        }
+                        if file.trail.is_some() {
+                            reorder.push(ev.time_ms, file_ranks[i], pos, ev);
                         } else {
-                            stats.bytes_in
-                        };
-                        summary.bytes_decoded += stats.bytes_decoded;
-                        if let Some(t) = tally {
-                            t.files += 1;
-                            t.bytes += file.size;
+                            // Files outside the layout keep their order: path order, then position.
+                            apply(&mut pipeline, &mut sink, &mut writer_gone, &ev);
                         }
                     }
-                    Err(e) => {
-                        let _ = writeln!(report, "error: {e}");
-                        summary.unreadable.push(e);
-                        if let Some(t) = tally {
-                            t.unreadable += 1;
+                }
+                Msg::Done(result) => {
+                    done_files += 1;
+                    done_bytes += file.size;
+                    let tally = tally_key.map(|k| summary.by_account.entry(k).or_default());
+                    match result {
+                        Ok(stats) => {
+                            summary.files += 1;
+                            summary.bytes_in += if file.size > 0 {
+                                file.size
+                            } else {
+                                stats.bytes_in
+                            };
+                            summary.bytes_decoded += stats.bytes_decoded;
+                            if let Some(t) = tally {
+                                t.files += 1;
+                                t.bytes += file.size;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = writeln!(report, "error: {e}");
+                            summary.unreadable.push(e);
+                            if let Some(t) = tally {
+                                t.unreadable += 1;
+                            }
                         }
                     }
                 }
             }
+            progress.draw(
+                report,
+                &progress::Done {
+                    files: done_files,
+                    bytes: done_bytes,
+                    records: seen.load(Ordering::Relaxed),
+                    events: pipeline.stats().events_total(),
+                },
+            );
+            if writer_gone {
+                Flow::Stop
+            } else {
+                Flow::Go
+            }
+        };
+        let mut tick = || {};
+        jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
+        reorder.finish(|ev| apply(&mut pipeline, &mut sink, &mut writer_gone, &ev));
+        sink.close();
+        let (written, cpu) = writer.join().unwrap_or_else(|_| {
+            (
+                Err(std::io::Error::other("the transcript writer panicked")),
+                None,
+            )
+        });
+        writer_cpu = cpu;
+        if let Err(e) = written {
+            out_err = Some(e);
         }
-        progress.draw(
-            report,
-            &progress::Done {
-                files: done_files,
-                bytes: done_bytes,
-                records: seen.load(Ordering::Relaxed),
-                events: pipeline.stats().events_total(),
-            },
-        );
-        if out_err.is_some() {
-            Flow::Stop
-        } else {
-            Flow::Go
-        }
-    };
-    let mut tick = || {};
-    jobs::run_ordered(files.len(), summary.jobs, &work, &mut consume, &mut tick);
-    reorder.finish(|ev| apply(&mut pipeline, &mut out_err, &ev));
+    });
     if let Some(e) = out_err.take() {
         return Err(ReplayError::Output(e));
     }
-    transcript.flush().map_err(ReplayError::Output)?;
     progress.finish(report);
     summary.late_events = reorder.late();
     summary.reorder_peak = reorder.peak();
@@ -363,6 +389,13 @@ pub fn run(
     summary.stats = pipeline.stats().clone();
     summary.buckets = pipeline.fold().bucket_count();
     summary.elapsed = start.elapsed();
+    summary.consumer_cpu = cpu::this_thread()
+        .zip(thread_cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
+    summary.writer_cpu = writer_cpu;
+    summary.process_cpu = cpu::process()
+        .zip(process_cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
     Ok(summary)
 }
 
@@ -531,6 +564,20 @@ pub fn render_summary(s: &Summary) -> String {
             group(list),
             group(get),
             (list + get) as f64 / (s.files.max(1)) as f64
+        ));
+    }
+    if let (Some(c), Some(p)) = (s.consumer_cpu, s.process_cpu) {
+        let (c, p) = (c.as_secs_f64(), p.as_secs_f64());
+        let w = s.writer_cpu.map_or(0.0, |w| w.as_secs_f64());
+        out.push_str(&format!(
+            "  cpu           {:.2} s in {:.2} s wall ({:.2} cores busy); consumer thread {:.2} s ({:.0}%), writer thread {:.2} s ({:.0}%)\n",
+            p,
+            secs,
+            p / secs,
+            c,
+            100.0 * c / p.max(1e-9),
+            w,
+            100.0 * w / p.max(1e-9)
         ));
     }
     for u in &s.unreadable {

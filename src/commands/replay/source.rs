@@ -1,6 +1,7 @@
 //! Where replay's files come from: local paths and `s3://BUCKET/PREFIX/` archives. Plans the file
 //! list (walking the CloudTrail layout level by level so filters prune the listing instead of
-//! the files) and opens one file at a time. Must not parse records or decide order: the layout
+//! the files; elsewhere a log file is known, and filtered, by its name) and opens one file at a
+//! time. Must not parse records or decide order: the layout
 //! and order rules are core::archive and core::merge.
 
 use std::io::Read;
@@ -79,6 +80,9 @@ pub struct Plan {
 trait Tree {
     /// The child "directories" of `prefix`, each ending with `/`.
     fn dirs(&self, prefix: &str) -> Result<Vec<String>, String>;
+    /// The child directories of `prefix` and the files directly at it, in one listing.
+    #[allow(clippy::type_complexity)]
+    fn level(&self, prefix: &str) -> Result<(Vec<String>, Vec<(String, u64)>), String>;
     /// Every file under `prefix` (recursively) in key order, after `start_after`, until the first
     /// one for which `past_end` holds.
     fn files(
@@ -106,13 +110,21 @@ fn walk(
     }
     match archive::level_of(prefix) {
         Level::Outside => {
+            // The `AWSLogs/` tree is pruned by its layout; log files elsewhere are known by their
+            // names alone, so every other directory is walked (and pruned if it holds a layout).
             let aws = format!("{prefix}AWSLogs/");
-            if tree.dirs(prefix)?.contains(&aws) {
-                walk(tree, &aws, filter, out)
-            } else {
+            let (dirs, mut found) = tree.level(prefix)?;
+            if !dirs.contains(&aws) {
                 out.extend(tree.files(prefix, None, &never)?);
-                Ok(())
+                return Ok(());
             }
+            for d in dirs {
+                walk(tree, &d, filter, &mut found)?;
+            }
+            // In key order, as one listing of `prefix` would give them.
+            found.sort();
+            out.extend(found);
+            Ok(())
         }
         Level::AwsLogs => {
             for d in tree.dirs(prefix)? {
@@ -181,8 +193,8 @@ fn walk(
     }
 }
 
-/// Sorts listed keys into the plan: log files the filter accepts, plain files (kept only
-/// without filters), and the rest counted.
+/// Sorts listed keys into the plan: log files (known by name wherever they lie) the filter
+/// accepts, plain files (kept only without filters), and the rest counted.
 fn admit(
     plan: &mut Plan,
     listed: Vec<(String, u64)>,
@@ -223,6 +235,27 @@ fn admit(
 struct LocalTree;
 
 impl Tree for LocalTree {
+    fn level(&self, prefix: &str) -> Result<(Vec<String>, Vec<(String, u64)>), String> {
+        let rd = std::fs::read_dir(prefix).map_err(|e| format!("cannot list {prefix}: {e}"))?;
+        let (mut dirs, mut files) = (Vec::new(), Vec::new());
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(format!("{prefix}{name}/"));
+            } else if path.is_file() {
+                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
+                files.push((format!("{prefix}{name}"), size));
+            }
+        }
+        dirs.sort();
+        files.sort();
+        Ok((dirs, files))
+    }
+
     fn dirs(&self, prefix: &str) -> Result<Vec<String>, String> {
         let rd = std::fs::read_dir(prefix).map_err(|e| format!("cannot list {prefix}: {e}"))?;
         let mut out = Vec::new();
@@ -270,6 +303,14 @@ struct S3Tree<'a> {
 }
 
 impl Tree for S3Tree<'_> {
+    fn level(&self, prefix: &str) -> Result<(Vec<String>, Vec<(String, u64)>), String> {
+        let (dirs, files) = self
+            .rt
+            .block_on(self.archive.level(prefix))
+            .map_err(|e| format!("cannot list s3://{}/{prefix}: {e}", self.archive.bucket))?;
+        Ok((dirs, files.into_iter().map(|l| (l.key, l.size)).collect()))
+    }
+
     fn dirs(&self, prefix: &str) -> Result<Vec<String>, String> {
         self.rt
             .block_on(self.archive.dirs(prefix))
@@ -409,6 +450,18 @@ mod tests {
     }
 
     impl Tree for Keys {
+        fn level(&self, prefix: &str) -> Result<(Vec<String>, Vec<(String, u64)>), String> {
+            self.calls.borrow_mut().push(format!("level {prefix}"));
+            let files = self
+                .keys
+                .iter()
+                .filter(|k| k.strip_prefix(prefix).is_some_and(|r| !r.contains('/')))
+                .map(|k| (k.clone(), 1))
+                .collect();
+            let dirs = self.dirs(prefix)?;
+            self.calls.borrow_mut().pop();
+            Ok((dirs, files))
+        }
         fn dirs(&self, prefix: &str) -> Result<Vec<String>, String> {
             self.calls.borrow_mut().push(format!("dirs {prefix}"));
             let mut out: Vec<String> = self
@@ -479,11 +532,35 @@ mod tests {
         assert_eq!(
             *t.calls.borrow(),
             vec![
-                "dirs ".to_owned(),
+                "level ".to_owned(),
                 "dirs AWSLogs/".into(),
                 "files AWSLogs/o-org1/222222222222/CloudTrail/us-east-1/".into()
             ]
         );
+    }
+
+    #[test]
+    fn log_files_beside_the_layout_are_found_and_filtered_by_name() {
+        let mut t = archive();
+        let name = |a: &str, r: &str| format!("{a}_CloudTrail_{r}_20240502T0005Z_y.json.gz");
+        t.keys.push(name("222222222222", "us-east-1"));
+        t.keys
+            .push(format!("copies/{}", name("222222222222", "us-east-1")));
+        t.keys
+            .push(format!("copies/deep/{}", name("111111111111", "us-east-1")));
+        t.keys.push("copies/notes.json".into());
+        t.keys.sort();
+        let f = Filter::parse(None, None, Some("222222222222"), Some("us-east-1"), None).unwrap();
+        let mut out = Vec::new();
+        walk(&t, "", &f, &mut out).unwrap();
+        let mut plan = Plan::default();
+        admit(&mut plan, out, &f, |k| (k.into(), Origin::Local(k.into())));
+        let ids: Vec<&str> = plan.files.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert!(ids.contains(&name("222222222222", "us-east-1").as_str()));
+        assert!(ids.contains(&format!("copies/{}", name("222222222222", "us-east-1")).as_str()));
+        // The other account's copy and the plain file are left out by the filter.
+        assert_eq!(plan.filtered_out, 2);
     }
 
     #[test]
