@@ -31,22 +31,23 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "jobs" ]; then
   RUNS=${2:-4}
   PROFILE=${PROFILE:-release}
-  if [ "$PROFILE" = release ]; then BIN=target/release; else BIN=target/debug; fi
   echo "==> building $PROFILE binaries"
-  cargo build --profile "$PROFILE" --quiet --bin bucketwarden --example gen_archive
+  # Cargo says where it put them (CARGO_TARGET_DIR may point anywhere).
+  BW=$(./scripts/cargo-bin.sh bucketwarden --profile "$PROFILE" --quiet --bin bucketwarden)
+  GEN_ARCHIVE=$(./scripts/cargo-bin.sh gen_archive --profile "$PROFILE" --quiet --example gen_archive)
   gen() { # NAME ARGS...
     local dir=target/bench/jobs-$1; shift
     if [ ! -d "$dir/layout/AWSLogs" ]; then
       echo "==> generating $dir ($*)"
       rm -rf "$dir"
-      $BIN/examples/gen_archive "$dir/layout" "$@"
+      "$GEN_ARCHIVE" "$dir/layout" "$@"
       mkdir -p "$dir/flat"
       find "$dir/layout" -name '*.json.gz' -exec ln {} "$dir/flat/" \;
     fi
   }
   gen project 1000000 10000 42 4 2 30
   gen issue27 1036800 6000 42 3 3 54
-  python3 - "$RUNS" "$BIN/bucketwarden" <<'PY'
+  python3 - "$RUNS" "$BW" <<'PY'
 import hashlib, os, re, resource, statistics, subprocess, sys, time
 
 runs, exe = int(sys.argv[1]), sys.argv[2]
@@ -115,16 +116,15 @@ if [ "${1:-}" = "archive" ]; then
   RUNS=${3:-1}
   # PROFILE=dev measures the test profile instead (only when a release build is out of reach).
   PROFILE=${PROFILE:-release}
-  if [ "$PROFILE" = release ]; then BIN=target/release; else BIN=target/debug; fi
   echo "==> building $PROFILE binaries"
-  cargo build --profile "$PROFILE" --quiet --bin bucketwarden
+  BW=$(./scripts/cargo-bin.sh bucketwarden --profile "$PROFILE" --quiet --bin bucketwarden)
   DIR=target/bench/archive-${RECORDS}
   if [ ! -d "$DIR/AWSLogs" ]; then
     # Examples build with the dev-dependencies: only when the archive must be generated.
-    cargo build --profile "$PROFILE" --quiet --example gen_archive
+    GEN_ARCHIVE=$(./scripts/cargo-bin.sh gen_archive --profile "$PROFILE" --quiet --example gen_archive)
     echo "==> generating $DIR ($RECORDS records, seed 42)"
     rm -rf "$DIR"
-    $BIN/examples/gen_archive "$DIR" "$RECORDS" 10000 42 4 2
+    "$GEN_ARCHIVE" "$DIR" "$RECORDS" 10000 42 4 2
   fi
   port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   endpoint=$(./scripts/moto.sh "$port" .run/moto-bench-$port.pid)
@@ -133,7 +133,7 @@ if [ "${1:-}" = "archive" ]; then
   echo "==> uploading the archive to moto ($endpoint)"
   .venv/bin/aws --endpoint-url "$endpoint" s3 mb s3://bench-archive >/dev/null
   .venv/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --only-show-errors "$DIR/AWSLogs" s3://bench-archive/AWSLogs
-  python3 - "$DIR" "$RECORDS" "$RUNS" "$endpoint" "$BIN/bucketwarden" <<'PY'
+  python3 - "$DIR" "$RECORDS" "$RUNS" "$endpoint" "$BW" <<'PY'
 import os, re, subprocess, sys, time
 
 d, records, runs, endpoint, exe = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
@@ -183,16 +183,17 @@ BUCKETS=${2:-10000}
 RUNS=${3:-3}
 
 echo "==> building release binaries"
-cargo build --release --quiet --bin bucketwarden --example gen_trail
+BW=$(./scripts/cargo-bin.sh bucketwarden --release --quiet --bin bucketwarden)
+GEN_TRAIL=$(./scripts/cargo-bin.sh gen_trail --release --quiet --example gen_trail)
 
 mkdir -p target/bench
 FILE=target/bench/trail-${RECORDS}-${BUCKETS}.json.gz
 if [ ! -s "$FILE" ]; then
   echo "==> generating $FILE ($RECORDS records over $BUCKETS buckets, seed 42)"
-  target/release/examples/gen_trail "$FILE" "$RECORDS" "$BUCKETS" 42
+  "$GEN_TRAIL" "$FILE" "$RECORDS" "$BUCKETS" 42
 fi
 
-python3 - "$FILE" "$RECORDS" "$RUNS" <<'PY'
+python3 - "$FILE" "$RECORDS" "$RUNS" "$BW" <<'PY'
 import os, resource, subprocess, sys, time
 
 path, records, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -216,7 +217,7 @@ def measure(cmd):
 
 size = os.path.getsize(path)
 gz, _, _ = measure(["gzip", "-dc", path])
-rp, rss, summary = measure(["target/release/bucketwarden", "replay", "--no-progress", path])
+rp, rss, summary = measure([sys.argv[4], "replay", "--no-progress", path])
 print(f"file            {path} ({size/1e6:.1f} MB gzip, {records:,} records)")
 print(f"gzip -dc        {gz:.2f} s")
 print(f"replay          {rp:.2f} s  ({records/rp:,.0f} records/s)")
