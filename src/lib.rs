@@ -18,8 +18,8 @@
 //!   the IAM permissions the code needs.
 //! - [`worker`] — the live fleet member (`bucketwarden run`): leases, shard consumers, batches,
 //!   state load/persist, acting on decisions, alerts. Orchestration only; judgement is `core`'s.
-//! - [`commands`] — one module per other command: `replay`, `scan`, `init`, and the reconciler's
-//!   pass, each a thin shape around `core` and `aws`.
+//! - [`commands`] — one module per other command: `replay`, `scan`, `check`, `doctor`, `init`,
+//!   and the reconciler's pass, each a thin shape around `core` and `aws`.
 //! - [`dev_trail`] — a loopback S3 proxy that turns a laptop's S3 calls into CloudTrail events.
 //! - [`observe`] — metric names and emitters, health and readiness.
 //! - [`config`] — the configuration file (serde, unknown keys rejected).
